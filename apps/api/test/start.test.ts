@@ -1,0 +1,73 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabases } from '@catchup/testing';
+
+const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/main.ts');
+const [node] = await useTestDatabases(1, 'start');
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+function startNode(env: Record<string, string>) {
+  const child = spawn(process.execPath, [main], {
+    env: { ...process.env, LOG_LEVEL: 'warn', NODE_NAME: 'start-test', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  return { child, output: () => output };
+}
+
+describe('a node process', () => {
+  it('serves /health and exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const { child, output } = startNode({ DATABASE_URL: node!.url, PORT: String(port), HOST: '127.0.0.1' });
+    try {
+      let body: unknown;
+      for (let i = 0; i < 100 && body === undefined; i++) {
+        try {
+          const res = await fetch(`http://127.0.0.1:${port}/health`);
+          expect(res.status).toBe(200);
+          body = await res.json();
+        } catch (err) {
+          if (child.exitCode !== null) throw new Error(`node exited early: ${output()}`);
+          if (!(err instanceof TypeError)) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      expect(body).toMatchObject({ status: 'ok', node: 'start-test' });
+      child.kill('SIGTERM');
+      const [code] = await once(child, 'exit');
+      expect(code).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('says in one line that PostgreSQL is unreachable, where it looked and how to start it', async () => {
+    const port = await freePort();
+    const { child, output } = startNode({ DATABASE_URL: `postgresql://postgres@127.0.0.1:${port}/catchup`, PORT: '0' });
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(output().trim()).toMatch(
+      new RegExp(`^PostgreSQL is not reachable at postgresql://postgres@127\\.0\\.0\\.1:${port}/catchup \\(DATABASE_URL\\).*docker compose up -d`),
+    );
+  });
+
+  it('refuses an invalid configuration naming the variable', async () => {
+    const { child, output } = startNode({ DATABASE_URL: node!.url, CATCHUP_BATCH_SIZE: 'many' });
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(output()).toMatch(/CATCHUP_BATCH_SIZE: expected an integer from 1 to 10000, got "many"/);
+  });
+});

@@ -1,0 +1,129 @@
+// Process configuration from the environment (SPEC §8), validated once at start-up.
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError, type ConfigProblem } from './errors.ts';
+import { settingDefinitions, settingKeys, type RuntimeSettings } from './settings.ts';
+import { describeExpected, parseBoolean, parseInteger, integerIn } from './values.ts';
+
+export interface NodeConfig {
+  databaseUrl: string;
+  redisUrl: string;
+  host: string;
+  port: number;
+  nodeName: string;
+  /** Inbound key peers must present; undefined means "generate and store one at first start". */
+  syncApiKey: string | undefined;
+  dataDir: string;
+  queuePrefix: string;
+  logLevel: string;
+  /** Defaults for the runtime settings; sync_config rows override them. */
+  defaults: RuntimeSettings;
+}
+
+type Env = Record<string, string | undefined>;
+
+const urlWithProtocol = (protocols: string[]) =>
+  z.string().refine((v) => {
+    try {
+      return protocols.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  });
+
+interface EnvField {
+  expected: string;
+  secret?: boolean;
+  parse: (raw: string) => unknown;
+  schema: z.ZodType;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+const processFields: Record<string, EnvField> = {
+  DATABASE_URL: {
+    expected: 'a postgresql:// URL',
+    parse: (v) => v,
+    schema: urlWithProtocol(['postgresql:', 'postgres:']),
+  },
+  REDIS_URL: { expected: 'a redis:// URL', parse: (v) => v, schema: urlWithProtocol(['redis:', 'rediss:']) },
+  HOST: { expected: 'a host name or address', parse: (v) => v, schema: z.string().min(1) },
+  PORT: { expected: 'an integer from 0 to 65535', parse: parseInteger, schema: integerIn(0, 65535) },
+  NODE_NAME: {
+    expected: 'a name of letters, digits, dot, dash or underscore (1-64)',
+    parse: (v) => v,
+    schema: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+  },
+  SYNC_API_KEY: {
+    expected: 'a key of at least 16 characters',
+    secret: true,
+    parse: (v) => v,
+    schema: z.string().min(16),
+  },
+  DATA_DIR: { expected: 'a folder path', parse: (v) => v, schema: z.string().min(1) },
+  QUEUE_PREFIX: {
+    expected: 'letters, digits, dot, dash, underscore or colon',
+    parse: (v) => v,
+    schema: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/),
+  },
+  LOG_LEVEL: { expected: `one of ${LOG_LEVELS.join(', ')}`, parse: (v) => v, schema: z.enum(LOG_LEVELS) },
+};
+
+function defaultNodeName(): string {
+  return os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'node';
+}
+
+/** Reads and validates the environment; throws ConfigError naming every bad key. */
+export function loadNodeConfig(env: Env = process.env): NodeConfig {
+  const problems: ConfigProblem[] = [];
+  const read = <T>(key: string, fallback: T): T => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return fallback;
+    const field = processFields[key]!;
+    const parsed = field.parse(raw);
+    const result = field.schema.safeParse(parsed);
+    if (parsed === undefined || !result.success) {
+      problems.push({ key, expected: field.expected, ...(field.secret ? {} : { received: raw }) });
+      return fallback;
+    }
+    return result.data as T;
+  };
+
+  const nodeName = read('NODE_NAME', defaultNodeName());
+  const config: NodeConfig = {
+    databaseUrl: read('DATABASE_URL', 'postgresql://postgres@127.0.0.1:5432/catchup'),
+    redisUrl: read('REDIS_URL', 'redis://127.0.0.1:6379'),
+    host: read('HOST', '0.0.0.0'),
+    port: read('PORT', 5000),
+    nodeName,
+    syncApiKey: read<string | undefined>('SYNC_API_KEY', undefined),
+    dataDir: path.resolve(read('DATA_DIR', path.join('data', nodeName))),
+    queuePrefix: read('QUEUE_PREFIX', `catchup:${nodeName}`),
+    logLevel: read('LOG_LEVEL', 'info'),
+    defaults: readSettingDefaults(env, problems),
+  };
+  if (problems.length) throw new ConfigError('environment', problems);
+  return config;
+}
+
+function readSettingDefaults(env: Env, problems: ConfigProblem[]): RuntimeSettings {
+  const out: Record<string, unknown> = {};
+  for (const key of settingKeys) {
+    const def = settingDefinitions[key];
+    const raw = env[def.env];
+    if (raw === undefined || raw === '') {
+      out[key] = def.default;
+      continue;
+    }
+    const parsed = def.type === 'boolean' ? parseBoolean(raw) : parseInteger(raw);
+    const result = (def.schema as z.ZodType).safeParse(parsed);
+    if (parsed === undefined || !result.success) {
+      problems.push({ key: def.env, expected: describeExpected(def.type, def.schema), received: raw });
+      out[key] = def.default;
+    } else {
+      out[key] = result.data;
+    }
+  }
+  return out as RuntimeSettings;
+}

@@ -1,0 +1,11 @@
+export { ConfigError, type ConfigProblem } from './errors.ts';
+export { loadNodeConfig, type NodeConfig } from './env.ts';
+export {
+  settingDefinitions,
+  settingKeys,
+  isSettingKey,
+  type RuntimeSettings,
+  type SettingKey,
+} from './settings.ts';
+export { resolveRuntimeSettings, toConfigRows, type ConfigRow } from './runtime.ts';
+export { loadRuntimeSettings, updateRuntimeSettings } from './store.ts';

@@ -1,0 +1,82 @@
+// Runtime settings: catch-up behaviour an operator may change while a node runs. Each has an
+// environment variable for its default and a sync_config key that overrides it at run time.
+import { z } from 'zod';
+import { integerIn, type ValueType } from './values.ts';
+
+interface SettingDefinition<T> {
+  env: string;
+  type: ValueType;
+  schema: z.ZodType<T>;
+  default: T;
+  description: string;
+}
+
+const define = <T>(d: SettingDefinition<T>) => d;
+
+export const settingDefinitions = {
+  catchup_enabled: define({
+    env: 'CATCHUP_ENABLED',
+    type: 'boolean',
+    schema: z.boolean(),
+    default: true,
+    description: 'Master switch: detection and catch-up run only when true.',
+  }),
+  catchup_scheduler_enabled: define({
+    env: 'CATCHUP_SCHEDULER_ENABLED',
+    type: 'boolean',
+    schema: z.boolean(),
+    default: true,
+    description: 'Run detection on a schedule (every catchup_check_interval seconds).',
+  }),
+  max_catchup_days: define({
+    env: 'MAX_CATCHUP_DAYS',
+    type: 'integer',
+    schema: integerIn(1, 3650),
+    default: 30,
+    description: 'Change-log retention; a peer behind it gets a full baseline.',
+  }),
+  catchup_batch_size: define({
+    env: 'CATCHUP_BATCH_SIZE',
+    type: 'integer',
+    schema: integerIn(1, 10000),
+    default: 100,
+    description: 'Changes per batch-send / batch-receive job.',
+  }),
+  catchup_check_interval: define({
+    env: 'CATCHUP_CHECK_INTERVAL',
+    type: 'integer',
+    schema: integerIn(1, 86400),
+    default: 300,
+    description: 'Seconds between scheduled detections.',
+  }),
+  catchup_connection_timeout: define({
+    env: 'CATCHUP_CONNECTION_TIMEOUT',
+    type: 'integer',
+    schema: integerIn(1, 3600),
+    default: 60,
+    description: 'Seconds before a request to a peer times out.',
+  }),
+  catchup_retry_attempts: define({
+    env: 'CATCHUP_RETRY_ATTEMPTS',
+    type: 'integer',
+    schema: integerIn(1, 100),
+    default: 5,
+    description: 'Attempts per catch-up child job before it is given up.',
+  }),
+  catchup_retry_delay_ms: define({
+    env: 'CATCHUP_RETRY_DELAY_MS',
+    type: 'integer',
+    schema: integerIn(1, 3_600_000),
+    default: 1000,
+    description: 'Base delay of the exponential backoff between attempts.',
+  }),
+} as const;
+
+export type SettingKey = keyof typeof settingDefinitions;
+export type RuntimeSettings = { [K in SettingKey]: (typeof settingDefinitions)[K]['default'] extends boolean ? boolean : number };
+
+export const settingKeys = Object.keys(settingDefinitions) as SettingKey[];
+
+export function isSettingKey(key: string): key is SettingKey {
+  return Object.hasOwn(settingDefinitions, key);
+}

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadNodeConfig } from '@catchup/config';
+
+function problemsOf(env: Record<string, string>): ConfigError {
+  try {
+    loadNodeConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration from the environment', () => {
+  it('uses the seed defaults when nothing is set', () => {
+    const config = loadNodeConfig({});
+    expect(config.defaults).toMatchObject({
+      catchup_enabled: true,
+      max_catchup_days: 30,
+      catchup_batch_size: 100,
+      catchup_check_interval: 300,
+      catchup_connection_timeout: 60,
+      catchup_scheduler_enabled: true,
+    });
+    expect(config.port).toBe(5000);
+    expect(config.databaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/catchup');
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.syncApiKey).toBeUndefined();
+    expect(config.queuePrefix).toBe(`catchup:${config.nodeName}`);
+  });
+
+  it('parses every variable it is given', () => {
+    const config = loadNodeConfig({
+      CATCHUP_ENABLED: 'false',
+      MAX_CATCHUP_DAYS: '7',
+      CATCHUP_BATCH_SIZE: '500',
+      CATCHUP_CHECK_INTERVAL: '15',
+      CATCHUP_CONNECTION_TIMEOUT: '5',
+      CATCHUP_SCHEDULER_ENABLED: '0',
+      PORT: '5100',
+      NODE_NAME: 'field-laptop',
+      SYNC_API_KEY: 'k'.repeat(32),
+      DATABASE_URL: 'postgresql://u:p@db:5433/other',
+      REDIS_URL: 'redis://cache:6380/2',
+      DATA_DIR: '/srv/catchup',
+      QUEUE_PREFIX: 'site-a',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config.defaults).toMatchObject({
+      catchup_enabled: false,
+      max_catchup_days: 7,
+      catchup_batch_size: 500,
+      catchup_check_interval: 15,
+      catchup_connection_timeout: 5,
+      catchup_scheduler_enabled: false,
+    });
+    expect(config).toMatchObject({
+      port: 5100,
+      nodeName: 'field-laptop',
+      syncApiKey: 'k'.repeat(32),
+      databaseUrl: 'postgresql://u:p@db:5433/other',
+      redisUrl: 'redis://cache:6380/2',
+      dataDir: '/srv/catchup',
+      queuePrefix: 'site-a',
+      logLevel: 'debug',
+    });
+  });
+
+  it.each([
+    ['CATCHUP_ENABLED', 'maybe', /CATCHUP_ENABLED: expected a boolean/],
+    ['MAX_CATCHUP_DAYS', 'thirty', /MAX_CATCHUP_DAYS: expected an integer from 1 to 3650, got "thirty"/],
+    ['CATCHUP_BATCH_SIZE', '0', /CATCHUP_BATCH_SIZE: expected an integer from 1 to 10000, got "0"/],
+    ['CATCHUP_BATCH_SIZE', '2.5', /CATCHUP_BATCH_SIZE: expected an integer/],
+    ['CATCHUP_CHECK_INTERVAL', '-5', /CATCHUP_CHECK_INTERVAL: expected an integer from 1/],
+    ['CATCHUP_CONNECTION_TIMEOUT', '1e3', /CATCHUP_CONNECTION_TIMEOUT: expected an integer/],
+    ['PORT', '70000', /PORT: expected an integer from 0 to 65535/],
+    ['DATABASE_URL', 'mysql://x/y', /DATABASE_URL: expected a postgresql:\/\/ URL/],
+    ['REDIS_URL', 'not a url', /REDIS_URL: expected a redis:\/\/ URL/],
+    ['NODE_NAME', 'has space', /NODE_NAME: expected a name/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL: expected one of/],
+  ])('refuses %s=%s naming the key and the expected type', (key, value, message) => {
+    const err = problemsOf({ [key]: value });
+    expect(err.message).toMatch(message);
+    expect(err.problems.map((p) => p.key)).toEqual([key]);
+  });
+
+  it('reports every bad key at once', () => {
+    const err = problemsOf({ PORT: 'x', CATCHUP_BATCH_SIZE: 'y' });
+    expect(err.problems.map((p) => p.key).sort()).toEqual(['CATCHUP_BATCH_SIZE', 'PORT']);
+  });
+
+  it('never echoes a rejected API key', () => {
+    const err = problemsOf({ SYNC_API_KEY: 'short-secret' });
+    expect(err.message).toMatch(/SYNC_API_KEY: expected a key of at least 16 characters/);
+    expect(err.message).not.toContain('short-secret');
+  });
+});

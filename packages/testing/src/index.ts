@@ -1,0 +1,9 @@
+export { testPostgresUrl, testRedisUrl, databaseUrl } from './services.ts';
+export {
+  createTestDatabase,
+  createEmptyDatabaseUrl,
+  useTestDatabases,
+  uniqueName,
+  type TestDatabase,
+} from './databases.ts';
+export { uniqueQueuePrefix, deleteKeysWithPrefix, useQueuePrefix } from './redis.ts';

@@ -1,0 +1,12 @@
+// Where the test suite finds the real PostgreSQL and Redis it runs against.
+export const testPostgresUrl = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+export const testRedisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Every database the harness creates starts with this, so leftovers of a killed run can be swept. */
+export const TEST_DB_PREFIX = 'catchup_test_';
+
+export function databaseUrl(name: string): string {
+  const url = new URL(testPostgresUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
