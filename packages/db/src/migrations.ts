@@ -37,6 +37,15 @@ export async function loadMigrationList(dir = migrationsDir): Promise<MigrationL
   };
 }
 
+// The engine reports a Rust panic through this global before it aborts; keep the message for the error.
+let lastPanic: string | undefined;
+(globalThis as { PRISMA_WASM_PANIC_REGISTRY?: unknown }).PRISMA_WASM_PANIC_REGISTRY = {
+  set_message(message: string) {
+    lastPanic = message;
+    if (process.env.DEBUG_SCHEMA_ENGINE) console.error(message);
+  },
+};
+
 /** Runs `work` with a schema engine connected to the database, then frees the engine and its connections. */
 async function withEngine<T>(databaseUrl: string, schema: string | undefined, work: (engine: WasmSchemaEngine) => Promise<T>): Promise<T> {
   await ensureDatabase(databaseUrl);
@@ -46,7 +55,11 @@ async function withEngine<T>(databaseUrl: string, schema: string | undefined, wo
   const datamodels: [string, string][] | undefined = schema ? [[schemaPath, schema]] : undefined;
   const engine = await SchemaEngine.new({ datamodels }, () => {}, bindMigrationAwareSqlAdapterFactory(pgAdapter));
   try {
+    lastPanic = undefined;
     return await work(engine);
+  } catch (err) {
+    if (lastPanic) throw new Error(`Prisma schema engine panicked: ${lastPanic}`, { cause: err });
+    throw err;
   } finally {
     engine.free();
     await pgAdapter.disposeAll();

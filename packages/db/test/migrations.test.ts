@@ -107,7 +107,7 @@ describe('offline migrations through the WebAssembly schema engine', () => {
     const insert = (seq: number) =>
       `INSERT INTO database_changes (sequence, table_name, record_id, operation, origin_node_id, origin_sequence, hlc)
        VALUES (${seq}, 'teams', 'r', 'insert', 'node-a', 7, 1)`;
-    await query(empty.url, insert(1));
-    await expect(query(empty.url, insert(2))).rejects.toThrow(/database_changes_origin_node_id_origin_sequence_key/);
+    await query(empty.url, insert(1001));
+    await expect(query(empty.url, insert(1002))).rejects.toThrow(/database_changes_origin_node_id_origin_sequence_key/);
   });
 });
