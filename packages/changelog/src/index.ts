@@ -1,0 +1,18 @@
+export { OPERATIONS, changeSchema, changeIdentity, compareVersions, type Change, type Operation } from './change.ts';
+export { BatchRejectedError } from './errors.ts';
+export { applyBatch, type ApplyResult } from './apply.ts';
+export { readChanges, latestSequence, type ChangePage, type ReadOptions } from './read.ts';
+export { countMissingChanges, type PeerPosition } from './detect.ts';
+export { acknowledgeRange, getCursor, type AckRange, type CursorDirection } from './cursors.ts';
+export { getNodeIdentity, type NodeIdentity } from './identity.ts';
+export {
+  DEFAULT_SYNCED_TABLES,
+  TableNotSyncableError,
+  listSyncedTables,
+  describeSyncedTables,
+  enableTableSync,
+  disableTableSync,
+  setSyncedTables,
+  type TableInfo,
+} from './tables.ts';
+export type { Sql } from './sql.ts';

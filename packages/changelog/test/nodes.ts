@@ -1,0 +1,50 @@
+// Test nodes: a migrated database each, with a pg pool and the node's identity.
+import { afterAll } from 'vitest';
+import { createPool, type Pool } from '@catchup/db';
+import { getNodeIdentity } from '@catchup/changelog';
+import { useTestDatabases, type TestDatabase } from '@catchup/testing';
+
+export interface TestNode {
+  name: string;
+  database: TestDatabase;
+  pool: Pool;
+  nodeId: string;
+}
+
+export async function useNodes(count: number, label = 'node'): Promise<TestNode[]> {
+  const dbs = await useTestDatabases(count, label);
+  const nodes = await Promise.all(
+    dbs.map(async (database, i) => {
+      const pool = createPool(database.url, 4);
+      const { nodeId } = await getNodeIdentity(pool, `${label}${i}`);
+      return { name: `${label}${i}`, database, pool, nodeId };
+    }),
+  );
+  // Registered after the databases' hook, so it runs first (vitest runs afterAll hooks in reverse).
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.pool.end()));
+  });
+  return nodes;
+}
+
+/** Every synced table's rows, sorted, as one comparable value. */
+export async function tableDigest(pool: Pool): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {};
+  for (const table of ['teams', 'events', 'matches', 'scouting_data']) {
+    const { rows } = await pool.query(`SELECT to_jsonb(t) AS row FROM "${table}" t ORDER BY id`);
+    out[table] = rows.map((r) => r.row);
+  }
+  return out;
+}
+
+export async function logIdentities(pool: Pool): Promise<string[]> {
+  const { rows } = await pool.query<{ id: string }>(
+    `SELECT origin_node_id || '/' || origin_sequence AS id FROM database_changes ORDER BY 1`,
+  );
+  return rows.map((r) => r.id);
+}
+
+export async function logCount(pool: Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM database_changes');
+  return Number(rows[0]!.n);
+}
