@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  acknowledgeRange,
+  applyBatch,
+  BatchRejectedError,
+  countMissingChanges,
+  getCursor,
+  readChanges,
+  type Change,
+} from '@catchup/changelog';
+import { createPool } from '@catchup/db';
+import { logCount, logIdentities, tableDigest, useNodes, type TestNode } from './nodes.ts';
+
+const [a, b, c] = await useNodes(3, 'apply');
+
+async function logOf(node: TestNode, excludeOrigin?: string): Promise<Change[]> {
+  return (await readChanges(node.pool, { after: '0', limit: 1_000_000, ...(excludeOrigin ? { excludeOrigin } : {}) })).changes;
+}
+
+/** Sends everything `from` has that `to` did not originate. */
+async function sync(from: TestNode, to: TestNode) {
+  return applyBatch(to.pool, await logOf(from, to.nodeId));
+}
+
+describe('applying a batch', () => {
+  it('brings a peer level and is idempotent (I3, I6)', async () => {
+    await a!.database.db.team.createMany({
+      data: [
+        { teamNumber: 254, name: 'Cheesy Poofs', scoutingTeamNumber: 1 },
+        { teamNumber: 1678, name: 'Citrus Circuits', scoutingTeamNumber: 1 },
+      ],
+    });
+    const first = await a!.database.db.team.findFirstOrThrow({ where: { teamNumber: 254 } });
+    await a!.database.db.team.update({ where: { id: first.id }, data: { name: 'Poofs' } });
+
+    const sent = await logOf(a!);
+    const result = await sync(a!, b!);
+    expect(result).toEqual({ received: 3, applied: 2, skipped_duplicate: 0, skipped_stale: 1 });
+    expect(await tableDigest(b!.pool)).toEqual(await tableDigest(a!.pool));
+
+    // Applying added A's changes to B's log under A's identity, and nothing of B's own (no echo).
+    expect(await logIdentities(b!.pool)).toEqual(await logIdentities(a!.pool));
+    const bLog = await logOf(b!);
+    expect(bLog.every((ch) => ch.origin_node_id === a!.nodeId)).toBe(true);
+
+    // The same batch again, whole or split: every change is a duplicate, nothing changes.
+    const again = await applyBatch(b!.pool, sent);
+    expect(again).toEqual({ received: 3, applied: 0, skipped_duplicate: 3, skipped_stale: 0 });
+    expect(await applyBatch(b!.pool, [...sent, ...sent])).toMatchObject({ skipped_duplicate: 6 });
+    expect(await logCount(b!.pool)).toBe(3);
+  });
+
+  it('relays: C learns A\'s changes from B, with their original identity', async () => {
+    await sync(b!, c!);
+    expect(await tableDigest(c!.pool)).toEqual(await tableDigest(a!.pool));
+    expect(await logIdentities(c!.pool)).toEqual(await logIdentities(a!.pool));
+    // Later, A sending directly is all duplicates.
+    expect(await sync(a!, c!)).toMatchObject({ applied: 0, skipped_duplicate: 3 });
+  });
+
+  it('resolves concurrent edits by hybrid logical clock then node id, on every node (I4)', async () => {
+    const team = await a!.database.db.team.findFirstOrThrow({ where: { teamNumber: 1678 } });
+    await a!.database.db.team.update({ where: { id: team.id }, data: { name: 'edited on A' } });
+    await b!.database.db.team.update({ where: { id: team.id }, data: { name: 'edited on B' } });
+    await c!.database.db.team.delete({ where: { id: team.id } });
+
+    for (let round = 0; round < 2; round++) {
+      for (const from of [a!, b!, c!]) for (const to of [a!, b!, c!]) if (from !== to) await sync(from, to);
+    }
+    const digest = await tableDigest(a!.pool);
+    expect(await tableDigest(b!.pool)).toEqual(digest);
+    expect(await tableDigest(c!.pool)).toEqual(digest);
+    // C's delete was the last write: it wins everywhere.
+    expect(digest.teams!.some((t) => (t as { id: string }).id === team.id)).toBe(false);
+  });
+
+  it("lets a node's later edit win even when its clock is an hour behind (I5)", async () => {
+    const [x, y] = [a!, b!];
+    await y.pool.query(`ALTER DATABASE "${y.database.name}" SET catchup.clock_offset_ms = '-3600000'`);
+    const skewed = createPool(y.database.url, 1);
+    try {
+      const { rows } = await x.pool.query<{ id: string }>(
+        `INSERT INTO events (code, name, scouting_team_number) VALUES ('2026cc', 'from X', 1) RETURNING id`,
+      );
+      const id = rows[0]!.id;
+      await sync(x, y);
+      await skewed.query(`UPDATE events SET name = 'edited on Y after X' WHERE id = $1`, [id]);
+      const yChange = (await logOf(y)).at(-1)!;
+      expect(yChange.origin_node_id).toBe(y.nodeId);
+      const wall = BigInt(Date.now() - 3_600_000) * 65536n;
+      expect(BigInt(yChange.hlc) > wall + 60_000n * 65536n).toBe(true); // not the skewed wall clock
+
+      await sync(y, x);
+      for (const node of [x, y]) {
+        const { rows: names } = await node.pool.query<{ name: string }>('SELECT name FROM events WHERE id = $1', [id]);
+        expect(names[0]!.name).toBe('edited on Y after X');
+      }
+    } finally {
+      await skewed.end();
+      await y.pool.query(`ALTER DATABASE "${y.database.name}" RESET catchup.clock_offset_ms`);
+    }
+  });
+
+  it('gives the same result whatever the order of delivery', async () => {
+    const id = randomUUID();
+    await a!.pool.query(`INSERT INTO matches (id, match_number, scouting_team_number) VALUES ($1, 1, 1)`, [id]);
+    await a!.pool.query(`UPDATE matches SET match_number = 2 WHERE id = $1`, [id]);
+    await a!.pool.query(`UPDATE matches SET is_active = false WHERE id = $1`, [id]);
+    const changes = (await logOf(a!)).filter((ch) => ch.record_id === id);
+    expect(changes.map((ch) => ch.operation)).toEqual(['insert', 'update', 'soft_delete']);
+    // Newest first, one change per batch.
+    for (const ch of changes.reverse()) await applyBatch(b!.pool, [ch]);
+    const { rows } = await b!.pool.query('SELECT match_number, is_active FROM matches WHERE id = $1', [id]);
+    expect(rows).toEqual([{ match_number: 2, is_active: false }]);
+  });
+});
+
+describe('rejecting a bad batch applies nothing (I7)', () => {
+  async function validChange(): Promise<Change> {
+    const id = randomUUID();
+    return {
+      table_name: 'teams',
+      record_id: id,
+      operation: 'insert',
+      change_data: { id, team_number: 9999, name: 'valid', scouting_team_number: 1, is_active: true, updated_at: new Date().toISOString() },
+      old_data: null,
+      timestamp: new Date().toISOString(),
+      origin_node_id: 'remote-node',
+      origin_sequence: String(Math.floor(Math.random() * 1e12)),
+      hlc: (BigInt(Date.now()) * 65536n).toString(),
+    };
+  }
+
+  const cases: [string, (ch: Change) => unknown, RegExp][] = [
+    ['unknown table', (ch) => ({ ...ch, table_name: 'no_such_table' }), /change #1 \(remote-node\/\d+\): table_name: unknown or unsynced table "no_such_table"/],
+    ['SQL-looking table name', (ch) => ({ ...ch, table_name: 'teams; DROP TABLE teams' }), /change #1.*unknown or unsynced table/],
+    ['internal table', (ch) => ({ ...ch, table_name: 'sync_servers' }), /change #1.*unknown or unsynced table "sync_servers"/],
+    ['unknown column', (ch) => ({ ...ch, change_data: { ...ch.change_data, colour: 'red' } }), /change #1.*change_data\.colour: unknown column of teams/],
+    ['wrong type', (ch) => ({ ...ch, change_data: { ...ch.change_data, team_number: 'many' } }), /change #1 \(remote-node\/\d+\): teams [0-9a-f-]{36}: invalid input syntax for type integer: "many"/],
+    ['missing record id', (ch) => ({ ...ch, record_id: undefined }), /change #1.*record_id/],
+    ['record id that is not a UUID', (ch) => ({ ...ch, record_id: '42' }), /change #1.*record_id: a UUID/],
+    ['bad operation', (ch) => ({ ...ch, operation: 'upsert' }), /change #1.*operation/],
+    ['row image for another record', (ch) => ({ ...ch, change_data: { ...ch.change_data, id: randomUUID() } }), /change #1.*change_data\.id: must equal record_id/],
+    ['constraint failure', (ch) => ({ ...ch, change_data: { ...ch.change_data, name: null } }), /change #1.*null value in column "name"/],
+    ['not an object', () => 'DROP TABLE teams', /change #1.*expected object/],
+  ];
+
+  it.each(cases)('%s', async (_label, spoil, message) => {
+    const good = await validChange();
+    const bad = spoil(await validChange());
+    const before = { log: await logCount(c!.pool), rows: await tableDigest(c!.pool) };
+    const attempt = applyBatch(c!.pool, [good, bad]);
+    await expect(attempt).rejects.toThrow(BatchRejectedError);
+    await expect(applyBatch(c!.pool, [good, bad])).rejects.toThrow(message);
+    expect(await logCount(c!.pool)).toBe(before.log);
+    expect(await tableDigest(c!.pool)).toEqual(before.rows);
+  });
+});
+
+describe('detection and cursors', () => {
+  it('counts exactly the changes a peer has not acknowledged, leaving out its own (I10)', async () => {
+    const server = await a!.database.db.syncServer.create({ data: { name: 'b', host: '127.0.0.1', port: 1, serverId: b!.nodeId } });
+    const all = await logOf(a!);
+    const notFromB = all.filter((ch) => ch.origin_node_id !== b!.nodeId);
+    expect(await countMissingChanges(a!.pool, { sentCursor: '0', peerNodeId: b!.nodeId })).toBe(notFromB.length);
+    expect(await countMissingChanges(a!.pool, { sentCursor: '0', peerNodeId: null })).toBe(all.length);
+    const mid = all[Math.floor(all.length / 2)]!.sequence!;
+    const after = notFromB.filter((ch) => BigInt(ch.sequence!) > BigInt(mid)).length;
+    expect(await countMissingChanges(a!.pool, { sentCursor: mid, peerNodeId: b!.nodeId })).toBe(after);
+    await a!.database.db.syncServer.delete({ where: { id: server.id } });
+  });
+
+  it('moves a cursor only over contiguous acknowledged ranges (I8)', async () => {
+    const server = await a!.database.db.syncServer.create({ data: { name: 'cursor-peer', host: '127.0.0.1', port: 1 } });
+    expect(await acknowledgeRange(a!.pool, server.id, 'sent', { from: '0', to: '100' })).toBe('100');
+    expect(await acknowledgeRange(a!.pool, server.id, 'sent', { from: '200', to: '300' })).toBe('100');
+    expect(await acknowledgeRange(a!.pool, server.id, 'sent', { from: '300', to: '400' })).toBe('100');
+    expect(await getCursor(a!.pool, server.id, 'sent')).toBe('100');
+    // The missing middle batch arrives: the cursor jumps over everything acknowledged.
+    expect(await acknowledgeRange(a!.pool, server.id, 'sent', { from: '100', to: '200' })).toBe('400');
+    // An old range again changes nothing; the other direction is separate.
+    expect(await acknowledgeRange(a!.pool, server.id, 'sent', { from: '0', to: '100' })).toBe('400');
+    expect(await getCursor(a!.pool, server.id, 'received')).toBe('0');
+    const leftover = await a!.pool.query('SELECT * FROM sync_acks WHERE server_id = $1', [server.id]);
+    expect(leftover.rowCount).toBe(0);
+  });
+});
