@@ -58,8 +58,7 @@ function checkTables(changes: Change[], tables: Map<string, TableInfo>): void {
 
 export async function applyBatch(pool: Pool, input: unknown[]): Promise<ApplyResult> {
   const parsed = parseBatch(input);
-  const tableNames = [...new Set(parsed.map((c) => c.table_name))];
-  const tables = await describeSyncedTables(pool, tableNames);
+  const tables = await describeSyncedTables(pool);
   checkTables(parsed, tables);
 
   // Repeats inside the batch count as duplicates straight away.
@@ -155,14 +154,22 @@ async function pickWinners(client: PoolClient, changes: Change[]): Promise<Chang
   });
 }
 
+/** JSON text of each change's row image, made once and used by both the row write and the log. */
+const rowJson = new WeakMap<Change, string>();
+function rowImageJson(c: Change): string {
+  let json = rowJson.get(c);
+  if (json === undefined) rowJson.set(c, (json = JSON.stringify(c.change_data)));
+  return json;
+}
+
 /** One upsert and one delete statement per table. */
 async function writeRows(client: PoolClient, winners: Change[], tables: Map<string, TableInfo>): Promise<void> {
-  const byTable = new Map<string, { upserts: unknown[]; deletes: string[] }>();
+  const byTable = new Map<string, { upserts: string[]; deletes: string[] }>();
   for (const c of winners) {
     let group = byTable.get(c.table_name);
     if (!group) byTable.set(c.table_name, (group = { upserts: [], deletes: [] }));
     if (c.operation === 'delete') group.deletes.push(c.record_id);
-    else group.upserts.push(c.change_data);
+    else group.upserts.push(rowImageJson(c));
   }
   for (const [name, group] of byTable) {
     const table = tables.get(name)!;
@@ -174,7 +181,7 @@ async function writeRows(client: PoolClient, winners: Change[], tables: Map<stri
         `INSERT INTO ${t} (${cols.join(', ')})
          SELECT ${cols.join(', ')} FROM jsonb_populate_recordset(NULL::${t}, $1::jsonb)
          ON CONFLICT (id) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`,
-        [JSON.stringify(group.upserts)],
+        [`[${group.upserts.join(',')}]`],
       );
     }
     if (group.deletes.length) {
@@ -200,6 +207,12 @@ async function recordVersions(client: PoolClient, winners: Change[]): Promise<vo
   );
 }
 
+function logEntryJson(c: Change): string {
+  const { sequence: _position, change_data: _row, ...rest } = c;
+  const head = JSON.stringify(rest);
+  return `${head.slice(0, -1)},"change_data":${rowImageJson(c)}}`;
+}
+
 /** Keeps every new change with its origin identity, so that it can be relayed (I6). */
 async function appendToLog(client: PoolClient, changes: Change[]): Promise<void> {
   if (!changes.length) return;
@@ -210,7 +223,7 @@ async function appendToLog(client: PoolClient, changes: Change[]): Promise<void>
             x.old_data, x."timestamp", x.origin_node_id, x.origin_sequence, x.hlc
        FROM jsonb_to_recordset($1::jsonb) AS x(table_name text, record_id text, operation text, change_data jsonb,
             old_data jsonb, "timestamp" timestamptz, origin_node_id text, origin_sequence bigint, hlc bigint)`,
-    [JSON.stringify(changes.map(({ sequence: _ignored, ...c }) => c))],
+    [`[${changes.map(logEntryJson).join(',')}]`],
   );
 }
 

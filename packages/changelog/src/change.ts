@@ -6,7 +6,12 @@ export type Operation = (typeof OPERATIONS)[number];
 
 const bigintString = z.string().regex(/^\d{1,19}$/, 'a non-negative integer as a decimal string');
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'a UUID');
-const row = z.record(z.string(), z.unknown());
+// Row images are checked for shape only (column names and types are checked against the catalog);
+// z.custom keeps the object as it is instead of copying it.
+const row = z.custom<Record<string, unknown>>(
+  (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  'expected an object (a row image)',
+);
 
 export const changeSchema = z
   .object({

@@ -43,19 +43,28 @@ export async function listSyncedTables(sql: Sql): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-/** Columns of the given synced tables; tables that are not synced are absent from the map. */
-export async function describeSyncedTables(sql: Sql, names: string[]): Promise<Map<string, TableInfo>> {
+// The catalog answer is reused for a few seconds per connection pool: every batch needs it, and tables
+// are enabled or altered rarely. A batch that meets a stale answer is refused and retried, never misapplied
+// (an unknown column fails the statement).
+const CATALOG_TTL_MS = 5000;
+const catalogCache = new WeakMap<Sql, { at: number; tables: Map<string, TableInfo> }>();
+
+/** Every synced table with its columns. */
+export async function describeSyncedTables(sql: Sql): Promise<Map<string, TableInfo>> {
+  const cached = catalogCache.get(sql);
+  if (cached && Date.now() - cached.at < CATALOG_TTL_MS) return cached.tables;
   const { rows } = await sql.query<{ table_name: string; columns: string[] }>(
     `SELECT c.relname AS table_name, array_agg(a.attname::text ORDER BY a.attnum) AS columns
-       FROM pg_class c
+       FROM pg_trigger t
+       JOIN pg_class c ON c.oid = t.tgrelid
        JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-      WHERE c.relname = ANY($1::text[])
-        AND EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'catchup_capture')
+      WHERE t.tgname = 'catchup_capture'
       GROUP BY c.relname`,
-    [names],
   );
-  return new Map(rows.map((r) => [r.table_name, { name: r.table_name, columns: r.columns }]));
+  const tables = new Map(rows.map((r) => [r.table_name, { name: r.table_name, columns: r.columns }]));
+  catalogCache.set(sql, { at: Date.now(), tables });
+  return tables;
 }
 
 async function checkSyncable(sql: Sql, table: string): Promise<void> {
@@ -83,6 +92,7 @@ export async function enableTableSync(sql: Sql, table: string): Promise<void> {
   await checkSyncable(sql, table);
   const synced = await listSyncedTables(sql);
   if (synced.includes(table)) return;
+  catalogCache.delete(sql);
   await sql.query(
     `CREATE CONSTRAINT TRIGGER catchup_capture AFTER INSERT OR UPDATE OR DELETE ON ${quoteIdent(table)}
        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION catchup_capture()`,
@@ -93,6 +103,7 @@ export async function enableTableSync(sql: Sql, table: string): Promise<void> {
 export async function disableTableSync(sql: Sql, table: string): Promise<void> {
   const synced = await listSyncedTables(sql);
   if (!synced.includes(table)) return;
+  catalogCache.delete(sql);
   await sql.query(`DROP TRIGGER catchup_capture ON ${quoteIdent(table)}`);
 }
 

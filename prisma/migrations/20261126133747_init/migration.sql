@@ -174,10 +174,7 @@ CREATE UNIQUE INDEX "sync_node_node_id_key" ON "sync_node"("node_id");
 CREATE UNIQUE INDEX "sync_servers_name_key" ON "sync_servers"("name");
 
 -- CreateIndex
-CREATE INDEX "database_changes_origin_node_id_sequence_idx" ON "database_changes"("origin_node_id", "sequence");
-
--- CreateIndex
-CREATE INDEX "database_changes_timestamp_idx" ON "database_changes"("timestamp");
+CREATE INDEX "database_changes_hlc_idx" ON "database_changes"("hlc");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "database_changes_origin_node_id_origin_sequence_key" ON "database_changes"("origin_node_id", "origin_sequence");

@@ -1,6 +1,3 @@
--- CreateIndex
-CREATE INDEX "database_changes_hlc_idx" ON "database_changes"("hlc");
-
 -- Change capture (SPEC I1, I2, I5, I6). Written by hand: Prisma does not model functions or triggers.
 
 -- Log positions. Allocated only while holding the log lock (below), so positions follow commit order.

@@ -1,0 +1,122 @@
+// Benchmark: applying 100,000 changes with our applier vs. the raw set-wise upsert baseline, and
+// reading the log for sending.
+import { applyBatch, readChanges, type Change } from '@catchup/changelog';
+import { createPool, type Pool } from '@catchup/db';
+import { cloneDatabase, dropBenchDatabases, freshMigratedDatabase } from './databases.ts';
+import { makeWorkload } from './workload.ts';
+import { formatRate, printTable, timed } from './report.ts';
+
+const PREFIX = 'catchup_bench_apply_';
+
+async function loadBaseline(pool: Pool, rows: Record<string, unknown>[]): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SET LOCAL catchup.applying = 'on'`); // the baseline is not a change
+    for (let i = 0; i < rows.length; i += 10_000) {
+      await client.query(
+        `INSERT INTO scouting_data SELECT * FROM jsonb_populate_recordset(NULL::scouting_data, $1::jsonb)`,
+        [JSON.stringify(rows.slice(i, i + 10_000))],
+      );
+    }
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+  await pool.query('VACUUM ANALYZE scouting_data');
+}
+
+/** The raw baseline: upsert + delete by id per batch, no log, no duplicate or conflict check. */
+async function rawApply(pool: Pool, batch: Change[]): Promise<void> {
+  const last = new Map<string, Change>();
+  for (const c of batch) last.set(c.record_id, c); // ON CONFLICT cannot touch a row twice per statement
+  const upserts = [...last.values()].filter((c) => c.operation !== 'delete').map((c) => c.change_data);
+  const deletes = [...last.values()].filter((c) => c.operation === 'delete').map((c) => c.record_id);
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SET LOCAL catchup.applying = 'on'`);
+    if (upserts.length) {
+      await client.query(
+        `INSERT INTO scouting_data SELECT * FROM jsonb_populate_recordset(NULL::scouting_data, $1::jsonb)
+         ON CONFLICT (id) DO UPDATE SET team_number = EXCLUDED.team_number, match_number = EXCLUDED.match_number,
+           event_id = EXCLUDED.event_id, scouting_team_number = EXCLUDED.scouting_team_number,
+           scouter = EXCLUDED.scouter, data = EXCLUDED.data, is_active = EXCLUDED.is_active, updated_at = EXCLUDED.updated_at`,
+        [JSON.stringify(upserts)],
+      );
+    }
+    if (deletes.length) await client.query('DELETE FROM scouting_data WHERE id = ANY($1::uuid[])', [deletes]);
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+}
+
+async function run(templateName: string, name: string, changes: Change[], batchSize: number, apply: (pool: Pool, batch: Change[]) => Promise<unknown>) {
+  const url = await cloneDatabase(templateName, `${PREFIX}${name}`);
+  const pool = createPool(url, 2);
+  try {
+    const seconds = await timed(async () => {
+      for (let i = 0; i < changes.length; i += batchSize) await apply(pool, changes.slice(i, i + batchSize));
+    });
+    const { rows } = await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM scouting_data');
+    return { seconds, rows: Number(rows[0]!.n), pool };
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+}
+
+export async function benchApply(size = Number(process.env.BENCH_CHANGES ?? 100_000)): Promise<void> {
+  console.log(`\n## Applying ${size.toLocaleString('en')} changes (60% insert / 30% update / 10% delete) on a ${size.toLocaleString('en')}-row baseline`);
+  await dropBenchDatabases(PREFIX);
+  const { baseline, changes } = makeWorkload(size);
+  const templateName = `${PREFIX}template`;
+  const templateUrl = await freshMigratedDatabase(templateName);
+  const templatePool = createPool(templateUrl, 2);
+  await loadBaseline(templatePool, baseline);
+  await templatePool.end();
+  const expectedRows = baseline.length + Math.round(size * 0.6) - (size - Math.round(size * 0.6) - Math.round(size * 0.3));
+
+  const table: string[][] = [];
+  let readPool: Pool | undefined;
+  for (const batchSize of [100, 1000, 5000]) {
+    const raw = await run(templateName, `raw_${batchSize}`, changes, batchSize, rawApply);
+    await raw.pool.end();
+    const ours = await run(templateName, `ours_${batchSize}`, changes, batchSize, applyBatch);
+    if (ours.rows !== expectedRows || raw.rows !== expectedRows) {
+      throw new Error(`row count mismatch: ours ${ours.rows}, raw ${raw.rows}, expected ${expectedRows}`);
+    }
+    if (batchSize === 1000) readPool = ours.pool;
+    else await ours.pool.end();
+    table.push([
+      String(batchSize),
+      formatRate(size / ours.seconds),
+      formatRate(size / raw.seconds),
+      (raw.seconds / ours.seconds).toFixed(2),
+    ]);
+  }
+  printTable(['batch', 'ours (changes/s)', 'raw upsert (rows/s)', 'ours / raw'], table);
+  console.log('target: ours / raw ≥ 0.50 at batch 1,000');
+
+  // Reading the log for sending, from the node that just applied the changes.
+  const readTable: string[][] = [];
+  for (const page of [1000, 5000]) {
+    let cursor = '0';
+    let count = 0;
+    const seconds = await timed(async () => {
+      for (;;) {
+        const result = await readChanges(readPool!, { after: cursor, limit: page, excludeOrigin: 'some-peer' });
+        count += result.changes.length;
+        cursor = result.nextCursor;
+        if (!result.hasMore) break;
+      }
+    });
+    readTable.push([String(page), String(count), formatRate(count / seconds)]);
+  }
+  await readPool!.end();
+  console.log('\n## Reading the log for sending');
+  printTable(['page', 'changes', 'changes/s'], readTable);
+  console.log('target: ≥ 100,000 changes/s');
+  await dropBenchDatabases(PREFIX);
+}
