@@ -1,23 +1,22 @@
-// Entry point of a node: configuration, database, HTTP server; stops cleanly on SIGTERM/SIGINT.
+// Entry point of a node: configuration, then the node; stops cleanly on SIGTERM/SIGINT.
 import { loadNodeConfig, type NodeConfig } from '@catchup/config';
-import { createDb } from '@catchup/db';
-import { createLogger } from '@catchup/logger';
-import { buildServer } from './server.ts';
+import { startNode } from './node.ts';
 import { describeStartupError } from './startup-errors.ts';
 
 let config: NodeConfig | undefined;
 try {
   config = loadNodeConfig();
-  const logger = createLogger({ name: config.nodeName, level: config.logLevel });
-  const db = createDb(config.databaseUrl);
-  await db.$queryRaw`SELECT 1`;
-  const app = await buildServer({ logger, nodeName: config.nodeName });
-  await app.listen({ host: config.host, port: config.port });
-
+  const node = await startNode(config);
+  if (node.generatedApiKey) {
+    // Printed once, to the terminal only (never through the logger): peers need it to call this node.
+    process.stdout.write(
+      `\nNo SYNC_API_KEY was set, so this node generated one. Peers must present it; it is not shown again:\n\n  SYNC_API_KEY=${node.generatedApiKey}\n\n`,
+    );
+  }
+  node.ctx.logger.info({ url: node.url, node: config.nodeName }, `✅ node ${config.nodeName} listening on ${node.url}`);
   const stop = async (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    await app.close();
-    await db.$disconnect();
+    node.ctx.logger.info({ signal }, 'shutting down');
+    await node.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));

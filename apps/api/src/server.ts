@@ -1,14 +1,50 @@
-// Builds the Fastify application of one node.
+// Builds the Fastify application of one node: schemas, auth, routes, OpenAPI.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Logger } from '@catchup/logger';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { requireApiKey } from './auth.ts';
+import type { AppContext } from './context.ts';
+import { registerErrorHandling } from './errors.ts';
+import { catchupRoutes } from './routes/catchup.ts';
+import { configRoutes } from './routes/config.ts';
+import { logRoutes } from './routes/logs.ts';
+import { opsRoutes } from './routes/ops.ts';
+import { peerRoutes } from './routes/peer.ts';
+import { serverRoutes } from './routes/servers.ts';
 
-export interface ServerDeps {
-  logger: Logger;
-  nodeName: string;
-}
+export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: ctx.logger, bodyLimit: ctx.config.bodyLimitBytes }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandling(app as unknown as FastifyInstance);
 
-export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.logger, bodyLimit: 10 * 1024 * 1024 });
-  app.get('/health', async () => ({ status: 'ok', node: deps.nodeName, uptime_seconds: Math.round(process.uptime()) }));
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Catch-up Sync node API', version: ctx.version },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          bearer: { type: 'http', scheme: 'bearer' },
+        },
+      },
+      security: [{ apiKey: [] }, { bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(opsRoutes(ctx));
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', requireApiKey(ctx.checkApiKey));
+      await api.register(peerRoutes(ctx));
+      await api.register(catchupRoutes(ctx));
+      await api.register(serverRoutes(ctx));
+      await api.register(configRoutes(ctx));
+      await api.register(logRoutes(ctx));
+    },
+    { prefix: '/api/sync' },
+  );
   return app as unknown as FastifyInstance;
 }

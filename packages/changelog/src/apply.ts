@@ -56,8 +56,14 @@ function checkTables(changes: Change[], tables: Map<string, TableInfo>): void {
   });
 }
 
+/** Validates then applies a batch received as untrusted JSON. */
 export async function applyBatch(pool: Pool, input: unknown[]): Promise<ApplyResult> {
-  const parsed = parseBatch(input);
+  return applyChanges(pool, parseBatch(input));
+}
+
+/** Applies changes that already passed changeSchema (e.g. validated by the HTTP route). */
+export async function applyChanges(pool: Pool, parsed: Change[]): Promise<ApplyResult> {
+  const input = parsed;
   const tables = await describeSyncedTables(pool);
   checkTables(parsed, tables);
 

@@ -13,20 +13,26 @@ const row = z.custom<Record<string, unknown>>(
   'expected an object (a row image)',
 );
 
+const changeFields = {
+  /** The sender's log position (informative; the receiver assigns its own). */
+  sequence: bigintString.optional(),
+  table_name: z.string().min(1).max(63),
+  record_id: uuid.transform((id) => id.toLowerCase()),
+  operation: z.enum(OPERATIONS),
+  change_data: row.nullable(),
+  old_data: row.nullable().optional(),
+  timestamp: z.iso.datetime({ offset: true }),
+  origin_node_id: z.string().min(1).max(100),
+  origin_sequence: bigintString,
+  hlc: bigintString,
+};
+
+/** A change as this node sends it (the log's own rows: no re-validation needed). */
+export const changeOutputSchema = z.object({ ...changeFields, record_id: uuid });
+
+/** A change as received: validated, record id normalised to lower case. */
 export const changeSchema = z
-  .object({
-    /** The sender's log position (informative; the receiver assigns its own). */
-    sequence: bigintString.optional(),
-    table_name: z.string().min(1).max(63),
-    record_id: uuid.transform((id) => id.toLowerCase()),
-    operation: z.enum(OPERATIONS),
-    change_data: row.nullable(),
-    old_data: row.nullable().optional(),
-    timestamp: z.iso.datetime({ offset: true }),
-    origin_node_id: z.string().min(1).max(100),
-    origin_sequence: bigintString,
-    hlc: bigintString,
-  })
+  .object(changeFields)
   .superRefine((c, ctx) => {
     if (c.operation === 'delete') return;
     if (!c.change_data) {

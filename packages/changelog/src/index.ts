@@ -1,6 +1,6 @@
-export { OPERATIONS, changeSchema, changeIdentity, compareVersions, type Change, type Operation } from './change.ts';
+export { OPERATIONS, changeSchema, changeOutputSchema, changeIdentity, compareVersions, type Change, type Operation } from './change.ts';
 export { BatchRejectedError } from './errors.ts';
-export { applyBatch, type ApplyResult } from './apply.ts';
+export { applyBatch, applyChanges, type ApplyResult } from './apply.ts';
 export { readChanges, latestSequence, type ChangePage, type ReadOptions } from './read.ts';
 export { countMissingChanges, type PeerPosition } from './detect.ts';
 export { acknowledgeRange, getCursor, type AckRange, type CursorDirection } from './cursors.ts';

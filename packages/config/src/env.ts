@@ -17,6 +17,8 @@ export interface NodeConfig {
   dataDir: string;
   queuePrefix: string;
   logLevel: string;
+  /** Largest request body accepted (413 beyond). */
+  bodyLimitBytes: number;
   /** Defaults for the runtime settings; sync_config rows override them. */
   defaults: RuntimeSettings;
 }
@@ -67,6 +69,11 @@ const processFields: Record<string, EnvField> = {
     parse: (v) => v,
     schema: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/),
   },
+  BODY_LIMIT_BYTES: {
+    expected: 'an integer from 1024 to 1073741824',
+    parse: parseInteger,
+    schema: integerIn(1024, 1024 ** 3),
+  },
   LOG_LEVEL: { expected: `one of ${LOG_LEVELS.join(', ')}`, parse: (v) => v, schema: z.enum(LOG_LEVELS) },
 };
 
@@ -101,6 +108,7 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     dataDir: path.resolve(read('DATA_DIR', path.join('data', nodeName))),
     queuePrefix: read('QUEUE_PREFIX', `catchup:${nodeName}`),
     logLevel: read('LOG_LEVEL', 'info'),
+    bodyLimitBytes: read('BODY_LIMIT_BYTES', 16 * 1024 * 1024),
     defaults: readSettingDefaults(env, problems),
   };
   if (problems.length) throw new ConfigError('environment', problems);

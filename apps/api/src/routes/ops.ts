@@ -1,0 +1,21 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../context.ts';
+
+export const opsRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app) => {
+  app.get('/health', {
+    schema: { tags: ['ops'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok'), node: z.string(), uptime_seconds: z.number() }) } },
+  }, async () => ({ status: 'ok' as const, node: ctx.config.nodeName, uptime_seconds: Math.round(process.uptime()) }));
+
+  const readiness = z.object({ status: z.enum(['ready', 'not ready']), postgres: z.boolean(), redis: z.boolean() });
+  app.get('/ready', {
+    schema: { tags: ['ops'], summary: 'PostgreSQL and Redis answer', response: { 200: readiness, 503: readiness } },
+  }, async (_request, reply) => {
+    const [postgres, redis] = await Promise.all([
+      ctx.pool.query('SELECT 1').then(() => true, () => false),
+      ctx.redisReady().catch(() => false),
+    ]);
+    const ready = postgres && redis;
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', postgres, redis });
+  });
+};

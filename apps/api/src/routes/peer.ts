@@ -1,0 +1,65 @@
+// The peer API: what other nodes call during a catch-up.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { applyChanges, changeOutputSchema, changeSchema, latestSequence, readChanges } from '@catchup/changelog';
+import type { AppContext } from '../context.ts';
+import { errorResponses } from '../schemas.ts';
+
+const sequenceParam = z.string().regex(/^\d{1,19}$/, 'a non-negative integer');
+
+export const peerRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app) => {
+  app.get('/ping', {
+    schema: {
+      tags: ['peer'],
+      summary: 'Identity and log position of this node',
+      response: {
+        200: z.object({ node_id: z.string(), node_name: z.string(), version: z.string(), latest_sequence: z.string(), server_time: z.string() }),
+        401: errorResponses[401],
+      },
+    },
+  }, async () => ({
+    node_id: ctx.engine.nodeId,
+    node_name: ctx.config.nodeName,
+    version: ctx.version,
+    latest_sequence: await latestSequence(ctx.pool),
+    server_time: new Date().toISOString(),
+  }));
+
+  app.get('/changes', {
+    schema: {
+      tags: ['peer'],
+      summary: 'Read the change log after a cursor',
+      querystring: z.object({
+        after: sequenceParam.default('0'),
+        limit: z.coerce.number().int().min(1).max(10_000).optional().describe('defaults to catchup_batch_size'),
+        up_to: sequenceParam.optional(),
+        exclude_origin: z.string().min(1).max(100).optional().describe("the reader's node id: its own changes are left out"),
+      }),
+      response: {
+        200: z.object({ changes: z.array(changeOutputSchema), next_cursor: z.string(), has_more: z.boolean(), latest_sequence: z.string() }),
+        ...errorResponses,
+      },
+    },
+  }, async (request) => {
+    const { after, limit, up_to, exclude_origin } = request.query;
+    const page = await readChanges(ctx.pool, {
+      after,
+      limit: limit ?? (await ctx.engine.settings()).catchup_batch_size,
+      ...(up_to ? { upTo: up_to } : {}),
+      ...(exclude_origin ? { excludeOrigin: exclude_origin } : {}),
+    });
+    return { changes: page.changes, next_cursor: page.nextCursor, has_more: page.hasMore, latest_sequence: page.latestSequence };
+  });
+
+  app.post('/changes', {
+    schema: {
+      tags: ['peer'],
+      summary: 'Apply a batch of changes (all or nothing)',
+      body: z.object({ changes: z.array(changeSchema).max(10_000) }),
+      response: {
+        200: z.object({ received: z.number(), applied: z.number(), skipped_duplicate: z.number(), skipped_stale: z.number() }),
+        ...errorResponses,
+      },
+    },
+  }, async (request) => applyChanges(ctx.pool, request.body.changes));
+};

@@ -1,0 +1,136 @@
+// Peer management. The outbound API key is write-only: responses say whether one is set, never what.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { SyncServer } from '@catchup/db';
+import type { AppContext } from '../context.ts';
+import { notFound } from '../errors.ts';
+import { errorResponses, idParams, isoDate, nullableIso, toIso } from '../schemas.ts';
+
+const serverSchema = z.object({
+  id: z.number(),
+  name: z.string(),
+  host: z.string(),
+  port: z.number(),
+  protocol: z.string(),
+  api_key_set: z.boolean(),
+  is_active: z.boolean(),
+  sync_enabled: z.boolean(),
+  sync_database: z.boolean(),
+  sync_instance_files: z.boolean(),
+  sync_config_files: z.boolean(),
+  sync_uploads: z.boolean(),
+  last_sync: nullableIso,
+  last_ping: nullableIso,
+  ping_success: z.boolean().nullable(),
+  last_error: z.string().nullable(),
+  error_count: z.number(),
+  server_id: z.string().nullable(),
+  server_version: z.string().nullable(),
+  sent_cursor: z.string(),
+  received_cursor: z.string(),
+  created_at: isoDate,
+  updated_at: isoDate,
+});
+
+const writable = {
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, dash or underscore (1-64)'),
+  host: z.string().min(1).max(255).regex(/^[A-Za-z0-9.:_\-[\]]+$/, 'a host name or IP address'),
+  port: z.number().int().min(1).max(65535),
+  protocol: z.enum(['http', 'https']),
+  api_key: z.string().min(1).max(512).nullable(),
+  is_active: z.boolean(),
+  sync_enabled: z.boolean(),
+  sync_database: z.boolean(),
+  sync_instance_files: z.boolean(),
+  sync_config_files: z.boolean(),
+  sync_uploads: z.boolean(),
+};
+
+const createBody = z
+  .object({ ...writable, protocol: writable.protocol.default('http'), api_key: writable.api_key.optional() })
+  .partial({ is_active: true, sync_enabled: true, sync_database: true, sync_instance_files: true, sync_config_files: true, sync_uploads: true })
+  .strict();
+const updateBody = z.object(writable).partial().strict();
+
+function present(s: SyncServer): z.infer<typeof serverSchema> {
+  return {
+    id: s.id,
+    name: s.name,
+    host: s.host,
+    port: s.port,
+    protocol: s.protocol,
+    api_key_set: Boolean(s.apiKey),
+    is_active: s.isActive,
+    sync_enabled: s.syncEnabled,
+    sync_database: s.syncDatabase,
+    sync_instance_files: s.syncInstanceFiles,
+    sync_config_files: s.syncConfigFiles,
+    sync_uploads: s.syncUploads,
+    last_sync: toIso(s.lastSync),
+    last_ping: toIso(s.lastPing),
+    ping_success: s.pingSuccess,
+    last_error: s.lastError,
+    error_count: s.errorCount,
+    server_id: s.serverId,
+    server_version: s.serverVersion,
+    sent_cursor: s.sentCursor.toString(),
+    received_cursor: s.receivedCursor.toString(),
+    created_at: s.createdAt.toISOString(),
+    updated_at: s.updatedAt.toISOString(),
+  };
+}
+
+function toData(body: Partial<Record<keyof typeof writable, unknown>>) {
+  const map: Record<string, string> = {
+    api_key: 'apiKey',
+    is_active: 'isActive',
+    sync_enabled: 'syncEnabled',
+    sync_database: 'syncDatabase',
+    sync_instance_files: 'syncInstanceFiles',
+    sync_config_files: 'syncConfigFiles',
+    sync_uploads: 'syncUploads',
+  };
+  return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined).map(([k, v]) => [map[k] ?? k, v]));
+}
+
+const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 'P2002';
+
+export const serverRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app) => {
+  const tags = ['servers'];
+  app.get('/servers', { schema: { tags, summary: 'List peers', response: { 200: z.object({ servers: z.array(serverSchema) }), 401: errorResponses[401] } } }, async () => ({
+    servers: (await ctx.db.syncServer.findMany({ orderBy: { id: 'asc' } })).map(present),
+  }));
+
+  app.get('/servers/:id', { schema: { tags, summary: 'One peer', params: idParams, response: { 200: serverSchema, ...errorResponses } } }, async (request) => {
+    const server = await ctx.db.syncServer.findUnique({ where: { id: request.params.id } });
+    if (!server) throw notFound(`Server ${request.params.id}`);
+    return present(server);
+  });
+
+  app.post('/servers', { schema: { tags, summary: 'Register a peer', body: createBody, response: { 201: serverSchema, 409: errorResponses[400], ...errorResponses } } }, async (request, reply) => {
+    try {
+      const server = await ctx.db.syncServer.create({ data: toData(request.body) as Parameters<typeof ctx.db.syncServer.create>[0]['data'] });
+      return reply.code(201).send(present(server));
+    } catch (err) {
+      if (isUniqueViolation(err)) return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: `name: a server named ${request.body.name} exists` });
+      throw err;
+    }
+  });
+
+  app.put('/servers/:id', { schema: { tags, summary: 'Change a peer', params: idParams, body: updateBody, response: { 200: serverSchema, 409: errorResponses[400], ...errorResponses } } }, async (request, reply) => {
+    const exists = await ctx.db.syncServer.findUnique({ where: { id: request.params.id } });
+    if (!exists) throw notFound(`Server ${request.params.id}`);
+    try {
+      return present(await ctx.db.syncServer.update({ where: { id: request.params.id }, data: toData(request.body) }));
+    } catch (err) {
+      if (isUniqueViolation(err)) return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: `name: a server named ${request.body.name} exists` });
+      throw err;
+    }
+  });
+
+  app.delete('/servers/:id', { schema: { tags, summary: 'Remove a peer', params: idParams, response: { 204: z.null(), ...errorResponses } } }, async (request, reply) => {
+    const deleted = await ctx.db.syncServer.deleteMany({ where: { id: request.params.id } });
+    if (deleted.count === 0) throw notFound(`Server ${request.params.id}`);
+    return reply.code(204).send(null);
+  });
+};

@@ -1,0 +1,34 @@
+// Shapes shared by several routes (response serialization and OpenAPI come from these).
+import { z } from 'zod';
+
+export const isoDate = z.string().describe('ISO 8601 timestamp');
+export const nullableIso = isoDate.nullable();
+export const toIso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+export const errorBody = z.object({ statusCode: z.number(), error: z.string(), message: z.string() });
+export const errorResponses = {
+  400: errorBody,
+  401: errorBody,
+  404: errorBody,
+  413: errorBody,
+};
+
+export const idParams = z.object({ id: z.coerce.number().int().positive() });
+
+export const catchupResultSchema = z.object({
+  server_id: z.number(),
+  server_name: z.string(),
+  started_at: isoDate,
+  completed_at: isoDate,
+  success: z.boolean(),
+  database_changes: z.object({
+    sent: z.number(),
+    received: z.number(),
+    applied: z.number(),
+    skipped_duplicate: z.number(),
+    skipped_stale: z.number(),
+  }),
+  file_changes: z.object({ uploaded: z.number(), downloaded: z.number(), deleted: z.number(), conflicts: z.number() }),
+  errors: z.array(z.string()),
+  duration: z.number().describe('seconds'),
+});

@@ -1,0 +1,203 @@
+import { describe, expect, it } from 'vitest';
+import { PeerClient, PeerError } from '@catchup/peer-client';
+import type { Change } from '@catchup/changelog';
+import { useApiNodes } from './nodes.ts';
+
+const [a, b] = await useApiNodes(2, 'peer');
+
+async function digest(node: typeof a) {
+  const { rows } = await node!.ctx.pool.query(`SELECT to_jsonb(t) AS row FROM teams t ORDER BY id`);
+  return rows.map((r) => r.row);
+}
+async function logCount(node: typeof a) {
+  const { rows } = await node!.ctx.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM database_changes');
+  return Number(rows[0]!.n);
+}
+const clientFor = (node: typeof a, key = node!.apiKey) =>
+  new PeerClient({ host: '127.0.0.1', port: Number(new URL(node!.url).port), apiKey: key }, { timeoutSeconds: 5 });
+
+describe('peer API between two nodes', () => {
+  it('ping tells node id, name, version, latest sequence and server time', async () => {
+    const ping = await clientFor(a).ping();
+    expect(ping.node_id).toBe(a!.ctx.engine.nodeId);
+    expect(ping.node_name).toBe('peer-a');
+    expect(ping.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(ping.latest_sequence).toBe('0');
+    expect(Math.abs(Date.parse(ping.server_time) - Date.now())).toBeLessThan(5000);
+  });
+
+  it('reads changes by cursor in pages, then pushes them to a peer, and the tables match', async () => {
+    for (let i = 0; i < 5; i++) {
+      await a!.ctx.db.team.create({ data: { teamNumber: 100 + i, name: `team ${i}`, scoutingTeamNumber: 1 } });
+    }
+    const client = clientFor(a);
+    const first = await client.readChanges({ after: '0', limit: 3 });
+    expect(first.changes).toHaveLength(3);
+    expect(first.has_more).toBe(true);
+    const second = await client.readChanges({ after: first.next_cursor, limit: 3 });
+    expect(second.changes).toHaveLength(2);
+    expect(second.has_more).toBe(false);
+    expect(second.next_cursor).toBe(second.latest_sequence);
+
+    const pushed = await clientFor(b).applyChanges([...first.changes, ...second.changes]);
+    expect(pushed).toEqual({ received: 5, applied: 5, skipped_duplicate: 0, skipped_stale: 0 });
+    expect(await digest(b)).toEqual(await digest(a));
+  });
+
+  it('pulls a batch the other way and the round trip leaves both equal', async () => {
+    await b!.ctx.db.team.create({ data: { teamNumber: 200, name: 'made on b', scoutingTeamNumber: 1 } });
+    const page = await clientFor(b).readChanges({ after: '0', limit: 100, excludeOrigin: a!.ctx.engine.nodeId });
+    expect(page.changes.map((c) => c.change_data?.name)).toEqual(['made on b']);
+    const applied = await clientFor(a).applyChanges(page.changes);
+    expect(applied.applied).toBe(1);
+    expect(await digest(a)).toEqual(await digest(b));
+    // Pushing the same batch again is harmless.
+    expect(await clientFor(a).applyChanges(page.changes)).toMatchObject({ applied: 0, skipped_duplicate: 1 });
+  });
+});
+
+describe('authentication', () => {
+  it.each([
+    ['no key', {}],
+    ['a wrong key', { 'x-api-key': 'wrong-key-wrong-key' }],
+    ['a wrong bearer token', { authorization: 'Bearer wrong-key-wrong-key' }],
+    ['an empty bearer token', { authorization: 'Bearer ' }],
+  ])('refuses %s with a generic 401', async (_label, headers) => {
+    const res = await fetch(`${a!.url}/api/sync/ping`, { headers });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Missing or invalid API key' });
+  });
+
+  it('accepts Authorization: Bearer', async () => {
+    const res = await fetch(`${a!.url}/api/sync/ping`, { headers: { authorization: `Bearer ${a!.apiKey}` } });
+    expect(res.status).toBe(200);
+  });
+
+  it('guards every /api route, including admin ones', async () => {
+    for (const path of ['/api/sync/catchup/status', '/api/sync/servers', '/api/sync/config', '/api/sync/logs', '/api/sync/changes']) {
+      expect((await fetch(`${a!.url}${path}`)).status).toBe(401);
+    }
+  });
+
+  it('the peer client classifies a bad key as rejected (not worth retrying)', async () => {
+    const err = await clientFor(a, 'not-the-key-at-all').ping().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PeerError);
+    expect((err as PeerError).kind).toBe('rejected');
+    expect((err as PeerError).status).toBe(401);
+    expect((err as PeerError).retryable).toBe(false);
+  });
+});
+
+describe('bad input changes nothing', () => {
+  async function validChange(): Promise<Change> {
+    const id = crypto.randomUUID();
+    return {
+      table_name: 'teams',
+      record_id: id,
+      operation: 'insert',
+      change_data: { id, team_number: 1, name: 'x', scouting_team_number: 1, is_active: true, updated_at: new Date().toISOString() },
+      old_data: null,
+      timestamp: new Date().toISOString(),
+      origin_node_id: 'elsewhere',
+      origin_sequence: String(Math.floor(Math.random() * 1e9)),
+      hlc: (BigInt(Date.now()) * 65536n).toString(),
+    };
+  }
+
+  it.each([
+    ['a change without record_id', async () => ({ ...(await validChange()), record_id: undefined }), /body\.changes\.1\.record_id/],
+    ['a bad operation', async () => ({ ...(await validChange()), operation: 'merge' }), /body\.changes\.1\.operation/],
+    ['a SQL-looking table name', async () => ({ ...(await validChange()), table_name: "teams'; DROP TABLE teams; --" }), /change #1 .*unknown or unsynced table/],
+    ['an unknown column', async () => {
+      const c = await validChange();
+      return { ...c, change_data: { ...c.change_data, robot_colour: 'red' } };
+    }, /change #1 .*change_data\.robot_colour: unknown column/],
+    ['a wrongly typed value', async () => {
+      const c = await validChange();
+      return { ...c, change_data: { ...c.change_data, team_number: 'lots' } };
+    }, /change #1 .*invalid input syntax for type integer/],
+  ])('a batch with %s is refused with 400 naming the change, and nothing is applied', async (_label, bad, message) => {
+    const before = { log: await logCount(b), rows: await digest(b) };
+    const res = await b!.call('/api/sync/changes', { method: 'POST', json: { changes: [await validChange(), await bad()] } });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { message: string; error: string };
+    expect(body.error).toBe('Bad Request');
+    expect(body.message).toMatch(message);
+    expect(await logCount(b)).toBe(before.log);
+    expect(await digest(b)).toEqual(before.rows);
+  });
+
+  it('refuses a body without changes, naming the field', async () => {
+    const res = await b!.call('/api/sync/changes', { method: 'POST', json: { batch: [] } });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/body\.changes/);
+  });
+
+  it('refuses malformed JSON', async () => {
+    const res = await b!.call('/api/sync/changes', { method: 'POST', body: '{"changes": [', headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(400);
+  });
+
+  it('refuses a wrongly typed query parameter, naming it', async () => {
+    const res = await a!.call('/api/sync/changes?after=abc');
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/querystring\.after/);
+    const limit = await a!.call('/api/sync/changes?limit=0');
+    expect(((await limit.json()) as { message: string }).message).toMatch(/querystring\.limit/);
+  });
+
+  it('answers 404 in the same format for an unknown route', async () => {
+    const res = await a!.call('/api/sync/nothing-here');
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ statusCode: 404, error: 'Not Found', message: 'Route GET /api/sync/nothing-here not found' });
+  });
+});
+
+describe('the peer client', () => {
+  it('classifies a closed port as unreachable', async () => {
+    const { createServer } = await import('node:net');
+    const server = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as { port: number }).port;
+    await new Promise((r) => server.close(r));
+    const err = await new PeerClient({ host: '127.0.0.1', port, apiKey: 'k' }, { timeoutSeconds: 2 }).ping().catch((e: unknown) => e);
+    expect((err as PeerError).kind).toBe('unreachable');
+    expect((err as PeerError).retryable).toBe(true);
+  });
+
+  it('classifies a peer that accepts but never answers as a timeout', async () => {
+    const { createServer } = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const server = createServer((s) => sockets.push(s)).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const started = Date.now();
+      const err = await new PeerClient({ host: '127.0.0.1', port, apiKey: 'k' }, { timeoutSeconds: 1 }).ping().catch((e: unknown) => e);
+      expect((err as PeerError).kind).toBe('timeout');
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      sockets.forEach((s) => s.destroy());
+      server.close();
+    }
+  });
+
+  it('classifies a 5xx answer as a server error (retryable)', async () => {
+    // A stand-in peer that fails: the one fault we cannot cause on a real node from outside.
+    const { createServer } = await import('node:http');
+    const server = createServer((_req, res) => {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end('{"message":"database is restarting"}');
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const err = await new PeerClient({ host: '127.0.0.1', port, apiKey: 'k' }, { timeoutSeconds: 2 }).ping().catch((e: unknown) => e);
+      expect((err as PeerError).kind).toBe('server_error');
+      expect((err as PeerError).status).toBe(503);
+      expect((err as PeerError).message).toMatch(/database is restarting/);
+    } finally {
+      server.close();
+    }
+  });
+});

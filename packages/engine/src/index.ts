@@ -1,0 +1,17 @@
+export type { EngineContext } from './context.ts';
+export { measurePeers, peersNeedingCatchup, type PeerNeed } from './detect.ts';
+export { pingPeer, type PingOutcome } from './ping.ts';
+export {
+  planCatchup,
+  sendRange,
+  receiveRange,
+  finalizeCatchup,
+  describeResult,
+  type CatchupPlan,
+  type CatchupResult,
+  type SendOutcome,
+  type ReceiveOutcome,
+  type FinalizeInput,
+} from './catchup.ts';
+export { planSendRanges, planReceiveRanges, type Range } from './ranges.ts';
+export { runCatchupInline } from './inline.ts';

@@ -1,0 +1,87 @@
+// Typed client for a peer's sync API. It classifies failures (PeerError) and leaves retrying to the job
+// queue: at most one transport-level retry, so that backoff is not doubled.
+import http from 'node:http';
+import https from 'node:https';
+import got, { HTTPError, RequestError, TimeoutError, type Got } from 'got';
+import type { Change } from '@catchup/changelog';
+import { PeerError } from './errors.ts';
+import type { ApplyResponse, ChangesPageResponse, PingResponse, ReadChangesQuery } from './types.ts';
+
+export interface PeerAddress {
+  protocol?: string;
+  host: string;
+  port: number;
+  /** The key this node presents to the peer. */
+  apiKey: string | null;
+}
+
+export interface PeerClientOptions {
+  /** CATCHUP_CONNECTION_TIMEOUT, in seconds. */
+  timeoutSeconds: number;
+}
+
+const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+
+export function peerBaseUrl(peer: PeerAddress): string {
+  const protocol = peer.protocol === 'https' ? 'https' : 'http';
+  const host = peer.host.includes(':') && !peer.host.startsWith('[') ? `[${peer.host}]` : peer.host;
+  return `${protocol}://${host}:${peer.port}`;
+}
+
+function classify(err: unknown, url: string): PeerError {
+  if (err instanceof HTTPError) {
+    const status = err.response.statusCode;
+    const body = err.response.body;
+    let detail = '';
+    try {
+      const parsed = typeof body === 'string' ? JSON.parse(body) : body;
+      detail = parsed?.message ? `: ${parsed.message}` : '';
+    } catch {
+      /* not JSON */
+    }
+    return new PeerError(status >= 500 ? 'server_error' : 'rejected', `${url} answered ${status}${detail}`, status);
+  }
+  if (err instanceof TimeoutError) return new PeerError('timeout', `${url} did not answer in time (${err.event})`);
+  if (err instanceof RequestError) return new PeerError('unreachable', `${url} is unreachable: ${err.code ?? err.message}`);
+  return new PeerError('unreachable', `${url}: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+export class PeerClient {
+  readonly baseUrl: string;
+  readonly #http: Got;
+
+  constructor(peer: PeerAddress, options: PeerClientOptions) {
+    this.baseUrl = peerBaseUrl(peer);
+    this.#http = got.extend({
+      prefixUrl: `${this.baseUrl}/api/sync`,
+      headers: peer.apiKey ? { 'x-api-key': peer.apiKey } : {},
+      timeout: { request: options.timeoutSeconds * 1000 },
+      retry: { limit: 1, methods: ['GET', 'POST', 'PUT', 'DELETE'], statusCodes: [] },
+      agent: agents,
+      responseType: 'json',
+    });
+  }
+
+  async #call<T>(what: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (err) {
+      throw classify(err, `${this.baseUrl} (${what})`);
+    }
+  }
+
+  ping(): Promise<PingResponse> {
+    return this.#call('ping', () => this.#http.get('ping').json<PingResponse>());
+  }
+
+  readChanges(query: ReadChangesQuery): Promise<ChangesPageResponse> {
+    const searchParams: Record<string, string | number> = { after: query.after, limit: query.limit };
+    if (query.upTo !== undefined) searchParams.up_to = query.upTo;
+    if (query.excludeOrigin !== undefined) searchParams.exclude_origin = query.excludeOrigin;
+    return this.#call('read changes', () => this.#http.get('changes', { searchParams }).json<ChangesPageResponse>());
+  }
+
+  applyChanges(changes: Change[]): Promise<ApplyResponse> {
+    return this.#call('apply changes', () => this.#http.post('changes', { json: { changes } }).json<ApplyResponse>());
+  }
+}

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "sync_node" ADD COLUMN     "api_key_hash" TEXT;
