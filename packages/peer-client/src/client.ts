@@ -43,7 +43,7 @@ function classify(err: unknown, url: string): PeerError {
   }
   if (err instanceof TimeoutError) return new PeerError('timeout', `${url} did not answer in time (${err.event})`);
   if (err instanceof RequestError) return new PeerError('unreachable', `${url} is unreachable: ${err.code ?? err.message}`);
-  return new PeerError('unreachable', `${url}: ${err instanceof Error ? err.message : String(err)}`);
+  return new PeerError('unreachable', `${url} is unreachable: ${err instanceof Error ? err.message : String(err)}`);
 }
 
 export class PeerClient {

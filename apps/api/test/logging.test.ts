@@ -1,0 +1,41 @@
+import { Writable } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadNodeConfig } from '@catchup/config';
+import { createLogger } from '@catchup/logger';
+import { useTestDatabases } from '@catchup/testing';
+import { startNode } from '../src/node.ts';
+
+const [database] = await useTestDatabases(1, 'logging');
+const lines: string[] = [];
+const sink = new Writable({
+  write(chunk, _enc, done) {
+    lines.push(String(chunk));
+    done();
+  },
+});
+const key = 'inbound-secret-key-0123456789';
+const node = await startNode(
+  loadNodeConfig({ DATABASE_URL: database!.url, HOST: '127.0.0.1', PORT: '0', NODE_NAME: 'logging', SYNC_API_KEY: key }),
+  { logger: createLogger({ level: 'trace', destination: sink }) },
+);
+afterAll(() => node.close());
+
+describe('logs', () => {
+  it('are JSON lines that never contain an API key, inbound or outbound', async () => {
+    await fetch(`${node.url}/api/sync/ping`, { headers: { 'x-api-key': key } });
+    await fetch(`${node.url}/api/sync/ping`, { headers: { authorization: `Bearer ${key}` } });
+    await fetch(`${node.url}/api/sync/servers`, {
+      method: 'POST',
+      headers: { 'x-api-key': key, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'p', host: 'h', port: 1, api_key: 'outbound-secret-987654321' }),
+    });
+    await fetch(`${node.url}/api/sync/ping`, { headers: { 'x-api-key': 'a-wrong-key-that-was-tried' } });
+    const text = lines.join('');
+    expect(lines.length).toBeGreaterThan(4);
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+    expect(text).toContain('/api/sync/ping');
+    expect(text).not.toContain(key);
+    expect(text).not.toContain('outbound-secret-987654321');
+    expect(text).not.toContain('a-wrong-key-that-was-tried');
+  });
+});
