@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadNodeConfig } from '@catchup/config';
@@ -19,6 +20,27 @@ const node = await startNode(
   { logger: createLogger({ level: 'trace', destination: sink }) },
 );
 afterAll(() => node.close());
+
+describe('readiness', () => {
+  it('/ready answers 503 naming Redis when Redis does not answer', async () => {
+    const closedPort = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    const noRedis = await startNode(
+      loadNodeConfig({ DATABASE_URL: database!.url, HOST: '127.0.0.1', PORT: '0', NODE_NAME: 'no-redis', SYNC_API_KEY: key, LOG_LEVEL: 'silent', REDIS_URL: `redis://127.0.0.1:${closedPort}` }),
+    );
+    try {
+      const res = await fetch(`${noRedis.url}/ready`);
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ status: 'not ready', postgres: true, redis: false });
+    } finally {
+      await noRedis.close();
+    }
+  });
+});
 
 describe('logs', () => {
   it('are JSON lines that never contain an API key, inbound or outbound', async () => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { useTestDatabases } from '@catchup/testing';
 
 const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/main.ts');
-const [node] = await useTestDatabases(1, 'start');
+const [node, fresh] = await useTestDatabases(2, 'start');
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -51,6 +51,44 @@ describe('a node process', () => {
       expect(code).toBe(0);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('generates an inbound key at first start, prints it once, and keeps it across restarts', async () => {
+    const waitForHealth = async (port: number, child: ReturnType<typeof startNode>['child'], output: () => string) => {
+      for (let i = 0; i < 100; i++) {
+        if (child.exitCode !== null) throw new Error(`node exited early: ${output()}`);
+        const ok = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+        if (ok) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error('node did not start');
+    };
+    const run = async () => {
+      const port = await freePort();
+      const started = startNode({ DATABASE_URL: fresh!.url, PORT: String(port), HOST: '127.0.0.1', SYNC_API_KEY: '' });
+      await waitForHealth(port, started.child, started.output);
+      return { port, ...started };
+    };
+    const first = await run();
+    try {
+      const key = /SYNC_API_KEY=(\S+)/.exec(first.output())?.[1];
+      expect(key).toBeDefined();
+      expect((await fetch(`http://127.0.0.1:${first.port}/api/sync/ping`, { headers: { 'x-api-key': key! } })).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${first.port}/api/sync/ping`)).status).toBe(401);
+      first.child.kill('SIGTERM');
+      await once(first.child, 'exit');
+
+      const second = await run();
+      try {
+        expect(second.output()).not.toContain('SYNC_API_KEY=');
+        expect((await fetch(`http://127.0.0.1:${second.port}/api/sync/ping`, { headers: { 'x-api-key': key! } })).status).toBe(200);
+      } finally {
+        second.child.kill('SIGTERM');
+        await once(second.child, 'exit');
+      }
+    } finally {
+      if (first.child.exitCode === null) first.child.kill('SIGKILL');
     }
   });
 
