@@ -2,7 +2,7 @@
 import { loadNodeConfig } from '@catchup/config';
 import { redactUrl } from '@catchup/db';
 import { migrateDeploy } from '@catchup/db/migrations';
-import { describeStartupError } from '../apps/api/src/startup-errors.ts';
+import { describeStartupError } from '@catchup/config';
 
 const url = process.env.DATABASE_URL ?? loadNodeConfig().databaseUrl;
 try {

@@ -3,6 +3,7 @@ import type { NodeConfig } from '@catchup/config';
 import type { Db, Pool } from '@catchup/db';
 import type { EngineContext } from '@catchup/engine';
 import type { Logger } from '@catchup/logger';
+import type { NodeQueues } from '@catchup/queue';
 
 export interface AppContext {
   config: NodeConfig;
@@ -10,8 +11,13 @@ export interface AppContext {
   pool: Pool;
   logger: Logger;
   engine: EngineContext;
+  queues: NodeQueues;
+  /** Brings the detection job scheduler in line with the settings in force. */
+  reschedule: () => Promise<void>;
   /** Accepts or refuses a presented inbound key (constant time). */
   checkApiKey: (presented: string) => boolean;
+  /** Accepts or refuses Bull Board credentials (constant time). */
+  checkAdmin: (user: string, password: string) => boolean;
   /** Answers whether Redis is reachable (for /ready). */
   redisReady: () => Promise<boolean>;
   version: string;

@@ -1,7 +1,6 @@
 // Entry point of a node: configuration, then the node; stops cleanly on SIGTERM/SIGINT.
-import { loadNodeConfig, type NodeConfig } from '@catchup/config';
+import { describeStartupError, loadNodeConfig, type NodeConfig } from '@catchup/config';
 import { startNode } from './node.ts';
-import { describeStartupError } from './startup-errors.ts';
 
 let config: NodeConfig | undefined;
 try {

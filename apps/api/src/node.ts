@@ -1,12 +1,13 @@
-// Assembles one node from its configuration: database, pools, identity, API key, engine, HTTP server.
+// Assembles one node from its configuration: engine (database, identity), inbound key, queues, workers
+// (unless RUN_WORKERS=false), detection schedule, HTTP server.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { getNodeIdentity } from '@catchup/changelog';
-import { loadRuntimeSettings, type NodeConfig } from '@catchup/config';
-import { createDb, createPool } from '@catchup/db';
-import type { EngineContext } from '@catchup/engine';
+import type { NodeConfig } from '@catchup/config';
+import { openEngine } from '@catchup/engine';
 import { createLogger, type Logger } from '@catchup/logger';
-import { PeerClient } from '@catchup/peer-client';
+import { NodeQueues } from '@catchup/queue';
+import { runWorkers, type RunningWorkers } from '@catchup/worker';
 import type { FastifyInstance } from 'fastify';
 import { resolveInboundKey } from './api-key.ts';
 import type { AppContext } from './context.ts';
@@ -21,43 +22,68 @@ export interface RunningNode {
   url: string;
   /** Set when this start generated the inbound key (shown once). */
   generatedApiKey?: string;
+  workers?: RunningWorkers;
   close(): Promise<void>;
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/** Fails with the connection error (ECONNREFUSED…) when Redis does not answer, instead of retrying forever. */
+export async function assertRedisReachable(redisUrl: string): Promise<void> {
+  const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 5000 });
+  let lastError: unknown;
+  probe.on('error', (err) => (lastError = err));
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (err) {
+    throw lastError ?? err;
+  } finally {
+    probe.disconnect();
+  }
 }
 
 export async function startNode(config: NodeConfig, options: { logger?: Logger } = {}): Promise<RunningNode> {
   const logger = options.logger ?? createLogger({ name: config.nodeName, level: config.logLevel });
-  const db = createDb(config.databaseUrl);
-  const pool = createPool(config.databaseUrl);
+  const opened = await openEngine(config);
+  try {
+    await assertRedisReachable(config.redisUrl);
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
+  const { engine } = opened;
   const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
   redis.on('error', () => {}); // reported by /ready, not as a crash
+  const queues = new NodeQueues({ redisUrl: config.redisUrl, prefix: config.queuePrefix });
+  let workers: RunningWorkers | undefined;
   try {
-    await pool.query('SELECT 1');
-    const identity = await getNodeIdentity(pool, config.nodeName);
-    const key = await resolveInboundKey(db, config.syncApiKey);
-    // Settings are read from sync_config on each use, so an update applies without a restart.
-    const settings = () => loadRuntimeSettings(db, config.defaults);
-    await settings(); // refuse to start on an invalid sync_config row
-    const engine: EngineContext = {
-      db,
-      pool,
-      nodeId: identity.nodeId,
-      nodeName: config.nodeName,
-      settings,
-      peerClient: (peer, s) => new PeerClient(peer, { timeoutSeconds: s.catchup_connection_timeout }),
+    const key = await resolveInboundKey(engine.db, config.syncApiKey);
+    const adminDigest = config.adminPassword ? digest(config.adminPassword) : undefined;
+    const reschedule = async () => {
+      const s = await engine.settings();
+      await queues.scheduleDetection(s.catchup_enabled && s.catchup_scheduler_enabled, s.catchup_check_interval);
     };
     const ctx: AppContext = {
       config,
-      db,
-      pool,
+      db: engine.db,
+      pool: engine.pool,
       logger,
       engine,
+      queues,
+      reschedule,
       checkApiKey: key.check,
+      checkAdmin: (user, password) =>
+        timingSafeEqual(digest(user), digest(config.adminUser)) &&
+        (adminDigest ? timingSafeEqual(digest(password), adminDigest) : key.check(password)),
       redisReady: async () => {
         if (redis.status === 'wait' || redis.status === 'end') await redis.connect().catch(() => {});
         return (await redis.ping()) === 'PONG';
       },
       version,
     };
+    await reschedule();
+    if (config.runWorkers) workers = runWorkers(config, engine, logger);
     const app = await buildServer(ctx);
     const address = await app.listen({ host: config.host, port: config.port });
     return {
@@ -65,17 +91,20 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       app,
       url: address.replace('0.0.0.0', '127.0.0.1'),
       ...(key.generated ? { generatedApiKey: key.generated } : {}),
+      ...(workers ? { workers } : {}),
       async close() {
         await app.close();
+        await workers?.close();
+        await queues.close();
         redis.disconnect();
-        await pool.end();
-        await db.$disconnect();
+        await opened.close();
       },
     };
   } catch (err) {
+    await workers?.close().catch(() => {});
+    await queues.close().catch(() => {});
     redis.disconnect();
-    await pool.end().catch(() => {});
-    await db.$disconnect().catch(() => {});
+    await opened.close();
     throw err;
   }
 }

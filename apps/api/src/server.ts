@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { requireApiKey } from './auth.ts';
+import { registerBullBoard } from './bull-board.ts';
 import type { AppContext } from './context.ts';
 import { registerErrorHandling } from './errors.ts';
 import { catchupRoutes } from './routes/catchup.ts';
@@ -35,6 +36,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(opsRoutes(ctx));
+  await registerBullBoard(app as unknown as FastifyInstance, ctx);
   await app.register(
     async (api) => {
       api.addHook('onRequest', requireApiKey(ctx.checkApiKey));

@@ -1,9 +1,11 @@
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect, createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadNodeConfig } from '@catchup/config';
 import { createLogger } from '@catchup/logger';
-import { useTestDatabases } from '@catchup/testing';
+import { useQueuePrefix, useTestDatabases } from '@catchup/testing';
 import { startNode } from '../src/node.ts';
 
 const [database] = await useTestDatabases(1, 'logging');
@@ -16,29 +18,49 @@ const sink = new Writable({
 });
 const key = 'inbound-secret-key-0123456789';
 const node = await startNode(
-  loadNodeConfig({ DATABASE_URL: database!.url, HOST: '127.0.0.1', PORT: '0', NODE_NAME: 'logging', SYNC_API_KEY: key }),
+  loadNodeConfig({ DATABASE_URL: database!.url, HOST: '127.0.0.1', PORT: '0', NODE_NAME: 'logging', SYNC_API_KEY: key, QUEUE_PREFIX: useQueuePrefix('logging') }),
   { logger: createLogger({ level: 'trace', destination: sink }) },
 );
 afterAll(() => node.close());
 
 describe('readiness', () => {
-  it('/ready answers 503 naming Redis when Redis does not answer', async () => {
-    const closedPort = await new Promise<number>((resolve) => {
+  it('/ready answers 503 naming Redis when Redis stops answering', async () => {
+    const port = await new Promise<number>((resolve) => {
       const probe = createServer().listen(0, '127.0.0.1', () => {
         const { port } = probe.address() as { port: number };
         probe.close(() => resolve(port));
       });
     });
-    const noRedis = await startNode(
-      loadNodeConfig({ DATABASE_URL: database!.url, HOST: '127.0.0.1', PORT: '0', NODE_NAME: 'no-redis', SYNC_API_KEY: key, LOG_LEVEL: 'silent', REDIS_URL: `redis://127.0.0.1:${closedPort}` }),
-    );
+    // A Redis of this test's own, so that it can be stopped.
+    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     try {
-      const res = await fetch(`${noRedis.url}/ready`);
-      expect(res.status).toBe(503);
-      expect(await res.json()).toEqual({ status: 'not ready', postgres: true, redis: false });
+      for (let i = 0; i < 50; i++) {
+        const up = await new Promise<boolean>((r) => connect(port, '127.0.0.1').once('connect', function (this: import('node:net').Socket) { this.destroy(); r(true); }).once('error', () => r(false)));
+        if (up) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const node = await startNode(
+        loadNodeConfig({ DATABASE_URL: database!.url, HOST: '127.0.0.1', PORT: '0', NODE_NAME: 'ready', SYNC_API_KEY: key, LOG_LEVEL: 'silent', REDIS_URL: `redis://127.0.0.1:${port}`, RUN_WORKERS: 'false', QUEUE_PREFIX: 'test-ready-private-redis' }),
+      );
+      try {
+        expect((await fetch(`${node.url}/ready`)).status).toBe(200);
+        redis.kill('SIGKILL');
+        await once(redis, 'exit');
+        const res = await fetch(`${node.url}/ready`);
+        expect(res.status).toBe(503);
+        expect(await res.json()).toEqual({ status: 'not ready', postgres: true, redis: false });
+      } finally {
+        await node.close();
+      }
     } finally {
-      await noRedis.close();
+      if (redis.exitCode === null) redis.kill('SIGKILL');
     }
+  });
+
+  it('a node refuses to start when Redis does not answer', async () => {
+    await expect(
+      startNode(loadNodeConfig({ DATABASE_URL: database!.url, HOST: '127.0.0.1', PORT: '0', NODE_NAME: 'no-redis', SYNC_API_KEY: key, LOG_LEVEL: 'silent', REDIS_URL: 'redis://127.0.0.1:1' })),
+    ).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 });
 

@@ -1,7 +1,7 @@
 // In-process test nodes: each its own database and Fastify server on a random port.
 import { afterAll } from 'vitest';
 import { loadNodeConfig } from '@catchup/config';
-import { useTestDatabases } from '@catchup/testing';
+import { useQueuePrefix, useTestDatabases } from '@catchup/testing';
 import { startNode, type RunningNode } from '../src/node.ts';
 
 export interface TestApiNode extends RunningNode {
@@ -24,6 +24,7 @@ export async function useApiNodes(count: number, label = 'api', env: Record<stri
       NODE_NAME: name,
       SYNC_API_KEY: apiKey,
       LOG_LEVEL: 'silent',
+      QUEUE_PREFIX: useQueuePrefix(name),
       ...env,
     });
     const node = await startNode(config);

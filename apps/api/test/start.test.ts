@@ -4,10 +4,11 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { useTestDatabases } from '@catchup/testing';
+import { useQueuePrefix, useTestDatabases } from '@catchup/testing';
 
 const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/main.ts');
 const [node, fresh] = await useTestDatabases(2, 'start');
+const queuePrefix = useQueuePrefix('start');
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -19,7 +20,7 @@ async function freePort(): Promise<number> {
 
 function startNode(env: Record<string, string>) {
   const child = spawn(process.execPath, [main], {
-    env: { ...process.env, LOG_LEVEL: 'warn', NODE_NAME: 'start-test', ...env },
+    env: { ...process.env, LOG_LEVEL: 'warn', NODE_NAME: 'start-test', QUEUE_PREFIX: queuePrefix, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -19,6 +19,15 @@ export interface NodeConfig {
   logLevel: string;
   /** Largest request body accepted (413 beyond). */
   bodyLimitBytes: number;
+  /** How long POST /api/sync/catchup/scan waits for its catch-ups before answering 202. */
+  scanWaitSeconds: number;
+  /** Run the BullMQ workers inside the API process (npm start); false for an API-only process. */
+  runWorkers: boolean;
+  /** Jobs processed at once per worker process and queue (batch queues; detection runs one at a time). */
+  workerConcurrency: number;
+  /** Bull Board credentials (HTTP basic auth); the password defaults to the node's API key. */
+  adminUser: string;
+  adminPassword: string | undefined;
   /** Defaults for the runtime settings; sync_config rows override them. */
   defaults: RuntimeSettings;
 }
@@ -74,6 +83,11 @@ const processFields: Record<string, EnvField> = {
     parse: parseInteger,
     schema: integerIn(1024, 1024 ** 3),
   },
+  SCAN_WAIT_SECONDS: { expected: 'an integer from 0 to 3600', parse: parseInteger, schema: integerIn(0, 3600) },
+  RUN_WORKERS: { expected: 'a boolean (true/false)', parse: parseBoolean, schema: z.boolean() },
+  WORKER_CONCURRENCY: { expected: 'an integer from 1 to 64', parse: parseInteger, schema: integerIn(1, 64) },
+  ADMIN_USER: { expected: 'a user name of 1-64 characters without ":"', parse: (v) => v, schema: z.string().regex(/^[^:]{1,64}$/) },
+  ADMIN_PASSWORD: { expected: 'a password of at least 8 characters', secret: true, parse: (v) => v, schema: z.string().min(8) },
   LOG_LEVEL: { expected: `one of ${LOG_LEVELS.join(', ')}`, parse: (v) => v, schema: z.enum(LOG_LEVELS) },
 };
 
@@ -109,6 +123,11 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     queuePrefix: read('QUEUE_PREFIX', `catchup:${nodeName}`),
     logLevel: read('LOG_LEVEL', 'info'),
     bodyLimitBytes: read('BODY_LIMIT_BYTES', 16 * 1024 * 1024),
+    scanWaitSeconds: read('SCAN_WAIT_SECONDS', 30),
+    runWorkers: read('RUN_WORKERS', true),
+    workerConcurrency: read('WORKER_CONCURRENCY', 4),
+    adminUser: read('ADMIN_USER', 'admin'),
+    adminPassword: read<string | undefined>('ADMIN_PASSWORD', undefined),
     defaults: readSettingDefaults(env, problems),
   };
   if (problems.length) throw new ConfigError('environment', problems);

@@ -15,3 +15,4 @@ export {
 } from './catchup.ts';
 export { planSendRanges, planReceiveRanges, type Range } from './ranges.ts';
 export { runCatchupInline } from './inline.ts';
+export { openEngine, type OpenedEngine } from './assemble.ts';

@@ -1,8 +1,10 @@
 // Operators' view of catch-up: status and on-demand scans (seed response shapes).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { measurePeers, pingPeer, runCatchupInline, type CatchupResult } from '@catchup/engine';
+import { measurePeers, type CatchupResult } from '@catchup/engine';
+import type { DetectJobResult } from '@catchup/queue';
 import type { AppContext } from '../context.ts';
+import { notFound } from '../errors.ts';
 import { catchupResultSchema, errorResponses, isoDate, nullableIso, toIso } from '../schemas.ts';
 
 export const statusSchema = z.object({
@@ -83,36 +85,108 @@ export const catchupRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (
   app.post('/catchup/scan', {
     schema: {
       tags: ['catch-up'],
-      summary: 'Detect peers needing catch-up, ping them and catch the reachable ones up',
+      summary: 'Detect peers needing catch-up, ping them and catch the reachable ones up (waits up to SCAN_WAIT_SECONDS)',
       body: z.object({ server_ids: z.array(z.number().int().positive()).optional() }).optional(),
-      response: { 200: scanSchema, ...errorResponses },
+      response: { 200: scanSchema, 202: pendingSchema, ...errorResponses },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const settings = await ctx.engine.settings();
     if (!settings.catchup_enabled) {
       return { message: 'Catch-up is disabled (catchup_enabled = false)', servers_processed: 0, results: [] };
     }
-    const peers = await measurePeers(ctx.engine, request.body?.server_ids);
+    const deadline = Date.now() + ctx.config.scanWaitSeconds * 1000;
+    const detect = await ctx.queues.add('detect', { trigger: 'scan', ...(request.body?.server_ids ? { serverIds: request.body.server_ids } : {}) }, { attempts: 1, delayMs: 0 });
+    const pending = (refs: string[]) =>
+      reply.code(202).send({
+        message: 'Catch-up is still running; follow it at status_url',
+        job_ids: refs,
+        status_url: `/api/sync/catchup/jobs?ids=${refs.map(encodeURIComponent).join(',')}`,
+      });
+    const detected = await waitForJob(ctx, 'detect', detect.id!, deadline);
+    if (!detected.done) return pending([`detect:${detect.id}`]);
+    if (detected.failedReason) throw new Error(`detection failed: ${detected.failedReason}`);
+    const found = detected.result as DetectJobResult;
     const results: CatchupResult[] = [];
-    for (const { server } of peers) {
-      const outcome = await pingPeer(ctx.engine, server);
-      if (outcome.ok) {
-        results.push(await runCatchupInline(ctx.engine, server, outcome.ping));
-      } else {
-        const now = new Date().toISOString();
-        results.push({
-          server_id: server.id,
-          server_name: server.name,
-          started_at: now,
-          completed_at: now,
-          success: false,
-          database_changes: { sent: 0, received: 0, applied: 0, skipped_duplicate: 0, skipped_stale: 0 },
-          file_changes: { uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0 },
-          errors: [outcome.error.message],
-          duration: 0,
-        });
-      }
+    const refs: string[] = [];
+    for (const peer of found.peers) {
+      if (!peer.reachable) results.push(unreachableResult(peer.server_id, peer.server_name, peer.error ?? 'unreachable'));
+      else if (peer.catchup_job_id) refs.push(`catchup:${peer.catchup_job_id}`);
     }
+    const waited = await Promise.all(refs.map((ref) => waitForJob(ctx, 'catchup', ref.slice('catchup:'.length), deadline)));
+    if (waited.some((w) => !w.done)) return pending(refs);
+    waited.forEach((w, i) => {
+      if (w.failedReason) {
+        const peer = found.peers.find((p) => `catchup:${p.catchup_job_id}` === refs[i])!;
+        results.push(unreachableResult(peer.server_id, peer.server_name, w.failedReason));
+      } else {
+        results.push(w.result as CatchupResult);
+      }
+    });
     return { message: 'Catch-up scan completed', servers_processed: results.length, results };
   });
+
+  app.get('/catchup/jobs', {
+    schema: {
+      tags: ['catch-up'],
+      summary: 'Progress of scan jobs (ids as returned by a 202 scan)',
+      querystring: z.object({ ids: z.string().regex(/^(detect|catchup):\w+(,(detect|catchup):\w+)*$/, 'comma-separated detect:<id> or catchup:<id>') }),
+      response: {
+        200: z.object({
+          jobs: z.array(z.object({ id: z.string(), state: z.string(), result: z.unknown().optional(), failed_reason: z.string().optional() })),
+        }),
+        ...errorResponses,
+      },
+    },
+  }, async (request) => {
+    const jobs = [];
+    for (const ref of request.query.ids.split(',')) {
+      const [queue, id] = ref.split(':') as ['detect' | 'catchup', string];
+      const job = await ctx.queues.getJob(queue, id);
+      if (!job) throw notFound(`Job ${ref}`);
+      const state = await job.getState();
+      jobs.push({
+        id: ref,
+        state,
+        ...(state === 'completed' ? { result: job.returnvalue } : {}),
+        ...(state === 'failed' ? { failed_reason: job.failedReason } : {}),
+      });
+    }
+    return { jobs };
+  });
 };
+
+const pendingSchema = z.object({ message: z.string(), job_ids: z.array(z.string()), status_url: z.string() });
+
+interface Waited {
+  done: boolean;
+  result?: unknown;
+  failedReason?: string;
+}
+
+/** Polls a job until it completes or fails, or the deadline passes. */
+async function waitForJob(ctx: AppContext, queue: 'detect' | 'catchup', id: string, deadline: number): Promise<Waited> {
+  for (;;) {
+    const job = await ctx.queues.getJob(queue, id);
+    if (!job) return { done: true, failedReason: `job ${queue}:${id} disappeared` };
+    const state = await job.getState();
+    if (state === 'completed') return { done: true, result: job.returnvalue };
+    if (state === 'failed') return { done: true, failedReason: job.failedReason };
+    if (Date.now() >= deadline) return { done: false };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function unreachableResult(serverId: number, serverName: string, error: string): CatchupResult {
+  const now = new Date().toISOString();
+  return {
+    server_id: serverId,
+    server_name: serverName,
+    started_at: now,
+    completed_at: now,
+    success: false,
+    database_changes: { sent: 0, received: 0, applied: 0, skipped_duplicate: 0, skipped_stale: 0 },
+    file_changes: { uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0 },
+    errors: [error],
+    duration: 0,
+  };
+}

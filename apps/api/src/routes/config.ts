@@ -18,8 +18,9 @@ export const configRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (a
     defaults: ctx.config.defaults,
   }));
 
-  app.put('/config', { schema: { tags: ['config'], summary: 'Change settings (stored in sync_config)', body: updateSchema, response: { 200: response, ...errorResponses } } }, async (request) => ({
-    settings: await updateRuntimeSettings(ctx.db, ctx.config.defaults, request.body as Record<string, unknown>),
-    defaults: ctx.config.defaults,
-  }));
+  app.put('/config', { schema: { tags: ['config'], summary: 'Change settings (stored in sync_config); scheduling changes apply at once', body: updateSchema, response: { 200: response, ...errorResponses } } }, async (request) => {
+    const settings = await updateRuntimeSettings(ctx.db, ctx.config.defaults, request.body as Record<string, unknown>);
+    await ctx.reschedule();
+    return { settings, defaults: ctx.config.defaults };
+  });
 };

@@ -1,5 +1,5 @@
 // Turns a failure to reach PostgreSQL or Redis into one line an operator can act on.
-import { ConfigError } from '@catchup/config';
+import { ConfigError } from './errors.ts';
 import { redactUrl } from '@catchup/db';
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH']);

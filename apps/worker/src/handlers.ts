@@ -1,0 +1,121 @@
+// What each job does: the engine's steps, wired to BullMQ jobs, with the seed's narrative in the logs.
+import { BatchRejectedError } from '@catchup/changelog';
+import { finalizeCatchup, measurePeers, pingPeer, planCatchup, receiveRange, sendRange, type EngineContext, type ReceiveOutcome, type SendOutcome } from '@catchup/engine';
+import type { Logger } from '@catchup/logger';
+import { PeerError } from '@catchup/peer-client';
+import { UnrecoverableError, WaitingChildrenError, type Handlers, type NodeQueues, type RetryPolicy } from '@catchup/queue';
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** Failures that retrying the same job cannot fix end the job at once (no backoff). */
+function asJobError(err: unknown): Error {
+  if (err instanceof PeerError && !err.retryable) return new UnrecoverableError(err.message);
+  if (err instanceof BatchRejectedError) return new UnrecoverableError(err.message);
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+export function createHandlers(engine: EngineContext, queues: NodeQueues, logger: Logger): Handlers {
+  const retryPolicy = async (): Promise<RetryPolicy> => {
+    const s = await engine.settings();
+    return { attempts: s.catchup_retry_attempts, delayMs: s.catchup_retry_delay_ms };
+  };
+
+  return {
+    async detect(job) {
+      const settings = await engine.settings();
+      if (!settings.catchup_enabled) return { skipped: 'catchup_enabled is false', peers: [] };
+      logger.info({ job_id: job.id, trigger: job.data.trigger }, '🔍 Checking for servers that need catch-up');
+      const peers = await measurePeers(engine, job.data.serverIds);
+      const out: Awaited<ReturnType<Handlers['detect']>>['peers'] = [];
+      for (const { server, missingChanges } of peers) {
+        const ping = await pingPeer(engine, server);
+        if (!ping.ok) {
+          logger.warn({ server: server.name, error: ping.error.message }, `❌ ${server.name} is not reachable`);
+          out.push({ server_id: server.id, server_name: server.name, missing_changes: missingChanges, reachable: false, error: ping.error.message });
+          continue;
+        }
+        const peerHasMore = BigInt(ping.ping.latest_sequence) > server.receivedCursor;
+        if (missingChanges === 0 && !peerHasMore) {
+          out.push({ server_id: server.id, server_name: server.name, missing_changes: 0, reachable: true });
+          continue;
+        }
+        logger.info({ server: server.name, missing_changes: missingChanges }, `📊 ${server.name} is missing ${missingChanges} changes`);
+        logger.info({ server: server.name }, `✅ ${server.name} is available for catch-up`);
+        const catchup = await queues.add('catchup', { serverId: server.id, trigger: job.data.trigger }, await retryPolicy(), { serverId: server.id });
+        out.push({ server_id: server.id, server_name: server.name, missing_changes: missingChanges, reachable: true, catchup_job_id: catchup.id! });
+      }
+      return { peers: out };
+    },
+
+    async catchup(job, token) {
+      const { serverId } = job.data;
+      if (job.data.step !== 'finalize') {
+        const startedAt = new Date().toISOString();
+        const planErrors: string[] = [];
+        const server = await engine.db.syncServer.findUnique({ where: { id: serverId } });
+        if (!server) throw new UnrecoverableError(`sync server ${serverId} no longer exists`);
+        logger.info({ server: server.name, job_id: job.id }, `🚀 Starting catch-up sync for ${server.name}`);
+        logger.info({ server: server.name, since: server.lastSync?.toISOString() ?? null }, `📅 Catch-up period: since ${server.lastSync?.toISOString() ?? 'the beginning'}`);
+        const ping = await pingPeer(engine, server);
+        let children = 0;
+        if (!ping.ok) {
+          planErrors.push(ping.error.message);
+        } else {
+          const plan = await planCatchup(engine, server, ping.ping);
+          logger.info(
+            { server: server.name, missing_changes: plan.missingChanges, send_batches: plan.send.length, receive_ranges: plan.receive.length },
+            `🗄️ Database: ${plan.missingChanges} changes to send in ${plan.send.length} batches, ${plan.receive.length} ranges to receive`,
+          );
+          const retry = await retryPolicy();
+          const sends = await queues.addChildren('batch-send', plan.send.map((range) => ({ serverId, peerNodeId: plan.peerNodeId, range })), retry, job);
+          const receives = await queues.addChildren('batch-receive', plan.receive.map((range) => ({ serverId, range })), retry, job);
+          children = sends.length + receives.length;
+        }
+        await job.updateData({ ...job.data, step: 'finalize', startedAt, planErrors });
+        if (children > 0 && token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
+      }
+
+      const values = await job.getChildrenValues<SendOutcome | ReceiveOutcome>();
+      const failures = await job.getIgnoredChildrenFailures();
+      const sends = Object.values(values).filter((v): v is SendOutcome => 'sent' in v);
+      const receives = Object.values(values).filter((v): v is ReceiveOutcome => 'received' in v);
+      const errors = [...(job.data.planErrors ?? []), ...Object.values(failures).map((reason) => String(reason))];
+      const result = await finalizeCatchup(engine, {
+        serverId,
+        startedAt: new Date(job.data.startedAt ?? Date.now()),
+        sends,
+        receives,
+        errors,
+      });
+      const fields = { server: result.server_name, job_id: job.id, duration: result.duration, ...result.database_changes };
+      if (result.success) {
+        logger.info(fields, `✅ Catch-up sync completed for ${result.server_name}: sent ${result.database_changes.sent}, received ${result.database_changes.received}, applied ${result.database_changes.applied} in ${result.duration.toFixed(1)}s`);
+      } else {
+        logger.error({ ...fields, errors }, `❌ Catch-up sync for ${result.server_name} finished with ${errors.length} error(s): ${errors[0]}`);
+      }
+      return result;
+    },
+
+    async 'batch-send'(job) {
+      try {
+        const out = await sendRange(engine, job.data.serverId, job.data.peerNodeId, job.data.range);
+        logger.info({ server_id: job.data.serverId, job_id: job.id, sent: out.sent, range: out.range }, `📤 Sent ${out.sent} changes`);
+        return out;
+      } catch (err) {
+        logger.warn({ server_id: job.data.serverId, job_id: job.id, attempt: job.attemptsMade + 1, error: message(err) }, `❌ batch-send failed: ${message(err)}`);
+        throw asJobError(err);
+      }
+    },
+
+    async 'batch-receive'(job) {
+      try {
+        const out = await receiveRange(engine, job.data.serverId, job.data.range);
+        logger.info({ server_id: job.data.serverId, job_id: job.id, received: out.received, applied: out.applied, range: out.range }, `📥 Received ${out.received} changes, applied ${out.applied}`);
+        return out;
+      } catch (err) {
+        logger.warn({ server_id: job.data.serverId, job_id: job.id, attempt: job.attemptsMade + 1, error: message(err) }, `❌ batch-receive failed: ${message(err)}`);
+        throw asJobError(err);
+      }
+    },
+  };
+}

@@ -1,0 +1,2 @@
+export { runWorkers, type RunningWorkers } from './run.ts';
+export { createHandlers } from './handlers.ts';

@@ -1,0 +1,30 @@
+// Starts the BullMQ workers of one node, in this process.
+import type { NodeConfig } from '@catchup/config';
+import type { EngineContext } from '@catchup/engine';
+import type { Logger } from '@catchup/logger';
+import { NodeQueues, startWorkers } from '@catchup/queue';
+import { createHandlers } from './handlers.ts';
+
+export interface RunningWorkers {
+  queues: NodeQueues;
+  close(): Promise<void>;
+}
+
+export function runWorkers(config: NodeConfig, engine: EngineContext, logger: Logger): RunningWorkers {
+  const queues = new NodeQueues({ redisUrl: config.redisUrl, prefix: config.queuePrefix });
+  const workers = startWorkers(createHandlers(engine, queues, logger), {
+    redisUrl: config.redisUrl,
+    prefix: config.queuePrefix,
+    concurrency: { detect: 1, catchup: config.workerConcurrency, batchSend: config.workerConcurrency, batchReceive: config.workerConcurrency },
+  });
+  for (const worker of workers.workers) {
+    worker.on('error', (err) => logger.error({ err, queue: worker.name }, 'worker error'));
+  }
+  return {
+    queues,
+    async close() {
+      await workers.close();
+      await queues.close();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+// Opens what the engine needs for one node from its configuration.
+import { getNodeIdentity } from '@catchup/changelog';
+import { loadRuntimeSettings, type NodeConfig } from '@catchup/config';
+import { createDb, createPool } from '@catchup/db';
+import { PeerClient } from '@catchup/peer-client';
+import type { EngineContext } from './context.ts';
+
+export interface OpenedEngine {
+  engine: EngineContext;
+  close(): Promise<void>;
+}
+
+export async function openEngine(config: NodeConfig): Promise<OpenedEngine> {
+  const db = createDb(config.databaseUrl);
+  const pool = createPool(config.databaseUrl);
+  const close = async () => {
+    await pool.end().catch(() => {});
+    await db.$disconnect().catch(() => {});
+  };
+  try {
+    await pool.query('SELECT 1');
+    const identity = await getNodeIdentity(pool, config.nodeName);
+    // Settings are read from sync_config on each use, so an update applies without a restart.
+    const settings = () => loadRuntimeSettings(db, config.defaults);
+    await settings(); // refuse to start on an invalid sync_config row
+    const engine: EngineContext = {
+      db,
+      pool,
+      nodeId: identity.nodeId,
+      nodeName: config.nodeName,
+      settings,
+      peerClient: (peer, s) => new PeerClient(peer, { timeoutSeconds: s.catchup_connection_timeout }),
+    };
+    return { engine, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,82 @@
+// Every queue, job name and payload/result type, in one place.
+
+export const QUEUE_NAMES = {
+  detect: 'catchup-detect',
+  catchup: 'catchup',
+  batchSend: 'batch-send',
+  batchReceive: 'batch-receive',
+} as const;
+
+export type QueueKey = keyof typeof QUEUE_NAMES;
+
+export interface Range {
+  from: string;
+  to: string;
+}
+
+export interface DetectJobData {
+  trigger: 'schedule' | 'scan';
+  /** Limit detection to these peers (scan with server_ids). */
+  serverIds?: number[];
+}
+
+export interface DetectJobResult {
+  skipped?: string;
+  peers: { server_id: number; server_name: string; missing_changes: number; reachable: boolean; error?: string; catchup_job_id?: string }[];
+}
+
+export interface CatchupJobData {
+  serverId: number;
+  trigger: 'schedule' | 'scan';
+  /** Set by the job itself when it has planned and fanned out. */
+  step?: 'plan' | 'finalize';
+  startedAt?: string;
+  /** Errors met while planning (the run still finalizes and records them). */
+  planErrors?: string[];
+}
+
+export interface BatchSendJobData {
+  serverId: number;
+  peerNodeId: string;
+  range: Range;
+}
+
+export interface BatchSendJobResult {
+  range: Range;
+  sent: number;
+}
+
+export interface BatchReceiveJobData {
+  serverId: number;
+  range: Range;
+}
+
+export interface BatchReceiveJobResult {
+  range: Range;
+  received: number;
+  applied: number;
+  skippedDuplicate: number;
+  skippedStale: number;
+}
+
+/** Job name → its queue, payload and result. Handlers are typed from this. */
+export interface JobTypes {
+  detect: { queue: 'detect'; data: DetectJobData; result: DetectJobResult };
+  catchup: { queue: 'catchup'; data: CatchupJobData; result: unknown };
+  'batch-send': { queue: 'batchSend'; data: BatchSendJobData; result: BatchSendJobResult };
+  'batch-receive': { queue: 'batchReceive'; data: BatchReceiveJobData; result: BatchReceiveJobResult };
+}
+
+export type JobName = keyof JobTypes;
+
+export const JOB_QUEUE: { [N in JobName]: JobTypes[N]['queue'] } = {
+  detect: 'detect',
+  catchup: 'catchup',
+  'batch-send': 'batchSend',
+  'batch-receive': 'batchReceive',
+};
+
+export const JOB_NAMES = Object.keys(JOB_QUEUE) as JobName[];
+
+/** Id of the job scheduler that runs detection every catchup_check_interval seconds. */
+export const DETECT_SCHEDULER_ID = 'catchup-detect-schedule';

@@ -1,0 +1,113 @@
+// The only module that talks to BullMQ: queues, flow children, schedulers and workers of one node.
+import { Queue, QueueEvents, UnrecoverableError, Worker, WaitingChildrenError, type Job, type Processor } from 'bullmq';
+import { redisConnection } from './connection.ts';
+import { DETECT_SCHEDULER_ID, JOB_NAMES, JOB_QUEUE, QUEUE_NAMES, type JobName, type JobTypes, type QueueKey } from './jobs.ts';
+import { jobOptions, type RetryPolicy } from './options.ts';
+
+export { UnrecoverableError, WaitingChildrenError };
+export type { Job };
+
+export interface QueueSetOptions {
+  redisUrl: string;
+  /** Per-node key prefix: several nodes may share one Redis. */
+  prefix: string;
+}
+
+export class NodeQueues {
+  readonly prefix: string;
+  readonly queues: { [K in QueueKey]: Queue };
+  readonly #redisUrl: string;
+  #events: Partial<Record<QueueKey, QueueEvents>> = {};
+
+  constructor(options: QueueSetOptions) {
+    this.prefix = options.prefix;
+    this.#redisUrl = options.redisUrl;
+    const make = (key: QueueKey) => new Queue(QUEUE_NAMES[key], { connection: redisConnection(options.redisUrl), prefix: options.prefix });
+    this.queues = { detect: make('detect'), catchup: make('catchup'), batchSend: make('batchSend'), batchReceive: make('batchReceive') };
+  }
+
+  async add<N extends JobName>(name: N, data: JobTypes[N]['data'], retry: RetryPolicy, extra: { serverId?: number; parent?: Job } = {}): Promise<Job> {
+    const queue = this.queues[JOB_QUEUE[name]];
+    const opts = jobOptions(name, retry, extra);
+    if (extra.parent) opts.parent = { id: extra.parent.id!, queue: extra.parent.queueQualifiedName };
+    return queue.add(name, data, opts);
+  }
+
+  /** Adds many children of one running parent job (one round trip per queue). */
+  async addChildren<N extends 'batch-send' | 'batch-receive'>(
+    name: N,
+    items: JobTypes[N]['data'][],
+    retry: RetryPolicy,
+    parent: Job,
+  ): Promise<Job[]> {
+    if (!items.length) return [];
+    const opts = { ...jobOptions(name, retry), parent: { id: parent.id!, queue: parent.queueQualifiedName } };
+    return this.queues[JOB_QUEUE[name]].addBulk(items.map((data) => ({ name, data, opts })));
+  }
+
+  /** Runs detection every `intervalSeconds`, or stops it (enabled = false). Idempotent. */
+  async scheduleDetection(enabled: boolean, intervalSeconds: number): Promise<void> {
+    if (!enabled) {
+      await this.queues.detect.removeJobScheduler(DETECT_SCHEDULER_ID);
+      return;
+    }
+    await this.queues.detect.upsertJobScheduler(
+      DETECT_SCHEDULER_ID,
+      { every: intervalSeconds * 1000 },
+      { name: 'detect', data: { trigger: 'schedule' }, opts: jobOptions('detect', { attempts: 1, delayMs: 0 }) },
+    );
+  }
+
+  async detectionSchedule(): Promise<{ every: number } | null> {
+    const schedulers = await this.queues.detect.getJobSchedulers();
+    const mine = schedulers.find((s) => s.key === DETECT_SCHEDULER_ID || s.id === DETECT_SCHEDULER_ID);
+    return mine?.every ? { every: Number(mine.every) } : null;
+  }
+
+  events(key: QueueKey): QueueEvents {
+    return (this.#events[key] ??= new QueueEvents(QUEUE_NAMES[key], { connection: redisConnection(this.#redisUrl), prefix: this.prefix }));
+  }
+
+  async getJob(key: QueueKey, id: string): Promise<Job | undefined> {
+    return (await this.queues[key].getJob(id)) ?? undefined;
+  }
+
+  allQueues(): Queue[] {
+    return Object.values(this.queues);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...Object.values(this.#events).map((e) => e.close()), ...this.allQueues().map((q) => q.close())]);
+  }
+}
+
+export type Handlers = { [N in JobName]: (job: Job<JobTypes[N]['data']>, token?: string) => Promise<JobTypes[N]['result']> };
+
+export interface WorkerSetOptions extends QueueSetOptions {
+  concurrency: Partial<Record<QueueKey, number>>;
+}
+
+/** Starts one worker per queue. Refuses to start when a job name has no handler. */
+export function startWorkers(handlers: Handlers, options: WorkerSetOptions): { workers: Worker[]; close: () => Promise<void> } {
+  const missing = JOB_NAMES.filter((name) => typeof (handlers as Record<string, unknown>)[name] !== 'function');
+  if (missing.length) throw new Error(`no handler for job(s): ${missing.join(', ')}`);
+  const workers = (Object.keys(QUEUE_NAMES) as QueueKey[]).map((key) => {
+    const processor: Processor = async (job, token) => {
+      const handler = (handlers as Record<string, (job: Job, token?: string) => Promise<unknown>>)[job.name];
+      if (!handler || JOB_QUEUE[job.name as JobName] !== key) throw new UnrecoverableError(`unknown job ${job.name} on ${QUEUE_NAMES[key]}`);
+      return handler(job, token);
+    };
+    return new Worker(QUEUE_NAMES[key], processor, {
+      connection: redisConnection(options.redisUrl),
+      prefix: options.prefix,
+      concurrency: options.concurrency[key] ?? 1,
+    });
+  });
+  return {
+    workers,
+    // Stops taking jobs, lets running ones finish, then closes connections.
+    close: async () => {
+      await Promise.all(workers.map((w) => w.close()));
+    },
+  };
+}
