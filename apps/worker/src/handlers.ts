@@ -1,5 +1,6 @@
 // What each job does: the engine's steps, wired to BullMQ jobs, with the seed's narrative in the logs.
-import { BatchRejectedError } from '@catchup/changelog';
+import { acknowledgeRange, BatchRejectedError } from '@catchup/changelog';
+import type { SyncServer } from '@catchup/db';
 import { finalizeCatchup, measurePeers, pingPeer, planCatchup, receiveRange, sendRange, type EngineContext, type ReceiveOutcome, type SendOutcome } from '@catchup/engine';
 import type { Logger } from '@catchup/logger';
 import { PeerError } from '@catchup/peer-client';
@@ -12,6 +13,23 @@ function asJobError(err: unknown): Error {
   if (err instanceof PeerError && !err.retryable) return new UnrecoverableError(err.message);
   if (err instanceof BatchRejectedError) return new UnrecoverableError(err.message);
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * Whether the peer's log holds changes this node lacks. Its log grows with our own changes relayed back,
+ * so a higher position alone proves nothing: look at one page, and when only our own changes are there,
+ * move the received cursor over them without a catch-up.
+ */
+async function peerHasChangesForUs(engine: EngineContext, server: SyncServer, peerLatest: string): Promise<boolean> {
+  if (!server.syncDatabase || BigInt(peerLatest) <= server.receivedCursor) return false;
+  const settings = await engine.settings();
+  const page = await engine
+    .peerClient(server, settings)
+    .readChanges({ after: server.receivedCursor.toString(), limit: 1, upTo: peerLatest, excludeOrigin: engine.nodeId })
+    .catch(() => null);
+  if (!page || page.changes.length) return true; // when in doubt, let a catch-up find out (and report)
+  await acknowledgeRange(engine.pool, server.id, 'received', { from: server.receivedCursor.toString(), to: page.next_cursor });
+  return false;
 }
 
 export function createHandlers(engine: EngineContext, queues: NodeQueues, logger: Logger): Handlers {
@@ -34,7 +52,7 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
           out.push({ server_id: server.id, server_name: server.name, missing_changes: missingChanges, reachable: false, error: ping.error.message });
           continue;
         }
-        const peerHasMore = BigInt(ping.ping.latest_sequence) > server.receivedCursor;
+        const peerHasMore = await peerHasChangesForUs(engine, server, ping.ping.latest_sequence);
         if (missingChanges === 0 && !peerHasMore) {
           out.push({ server_id: server.id, server_name: server.name, missing_changes: 0, reachable: true });
           continue;

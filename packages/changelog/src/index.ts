@@ -2,7 +2,7 @@ export { OPERATIONS, changeSchema, changeOutputSchema, changeIdentity, compareVe
 export { BatchRejectedError } from './errors.ts';
 export { applyBatch, applyChanges, type ApplyResult } from './apply.ts';
 export { readChanges, latestSequence, type ChangePage, type ReadOptions } from './read.ts';
-export { countMissingChanges, type PeerPosition } from './detect.ts';
+export { countMissingChanges, measureBacklog, type Backlog, type PeerPosition } from './detect.ts';
 export { acknowledgeRange, getCursor, type AckRange, type CursorDirection } from './cursors.ts';
 export { getNodeIdentity, type NodeIdentity } from './identity.ts';
 export {

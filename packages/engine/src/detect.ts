@@ -1,5 +1,5 @@
 // Detection (I10): which peers lack local changes, and exactly how many.
-import { countMissingChanges } from '@catchup/changelog';
+import { acknowledgeRange, measureBacklog } from '@catchup/changelog';
 import type { SyncServer } from '@catchup/db';
 import type { EngineContext } from './context.ts';
 
@@ -8,20 +8,29 @@ export interface PeerNeed {
   missingChanges: number;
 }
 
-/** Active, sync-enabled peers with their exact count of unacknowledged local changes. */
+/**
+ * Active, sync-enabled peers with their exact count of unacknowledged local changes. When nothing is
+ * missing but the log grew (with the peer's own changes, relayed back), the sent cursor moves over them.
+ */
 export async function measurePeers(ctx: EngineContext, only?: number[]): Promise<PeerNeed[]> {
   const servers = await ctx.db.syncServer.findMany({
     where: { isActive: true, syncEnabled: true, ...(only ? { id: { in: only } } : {}) },
     orderBy: { id: 'asc' },
   });
-  return Promise.all(
-    servers.map(async (server) => ({
-      server,
-      missingChanges: server.syncDatabase
-        ? await countMissingChanges(ctx.pool, { sentCursor: server.sentCursor.toString(), peerNodeId: server.serverId })
-        : 0,
-    })),
-  );
+  const needs: PeerNeed[] = [];
+  for (const server of servers) {
+    if (!server.syncDatabase) {
+      needs.push({ server, missingChanges: 0 });
+      continue;
+    }
+    const cursor = server.sentCursor.toString();
+    const backlog = await measureBacklog(ctx.pool, { sentCursor: cursor, peerNodeId: server.serverId });
+    if (backlog.missing === 0 && server.serverId && BigInt(backlog.latest) > server.sentCursor) {
+      await acknowledgeRange(ctx.pool, server.id, 'sent', { from: cursor, to: backlog.latest });
+    }
+    needs.push({ server, missingChanges: backlog.missing });
+  }
+  return needs;
 }
 
 export async function peersNeedingCatchup(ctx: EngineContext): Promise<PeerNeed[]> {
