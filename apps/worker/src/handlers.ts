@@ -8,11 +8,14 @@ import { UnrecoverableError, WaitingChildrenError, type Handlers, type NodeQueue
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-/** Failures that retrying the same job cannot fix end the job at once (no backoff). */
-function asJobError(err: unknown): Error {
-  if (err instanceof PeerError && !err.retryable) return new UnrecoverableError(err.message);
-  if (err instanceof BatchRejectedError) return new UnrecoverableError(err.message);
-  return err instanceof Error ? err : new Error(String(err));
+/**
+ * The error a batch job fails with, naming its range (the parent lists these). Failures that retrying
+ * cannot fix (the peer refused the request, a batch was rejected) end the job at once, without backoff.
+ */
+function asJobError(err: unknown, what: string): Error {
+  const text = `${what}: ${message(err)}`;
+  if ((err instanceof PeerError && !err.retryable) || err instanceof BatchRejectedError) return new UnrecoverableError(text);
+  return new Error(text);
 }
 
 /**
@@ -120,8 +123,9 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
         logger.info({ server_id: job.data.serverId, job_id: job.id, sent: out.sent, range: out.range }, `📤 Sent ${out.sent} changes`);
         return out;
       } catch (err) {
-        logger.warn({ server_id: job.data.serverId, job_id: job.id, attempt: job.attemptsMade + 1, error: message(err) }, `❌ batch-send failed: ${message(err)}`);
-        throw asJobError(err);
+        const { from, to } = job.data.range;
+        logger.warn({ server_id: job.data.serverId, job_id: job.id, attempt: job.attemptsMade + 1, error: message(err) }, `❌ batch-send (${from}, ${to}] failed: ${message(err)}`);
+        throw asJobError(err, `batch-send (${from}, ${to}]`);
       }
     },
 
@@ -131,8 +135,9 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
         logger.info({ server_id: job.data.serverId, job_id: job.id, received: out.received, applied: out.applied, range: out.range }, `📥 Received ${out.received} changes, applied ${out.applied}`);
         return out;
       } catch (err) {
-        logger.warn({ server_id: job.data.serverId, job_id: job.id, attempt: job.attemptsMade + 1, error: message(err) }, `❌ batch-receive failed: ${message(err)}`);
-        throw asJobError(err);
+        const { from, to } = job.data.range;
+        logger.warn({ server_id: job.data.serverId, job_id: job.id, attempt: job.attemptsMade + 1, error: message(err) }, `❌ batch-receive (${from}, ${to}] failed: ${message(err)}`);
+        throw asJobError(err, `batch-receive (${from}, ${to}]`);
       }
     },
   };

@@ -1,4 +1,5 @@
 // Starts the BullMQ workers of one node, in this process.
+import { hostname } from 'node:os';
 import type { NodeConfig } from '@catchup/config';
 import type { EngineContext } from '@catchup/engine';
 import type { Logger } from '@catchup/logger';
@@ -15,6 +16,7 @@ export function runWorkers(config: NodeConfig, engine: EngineContext, logger: Lo
   const workers = startWorkers(createHandlers(engine, queues, logger), {
     redisUrl: config.redisUrl,
     prefix: config.queuePrefix,
+    workerName: `${config.nodeName}@${hostname()}:${process.pid}`,
     concurrency: { detect: 1, catchup: config.workerConcurrency, batchSend: config.workerConcurrency, batchReceive: config.workerConcurrency },
   });
   for (const worker of workers.workers) {

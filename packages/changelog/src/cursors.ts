@@ -30,7 +30,8 @@ export async function acknowledgeRange(pool: Pool, serverId: number, direction: 
       [serverId, direction, range.from, range.to],
     );
     const acks = await client.query<{ from_seq: string; to_seq: string }>(
-      `SELECT from_seq::text, to_seq::text FROM sync_acks WHERE server_id = $1 AND direction = $2 ORDER BY from_seq`,
+      `SELECT from_seq::text AS from_seq, to_seq::text AS to_seq FROM sync_acks
+        WHERE server_id = $1 AND direction = $2 ORDER BY sync_acks.from_seq`,
       [serverId, direction],
     );
     for (const ack of acks.rows) {

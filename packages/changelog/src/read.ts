@@ -52,7 +52,8 @@ export async function readChanges(sql: Sql, options: ReadOptions): Promise<Chang
             AND ($3::text IS NULL OR origin_node_id <> $3::text)
           ORDER BY sequence
           LIMIT $4
-       ) c ON true`,
+       ) c ON true
+      ORDER BY c.sequence`,
     [options.after, options.upTo ?? null, options.excludeOrigin ?? null, options.limit],
   );
   const latestSequence = rows[0]?.latest ?? '0';

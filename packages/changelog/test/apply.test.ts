@@ -185,4 +185,19 @@ describe('detection and cursors', () => {
     const leftover = await a!.pool.query('SELECT * FROM sync_acks WHERE server_id = $1', [server.id]);
     expect(leftover.rowCount).toBe(0);
   });
+
+  it('reaches the end when many batches acknowledge at once, in any order', async () => {
+    const server = await a!.database.db.syncServer.create({ data: { name: 'concurrent-peer', host: '127.0.0.1', port: 1 } });
+    const ranges = Array.from({ length: 80 }, (_, i) => ({ from: String(i * 50), to: String(i * 50 + 50) }));
+    for (let i = ranges.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [ranges[i], ranges[j]] = [ranges[j]!, ranges[i]!];
+    }
+    // Leave one out: the cursor must stop right before it.
+    const missing = ranges.find((r) => r.from === '1350')!;
+    await Promise.all(ranges.filter((r) => r !== missing).map((r) => acknowledgeRange(a!.pool, server.id, 'sent', r)));
+    expect(await getCursor(a!.pool, server.id, 'sent')).toBe('1350');
+    await acknowledgeRange(a!.pool, server.id, 'sent', missing);
+    expect(await getCursor(a!.pool, server.id, 'sent')).toBe('4000');
+  });
 });

@@ -68,8 +68,20 @@ export class NodeQueues {
     return (this.#events[key] ??= new QueueEvents(QUEUE_NAMES[key], { connection: redisConnection(this.#redisUrl), prefix: this.prefix }));
   }
 
-  async getJob(key: QueueKey, id: string): Promise<Job | undefined> {
-    return (await this.queues[key].getJob(id)) ?? undefined;
+  /**
+   * A job's state with its outcome. The state is read first: completion stores the return value and
+   * changes the state atomically, so a job seen completed always comes with its result.
+   */
+  async jobStatus(key: QueueKey, id: string): Promise<{ state: string; result?: unknown; failedReason?: string } | undefined> {
+    const state = await this.queues[key].getJobState(id);
+    if (state === 'unknown') return undefined;
+    const job = await this.queues[key].getJob(id);
+    if (!job) return undefined;
+    return {
+      state,
+      ...(state === 'completed' ? { result: job.returnvalue } : {}),
+      ...(state === 'failed' ? { failedReason: job.failedReason } : {}),
+    };
   }
 
   allQueues(): Queue[] {
@@ -85,6 +97,8 @@ export type Handlers = { [N in JobName]: (job: Job<JobTypes[N]['data']>, token?:
 
 export interface WorkerSetOptions extends QueueSetOptions {
   concurrency: Partial<Record<QueueKey, number>>;
+  /** Recorded on each job it processes (job.processedBy). */
+  workerName: string;
 }
 
 /** Starts one worker per queue. Refuses to start when a job name has no handler. */
@@ -101,6 +115,7 @@ export function startWorkers(handlers: Handlers, options: WorkerSetOptions): { w
       connection: redisConnection(options.redisUrl),
       prefix: options.prefix,
       concurrency: options.concurrency[key] ?? 1,
+      name: options.workerName,
     });
   });
   return {

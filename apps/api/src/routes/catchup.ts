@@ -141,14 +141,13 @@ export const catchupRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (
     const jobs = [];
     for (const ref of request.query.ids.split(',')) {
       const [queue, id] = ref.split(':') as ['detect' | 'catchup', string];
-      const job = await ctx.queues.getJob(queue, id);
-      if (!job) throw notFound(`Job ${ref}`);
-      const state = await job.getState();
+      const status = await ctx.queues.jobStatus(queue, id);
+      if (!status) throw notFound(`Job ${ref}`);
       jobs.push({
         id: ref,
-        state,
-        ...(state === 'completed' ? { result: job.returnvalue } : {}),
-        ...(state === 'failed' ? { failed_reason: job.failedReason } : {}),
+        state: status.state,
+        ...('result' in status ? { result: status.result } : {}),
+        ...(status.failedReason !== undefined ? { failed_reason: status.failedReason } : {}),
       });
     }
     return { jobs };
@@ -166,11 +165,10 @@ interface Waited {
 /** Polls a job until it completes or fails, or the deadline passes. */
 async function waitForJob(ctx: AppContext, queue: 'detect' | 'catchup', id: string, deadline: number): Promise<Waited> {
   for (;;) {
-    const job = await ctx.queues.getJob(queue, id);
-    if (!job) return { done: true, failedReason: `job ${queue}:${id} disappeared` };
-    const state = await job.getState();
-    if (state === 'completed') return { done: true, result: job.returnvalue };
-    if (state === 'failed') return { done: true, failedReason: job.failedReason };
+    const status = await ctx.queues.jobStatus(queue, id);
+    if (!status) return { done: true, failedReason: `job ${queue}:${id} disappeared` };
+    if (status.state === 'completed') return { done: true, result: status.result };
+    if (status.state === 'failed') return { done: true, failedReason: status.failedReason ?? 'failed' };
     if (Date.now() >= deadline) return { done: false };
     await new Promise((r) => setTimeout(r, 100));
   }
