@@ -1,8 +1,10 @@
 // npm run bench — performance figures with their baselines measured in the same run (see ../shared/ANCHORS.md).
 import { benchApply } from './apply.ts';
+import { benchCatchup } from './catchup.ts';
 import { peakRssMb } from './report.ts';
 
-const parts = new Set((process.env.BENCH_PARTS ?? 'apply').split(','));
+const parts = new Set((process.env.BENCH_PARTS ?? 'apply,catchup').split(','));
 console.log(`# Catch-up Sync benchmark (node ${process.version}, ${new Date().toISOString()})`);
 if (parts.has('apply')) await benchApply();
+if (parts.has('catchup')) await benchCatchup();
 console.log(`\npeak RSS of the benchmark process: ${peakRssMb()} MB`);

@@ -227,8 +227,8 @@ async function appendToLog(client: PoolClient, changes: Change[]): Promise<void>
        (sequence, table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc)
      SELECT nextval('database_changes_sequence_seq'), x.table_name, x.record_id, x.operation, x.change_data,
             x.old_data, x."timestamp", x.origin_node_id, x.origin_sequence, x.hlc
-       FROM jsonb_to_recordset($1::jsonb) AS x(table_name text, record_id text, operation text, change_data jsonb,
-            old_data jsonb, "timestamp" timestamptz, origin_node_id text, origin_sequence bigint, hlc bigint)`,
+       FROM json_to_recordset($1::json) AS x(table_name text, record_id text, operation text, change_data json,
+            old_data json, "timestamp" timestamptz, origin_node_id text, origin_sequence bigint, hlc bigint)`,
     [`[${changes.map(logEntryJson).join(',')}]`],
   );
 }

@@ -1,0 +1,169 @@
+// Benchmark: a whole catch-up between two node processes (API + workers each) after B was offline
+// while A took the apply benchmark's workload, against PostgreSQL logical replication of the same.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import pg from 'pg';
+import { benchUrl, dropBenchDatabases, freshMigratedDatabase } from './databases.ts';
+import { logicalAvailable, logicalReplicationBaseline } from './logical-replication.ts';
+import { printTable, timed } from './report.ts';
+
+const PREFIX = 'catchup_bench_e2e_';
+const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
+
+const row = (idExpr: string, n: string) => `(${idExpr}, 1 + (${n}) % 9000, 1 + (${n}) % 120, NULL, 1678, 'scout-' || ((${n}) % 40),
+  jsonb_build_object('auto', jsonb_build_object('leave', (${n}) % 2 = 0, 'speaker', (${n}) % 5, 'amp', (${n}) % 3),
+                     'teleop', jsonb_build_object('speaker', (${n}) % 17, 'amp', (${n}) % 7, 'trap', (${n}) % 2),
+                     'endgame', jsonb_build_object('climb', 'onstage'),
+                     'notes', rpad('defended well, fast cycles ' || (${n}), 160, '.')),
+  true, now())`;
+
+function baselineSql(size: number): string {
+  return `INSERT INTO scouting_data (id, team_number, match_number, event_id, scouting_team_number, scouter, data, is_active, updated_at)
+          SELECT (r).* FROM (SELECT ROW${row(`md5('base' || g)::uuid`, 'g')}::scouting_data AS r FROM generate_series(1, ${size}) g) s`;
+}
+
+/** 60% inserts of new ids, 30% updates and 10% deletes of baseline rows. */
+function workloadSql(size: number): string[] {
+  const inserts = Math.round(size * 0.6);
+  const updates = Math.round(size * 0.3);
+  const deletes = size - inserts - updates;
+  return [
+    `INSERT INTO scouting_data (id, team_number, match_number, event_id, scouting_team_number, scouter, data, is_active, updated_at)
+     SELECT (r).* FROM (SELECT ROW${row(`md5('new' || g)::uuid`, `g + ${size}`)}::scouting_data AS r FROM generate_series(1, ${inserts}) g) s`,
+    `UPDATE scouting_data SET match_number = match_number + 1, data = data || '{"edited": true}'::jsonb, updated_at = now()
+      WHERE id IN (SELECT md5('base' || g)::uuid FROM generate_series(1, ${updates}) g)`,
+    `DELETE FROM scouting_data WHERE id IN (SELECT md5('base' || g)::uuid FROM generate_series(${updates + 1}, ${updates + deletes}) g)`,
+  ];
+}
+
+const DIGEST = `SELECT count(*)::text AS n, md5(string_agg(id::text || ':' || match_number || ':' || data::text, ',' ORDER BY id)) AS h FROM scouting_data`;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+interface NodeProcess {
+  child: ChildProcess;
+  port: number;
+  key: string;
+  db: string;
+}
+
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+async function startNodeProcess(name: string, db: string, port: number): Promise<NodeProcess> {
+  const key = `${name}-bench-key-0123456789`;
+  const child = spawn(process.execPath, ['apps/api/src/main.ts'], {
+    env: {
+      ...process.env,
+      DATABASE_URL: benchUrl(db),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      NODE_NAME: name,
+      SYNC_API_KEY: key,
+      QUEUE_PREFIX: `bench-${name}-${process.pid}`,
+      LOG_LEVEL: 'warn',
+      CATCHUP_SCHEDULER_ENABLED: 'false',
+      CATCHUP_BATCH_SIZE: String(BATCH),
+      SCAN_WAIT_SECONDS: '3600',
+      NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  for (let i = 0; i < 300; i++) {
+    if (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)) return { child, port, key, db };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${name} did not start`);
+}
+
+async function stop(node: NodeProcess): Promise<void> {
+  node.child.kill('SIGTERM');
+  await new Promise((r) => (node.child.exitCode !== null ? r(null) : node.child.once('exit', r)));
+}
+
+async function sql<T extends pg.QueryResultRow>(db: string, text: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: benchUrl(db) });
+  await client.connect();
+  try {
+    return (await client.query<T>(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function register(on: NodeProcess, peer: NodeProcess, name: string): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${on.port}/api/sync/servers`, {
+    method: 'POST',
+    headers: { 'x-api-key': on.key, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, host: '127.0.0.1', port: peer.port, api_key: peer.key }),
+  });
+  if (res.status !== 201) throw new Error(`register ${name}: ${res.status} ${await res.text()}`);
+}
+
+export async function ourCatchup(size: number): Promise<{ seconds: number; rssA: number; rssB: number }> {
+  await dropBenchDatabases(PREFIX);
+  const [dbA, dbB] = [`${PREFIX}a`, `${PREFIX}b`];
+  for (const db of [dbA, dbB]) {
+    await freshMigratedDatabase(db);
+    // The baseline exists on both sides before the episode: it is not a change to send.
+    await sql(db, `BEGIN; SET LOCAL catchup.applying = 'on'; ${baselineSql(size)}; COMMIT;`);
+    await sql(db, 'VACUUM ANALYZE scouting_data');
+  }
+  const [portA, portB] = [await freePort(), await freePort()];
+  const a = await startNodeProcess('bench-a', dbA, portA);
+  let b: NodeProcess | undefined;
+  try {
+    for (const statement of workloadSql(size)) await sql(dbA, statement);
+    b = await startNodeProcess('bench-b', dbB, portB);
+    await register(a, b, 'bench-b');
+    await register(b, a, 'bench-a');
+    const seconds = await timed(async () => {
+      const res = await fetch(`http://127.0.0.1:${a.port}/api/sync/catchup/scan`, { method: 'POST', headers: { 'x-api-key': a.key, 'content-type': 'application/json' }, body: '{}' });
+      const body = (await res.json()) as { results: { success: boolean; errors: string[] }[] };
+      if (res.status !== 200 || !body.results[0]?.success) throw new Error(`scan: ${res.status} ${JSON.stringify(body).slice(0, 500)}`);
+    });
+    const [[da], [db]] = await Promise.all([sql<{ n: string; h: string }>(dbA, DIGEST), sql<{ n: string; h: string }>(dbB, DIGEST)]);
+    const [[cursor]] = await Promise.all([sql<{ ok: boolean }>(dbA, `SELECT sent_cursor = (SELECT max(sequence) FROM database_changes) AS ok FROM sync_servers`)]);
+    if (da!.h !== db!.h || !cursor!.ok) throw new Error(`not converged: A ${da!.n}/${da!.h}, B ${db!.n}/${db!.h}, cursor at end: ${cursor!.ok}`);
+    return { seconds, rssA: peakRssMb(a.child.pid!), rssB: peakRssMb(b.child.pid!) };
+  } finally {
+    await stop(a);
+    if (b) await stop(b);
+    await dropBenchDatabases(PREFIX);
+  }
+}
+
+export async function benchCatchup(): Promise<void> {
+  const size = Number(process.env.BENCH_CHANGES ?? 100_000);
+  console.log(`\n## Catch-up of ${size.toLocaleString('en')} changes made on A while B was offline (batch ${BATCH}, ${size.toLocaleString('en')}-row baseline)`);
+  const ours = await ourCatchup(size);
+  const rows: string[][] = [['catch-up (API + workers per node)', ours.seconds.toFixed(2), String(ours.rssA), String(ours.rssB)]];
+  if (logicalAvailable()) {
+    const table = `CREATE TABLE scouting_data (id uuid PRIMARY KEY, team_number int NOT NULL, match_number int NOT NULL, event_id uuid,
+      scouting_team_number int NOT NULL, scouter text, data jsonb NOT NULL DEFAULT '{}', is_active boolean NOT NULL DEFAULT true,
+      updated_at timestamptz(3) NOT NULL DEFAULT now());
+      CREATE TABLE bench_marker (id int PRIMARY KEY);`;
+    const logical = await logicalReplicationBaseline(
+      `${table} ${baselineSql(size)}`,
+      [...workloadSql(size), 'INSERT INTO bench_marker VALUES (1)'],
+      'SELECT 1 FROM bench_marker',
+    );
+    rows.push(['PostgreSQL logical replication', logical.seconds.toFixed(2), '-', '-']);
+    printTable(['path', 'seconds', 'peak RSS A (MB)', 'peak RSS B (MB)'], rows);
+    console.log(`ratio ours / logical replication: ${(ours.seconds / logical.seconds).toFixed(2)} (first target ≤ 5); ${logical.note}`);
+  } else {
+    printTable(['path', 'seconds', 'peak RSS A (MB)', 'peak RSS B (MB)'], rows);
+    console.log('logical replication baseline skipped: needs root and PostgreSQL 15 binaries');
+  }
+  console.log('I9 target: peak RSS under 200 MB per process');
+}

@@ -1,0 +1,92 @@
+// Baseline: the same workload through PostgreSQL's native logical replication, on a throwaway cluster
+// with wal_level=logical (the shared server does not have it). See ../shared/ANCHORS.md.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { timed } from './report.ts';
+
+const BIN = '/usr/lib/postgresql/15/bin';
+const PORT = Number(process.env.BENCH_LOGICAL_PORT ?? 55432);
+
+function asPostgres(command: string, args: string[]): void {
+  const result = spawnSync('runuser', ['-u', 'postgres', '--', command, ...args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${command} failed: ${result.stderr || result.stdout}`);
+}
+
+export interface LogicalResult {
+  seconds: number;
+  note: string;
+}
+
+/**
+ * Builds publisher and subscriber databases with `setupSql` (schema + baseline), disables the
+ * subscription, runs `workloadSql` on the publisher, enables it, and times until `markerSql` finds the
+ * marker row on the subscriber.
+ */
+export async function logicalReplicationBaseline(setupSql: string, workloadSql: string[], markerSql: string): Promise<LogicalResult> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'catchup-logical-'));
+  chmodSync(dir, 0o777);
+  const data = path.join(dir, 'data');
+  try {
+    asPostgres(`${BIN}/initdb`, ['-A', 'trust', '-U', 'postgres', '-D', data]);
+    asPostgres(`${BIN}/pg_ctl`, ['-D', data, '-l', path.join(dir, 'log'), '-w', '-o', `-p ${PORT} -c wal_level=logical -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c max_wal_size=4GB`, 'start']);
+    const url = (db: string) => `postgresql://postgres@127.0.0.1:${PORT}/${db}`;
+    const admin = new pg.Client({ connectionString: url('postgres') });
+    await admin.connect();
+    await admin.query('CREATE DATABASE pub');
+    await admin.query('CREATE DATABASE sub');
+    await admin.end();
+    const pub = new pg.Client({ connectionString: url('pub') });
+    const sub = new pg.Client({ connectionString: url('sub') });
+    await pub.connect();
+    await sub.connect();
+    try {
+      await pub.query(setupSql);
+      await sub.query(setupSql);
+      await pub.query('CREATE PUBLICATION bench FOR ALL TABLES');
+      // In one cluster the slot must exist before the subscription (CREATE SUBSCRIPTION would wait on itself).
+      await pub.query(`SELECT pg_create_logical_replication_slot('bench', 'pgoutput')`);
+      await sub.query(
+        `CREATE SUBSCRIPTION bench CONNECTION 'host=127.0.0.1 port=${PORT} dbname=pub user=postgres' PUBLICATION bench
+         WITH (copy_data = false, create_slot = false, slot_name = 'bench')`,
+      );
+      await sub.query('ALTER SUBSCRIPTION bench DISABLE');
+      for (const sql of workloadSql) await pub.query(sql);
+      // A subscription worker is not restarted within wal_retrieve_retry_interval (5 s) of its last start.
+      await new Promise((r) => setTimeout(r, 6000));
+      const seconds = await timed(async () => {
+        await sub.query('ALTER SUBSCRIPTION bench ENABLE');
+        for (;;) {
+          const { rows } = await sub.query(markerSql);
+          if (rows.length) return;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      });
+      await sub.query('ALTER SUBSCRIPTION bench DISABLE');
+      await sub.query(`ALTER SUBSCRIPTION bench SET (slot_name = NONE)`);
+      await sub.query('DROP SUBSCRIPTION bench');
+      return { seconds, note: 'subscriber applies with synchronous_commit=off (PostgreSQL default for apply workers)' };
+    } finally {
+      await pub.end();
+      await sub.end();
+    }
+  } finally {
+    try {
+      asPostgres(`${BIN}/pg_ctl`, ['-D', data, '-m', 'immediate', 'stop']);
+    } catch {
+      /* already down */
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function logicalAvailable(): boolean {
+  try {
+    execFileSync(`${BIN}/initdb`, ['--version']);
+    return process.getuid?.() === 0;
+  } catch {
+    return false;
+  }
+}
