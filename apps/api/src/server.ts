@@ -9,6 +9,7 @@ import type { AppContext } from './context.ts';
 import { registerErrorHandling } from './errors.ts';
 import { catchupRoutes } from './routes/catchup.ts';
 import { configRoutes } from './routes/config.ts';
+import { fileRoutes } from './routes/files.ts';
 import { logRoutes } from './routes/logs.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { peerRoutes } from './routes/peer.ts';
@@ -45,6 +46,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
       await api.register(serverRoutes(ctx));
       await api.register(configRoutes(ctx));
       await api.register(logRoutes(ctx));
+      await api.register(fileRoutes(ctx));
     },
     { prefix: '/api/sync' },
   );

@@ -28,6 +28,8 @@ export interface NodeConfig {
   /** Bull Board credentials (HTTP basic auth); the password defaults to the node's API key. */
   adminUser: string;
   adminPassword: string | undefined;
+  /** Extra exclusion globs for synced files, added to the defaults (SYNC_EXCLUDE, comma-separated). */
+  syncExclude: string[];
   /** Defaults for the runtime settings; sync_config rows override them. */
   defaults: RuntimeSettings;
 }
@@ -88,6 +90,11 @@ const processFields: Record<string, EnvField> = {
   WORKER_CONCURRENCY: { expected: 'an integer from 1 to 64', parse: parseInteger, schema: integerIn(1, 64) },
   ADMIN_USER: { expected: 'a user name of 1-64 characters without ":"', parse: (v) => v, schema: z.string().regex(/^[^:]{1,64}$/) },
   ADMIN_PASSWORD: { expected: 'a password of at least 8 characters', secret: true, parse: (v) => v, schema: z.string().min(8) },
+  SYNC_EXCLUDE: {
+    expected: 'comma-separated glob patterns',
+    parse: (v) => v.split(',').map((p) => p.trim()).filter(Boolean),
+    schema: z.array(z.string().min(1).max(200)).max(100),
+  },
   LOG_LEVEL: { expected: `one of ${LOG_LEVELS.join(', ')}`, parse: (v) => v, schema: z.enum(LOG_LEVELS) },
 };
 
@@ -128,6 +135,7 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     workerConcurrency: read('WORKER_CONCURRENCY', 4),
     adminUser: read('ADMIN_USER', 'admin'),
     adminPassword: read<string | undefined>('ADMIN_PASSWORD', undefined),
+    syncExclude: read<string[]>('SYNC_EXCLUDE', []),
     defaults: readSettingDefaults(env, problems),
   };
   if (problems.length) throw new ConfigError('environment', problems);

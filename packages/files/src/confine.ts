@@ -1,0 +1,50 @@
+// Path confinement (F5): a relative path from a peer or a request may only name a place inside its root.
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+
+export class PathRefusedError extends Error {
+  constructor(relative: string, reason: string) {
+    super(`path ${JSON.stringify(relative)} refused: ${reason}`);
+    this.name = 'PathRefusedError';
+  }
+}
+
+/** Checks the text of a relative path; returns it normalised to forward slashes. */
+export function checkRelativePath(relative: string): string {
+  if (typeof relative !== 'string' || relative.length === 0) throw new PathRefusedError(String(relative), 'empty');
+  if (relative.length > 1024) throw new PathRefusedError(relative.slice(0, 40), 'longer than 1024 characters');
+  if (relative.includes('\0')) throw new PathRefusedError(relative, 'contains a NUL byte');
+  if (relative.includes('\\')) throw new PathRefusedError(relative, 'contains a backslash');
+  if (relative.startsWith('/') || /^[A-Za-z]:/.test(relative)) throw new PathRefusedError(relative, 'is absolute');
+  const segments = relative.split('/');
+  if (segments.some((s) => s === '..')) throw new PathRefusedError(relative, 'climbs out with ..');
+  if (segments.some((s) => s === '' || s === '.')) throw new PathRefusedError(relative, 'has an empty or "." segment');
+  return relative;
+}
+
+const inside = (root: string, candidate: string) => candidate === root || candidate.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+
+/**
+ * The absolute path of `relative` under `root`, after checking that neither the text nor any symlink on
+ * the way leads outside the root. The file itself need not exist (uploads create it).
+ */
+export async function confinePath(root: string, relative: string): Promise<string> {
+  checkRelativePath(relative);
+  const realRoot = await realpath(root);
+  const target = path.join(realRoot, relative);
+  // Resolve the deepest existing ancestor (or the file itself): a symlink anywhere must stay inside.
+  let existing = target;
+  for (;;) {
+    try {
+      const resolved = await realpath(existing);
+      if (!inside(realRoot, resolved)) throw new PathRefusedError(relative, 'leads outside its folder through a symlink');
+      break;
+    } catch (err) {
+      if (err instanceof PathRefusedError) throw err;
+      const parent = path.dirname(existing);
+      if (parent === existing || !inside(realRoot, parent)) break;
+      existing = parent;
+    }
+  }
+  return target;
+}

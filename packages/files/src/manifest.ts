@@ -1,0 +1,44 @@
+// Reading the manifest: by change sequence (what the product uses: immune to clock skew) or, as the
+// seed API does, by modification time.
+import type { Pool } from '@catchup/db';
+import type { FileDirectory } from './roots.ts';
+
+export interface ManifestEntry {
+  path: string;
+  sha256: string;
+  size: number;
+  mtime: string;
+  change_seq: string;
+  deleted: boolean;
+}
+
+export interface ManifestQuery {
+  /** Entries whose change sequence is above this. */
+  afterSeq?: string;
+  /** Entries modified (or deleted) after this time. */
+  since?: Date;
+  limit: number;
+}
+
+export interface ManifestPage {
+  files: ManifestEntry[];
+  next_seq: string;
+  has_more: boolean;
+}
+
+export async function readManifest(pool: Pool, directory: FileDirectory, query: ManifestQuery): Promise<ManifestPage> {
+  const { rows } = await pool.query<ManifestEntry & { size: string }>(
+    `SELECT path, sha256, size::text AS size,
+            to_char(mtime AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS mtime,
+            change_seq::text AS change_seq, deleted
+       FROM file_checksums
+      WHERE directory = $1
+        AND ($2::bigint IS NULL OR change_seq > $2::bigint)
+        AND ($3::timestamptz IS NULL OR mtime > $3::timestamptz OR (deleted AND updated_at > $3::timestamptz))
+      ORDER BY file_checksums.change_seq
+      LIMIT $4`,
+    [directory, query.afterSeq ?? null, query.since ?? null, query.limit],
+  );
+  const files = rows.map((r) => ({ ...r, size: Number(r.size) }));
+  return { files, next_seq: files.at(-1)?.change_seq ?? query.afterSeq ?? '0', has_more: files.length === query.limit };
+}

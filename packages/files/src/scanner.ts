@@ -1,0 +1,124 @@
+// The manifest (F2): what files each synced folder holds, kept in file_checksums. A file whose size and
+// mtime did not change is not hashed again; a file that disappeared leaves a tombstone.
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Pool } from '@catchup/db';
+import { excluder, type Excluder } from './exclude.ts';
+import { sha256File } from './hash.ts';
+import { directoryRoot, type FileDirectory } from './roots.ts';
+
+export interface ScanStats {
+  /** Files present (not excluded). */
+  files: number;
+  /** Files whose content was hashed this time. */
+  hashed: number;
+  added: number;
+  changed: number;
+  deleted: number;
+}
+
+interface Known {
+  sha256: string;
+  size: string;
+  mtimeMs: string;
+  deleted: boolean;
+}
+
+interface Seen {
+  path: string;
+  sha256: string;
+  size: number;
+  mtime_ms: number;
+}
+
+export interface ScanOptions {
+  exclude?: Excluder;
+  /** Called for each file hashed (tests count them). */
+  onHash?: (relativePath: string) => void;
+}
+
+const LOCK_BASE = 7302180100;
+
+async function* walk(root: string, exclude: Excluder, relative = ''): AsyncGenerator<string> {
+  const entries = await readdir(path.join(root, relative), { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw err;
+  });
+  for (const entry of entries) {
+    const rel = relative ? `${relative}/${entry.name}` : entry.name;
+    if (entry.isSymbolicLink()) continue; // never followed: a link could lead outside the folder (F5)
+    if (entry.isDirectory()) {
+      if (!exclude(`${rel}/.`)) yield* walk(root, exclude, rel);
+    } else if (entry.isFile() && !exclude(rel)) {
+      yield rel;
+    }
+  }
+}
+
+/** Brings file_checksums for one folder in line with the disk. One scan per folder at a time. */
+export async function scanDirectory(pool: Pool, dataDir: string, directory: FileDirectory, options: ScanOptions = {}): Promise<ScanStats> {
+  const root = directoryRoot(dataDir, directory);
+  await mkdir(root, { recursive: true });
+  const exclude = options.exclude ?? excluder();
+  const client = await pool.connect();
+  const lockKey = LOCK_BASE + ['instance', 'config', 'uploads'].indexOf(directory);
+  await client.query('SELECT pg_advisory_lock($1)', [lockKey]);
+  try {
+    const { rows } = await client.query<{ path: string } & Known>(
+      `SELECT path, sha256, size::text AS size, (extract(epoch FROM mtime) * 1000)::bigint::text AS "mtimeMs", deleted
+         FROM file_checksums WHERE directory = $1`,
+      [directory],
+    );
+    const known = new Map(rows.map((r) => [r.path, r]));
+    const stats: ScanStats = { files: 0, hashed: 0, added: 0, changed: 0, deleted: 0 };
+    let pending: Seen[] = [];
+    const flush = async () => {
+      if (!pending.length) return;
+      await client.query(
+        `INSERT INTO file_checksums (directory, path, sha256, size, mtime, change_seq, deleted, updated_at)
+         SELECT $1, x.path, x.sha256, x.size, to_timestamp(x.mtime_ms / 1000.0), nextval('file_checksums_change_seq'), false, now()
+           FROM jsonb_to_recordset($2::jsonb) AS x(path text, sha256 text, size bigint, mtime_ms bigint)
+         ON CONFLICT (directory, path) DO UPDATE SET sha256 = EXCLUDED.sha256, size = EXCLUDED.size, mtime = EXCLUDED.mtime,
+           change_seq = EXCLUDED.change_seq, deleted = false, updated_at = now()`,
+        [directory, JSON.stringify(pending)],
+      );
+      pending = [];
+    };
+    const present = new Set<string>();
+    for await (const rel of walk(root, exclude)) {
+      const info = await stat(path.join(root, rel)).catch(() => null);
+      if (!info?.isFile()) continue;
+      present.add(rel);
+      stats.files++;
+      const mtimeMs = Math.floor(info.mtimeMs);
+      const before = known.get(rel);
+      if (before && !before.deleted && before.size === String(info.size) && before.mtimeMs === String(mtimeMs)) continue;
+      options.onHash?.(rel);
+      const sha256 = await sha256File(path.join(root, rel));
+      stats.hashed++;
+      if (before && !before.deleted && before.sha256 === sha256 && before.size === String(info.size)) {
+        // Touched, not changed: remember the new mtime without announcing a change.
+        await client.query(`UPDATE file_checksums SET mtime = to_timestamp($3 / 1000.0), updated_at = now() WHERE directory = $1 AND path = $2`, [directory, rel, mtimeMs]);
+        continue;
+      }
+      if (!before || before.deleted) stats.added++;
+      else stats.changed++;
+      pending.push({ path: rel, sha256, size: info.size, mtime_ms: mtimeMs });
+      if (pending.length >= 500) await flush();
+    }
+    await flush();
+    const gone = [...known.values()].filter((k) => !k.deleted && !present.has(k.path)).map((k) => k.path);
+    if (gone.length) {
+      await client.query(
+        `UPDATE file_checksums SET deleted = true, change_seq = nextval('file_checksums_change_seq'), updated_at = now()
+          WHERE directory = $1 AND path = ANY($2::text[])`,
+        [directory, gone],
+      );
+      stats.deleted = gone.length;
+    }
+    return stats;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [lockKey]).catch(() => {});
+    client.release();
+  }
+}

@@ -1,0 +1,132 @@
+import { mkdir, mkdtemp, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createPool } from '@catchup/db';
+import { checkRelativePath, confinePath, excluder, PathRefusedError, readManifest, scanDirectory, sha256File } from '@catchup/files';
+import { useTestDatabases } from '@catchup/testing';
+
+const [database] = await useTestDatabases(1, 'files');
+const pool = createPool(database!.url, 2);
+const dataDir = await mkdtemp(path.join(tmpdir(), 'catchup-files-'));
+const outside = await mkdtemp(path.join(tmpdir(), 'catchup-outside-'));
+afterAll(async () => {
+  await pool.end();
+  await rm(dataDir, { recursive: true, force: true });
+  await rm(outside, { recursive: true, force: true });
+});
+const uploads = path.join(dataDir, 'uploads');
+
+async function put(rel: string, content: string) {
+  await mkdir(path.dirname(path.join(uploads, rel)), { recursive: true });
+  await writeFile(path.join(uploads, rel), content);
+}
+
+async function scan() {
+  const hashed: string[] = [];
+  const stats = await scanDirectory(pool, dataDir, 'uploads', { onHash: (p) => hashed.push(p) });
+  return { stats, hashed: hashed.sort() };
+}
+
+describe('file manifest (F2)', () => {
+  it('records every file with sha256, size, mtime and a change sequence, leaving excluded files out', async () => {
+    await put('robots/254.jpg', 'photo of 254');
+    await put('robots/1678.jpg', 'photo of 1678');
+    await put('notes.txt', 'pit notes');
+    await put('draft.tmp', 'temp');
+    await put('.git/HEAD', 'ref: main');
+    await put('robots/.notes.txt.swp', 'swap');
+    await put('.catchup-tmp-upload-1', 'our own temp file');
+    const { stats, hashed } = await scan();
+    expect(stats).toEqual({ files: 3, hashed: 3, added: 3, changed: 0, deleted: 0 });
+    expect(hashed).toEqual(['notes.txt', 'robots/1678.jpg', 'robots/254.jpg']);
+    const page = await readManifest(pool, 'uploads', { limit: 100 });
+    expect(page.files.map((f) => f.path).sort()).toEqual(['notes.txt', 'robots/1678.jpg', 'robots/254.jpg']);
+    const notes = page.files.find((f) => f.path === 'notes.txt')!;
+    expect(notes.sha256).toBe(await sha256File(path.join(uploads, 'notes.txt')));
+    expect(notes.size).toBe(9);
+    expect(notes.deleted).toBe(false);
+    expect(new Set(page.files.map((f) => f.change_seq)).size).toBe(3);
+  });
+
+  it('does not hash a file again while its size and mtime are unchanged', async () => {
+    expect(await scan()).toEqual({ stats: { files: 3, hashed: 0, added: 0, changed: 0, deleted: 0 }, hashed: [] });
+  });
+
+  it('hashes a changed file and gives it a new change sequence; a touched file is not a change', async () => {
+    const before = await readManifest(pool, 'uploads', { limit: 100 });
+    await put('notes.txt', 'pit notes, updated');
+    const later = new Date(Date.now() + 5000);
+    await utimes(path.join(uploads, 'robots/254.jpg'), later, later);
+    const { stats, hashed } = await scan();
+    expect(hashed).toEqual(['notes.txt', 'robots/254.jpg']);
+    expect(stats).toMatchObject({ changed: 1, added: 0, deleted: 0 });
+    const changes = await readManifest(pool, 'uploads', { afterSeq: before.next_seq, limit: 100 });
+    expect(changes.files.map((f) => f.path)).toEqual(['notes.txt']);
+    expect((await scan()).hashed).toEqual([]);
+  });
+
+  it('leaves a tombstone for a deleted file', async () => {
+    const before = await readManifest(pool, 'uploads', { limit: 100 });
+    await unlink(path.join(uploads, 'robots/1678.jpg'));
+    expect((await scan()).stats).toMatchObject({ files: 2, deleted: 1 });
+    const changes = await readManifest(pool, 'uploads', { afterSeq: before.next_seq, limit: 100 });
+    expect(changes.files).toEqual([expect.objectContaining({ path: 'robots/1678.jpg', deleted: true })]);
+    // Coming back is a change again.
+    await put('robots/1678.jpg', 'photo of 1678 again');
+    expect((await scan()).stats).toMatchObject({ added: 1 });
+  });
+
+  it('pages by change sequence and filters by modification time', async () => {
+    const first = await readManifest(pool, 'uploads', { limit: 1 });
+    expect(first.files).toHaveLength(1);
+    expect(first.has_more).toBe(true);
+    const rest = await readManifest(pool, 'uploads', { afterSeq: first.next_seq, limit: 100 });
+    const all = await readManifest(pool, 'uploads', { limit: 100 });
+    expect([...first.files, ...rest.files]).toEqual(all.files);
+    const recent = await readManifest(pool, 'uploads', { since: new Date(Date.now() + 60_000), limit: 100 });
+    expect(recent.files).toEqual([]);
+  });
+
+  it('does not follow symlinks', async () => {
+    await writeFile(path.join(outside, 'secret.txt'), 'not yours');
+    await symlink(path.join(outside, 'secret.txt'), path.join(uploads, 'link.txt'));
+    await symlink(outside, path.join(uploads, 'linked-dir'));
+    const { hashed } = await scan();
+    expect(hashed).toEqual([]);
+    const all = await readManifest(pool, 'uploads', { limit: 100 });
+    expect(all.files.some((f) => f.path.startsWith('link'))).toBe(false);
+  });
+
+  it('takes configurable exclusion patterns', () => {
+    const exclude = excluder(['**/*.raw', 'cache/**']);
+    expect(exclude('photos/a.raw')).toBe(true);
+    expect(exclude('cache/x/y.jpg')).toBe(true);
+    expect(exclude('photos/a.jpg')).toBe(false);
+  });
+});
+
+describe('path confinement (F5)', () => {
+  it.each([
+    ['../etc/passwd', /climbs out/],
+    ['robots/../../x', /climbs out/],
+    ['/etc/passwd', /absolute/],
+    ['C:/Windows/win.ini', /absolute/],
+    ['robots\\..\\..\\x', /backslash/],
+    ['robots/\0.jpg', /NUL/],
+    ['', /empty/],
+    ['robots//x.jpg', /empty or "."/],
+    ['./x.jpg', /empty or "."/],
+  ])('refuses %j', async (relative, reason) => {
+    expect(() => checkRelativePath(relative)).toThrow(reason);
+    await expect(confinePath(uploads, relative)).rejects.toThrow(PathRefusedError);
+  });
+
+  it('refuses a path that leads outside through a symlink, and accepts plain ones', async () => {
+    await expect(confinePath(uploads, 'linked-dir/secret.txt')).rejects.toThrow(/through a symlink/);
+    await expect(confinePath(uploads, 'link.txt')).rejects.toThrow(/through a symlink/);
+    await expect(confinePath(uploads, 'linked-dir/new/file.txt')).rejects.toThrow(/through a symlink/);
+    expect(await confinePath(uploads, 'robots/new.jpg')).toBe(path.join(uploads, 'robots/new.jpg'));
+    expect(await confinePath(uploads, 'brand/new/folder/file.jpg')).toBe(path.join(uploads, 'brand/new/folder/file.jpg'));
+  });
+});
