@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { BatchRejectedError, TableNotSyncableError } from '@catchup/changelog';
 import { ConfigError } from '@catchup/config';
+import { PathRefusedError } from '@catchup/files';
 import { STATUS_CODES } from 'node:http';
 
 export class HttpError extends Error {
@@ -42,7 +43,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       });
       return reply.code(400).send(body(400, messages.join('; ')));
     }
-    if (err instanceof BatchRejectedError || err instanceof TableNotSyncableError) {
+    if (err instanceof BatchRejectedError || err instanceof TableNotSyncableError || err instanceof PathRefusedError) {
       return reply.code(400).send(body(400, err.message));
     }
     if (err instanceof ConfigError) {

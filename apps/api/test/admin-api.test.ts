@@ -10,7 +10,7 @@ describe('peer management', () => {
   it('registers a peer and never returns its key', async () => {
     const res = await a!.call('/api/sync/servers', {
       method: 'POST',
-      json: { name: 'field-laptop', host: '10.0.0.7', port: 5000, api_key: 'secret-outbound-key-123' },
+      json: { name: 'field-laptop', host: '127.0.0.7', port: 5000, api_key: 'secret-outbound-key-123' },
     });
     expect(res.status).toBe(201);
     const text = await res.text();
@@ -18,7 +18,7 @@ describe('peer management', () => {
     const server = JSON.parse(text) as Record<string, unknown>;
     expect(server).toMatchObject({
       name: 'field-laptop',
-      host: '10.0.0.7',
+      host: '127.0.0.7',
       port: 5000,
       protocol: 'http',
       api_key_set: true,
@@ -52,9 +52,9 @@ describe('peer management', () => {
 
   it.each([
     ['a missing field', { name: 'x', port: 5000 }, /body\.host/],
-    ['a wrong type', { name: 'x', host: 'h', port: 'five thousand' }, /body\.port/],
-    ['a port out of range', { name: 'x', host: 'h', port: 70000 }, /body\.port/],
-    ['an unknown field', { name: 'x', host: 'h', port: 1, colour: 'red' }, /colour/],
+    ['a wrong type', { name: 'x', host: '127.0.0.9', port: 'five thousand' }, /body\.port/],
+    ['a port out of range', { name: 'x', host: '127.0.0.9', port: 70000 }, /body\.port/],
+    ['an unknown field', { name: 'x', host: '127.0.0.9', port: 1, colour: 'red' }, /colour/],
     ['a host with a path', { name: 'x', host: 'h/../../etc', port: 1 }, /body\.host/],
   ])('refuses %s with 400 naming the field, creating nothing', async (_label, body, field) => {
     const before = await a!.ctx.db.syncServer.count();
@@ -65,8 +65,8 @@ describe('peer management', () => {
   });
 
   it('refuses a duplicate name with 409', async () => {
-    await a!.call('/api/sync/servers', { method: 'POST', json: { name: 'dup', host: 'h', port: 1 } });
-    const res = await a!.call('/api/sync/servers', { method: 'POST', json: { name: 'dup', host: 'h2', port: 2 } });
+    await a!.call('/api/sync/servers', { method: 'POST', json: { name: 'dup', host: '127.0.0.9', port: 1 } });
+    const res = await a!.call('/api/sync/servers', { method: 'POST', json: { name: 'dup', host: '127.0.0.10', port: 2 } });
     expect(res.status).toBe(409);
     expect((await json<{ message: string }>(res)).message).toMatch(/^name:/);
     const { servers } = await json<{ servers: { id: number; name: string }[] }>(await a!.call('/api/sync/servers'));

@@ -77,8 +77,9 @@ describe('a peer going away during a catch-up', () => {
     expect(result.database_changes.sent).toBeLessThan(4000);
 
     // The cursor sits exactly at the start of the lowest failed range.
-    const failedStarts = result.errors.map((e) => /batch-send \((\d+), \d+\]/.exec(e)?.[1]).filter(Boolean).map((s) => BigInt(s!));
-    expect(failedStarts.length).toBe(result.errors.length);
+    const sendErrors = result.errors.filter((e) => e.startsWith('batch-send'));
+    const failedStarts = sendErrors.map((e) => BigInt(/^batch-send \((\d+), \d+\]/.exec(e)![1]!));
+    expect(failedStarts.length).toBeGreaterThan(0);
     const firstFailed = failedStarts.reduce((m, s) => (s < m ? s : m));
     expect(await sentCursor()).toBe(firstFailed);
 

@@ -6,7 +6,7 @@ import { useApiNodes } from './nodes.ts';
 
 const dataDir = await mkdtemp(path.join(tmpdir(), 'catchup-files-api-'));
 afterAll(() => rm(dataDir, { recursive: true, force: true }));
-const [node] = await useApiNodes(1, 'filesapi', { DATA_DIR: dataDir, SYNC_EXCLUDE: '**/*.raw' });
+const [node] = await useApiNodes(1, 'filesapi', { DATA_DIR: dataDir, SYNC_EXCLUDE: '**/*.raw', CATCHUP_SCHEDULER_ENABLED: 'false' });
 
 describe('GET /api/sync/files/checksums', () => {
   it('lists the files of a folder with checksums, in the seed catch-up mode and by sequence', async () => {

@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { once } from 'node:events';
 import { connect, createServer } from 'node:net';
 import { Writable } from 'node:stream';
@@ -17,8 +20,9 @@ const sink = new Writable({
   },
 });
 const key = 'inbound-secret-key-0123456789';
+const DATA_DIR = await mkdtemp(path.join(tmpdir(), 'catchup-logging-'));
 const node = await startNode(
-  loadNodeConfig({ DATABASE_URL: database!.url, HOST: '127.0.0.1', PORT: '0', NODE_NAME: 'logging', SYNC_API_KEY: key, QUEUE_PREFIX: useQueuePrefix('logging') }),
+  loadNodeConfig({ DATABASE_URL: database!.url, HOST: '127.0.0.1', PORT: '0', NODE_NAME: 'logging', DATA_DIR, SYNC_API_KEY: key, QUEUE_PREFIX: useQueuePrefix('logging'), CATCHUP_SCHEDULER_ENABLED: 'false' }),
   { logger: createLogger({ level: 'trace', destination: sink }) },
 );
 afterAll(() => node.close());
@@ -40,7 +44,7 @@ describe('readiness', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
       const node = await startNode(
-        loadNodeConfig({ DATABASE_URL: database!.url, HOST: '127.0.0.1', PORT: '0', NODE_NAME: 'ready', SYNC_API_KEY: key, LOG_LEVEL: 'silent', REDIS_URL: `redis://127.0.0.1:${port}`, RUN_WORKERS: 'false', QUEUE_PREFIX: 'test-ready-private-redis' }),
+        loadNodeConfig({ DATABASE_URL: database!.url, HOST: '127.0.0.1', PORT: '0', NODE_NAME: 'ready', DATA_DIR, SYNC_API_KEY: key, LOG_LEVEL: 'silent', REDIS_URL: `redis://127.0.0.1:${port}`, RUN_WORKERS: 'false', QUEUE_PREFIX: 'test-ready-private-redis' }),
       );
       try {
         expect((await fetch(`${node.url}/ready`)).status).toBe(200);
@@ -59,7 +63,7 @@ describe('readiness', () => {
 
   it('a node refuses to start when Redis does not answer', async () => {
     await expect(
-      startNode(loadNodeConfig({ DATABASE_URL: database!.url, HOST: '127.0.0.1', PORT: '0', NODE_NAME: 'no-redis', SYNC_API_KEY: key, LOG_LEVEL: 'silent', REDIS_URL: 'redis://127.0.0.1:1' })),
+      startNode(loadNodeConfig({ DATABASE_URL: database!.url, HOST: '127.0.0.1', PORT: '0', NODE_NAME: 'no-redis', DATA_DIR, SYNC_API_KEY: key, LOG_LEVEL: 'silent', REDIS_URL: 'redis://127.0.0.1:1' })),
     ).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 });
@@ -71,7 +75,7 @@ describe('logs', () => {
     await fetch(`${node.url}/api/sync/servers`, {
       method: 'POST',
       headers: { 'x-api-key': key, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'p', host: 'h', port: 1, api_key: 'outbound-secret-987654321' }),
+      body: JSON.stringify({ name: 'p', host: '127.0.0.9', port: 1, api_key: 'outbound-secret-987654321' }),
     });
     await fetch(`${node.url}/api/sync/ping`, { headers: { 'x-api-key': 'a-wrong-key-that-was-tried' } });
     const text = lines.join('');

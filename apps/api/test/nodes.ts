@@ -1,4 +1,7 @@
 // In-process test nodes: each its own database and Fastify server on a random port.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll } from 'vitest';
 import { loadNodeConfig } from '@catchup/config';
 import { useQueuePrefix, useTestDatabases } from '@catchup/testing';
@@ -25,6 +28,9 @@ export async function useApiNodes(count: number, label = 'api', env: Record<stri
       SYNC_API_KEY: apiKey,
       LOG_LEVEL: 'silent',
       QUEUE_PREFIX: useQueuePrefix(name),
+      DATA_DIR: await mkdtemp(path.join(tmpdir(), `catchup-${name}-`)),
+      // Detection runs when a test asks for it, never behind its back.
+      CATCHUP_SCHEDULER_ENABLED: 'false',
       ...env,
     });
     const node = await startNode(config);

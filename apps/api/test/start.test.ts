@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -9,6 +11,7 @@ import { useQueuePrefix, useTestDatabases } from '@catchup/testing';
 const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/main.ts');
 const [node, fresh] = await useTestDatabases(2, 'start');
 const queuePrefix = useQueuePrefix('start');
+const dataDir = await mkdtemp(path.join(tmpdir(), 'catchup-start-'));
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -20,7 +23,7 @@ async function freePort(): Promise<number> {
 
 function startNode(env: Record<string, string>) {
   const child = spawn(process.execPath, [main], {
-    env: { ...process.env, LOG_LEVEL: 'warn', NODE_NAME: 'start-test', QUEUE_PREFIX: queuePrefix, ...env },
+    env: { ...process.env, LOG_LEVEL: 'warn', NODE_NAME: 'start-test', QUEUE_PREFIX: queuePrefix, DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

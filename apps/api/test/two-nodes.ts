@@ -1,6 +1,9 @@
 // Two real nodes (A and B) for catch-up tests: own databases, Redis prefixes, fixed ports so that a node
 // can be stopped and started again where its peer expects it.
+import { mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll } from 'vitest';
 import { loadNodeConfig, type NodeConfig } from '@catchup/config';
 import { useQueuePrefix, useTestDatabases } from '@catchup/testing';
@@ -48,6 +51,7 @@ export async function useTwoNodes(label: string, env: Record<string, string> = {
       SYNC_API_KEY: key,
       QUEUE_PREFIX: useQueuePrefix(name),
       LOG_LEVEL: 'silent',
+      DATA_DIR: await mkdtemp(path.join(tmpdir(), `catchup-${name}-`)),
       ...env,
       ...extraEnv,
     };

@@ -1,10 +1,23 @@
 // What each job does: the engine's steps, wired to BullMQ jobs, with the seed's narrative in the logs.
 import { acknowledgeRange, BatchRejectedError } from '@catchup/changelog';
 import type { SyncServer } from '@catchup/db';
-import { finalizeCatchup, measurePeers, pingPeer, planCatchup, receiveRange, sendRange, type EngineContext, type ReceiveOutcome, type SendOutcome } from '@catchup/engine';
+import {
+  enabledDirectories,
+  finalizeCatchup,
+  measurePeers,
+  pingPeer,
+  planCatchup,
+  receiveRange,
+  sendRange,
+  syncDirectory,
+  type EngineContext,
+  type ReceiveOutcome,
+  type SendOutcome,
+} from '@catchup/engine';
+import { FILE_DIRECTORIES, latestFileSeq, scanDirectory } from '@catchup/files';
 import type { Logger } from '@catchup/logger';
 import { PeerError } from '@catchup/peer-client';
-import { UnrecoverableError, WaitingChildrenError, type Handlers, type NodeQueues, type RetryPolicy } from '@catchup/queue';
+import { UnrecoverableError, WaitingChildrenError, type FileSyncJobResult, type Handlers, type NodeQueues, type RetryPolicy } from '@catchup/queue';
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -46,6 +59,8 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
       const settings = await engine.settings();
       if (!settings.catchup_enabled) return { skipped: 'catchup_enabled is false', peers: [] };
       logger.info({ job_id: job.id, trigger: job.data.trigger }, '🔍 Checking for servers that need catch-up');
+      for (const directory of FILE_DIRECTORIES) await scanDirectory(engine.pool, engine.dataDir, directory, { exclude: engine.fileExclude });
+      const localFileSeq = BigInt(await latestFileSeq(engine.pool));
       const peers = await measurePeers(engine, job.data.serverIds);
       const out: Awaited<ReturnType<Handlers['detect']>>['peers'] = [];
       for (const { server, missingChanges } of peers) {
@@ -56,7 +71,10 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
           continue;
         }
         const peerHasMore = await peerHasChangesForUs(engine, server, ping.ping.latest_sequence);
-        if (missingChanges === 0 && !peerHasMore) {
+        const filesChanged =
+          enabledDirectories(server).length > 0 &&
+          (localFileSeq > server.fileSeqLocal || BigInt(ping.ping.latest_file_seq ?? '0') > server.fileSeqPeer);
+        if (missingChanges === 0 && !peerHasMore && !filesChanged) {
           out.push({ server_id: server.id, server_name: server.name, missing_changes: 0, reachable: true });
           continue;
         }
@@ -73,6 +91,7 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
       if (job.data.step !== 'finalize') {
         const startedAt = new Date().toISOString();
         const planErrors: string[] = [];
+        let fileSeqs: { fileSeqLocal?: string; fileSeqPeer?: string } = {};
         const server = await engine.db.syncServer.findUnique({ where: { id: serverId } });
         if (!server) throw new UnrecoverableError(`sync server ${serverId} no longer exists`);
         logger.info({ server: server.name, job_id: job.id }, `🚀 Starting catch-up sync for ${server.name}`);
@@ -90,22 +109,37 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
           const retry = await retryPolicy();
           const sends = await queues.addChildren('batch-send', plan.send.map((range) => ({ serverId, peerNodeId: plan.peerNodeId, range })), retry, job);
           const receives = await queues.addChildren('batch-receive', plan.receive.map((range) => ({ serverId, range })), retry, job);
-          children = sends.length + receives.length;
+          const directories = enabledDirectories(server);
+          if (directories.length) {
+            fileSeqs = { fileSeqLocal: await latestFileSeq(engine.pool), fileSeqPeer: ping.ping.latest_file_seq ?? '0' };
+            logger.info({ server: server.name, directories }, `📁 Files: syncing ${directories.join(', ')}`);
+          }
+          const files = await queues.addChildren('file-sync', directories.map((directory) => ({ serverId, directory })), retry, job);
+          children = sends.length + receives.length + files.length;
         }
-        await job.updateData({ ...job.data, step: 'finalize', startedAt, planErrors });
+        await job.updateData({ ...job.data, step: 'finalize', startedAt, planErrors, ...fileSeqs });
         if (children > 0 && token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
       }
 
-      const values = await job.getChildrenValues<SendOutcome | ReceiveOutcome>();
+      const values = await job.getChildrenValues<SendOutcome | ReceiveOutcome | FileSyncJobResult>();
       const failures = await job.getIgnoredChildrenFailures();
       const sends = Object.values(values).filter((v): v is SendOutcome => 'sent' in v);
       const receives = Object.values(values).filter((v): v is ReceiveOutcome => 'received' in v);
+      const fileResults = Object.values(values).filter((v): v is FileSyncJobResult => 'directory' in v);
       const errors = [...(job.data.planErrors ?? []), ...Object.values(failures).map((reason) => String(reason))];
+      const fileFailures = Object.keys(failures).some((key) => key.includes(':file-sync:'));
       const result = await finalizeCatchup(engine, {
         serverId,
         startedAt: new Date(job.data.startedAt ?? Date.now()),
         sends,
         receives,
+        files: {
+          uploaded: fileResults.reduce((n, f) => n + f.uploaded, 0),
+          downloaded: fileResults.reduce((n, f) => n + f.downloaded, 0),
+          deleted: fileResults.reduce((n, f) => n + f.deleted, 0),
+          conflicts: fileResults.reduce((n, f) => n + f.conflicts, 0),
+        },
+        ...(job.data.fileSeqLocal && !fileFailures ? { fileSeqs: { local: job.data.fileSeqLocal, peer: job.data.fileSeqPeer ?? '0' } } : {}),
         errors,
       });
       const fields = { server: result.server_name, job_id: job.id, duration: result.duration, ...result.database_changes };
@@ -127,6 +161,21 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
         logger.warn({ server_id: job.data.serverId, job_id: job.id, attempt: job.attemptsMade + 1, error: message(err) }, `❌ batch-send (${from}, ${to}] failed: ${message(err)}`);
         throw asJobError(err, `batch-send (${from}, ${to}]`);
       }
+    },
+
+    async 'file-sync'(job) {
+      const { serverId, directory } = job.data;
+      const out = await syncDirectory(engine, serverId, directory);
+      logger.info(
+        { server_id: serverId, job_id: job.id, directory, uploaded: out.uploaded, downloaded: out.downloaded, deleted: out.deleted, conflicts: out.conflicts },
+        `📁 ${directory}: ${out.uploaded} uploaded, ${out.downloaded} downloaded, ${out.deleted} deleted, ${out.conflicts} conflicts`,
+      );
+      if (out.errors.length) {
+        // What moved is settled (the base remembers it); the retry redoes only the rest.
+        logger.warn({ server_id: serverId, directory, errors: out.errors }, `❌ file-sync ${directory}: ${out.errors.length} file(s) failed`);
+        throw new Error(`file-sync ${directory}: ${out.errors.length} file(s) failed: ${out.errors[0]}`);
+      }
+      return { directory, uploaded: out.uploaded, downloaded: out.downloaded, deleted: out.deleted, conflicts: out.conflicts };
     },
 
     async 'batch-receive'(job) {

@@ -17,7 +17,13 @@ export function runWorkers(config: NodeConfig, engine: EngineContext, logger: Lo
     redisUrl: config.redisUrl,
     prefix: config.queuePrefix,
     workerName: `${config.nodeName}@${hostname()}:${process.pid}`,
-    concurrency: { detect: 1, catchup: config.workerConcurrency, batchSend: config.workerConcurrency, batchReceive: config.workerConcurrency },
+    concurrency: {
+      detect: 1,
+      catchup: config.workerConcurrency,
+      batchSend: config.workerConcurrency,
+      batchReceive: config.workerConcurrency,
+      fileSync: Math.max(1, Math.floor(config.workerConcurrency / 2)),
+    },
   });
   for (const worker of workers.workers) {
     worker.on('error', (err) => logger.error({ err, queue: worker.name }, 'worker error'));

@@ -28,6 +28,8 @@ export interface NodeConfig {
   /** Bull Board credentials (HTTP basic auth); the password defaults to the node's API key. */
   adminUser: string;
   adminPassword: string | undefined;
+  /** Largest file a peer may upload (413 beyond). */
+  fileUploadLimitBytes: number;
   /** Extra exclusion globs for synced files, added to the defaults (SYNC_EXCLUDE, comma-separated). */
   syncExclude: string[];
   /** Defaults for the runtime settings; sync_config rows override them. */
@@ -90,6 +92,7 @@ const processFields: Record<string, EnvField> = {
   WORKER_CONCURRENCY: { expected: 'an integer from 1 to 64', parse: parseInteger, schema: integerIn(1, 64) },
   ADMIN_USER: { expected: 'a user name of 1-64 characters without ":"', parse: (v) => v, schema: z.string().regex(/^[^:]{1,64}$/) },
   ADMIN_PASSWORD: { expected: 'a password of at least 8 characters', secret: true, parse: (v) => v, schema: z.string().min(8) },
+  FILE_UPLOAD_LIMIT_BYTES: { expected: 'an integer of at least 1', parse: parseInteger, schema: z.number().int().min(1) },
   SYNC_EXCLUDE: {
     expected: 'comma-separated glob patterns',
     parse: (v) => v.split(',').map((p) => p.trim()).filter(Boolean),
@@ -136,6 +139,7 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     adminUser: read('ADMIN_USER', 'admin'),
     adminPassword: read<string | undefined>('ADMIN_PASSWORD', undefined),
     syncExclude: read<string[]>('SYNC_EXCLUDE', []),
+    fileUploadLimitBytes: read('FILE_UPLOAD_LIMIT_BYTES', 2 * 1024 ** 3),
     defaults: readSettingDefaults(env, problems),
   };
   if (problems.length) throw new ConfigError('environment', problems);

@@ -2,6 +2,7 @@
 import { getNodeIdentity } from '@catchup/changelog';
 import { loadRuntimeSettings, type NodeConfig } from '@catchup/config';
 import { createDb, createPool } from '@catchup/db';
+import { DEFAULT_EXCLUDES, excluder } from '@catchup/files';
 import { PeerClient } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
 
@@ -29,6 +30,8 @@ export async function openEngine(config: NodeConfig): Promise<OpenedEngine> {
       nodeId: identity.nodeId,
       nodeName: config.nodeName,
       settings,
+      dataDir: config.dataDir,
+      fileExclude: excluder([...DEFAULT_EXCLUDES, ...config.syncExclude]),
       peerClient: (peer, s) => new PeerClient(peer, { timeoutSeconds: s.catchup_connection_timeout }),
     };
     return { engine, close };

@@ -118,6 +118,8 @@ export interface FinalizeInput {
   sends: SendOutcome[];
   receives: ReceiveOutcome[];
   files?: CatchupResult['file_changes'];
+  /** Set when every folder synced: the manifest positions to remember for detection. */
+  fileSeqs?: { local: string; peer: string };
   errors: string[];
 }
 
@@ -167,7 +169,10 @@ export async function finalizeCatchup(ctx: EngineContext, input: FinalizeInput):
     }),
     ctx.db.syncServer.update({
       where: { id: server.id },
-      data: result.success ? { lastSync: completedAt, lastError: null } : { lastError: input.errors.join('; ').slice(0, 2000) },
+      data: {
+        ...(result.success ? { lastSync: completedAt, lastError: null } : { lastError: input.errors.join('; ').slice(0, 2000) }),
+        ...(input.fileSeqs ? { fileSeqLocal: BigInt(input.fileSeqs.local), fileSeqPeer: BigInt(input.fileSeqs.peer) } : {}),
+      },
     }),
   ]);
   return result;

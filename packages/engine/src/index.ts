@@ -16,3 +16,4 @@ export {
 export { planSendRanges, planReceiveRanges, type Range } from './ranges.ts';
 export { runCatchupInline } from './inline.ts';
 export { openEngine, type OpenedEngine } from './assemble.ts';
+export { syncDirectory, enabledDirectories, type FileSyncOutcome } from './files.ts';

@@ -42,3 +42,9 @@ export async function readManifest(pool: Pool, directory: FileDirectory, query: 
   const files = rows.map((r) => ({ ...r, size: Number(r.size) }));
   return { files, next_seq: files.at(-1)?.change_seq ?? query.afterSeq ?? '0', has_more: files.length === query.limit };
 }
+
+/** Newest change sequence of the manifest, all folders together ('0' when empty). */
+export async function latestFileSeq(pool: Pool): Promise<string> {
+  const { rows } = await pool.query<{ n: string }>('SELECT coalesce(max(change_seq), 0)::text AS n FROM file_checksums');
+  return rows[0]!.n;
+}

@@ -2,10 +2,11 @@
 // queue: at most one transport-level retry, so that backoff is not doubled.
 import http from 'node:http';
 import https from 'node:https';
+import type { Readable } from 'node:stream';
 import got, { HTTPError, RequestError, TimeoutError, type Got } from 'got';
 import type { Change } from '@catchup/changelog';
 import { PeerError } from './errors.ts';
-import type { ApplyResponse, ChangesPageResponse, PingResponse, ReadChangesQuery } from './types.ts';
+import type { ApplyResponse, ChangesPageResponse, DownloadedFile, FileManifestResponse, PingResponse, ReadChangesQuery } from './types.ts';
 
 export interface PeerAddress {
   protocol?: string;
@@ -49,6 +50,8 @@ function classify(err: unknown, url: string): PeerError {
 export class PeerClient {
   readonly baseUrl: string;
   readonly #http: Got;
+  /** For streamed bodies: no retry (a consumed stream cannot be sent again; the job retries). */
+  readonly #streams: Got;
 
   constructor(peer: PeerAddress, options: PeerClientOptions) {
     this.baseUrl = peerBaseUrl(peer);
@@ -59,6 +62,13 @@ export class PeerClient {
       retry: { limit: 1, methods: ['GET', 'POST', 'PUT', 'DELETE'], statusCodes: [] },
       agent: agents,
       responseType: 'json',
+    });
+    this.#streams = got.extend({
+      prefixUrl: `${this.baseUrl}/api/sync`,
+      headers: peer.apiKey ? { 'x-api-key': peer.apiKey } : {},
+      timeout: { request: options.timeoutSeconds * 1000 },
+      retry: { limit: 0 },
+      agent: agents,
     });
   }
 
@@ -79,6 +89,39 @@ export class PeerClient {
     if (query.upTo !== undefined) searchParams.up_to = query.upTo;
     if (query.excludeOrigin !== undefined) searchParams.exclude_origin = query.excludeOrigin;
     return this.#call('read changes', () => this.#http.get('changes', { searchParams }).json<ChangesPageResponse>());
+  }
+
+  fileManifest(directory: string, afterSeq: string, limit = 1000): Promise<FileManifestResponse> {
+    return this.#call('file manifest', () =>
+      this.#http.get('files/checksums', { searchParams: { path: directory, after_seq: afterSeq, limit } }).json<FileManifestResponse>(),
+    );
+  }
+
+  /** Starts a download; resolves once the peer answered, with the file's announced checksum and mtime. */
+  downloadFile(directory: string, file: string): Promise<DownloadedFile> {
+    return this.#call('download', async () => {
+      const stream = this.#streams.stream('files/download', { searchParams: { path: directory, file } });
+      const response = await new Promise<{ headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
+        stream.once('response', resolve);
+        stream.once('error', reject);
+      });
+      const header = (name: string) => String(response.headers[name] ?? '');
+      return { stream, sha256: header('x-sha256'), size: Number(header('content-length')), mtimeMs: Number(header('x-mtime-ms')) };
+    });
+  }
+
+  uploadFile(directory: string, file: string, body: Readable, meta: { sha256: string; size: number; mtimeMs: number }): Promise<void> {
+    return this.#call('upload', async () => {
+      await this.#streams.put('files/upload', {
+        searchParams: { path: directory, file, sha256: meta.sha256, size: meta.size, mtime_ms: Math.floor(meta.mtimeMs) },
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(meta.size) },
+        body,
+      });
+    });
+  }
+
+  deleteFile(directory: string, file: string): Promise<{ deleted: boolean }> {
+    return this.#call('delete file', () => this.#http.delete('files', { searchParams: { path: directory, file } }).json<{ deleted: boolean }>());
   }
 
   applyChanges(changes: Change[]): Promise<ApplyResponse> {

@@ -1,3 +1,3 @@
 export { PeerClient, peerBaseUrl, type PeerAddress, type PeerClientOptions } from './client.ts';
 export { PeerError, type PeerErrorKind } from './errors.ts';
-export type { ApplyResponse, ChangesPageResponse, PingResponse, ReadChangesQuery } from './types.ts';
+export type { ApplyResponse, ChangesPageResponse, DownloadedFile, FileManifestEntry, FileManifestResponse, PingResponse, ReadChangesQuery } from './types.ts';

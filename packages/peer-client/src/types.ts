@@ -6,6 +6,8 @@ export interface PingResponse {
   node_name: string;
   version: string;
   latest_sequence: string;
+  /** Newest change sequence of this node's file manifest. */
+  latest_file_seq: string;
   server_time: string;
 }
 
@@ -23,4 +25,27 @@ export interface ReadChangesQuery {
   limit: number;
   upTo?: string;
   excludeOrigin?: string;
+}
+
+export interface FileManifestEntry {
+  path: string;
+  sha256: string;
+  size: number;
+  mtime: string;
+  change_seq: string;
+  deleted: boolean;
+}
+
+export interface FileManifestResponse {
+  path: string;
+  files: FileManifestEntry[];
+  next_seq: string;
+  has_more: boolean;
+}
+
+export interface DownloadedFile {
+  stream: import('node:stream').Readable;
+  sha256: string;
+  size: number;
+  mtimeMs: number;
 }

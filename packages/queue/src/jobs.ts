@@ -5,6 +5,7 @@ export const QUEUE_NAMES = {
   catchup: 'catchup',
   batchSend: 'batch-send',
   batchReceive: 'batch-receive',
+  fileSync: 'file-sync',
 } as const;
 
 export type QueueKey = keyof typeof QUEUE_NAMES;
@@ -33,6 +34,22 @@ export interface CatchupJobData {
   startedAt?: string;
   /** Errors met while planning (the run still finalizes and records them). */
   planErrors?: string[];
+  /** File manifest positions when planning: recorded once every file-sync child succeeded. */
+  fileSeqLocal?: string;
+  fileSeqPeer?: string;
+}
+
+export interface FileSyncJobData {
+  serverId: number;
+  directory: 'instance' | 'config' | 'uploads';
+}
+
+export interface FileSyncJobResult {
+  directory: 'instance' | 'config' | 'uploads';
+  uploaded: number;
+  downloaded: number;
+  deleted: number;
+  conflicts: number;
 }
 
 export interface BatchSendJobData {
@@ -65,6 +82,7 @@ export interface JobTypes {
   catchup: { queue: 'catchup'; data: CatchupJobData; result: unknown };
   'batch-send': { queue: 'batchSend'; data: BatchSendJobData; result: BatchSendJobResult };
   'batch-receive': { queue: 'batchReceive'; data: BatchReceiveJobData; result: BatchReceiveJobResult };
+  'file-sync': { queue: 'fileSync'; data: FileSyncJobData; result: FileSyncJobResult };
 }
 
 export type JobName = keyof JobTypes;
@@ -74,6 +92,7 @@ export const JOB_QUEUE: { [N in JobName]: JobTypes[N]['queue'] } = {
   catchup: 'catchup',
   'batch-send': 'batchSend',
   'batch-receive': 'batchReceive',
+  'file-sync': 'fileSync',
 };
 
 export const JOB_NAMES = Object.keys(JOB_QUEUE) as JobName[];

@@ -20,6 +20,7 @@ export function jobOptions(name: JobName, retry: RetryPolicy, extra: { serverId?
       return { ...keep, attempts: 1, deduplication: { id: `peer-${extra.serverId}` } };
     case 'batch-send':
     case 'batch-receive':
+    case 'file-sync':
       return {
         ...keep,
         attempts: retry.attempts,

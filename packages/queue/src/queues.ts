@@ -23,7 +23,13 @@ export class NodeQueues {
     this.prefix = options.prefix;
     this.#redisUrl = options.redisUrl;
     const make = (key: QueueKey) => new Queue(QUEUE_NAMES[key], { connection: redisConnection(options.redisUrl), prefix: options.prefix });
-    this.queues = { detect: make('detect'), catchup: make('catchup'), batchSend: make('batchSend'), batchReceive: make('batchReceive') };
+    this.queues = {
+      detect: make('detect'),
+      catchup: make('catchup'),
+      batchSend: make('batchSend'),
+      batchReceive: make('batchReceive'),
+      fileSync: make('fileSync'),
+    };
   }
 
   async add<N extends JobName>(name: N, data: JobTypes[N]['data'], retry: RetryPolicy, extra: { serverId?: number; parent?: Job } = {}): Promise<Job> {
@@ -34,7 +40,7 @@ export class NodeQueues {
   }
 
   /** Adds many children of one running parent job (one round trip per queue). */
-  async addChildren<N extends 'batch-send' | 'batch-receive'>(
+  async addChildren<N extends 'batch-send' | 'batch-receive' | 'file-sync'>(
     name: N,
     items: JobTypes[N]['data'][],
     retry: RetryPolicy,

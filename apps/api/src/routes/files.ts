@@ -1,9 +1,30 @@
 // The file manifest of a synced folder (F2), freshly scanned on each request.
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { DEFAULT_EXCLUDES, excluder, FILE_DIRECTORIES, readManifest, scanDirectory } from '@catchup/files';
+import type { Readable } from 'node:stream';
+import {
+  DEFAULT_EXCLUDES,
+  directoryRoot,
+  excluder,
+  FILE_DIRECTORIES,
+  openForSending,
+  readManifest,
+  recordDeletion,
+  recordFile,
+  removeFile,
+  scanDirectory,
+  TransferRejectedError,
+  writeVerified,
+} from '@catchup/files';
 import type { AppContext } from '../context.ts';
+import { HttpError, notFound } from '../errors.ts';
 import { errorResponses } from '../schemas.ts';
+
+const fileQuery = z.object({
+  path: z.enum(FILE_DIRECTORIES),
+  file: z.string().min(1).max(1024).describe('path relative to the folder, with forward slashes'),
+});
+const sha256Param = z.string().regex(/^[0-9a-f]{64}$/, 'a lower-case hex sha256');
 
 const entrySchema = z.object({
   path: z.string(),
@@ -47,5 +68,67 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       ...(catchup_mode === 'true' && since ? { since: new Date(since) } : {}),
     });
     return { path: directory, ...page, scanned };
+  });
+
+  app.get('/files/download', {
+    schema: {
+      tags: ['files'],
+      summary: 'Stream a file; x-sha256 and x-mtime-ms headers describe it',
+      querystring: fileQuery,
+      response: { ...errorResponses },
+    },
+  }, async (request, reply) => {
+    const { path: directory, file } = request.query;
+    const served = await openForSending(ctx.pool, directoryRoot(ctx.config.dataDir, directory), directory, file);
+    if (!served) throw notFound(`File ${directory}/${file}`);
+    return reply
+      .header('content-type', 'application/octet-stream')
+      .header('content-length', served.size)
+      .header('x-sha256', served.sha256)
+      .header('x-mtime-ms', served.mtimeMs)
+      .send(served.stream as never);
+  });
+
+  app.register(async (scope) => {
+    const uploads = scope.withTypeProvider<ZodTypeProvider>();
+    // The body is streamed to disk as it arrives, never buffered.
+    uploads.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
+    uploads.put('/files/upload', {
+      schema: {
+        tags: ['files'],
+        summary: 'Receive a file (application/octet-stream): verified against sha256 and size, then renamed into place',
+        querystring: fileQuery.extend({
+          sha256: sha256Param,
+          size: z.coerce.number().int().min(0),
+          mtime_ms: z.coerce.number().int().min(0),
+        }),
+        response: { 200: z.object({ path: z.string(), file: z.string(), sha256: z.string(), size: z.number() }), ...errorResponses },
+      },
+    }, async (request) => {
+      const { path: directory, file, sha256, size, mtime_ms } = request.query;
+      if (size > ctx.config.fileUploadLimitBytes) throw new HttpError(413, `size: ${size} bytes is over the upload limit of ${ctx.config.fileUploadLimitBytes}`);
+      try {
+        await writeVerified(directoryRoot(ctx.config.dataDir, directory), file, request.body as Readable, { sha256, size, mtimeMs: mtime_ms }, ctx.config.fileUploadLimitBytes);
+      } catch (err) {
+        if (err instanceof TransferRejectedError) throw new HttpError(err.reason === 'too_large' ? 413 : 400, err.message);
+        throw err;
+      }
+      await recordFile(ctx.pool, directory, file, { sha256, size, mtimeMs: mtime_ms });
+      return { path: directory, file, sha256, size };
+    });
+  });
+
+  app.delete('/files', {
+    schema: {
+      tags: ['files'],
+      summary: 'Delete a file (a propagated delete); deleting a missing file is not an error',
+      querystring: fileQuery,
+      response: { 200: z.object({ deleted: z.boolean() }), ...errorResponses },
+    },
+  }, async (request) => {
+    const { path: directory, file } = request.query;
+    const deleted = await removeFile(directoryRoot(ctx.config.dataDir, directory), file);
+    await recordDeletion(ctx.pool, directory, file);
+    return { deleted };
   });
 };

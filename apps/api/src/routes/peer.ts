@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { applyChanges, changeOutputSchema, changeSchema, latestSequence, readChanges } from '@catchup/changelog';
+import { latestFileSeq } from '@catchup/files';
 import type { AppContext } from '../context.ts';
 import { errorResponses } from '../schemas.ts';
 
@@ -13,7 +14,14 @@ export const peerRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       tags: ['peer'],
       summary: 'Identity and log position of this node',
       response: {
-        200: z.object({ node_id: z.string(), node_name: z.string(), version: z.string(), latest_sequence: z.string(), server_time: z.string() }),
+        200: z.object({
+          node_id: z.string(),
+          node_name: z.string(),
+          version: z.string(),
+          latest_sequence: z.string(),
+          latest_file_seq: z.string(),
+          server_time: z.string(),
+        }),
         401: errorResponses[401],
       },
     },
@@ -22,6 +30,7 @@ export const peerRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
     node_name: ctx.config.nodeName,
     version: ctx.version,
     latest_sequence: await latestSequence(ctx.pool),
+    latest_file_seq: await latestFileSeq(ctx.pool),
     server_time: new Date().toISOString(),
   }));
 

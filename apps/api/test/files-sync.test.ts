@@ -1,0 +1,175 @@
+// File catch-up between two real nodes (F2–F5): only changes move, deletes propagate, conflicts keep
+// both versions, bad transfers leave the old file alone, and paths stay inside their folder.
+import { createHash } from 'node:crypto';
+import { request } from 'node:http';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { CatchupResult } from '@catchup/engine';
+import { call, useTwoNodes } from './two-nodes.ts';
+
+const dirA = await mkdtemp(path.join(tmpdir(), 'catchup-fsync-a-'));
+const dirB = await mkdtemp(path.join(tmpdir(), 'catchup-fsync-b-'));
+const outside = await mkdtemp(path.join(tmpdir(), 'catchup-fsync-outside-'));
+afterAll(async () => {
+  for (const d of [dirA, dirB, outside]) await rm(d, { recursive: true, force: true });
+});
+const pair = await useTwoNodes('fsync', { CATCHUP_SCHEDULER_ENABLED: 'false', SCAN_WAIT_SECONDS: '60', FILE_UPLOAD_LIMIT_BYTES: '1000000' }, { DATA_DIR: dirA });
+// B's folder: set after the fact (useTwoNodes started B with its default DATA_DIR).
+await pair.stopB();
+pair.specB.env.DATA_DIR = dirB;
+const startB = () => pair.startB();
+await startB();
+const { a } = pair;
+const apiA = call(a, pair.specA.key);
+const apiB = () => call(pair.b!, pair.specB.key);
+
+async function put(root: string, rel: string, content: string, mtime?: Date) {
+  await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
+  await writeFile(path.join(root, rel), content);
+  if (mtime) await utimes(path.join(root, rel), mtime, mtime);
+}
+
+async function tree(root: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (rel: string) => {
+    for (const entry of await readdir(path.join(root, rel), { withFileTypes: true }).catch(() => [])) {
+      const child = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) await walk(child);
+      else if (entry.isFile()) out[child] = createHash('sha256').update(await readFile(path.join(root, child))).digest('hex');
+    }
+  };
+  await walk('');
+  return out;
+}
+
+async function scan(): Promise<CatchupResult> {
+  const res = await apiA('/api/sync/catchup/scan', { method: 'POST', json: { server_ids: [pair.bServerIdOnA] } });
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as { results: CatchupResult[] };
+  return body.results[0]!;
+}
+
+describe('file catch-up between two nodes', () => {
+  it('copies new files both ways on the first sync', async () => {
+    await put(dirA, 'uploads/robots/254.jpg', 'photo of 254');
+    await put(dirA, 'config/event.json', '{"event":"2026casj"}');
+    await put(dirB, 'uploads/robots/1678.jpg', 'photo of 1678');
+    await put(dirB, 'instance/notes.md', 'pit notes');
+    const result = await scan();
+    expect(result.success).toBe(true);
+    expect(result.file_changes).toMatchObject({ uploaded: 2, downloaded: 2, deleted: 0, conflicts: 0 });
+    expect(await tree(dirA)).toEqual(await tree(dirB));
+    expect(Object.keys(await tree(dirA)).sort()).toEqual(['config/event.json', 'instance/notes.md', 'uploads/robots/1678.jpg', 'uploads/robots/254.jpg']);
+  });
+
+  it('moves nothing when nothing changed', async () => {
+    const result = await scan();
+    expect(result.file_changes).toEqual({ uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0 });
+  });
+
+  it('propagates changes and deletes from each side, and keeps both versions of a file changed on both', async () => {
+    const old = new Date(Date.now() - 60_000);
+    const newer = new Date(Date.now() - 10_000);
+    await put(dirA, 'uploads/robots/254.jpg', 'photo of 254, retaken');
+    await put(dirA, 'uploads/robots/971.jpg', 'photo of 971');
+    await unlink(path.join(dirB, 'instance/notes.md'));
+    await put(dirA, 'config/event.json', '{"event":"2026casj","edited":"on A"}', old);
+    await put(dirB, 'config/event.json', '{"event":"2026casj","edited":"on B, later"}', newer);
+    const result = await scan();
+    expect(result.success).toBe(true);
+    expect(result.file_changes).toEqual({ uploaded: 2, downloaded: 0, deleted: 1, conflicts: 1 });
+
+    const [ta, tb] = [await tree(dirA), await tree(dirB)];
+    expect(ta).toEqual(tb);
+    expect(ta['instance/notes.md']).toBeUndefined();
+    expect(await readFile(path.join(dirA, 'config/event.json'), 'utf8')).toContain('on B, later');
+    const copies = Object.keys(ta).filter((p) => /^config\/event\.sync-conflict-\d{8}T\d{6}Z-fsync-a\.json$/.test(p));
+    expect(copies).toHaveLength(1);
+    expect(await readFile(path.join(dirB, copies[0]!), 'utf8')).toContain('on A');
+  });
+
+  it('respects the peer\'s folder flags', async () => {
+    await a.ctx.db.syncServer.update({ where: { id: pair.bServerIdOnA }, data: { syncUploads: false } });
+    await put(dirA, 'uploads/not-synced.jpg', 'stays on A');
+    await put(dirA, 'instance/synced.txt', 'goes to B');
+    const result = await scan();
+    expect(result.file_changes.uploaded).toBe(1);
+    expect((await tree(dirB))['uploads/not-synced.jpg']).toBeUndefined();
+    expect((await tree(dirB))['instance/synced.txt']).toBeDefined();
+    await a.ctx.db.syncServer.update({ where: { id: pair.bServerIdOnA }, data: { syncUploads: true } });
+  });
+});
+
+describe('transfers refuse what they cannot verify (F3)', () => {
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+  const upload = (file: string, body: string, announced = { sha256: sha(body), size: Buffer.byteLength(body) }) =>
+    apiB()(`/api/sync/files/upload?path=uploads&file=${encodeURIComponent(file)}&sha256=${announced.sha256}&size=${announced.size}&mtime_ms=${Date.now()}`, {
+      method: 'PUT',
+      body,
+      headers: { 'content-type': 'application/octet-stream' },
+    } as RequestInit);
+
+  async function leftovers() {
+    return Object.keys(await tree(dirB)).filter((p) => p.includes('.catchup-tmp-'));
+  }
+
+  it('rejects an upload whose content does not match its announced sha256, keeping the old file', async () => {
+    const before = await readFile(path.join(dirB, 'uploads/robots/254.jpg'), 'utf8');
+    const res = await upload('robots/254.jpg', 'tampered bytes', { sha256: sha('something else'), size: 14 });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/sha256 .* does not match/);
+    expect(await readFile(path.join(dirB, 'uploads/robots/254.jpg'), 'utf8')).toBe(before);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('rejects an upload over the size limit with 413', async () => {
+    const res = await upload('big.bin', 'x', { sha256: sha('x'), size: 2_000_000 });
+    expect(res.status).toBe(413);
+    expect((await tree(dirB))['uploads/big.bin']).toBeUndefined();
+  });
+
+  it('leaves no partial file when the connection is cut mid-transfer', async () => {
+    const before = await readFile(path.join(dirB, 'uploads/robots/254.jpg'), 'utf8');
+    const url = new URL(`${pair.b!.url}/api/sync/files/upload?path=uploads&file=robots/254.jpg&sha256=${sha('y'.repeat(100_000))}&size=100000&mtime_ms=1`);
+    await new Promise<void>((resolve) => {
+      const req = request(url, { method: 'PUT', headers: { 'x-api-key': pair.specB.key, 'content-type': 'application/octet-stream', 'content-length': '100000' } });
+      req.on('error', () => resolve());
+      req.write('y'.repeat(30_000));
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 200);
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await readFile(path.join(dirB, 'uploads/robots/254.jpg'), 'utf8')).toBe(before);
+    expect(await leftovers()).toEqual([]);
+  });
+});
+
+describe('paths stay inside their folder (F5)', () => {
+  it.each(['../escape.txt', '/etc/passwd', 'robots/../../escape.txt', 'robots\\..\\escape.txt', 'a\u0000b.txt'])('refuses %j on upload, download and delete', async (file) => {
+    const q = `path=uploads&file=${encodeURIComponent(file)}`;
+    const up = await apiB()(`/api/sync/files/upload?${q}&sha256=${'0'.repeat(64)}&size=1&mtime_ms=1`, { method: 'PUT', body: 'x', headers: { 'content-type': 'application/octet-stream' } } as RequestInit);
+    const down = await apiB()(`/api/sync/files/download?${q}`);
+    const del = await apiB()(`/api/sync/files?${q}`, { method: 'DELETE' });
+    expect([up.status, down.status, del.status]).toEqual([400, 400, 400]);
+    expect(((await up.json()) as { message: string }).message).toMatch(/refused/);
+    await expect(readFile(path.join(dirB, 'escape.txt'))).rejects.toThrow();
+  });
+
+  it('refuses to write or read through a symlink that leads outside', async () => {
+    await writeFile(path.join(outside, 'secret.txt'), 'not yours');
+    await symlink(outside, path.join(dirB, 'uploads', 'escape-link'));
+    const up = await apiB()(`/api/sync/files/upload?path=uploads&file=escape-link/planted.txt&sha256=${createHash('sha256').update('x').digest('hex')}&size=1&mtime_ms=1`, {
+      method: 'PUT',
+      body: 'x',
+      headers: { 'content-type': 'application/octet-stream' },
+    } as RequestInit);
+    expect(up.status).toBe(400);
+    expect((await apiB()('/api/sync/files/download?path=uploads&file=escape-link/secret.txt')).status).toBe(400);
+    await expect(readFile(path.join(outside, 'planted.txt'))).rejects.toThrow();
+    await unlink(path.join(dirB, 'uploads', 'escape-link'));
+  });
+});

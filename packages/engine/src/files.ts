@@ -1,0 +1,155 @@
+// File catch-up of one folder with one peer (F2–F4): compare both manifests with the base agreed at the
+// last sync, then move only what changed, in both directions, with bounded concurrency.
+import { copyFile, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import {
+  confinePath,
+  conflictCopyName,
+  decide,
+  directoryRoot,
+  manifestMap,
+  recordDeletion,
+  recordFile,
+  removeFile,
+  scanDirectory,
+  sha256File,
+  writeVerified,
+  type FileDirectory,
+  type Side,
+} from '@catchup/files';
+import type { FileManifestEntry, PeerClient } from '@catchup/peer-client';
+import type { EngineContext } from './context.ts';
+
+export interface FileSyncOutcome {
+  directory: FileDirectory;
+  uploaded: number;
+  downloaded: number;
+  deleted: number;
+  conflicts: number;
+  errors: string[];
+}
+
+const CONCURRENCY = 4;
+
+async function remoteManifest(client: PeerClient, directory: FileDirectory): Promise<Map<string, FileManifestEntry>> {
+  const files = new Map<string, FileManifestEntry>();
+  let after = '0';
+  for (;;) {
+    const page = await client.fileManifest(directory, after, 1000);
+    for (const f of page.files) files.set(f.path, f);
+    if (!page.has_more) return files;
+    after = page.next_seq;
+  }
+}
+
+async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+export async function syncDirectory(ctx: EngineContext, serverId: number, directory: FileDirectory): Promise<FileSyncOutcome> {
+  const server = await ctx.db.syncServer.findUniqueOrThrow({ where: { id: serverId } });
+  const settings = await ctx.settings();
+  const client = ctx.peerClient(server, settings);
+  const root = directoryRoot(ctx.dataDir, directory);
+  await scanDirectory(ctx.pool, ctx.dataDir, directory, { exclude: ctx.fileExclude });
+  const [local, remote, baseRows] = await Promise.all([
+    manifestMap(ctx.pool, directory),
+    remoteManifest(client, directory),
+    ctx.db.fileSyncState.findMany({ where: { serverId, directory } }),
+  ]);
+  const base = new Map(baseRows.map((b) => [b.path, b.sha256]));
+  const outcome: FileSyncOutcome = { directory, uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0, errors: [] };
+  const agreed = async (file: string, sha256: string | null) => {
+    await ctx.db.fileSyncState.upsert({
+      where: { serverId_directory_path: { serverId, directory, path: file } },
+      create: { serverId, directory, path: file, sha256 },
+      update: { sha256 },
+    });
+  };
+  const upload = async (localPath: string, remotePath: string) => {
+    const info = await stat(path.join(root, localPath));
+    const entry = local.get(localPath);
+    const sha256 = entry && !entry.deleted && entry.size === info.size ? entry.sha256 : await sha256File(path.join(root, localPath));
+    await client.uploadFile(directory, remotePath, createReadStream(path.join(root, localPath)), { sha256, size: info.size, mtimeMs: info.mtimeMs });
+    return sha256;
+  };
+  const download = async (remotePath: string, localPath: string) => {
+    const file = await client.downloadFile(directory, remotePath);
+    await writeVerified(root, localPath, file.stream, file);
+    await recordFile(ctx.pool, directory, localPath, file);
+    return file.sha256;
+  };
+
+  const paths = [...new Set([...local.keys(), ...remote.keys()])].sort();
+  await inParallel(paths, CONCURRENCY, async (file) => {
+    const l = local.get(file);
+    const r = remote.get(file);
+    const localSide: Side = { sha256: l && !l.deleted ? l.sha256 : null, mtimeMs: l?.mtimeMs ?? 0, size: l?.size ?? 0 };
+    const remoteSide: Side = { sha256: r && !r.deleted ? r.sha256 : null, mtimeMs: r ? Date.parse(r.mtime) : 0, size: r?.size ?? 0 };
+    const action = decide(localSide, remoteSide, base.get(file), ctx.nodeName, server.name);
+    try {
+      switch (action.kind) {
+        case 'none':
+          if (base.get(file) !== localSide.sha256) await agreed(file, localSide.sha256);
+          return;
+        case 'upload':
+          await agreed(file, await upload(file, file));
+          outcome.uploaded++;
+          return;
+        case 'download':
+          await agreed(file, await download(file, file));
+          outcome.downloaded++;
+          return;
+        case 'delete-remote':
+          await client.deleteFile(directory, file);
+          await agreed(file, null);
+          outcome.deleted++;
+          return;
+        case 'delete-local':
+          await removeFile(root, file);
+          await recordDeletion(ctx.pool, directory, file);
+          await agreed(file, null);
+          outcome.deleted++;
+          return;
+        case 'conflict': {
+          const at = new Date();
+          if (action.winner === 'local') {
+            // Keep the peer's version beside ours on both sides, then give the peer ours.
+            const copy = conflictCopyName(file, at, server.name);
+            const copySha = await download(file, copy);
+            await upload(copy, copy);
+            await agreed(copy, copySha);
+            await agreed(file, await upload(file, file));
+          } else {
+            const copy = conflictCopyName(file, at, ctx.nodeName);
+            await copyFile(await confinePath(root, file), await confinePath(root, copy));
+            const copySha = await upload(copy, copy);
+            await recordFile(ctx.pool, directory, copy, { sha256: copySha, size: localSide.size, mtimeMs: Date.now() });
+            await agreed(copy, copySha);
+            await agreed(file, await download(file, file));
+          }
+          outcome.conflicts++;
+          return;
+        }
+      }
+    } catch (err) {
+      outcome.errors.push(`${directory}/${file}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+  return outcome;
+}
+
+/** The folders a peer's flags ask to sync. */
+export function enabledDirectories(server: { syncInstanceFiles: boolean; syncConfigFiles: boolean; syncUploads: boolean }): FileDirectory[] {
+  return [
+    ...(server.syncInstanceFiles ? (['instance'] as const) : []),
+    ...(server.syncConfigFiles ? (['config'] as const) : []),
+    ...(server.syncUploads ? (['uploads'] as const) : []),
+  ];
+}

@@ -1,0 +1,45 @@
+// Deciding, per path, what a file sync does (F4), from the two manifests and the base — what both sides
+// agreed on after the last sync with this peer.
+export interface Side {
+  /** null when the file is absent or deleted. */
+  sha256: string | null;
+  mtimeMs: number;
+  size: number;
+}
+
+export type FileAction =
+  | { kind: 'none' }
+  | { kind: 'upload' }
+  | { kind: 'download' }
+  | { kind: 'delete-remote' }
+  | { kind: 'delete-local' }
+  /** Both changed: the newer wins at the path, the other is kept beside it on both sides. */
+  | { kind: 'conflict'; winner: 'local' | 'remote' };
+
+/**
+ * @param base sha256 agreed at the last sync (null: deleted on both), or undefined when never synced.
+ * Ties in mtime go to the side whose node name sorts higher, so both nodes decide the same way.
+ */
+export function decide(local: Side, remote: Side, base: string | null | undefined, localName: string, remoteName: string): FileAction {
+  if (local.sha256 === remote.sha256) return { kind: 'none' };
+  const localChanged = base === undefined ? local.sha256 !== null : local.sha256 !== base;
+  const remoteChanged = base === undefined ? remote.sha256 !== null : remote.sha256 !== base;
+  if (localChanged && !remoteChanged) return local.sha256 === null ? { kind: 'delete-remote' } : { kind: 'upload' };
+  if (remoteChanged && !localChanged) return remote.sha256 === null ? { kind: 'delete-local' } : { kind: 'download' };
+  // Both changed. A deletion never beats a change: nothing is silently lost.
+  if (local.sha256 === null) return { kind: 'download' };
+  if (remote.sha256 === null) return { kind: 'upload' };
+  const localNewer = local.mtimeMs !== remote.mtimeMs ? local.mtimeMs > remote.mtimeMs : localName > remoteName;
+  return { kind: 'conflict', winner: localNewer ? 'local' : 'remote' };
+}
+
+/** `photos/robot.jpg` → `photos/robot.sync-conflict-20261126T143000Z-field-laptop.jpg` */
+export function conflictCopyName(relative: string, at: Date, nodeName: string): string {
+  const slash = relative.lastIndexOf('/');
+  const dir = relative.slice(0, slash + 1);
+  const base = relative.slice(slash + 1);
+  const dot = base.lastIndexOf('.');
+  const [stem, ext] = dot > 0 ? [base.slice(0, dot), base.slice(dot)] : [base, ''];
+  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return `${dir}${stem}.sync-conflict-${stamp}-${nodeName}${ext}`;
+}

@@ -1,0 +1,31 @@
+// Recording what a transfer did in the manifest, so that the next scan need not hash it again.
+import type { Pool } from '@catchup/db';
+import type { FileDirectory } from './roots.ts';
+
+export async function recordFile(pool: Pool, directory: FileDirectory, relative: string, file: { sha256: string; size: number; mtimeMs: number }): Promise<void> {
+  await pool.query(
+    `INSERT INTO file_checksums (directory, path, sha256, size, mtime, change_seq, deleted, updated_at)
+     VALUES ($1, $2, $3, $4, to_timestamp($5 / 1000.0), nextval('file_checksums_change_seq'), false, now())
+     ON CONFLICT (directory, path) DO UPDATE SET sha256 = EXCLUDED.sha256, size = EXCLUDED.size, mtime = EXCLUDED.mtime,
+       change_seq = EXCLUDED.change_seq, deleted = false, updated_at = now()`,
+    [directory, relative, file.sha256, file.size, Math.floor(file.mtimeMs)],
+  );
+}
+
+export async function recordDeletion(pool: Pool, directory: FileDirectory, relative: string): Promise<void> {
+  await pool.query(
+    `UPDATE file_checksums SET deleted = true, change_seq = nextval('file_checksums_change_seq'), updated_at = now()
+      WHERE directory = $1 AND path = $2 AND NOT deleted`,
+    [directory, relative],
+  );
+}
+
+/** The local manifest of a folder as a map path → entry (tombstones included). */
+export async function manifestMap(pool: Pool, directory: FileDirectory): Promise<Map<string, { sha256: string; size: number; mtimeMs: number; deleted: boolean }>> {
+  const { rows } = await pool.query<{ path: string; sha256: string; size: string; mtime_ms: string; deleted: boolean }>(
+    `SELECT path, sha256, size::text AS size, (extract(epoch FROM mtime) * 1000)::bigint::text AS mtime_ms, deleted
+       FROM file_checksums WHERE directory = $1`,
+    [directory],
+  );
+  return new Map(rows.map((r) => [r.path, { sha256: r.sha256, size: Number(r.size), mtimeMs: Number(r.mtime_ms), deleted: r.deleted }]));
+}
