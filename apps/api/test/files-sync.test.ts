@@ -15,7 +15,7 @@ const outside = await mkdtemp(path.join(tmpdir(), 'catchup-fsync-outside-'));
 afterAll(async () => {
   for (const d of [dirA, dirB, outside]) await rm(d, { recursive: true, force: true });
 });
-const pair = await useTwoNodes('fsync', { CATCHUP_SCHEDULER_ENABLED: 'false', SCAN_WAIT_SECONDS: '60', FILE_UPLOAD_LIMIT_BYTES: '1000000' }, { DATA_DIR: dirA });
+const pair = await useTwoNodes('fsync', { CATCHUP_SCHEDULER_ENABLED: 'false', SCAN_WAIT_SECONDS: '120', FILE_UPLOAD_LIMIT_BYTES: '300000000' }, { DATA_DIR: dirA });
 // B's folder: set after the fact (useTwoNodes started B with its default DATA_DIR).
 await pair.stopB();
 pair.specB.env.DATA_DIR = dirB;
@@ -99,7 +99,29 @@ describe('file catch-up between two nodes', () => {
     expect((await tree(dirB))['uploads/not-synced.jpg']).toBeUndefined();
     expect((await tree(dirB))['instance/synced.txt']).toBeDefined();
     await a.ctx.db.syncServer.update({ where: { id: pair.bServerIdOnA }, data: { syncUploads: true } });
+    await unlink(path.join(dirA, 'uploads/not-synced.jpg'));
   });
+});
+
+describe('large files (F3)', () => {
+  it('moves a 200 MB file with flat memory', async () => {
+    const big = path.join(dirA, 'uploads', 'match-video.bin');
+    const handle = await import('node:fs/promises').then((fs) => fs.open(big, 'w'));
+    const chunk = Buffer.alloc(1 << 20);
+    for (let i = 0; i < 200; i++) {
+      chunk.fill(i);
+      await handle.write(chunk);
+    }
+    await handle.close();
+    const before = process.resourceUsage().maxRSS;
+    const result = await scan();
+    const grownMb = (process.resourceUsage().maxRSS - before) / 1024;
+    expect(result.success).toBe(true);
+    expect(result.file_changes.uploaded).toBe(1);
+    expect((await tree(dirB))['uploads/match-video.bin']).toBe((await tree(dirA))['uploads/match-video.bin']);
+    // Both nodes run in this process: buffering the file anywhere would add at least 200 MB.
+    expect(grownMb).toBeLessThan(100);
+  }, 120_000);
 });
 
 describe('transfers refuse what they cannot verify (F3)', () => {
@@ -125,7 +147,7 @@ describe('transfers refuse what they cannot verify (F3)', () => {
   });
 
   it('rejects an upload over the size limit with 413', async () => {
-    const res = await upload('big.bin', 'x', { sha256: sha('x'), size: 2_000_000 });
+    const res = await upload('big.bin', 'x', { sha256: sha('x'), size: 400_000_000 });
     expect(res.status).toBe(413);
     expect((await tree(dirB))['uploads/big.bin']).toBeUndefined();
   });
