@@ -1,7 +1,8 @@
 // Benchmark: a whole catch-up between two node processes (API + workers each) after B was offline
 // while A took the apply benchmark's workload, against PostgreSQL logical replication of the same.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { createServer } from 'node:net';
 import pg from 'pg';
 import { benchUrl, dropBenchDatabases, freshMigratedDatabase } from './databases.ts';
@@ -39,7 +40,7 @@ function workloadSql(size: number): string[] {
 
 const DIGEST = `SELECT count(*)::text AS n, md5(string_agg(id::text || ':' || match_number || ':' || data::text, ',' ORDER BY id)) AS h FROM scouting_data`;
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const probe = createServer().listen(0, '127.0.0.1', () => {
       const { port } = probe.address() as { port: number };
@@ -48,19 +49,19 @@ async function freePort(): Promise<number> {
   });
 }
 
-interface NodeProcess {
+export interface NodeProcess {
   child: ChildProcess;
   port: number;
   key: string;
   db: string;
 }
 
-function peakRssMb(pid: number): number {
+export function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
 }
 
-async function startNodeProcess(name: string, db: string, port: number): Promise<NodeProcess> {
+export async function startNodeProcess(name: string, db: string, port: number, extraEnv: Record<string, string> = {}): Promise<NodeProcess> {
   const key = `${name}-bench-key-0123456789`;
   const child = spawn(process.execPath, ['apps/api/src/main.ts'], {
     env: {
@@ -71,13 +72,14 @@ async function startNodeProcess(name: string, db: string, port: number): Promise
       NODE_NAME: name,
       SYNC_API_KEY: key,
       QUEUE_PREFIX: `bench-${name}-${process.pid}`,
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.BENCH_LOG_DIR ? 'info' : 'warn',
       CATCHUP_SCHEDULER_ENABLED: 'false',
       CATCHUP_BATCH_SIZE: String(BATCH),
       SCAN_WAIT_SECONDS: '3600',
       NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '',
+      ...extraEnv,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env.BENCH_LOG_DIR ? openSync(path.join(process.env.BENCH_LOG_DIR, `${name}.log`), 'w') : 'ignore', 'inherit'],
   });
   for (let i = 0; i < 300; i++) {
     if (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)) return { child, port, key, db };
@@ -86,7 +88,7 @@ async function startNodeProcess(name: string, db: string, port: number): Promise
   throw new Error(`${name} did not start`);
 }
 
-async function stop(node: NodeProcess): Promise<void> {
+export async function stop(node: NodeProcess): Promise<void> {
   node.child.kill('SIGTERM');
   await new Promise((r) => (node.child.exitCode !== null ? r(null) : node.child.once('exit', r)));
 }
@@ -101,7 +103,7 @@ async function sql<T extends pg.QueryResultRow>(db: string, text: string): Promi
   }
 }
 
-async function register(on: NodeProcess, peer: NodeProcess, name: string): Promise<void> {
+export async function register(on: NodeProcess, peer: NodeProcess, name: string): Promise<void> {
   const res = await fetch(`http://127.0.0.1:${on.port}/api/sync/servers`, {
     method: 'POST',
     headers: { 'x-api-key': on.key, 'content-type': 'application/json' },

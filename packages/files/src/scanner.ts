@@ -38,6 +38,7 @@ export interface ScanOptions {
 }
 
 const LOCK_BASE = 7302180100;
+const SCAN_CONCURRENCY = 4;
 
 async function* walk(root: string, exclude: Excluder, relative = ''): AsyncGenerator<string> {
   const entries = await readdir(path.join(root, relative), { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
@@ -71,42 +72,56 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
     );
     const known = new Map(rows.map((r) => [r.path, r]));
     const stats: ScanStats = { files: 0, hashed: 0, added: 0, changed: 0, deleted: 0 };
-    let pending: Seen[] = [];
-    const flush = async () => {
-      if (!pending.length) return;
+    const pending: Seen[] = [];
+    const touched: Seen[] = [];
+    const present = new Set<string>();
+    const files: string[] = [];
+    for await (const rel of walk(root, exclude)) files.push(rel);
+    // stat and hash a few files at once: the disk and the hashing overlap.
+    let next = 0;
+    const work = async () => {
+      while (next < files.length) {
+        const rel = files[next++]!;
+        const info = await stat(path.join(root, rel)).catch(() => null);
+        if (!info?.isFile()) continue;
+        present.add(rel);
+        stats.files++;
+        const mtimeMs = Math.floor(info.mtimeMs);
+        const before = known.get(rel);
+        if (before && !before.deleted && before.size === String(info.size) && before.mtimeMs === String(mtimeMs)) continue;
+        options.onHash?.(rel);
+        const sha256 = await sha256File(path.join(root, rel));
+        stats.hashed++;
+        if (before && !before.deleted && before.sha256 === sha256 && before.size === String(info.size)) {
+          touched.push({ path: rel, sha256, size: info.size, mtime_ms: mtimeMs });
+          continue;
+        }
+        if (!before || before.deleted) stats.added++;
+        else stats.changed++;
+        pending.push({ path: rel, sha256, size: info.size, mtime_ms: mtimeMs });
+      }
+    };
+    await Promise.all(Array.from({ length: SCAN_CONCURRENCY }, work));
+    if (touched.length) {
+      // Touched, not changed: remember the new mtime without announcing a change.
+      await client.query(
+        `UPDATE file_checksums f SET mtime = to_timestamp(x.mtime_ms / 1000.0), updated_at = now()
+           FROM jsonb_to_recordset($2::jsonb) AS x(path text, mtime_ms bigint)
+          WHERE f.directory = $1 AND f.path = x.path`,
+        [directory, JSON.stringify(touched)],
+      );
+    }
+    while (pending.length) {
+      const chunk = pending.splice(0, 500);
       await client.query(
         `INSERT INTO file_checksums (directory, path, sha256, size, mtime, change_seq, deleted, updated_at)
          SELECT $1, x.path, x.sha256, x.size, to_timestamp(x.mtime_ms / 1000.0), nextval('file_checksums_change_seq'), false, now()
            FROM jsonb_to_recordset($2::jsonb) AS x(path text, sha256 text, size bigint, mtime_ms bigint)
          ON CONFLICT (directory, path) DO UPDATE SET sha256 = EXCLUDED.sha256, size = EXCLUDED.size, mtime = EXCLUDED.mtime,
            change_seq = EXCLUDED.change_seq, deleted = false, updated_at = now()`,
-        [directory, JSON.stringify(pending)],
+        [directory, JSON.stringify(chunk)],
       );
-      pending = [];
-    };
-    const present = new Set<string>();
-    for await (const rel of walk(root, exclude)) {
-      const info = await stat(path.join(root, rel)).catch(() => null);
-      if (!info?.isFile()) continue;
-      present.add(rel);
-      stats.files++;
-      const mtimeMs = Math.floor(info.mtimeMs);
-      const before = known.get(rel);
-      if (before && !before.deleted && before.size === String(info.size) && before.mtimeMs === String(mtimeMs)) continue;
-      options.onHash?.(rel);
-      const sha256 = await sha256File(path.join(root, rel));
-      stats.hashed++;
-      if (before && !before.deleted && before.sha256 === sha256 && before.size === String(info.size)) {
-        // Touched, not changed: remember the new mtime without announcing a change.
-        await client.query(`UPDATE file_checksums SET mtime = to_timestamp($3 / 1000.0), updated_at = now() WHERE directory = $1 AND path = $2`, [directory, rel, mtimeMs]);
-        continue;
-      }
-      if (!before || before.deleted) stats.added++;
-      else stats.changed++;
-      pending.push({ path: rel, sha256, size: info.size, mtime_ms: mtimeMs });
-      if (pending.length >= 500) await flush();
     }
-    await flush();
     const gone = [...known.values()].filter((k) => !k.deleted && !present.has(k.path)).map((k) => k.path);
     if (gone.length) {
       await client.query(
