@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createServer } from 'node:net';
+import { freePort } from '@catchup/testing/services';
 import pg from 'pg';
 import { benchUrl, dropBenchDatabases, freshMigratedDatabase } from './databases.ts';
 import { logicalAvailable, logicalReplicationBaseline } from './logical-replication.ts';
@@ -39,15 +39,6 @@ function workloadSql(size: number): string[] {
 }
 
 const DIGEST = `SELECT count(*)::text AS n, md5(string_agg(id::text || ':' || match_number || ':' || data::text, ',' ORDER BY id)) AS h FROM scouting_data`;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 export interface NodeProcess {
   child: ChildProcess;

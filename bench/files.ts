@@ -6,7 +6,8 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { dropBenchDatabases, freshMigratedDatabase } from './databases.ts';
-import { freePort, register, startNodeProcess, stop, type NodeProcess } from './catchup.ts';
+import { freePort } from '@catchup/testing/services';
+import { register, startNodeProcess, stop, type NodeProcess } from './catchup.ts';
 import { printTable, timed } from './report.ts';
 
 const PREFIX = 'catchup_bench_files_';

@@ -1,5 +1,6 @@
 // Entry point of a node: configuration, then the node; stops cleanly on SIGTERM/SIGINT.
 import { describeStartupError, loadNodeConfig, type NodeConfig } from '@catchup/config';
+import { closeOnSignals } from '@catchup/logger';
 import { startNode } from './node.ts';
 
 let config: NodeConfig | undefined;
@@ -13,13 +14,7 @@ try {
     );
   }
   node.ctx.logger.info({ url: node.url, node: config.nodeName }, `✅ node ${config.nodeName} listening on ${node.url}`);
-  const stop = async (signal: string) => {
-    node.ctx.logger.info({ signal }, 'shutting down');
-    await node.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  closeOnSignals(node.ctx.logger, 'shutting down (running jobs finish first)', () => node.close());
 } catch (err) {
   console.error(describeStartupError(err, { databaseUrl: config?.databaseUrl, redisUrl: config?.redisUrl }));
   process.exit(1);

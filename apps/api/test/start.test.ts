@@ -2,24 +2,15 @@ import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { useQueuePrefix, useTestDatabases } from '@catchup/testing';
+import { freePort, useQueuePrefix, useTestDatabases } from '@catchup/testing';
 
 const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/main.ts');
 const [node, fresh] = await useTestDatabases(2, 'start');
 const queuePrefix = useQueuePrefix('start');
 const dataDir = await mkdtemp(path.join(tmpdir(), 'catchup-start-'));
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 function startNode(env: Record<string, string>) {
   const child = spawn(process.execPath, [main], {

@@ -1,22 +1,14 @@
 // Two real nodes (A and B) for catch-up tests: own databases, Redis prefixes, fixed ports so that a node
 // can be stopped and started again where its peer expects it.
 import { mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { loadNodeConfig, type NodeConfig } from '@catchup/config';
-import { useQueuePrefix, useTestDatabases } from '@catchup/testing';
+import { freePort, useQueuePrefix, useTestDatabases } from '@catchup/testing';
 import { startNode, type RunningNode } from '../src/node.ts';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface NodeSpec {
   name: string;

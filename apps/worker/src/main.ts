@@ -2,7 +2,7 @@
 // the node's database. SIGTERM/SIGINT: stop taking jobs, let running ones finish, close, exit 0.
 import { loadNodeConfig, type NodeConfig } from '@catchup/config';
 import { openEngine } from '@catchup/engine';
-import { createLogger } from '@catchup/logger';
+import { closeOnSignals, createLogger } from '@catchup/logger';
 import { describeStartupError } from '@catchup/config';
 import { runWorkers } from './run.ts';
 
@@ -13,14 +13,10 @@ try {
   const opened = await openEngine(config);
   const workers = runWorkers(config, opened.engine, logger);
   logger.info({ node: config.nodeName, prefix: config.queuePrefix, concurrency: config.workerConcurrency }, `✅ workers for ${config.nodeName} started`);
-  const stop = async (signal: string) => {
-    logger.info({ signal }, 'stopping workers (running jobs finish first)');
+  closeOnSignals(logger, 'stopping workers (running jobs finish first)', async () => {
     await workers.close();
     await opened.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  });
 } catch (err) {
   console.error(describeStartupError(err, { databaseUrl: config?.databaseUrl, redisUrl: config?.redisUrl }));
   process.exit(1);

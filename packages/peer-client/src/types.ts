@@ -27,18 +27,11 @@ export interface ReadChangesQuery {
   excludeOrigin?: string;
 }
 
-export interface FileManifestEntry {
-  path: string;
-  sha256: string;
-  size: number;
-  mtime: string;
-  change_seq: string;
-  deleted: boolean;
-}
+export type { ManifestEntry as FileManifestEntry } from '@catchup/files';
 
 export interface FileManifestResponse {
   path: string;
-  files: FileManifestEntry[];
+  files: import('@catchup/files').ManifestEntry[];
   next_seq: string;
   has_more: boolean;
 }

@@ -1,3 +1,5 @@
+import { createServer } from 'node:net';
+
 // Where the test suite finds the real PostgreSQL and Redis it runs against.
 export const testPostgresUrl = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 export const testRedisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -9,4 +11,14 @@ export function databaseUrl(name: string): string {
   const url = new URL(testPostgresUrl);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+/** A TCP port that was free a moment ago (for servers that must keep their port across restarts). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
 }
