@@ -1,8 +1,15 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
+import { createMetrics } from '../metrics.ts';
 
 export const opsRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app) => {
+  const metrics = createMetrics(ctx);
+  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics (text exposition format)' } }, async (_request, reply) => {
+    await metrics.refresh();
+    return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
   app.get('/health', {
     schema: { tags: ['ops'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok'), node: z.string(), uptime_seconds: z.number() }) } },
   }, async () => ({ status: 'ok' as const, node: ctx.config.nodeName, uptime_seconds: Math.round(process.uptime()) }));

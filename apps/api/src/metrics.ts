@@ -1,0 +1,55 @@
+// Prometheus metrics. Catch-up outcomes come from sync_logs (so runs finalized by any worker process
+// count), queue depths from Redis and missing changes from the change log, all read at scrape time.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { measurePeers, type CatchupResult } from '@catchup/engine';
+import { QUEUE_NAMES, type QueueKey } from '@catchup/queue';
+import type { AppContext } from './context.ts';
+
+export interface Metrics {
+  registry: Registry;
+  /** Brings the metrics up to date; call before serializing. */
+  refresh(): Promise<void>;
+}
+
+export function createMetrics(ctx: AppContext): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'catchup_' });
+  const runs = new Counter({ name: 'catchup_runs_total', help: 'Catch-up runs by outcome', labelNames: ['outcome'], registers: [registry] });
+  const changes = new Counter({
+    name: 'catchup_changes_total',
+    help: 'Database changes moved by catch-ups (sent, received, applied, skipped_duplicate, skipped_stale)',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  const files = new Counter({ name: 'catchup_files_total', help: 'Files moved by catch-ups (uploaded, downloaded, deleted, conflicts)', labelNames: ['action'], registers: [registry] });
+  const duration = new Histogram({
+    name: 'catchup_duration_seconds',
+    help: 'Duration of catch-up runs',
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600],
+    registers: [registry],
+  });
+  const missing = new Gauge({ name: 'catchup_missing_changes', help: 'Local changes each peer has not acknowledged', labelNames: ['peer'], registers: [registry] });
+  const jobs = new Gauge({ name: 'catchup_queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers: [registry] });
+
+  let lastLogId = 0;
+  const refresh = async () => {
+    const logs = await ctx.db.syncLog.findMany({ where: { id: { gt: lastLogId }, operation: 'catch-up sync' }, orderBy: { id: 'asc' } });
+    for (const log of logs) {
+      lastLogId = log.id;
+      runs.inc({ outcome: log.status });
+      const result = log.result as CatchupResult | null;
+      if (!result) continue;
+      for (const [kind, n] of Object.entries(result.database_changes ?? {})) changes.inc({ kind }, n);
+      for (const [action, n] of Object.entries(result.file_changes ?? {})) files.inc({ action }, n);
+      duration.observe(result.duration);
+    }
+    missing.reset();
+    for (const peer of await measurePeers(ctx.engine)) missing.set({ peer: peer.server.name }, peer.missingChanges);
+    jobs.reset();
+    for (const key of Object.keys(QUEUE_NAMES) as QueueKey[]) {
+      const counts = await ctx.queues.queues[key].getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children');
+      for (const [state, n] of Object.entries(counts)) jobs.set({ queue: QUEUE_NAMES[key], state }, n);
+    }
+  };
+  return { registry, refresh };
+}
