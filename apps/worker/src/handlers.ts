@@ -100,24 +100,26 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
         let children = 0;
         if (!ping.ok) {
           planErrors.push(ping.error.message);
+          await job.updateData({ ...job.data, step: 'finalize', startedAt, planErrors });
         } else {
           const plan = await planCatchup(engine, server, ping.ping);
           logger.info(
             { server: server.name, missing_changes: plan.missingChanges, send_batches: plan.send.length, receive_ranges: plan.receive.length },
             `🗄️ Database: ${plan.missingChanges} changes to send in ${plan.send.length} batches, ${plan.receive.length} ranges to receive`,
           );
-          const retry = await retryPolicy();
-          const sends = await queues.addChildren('batch-send', plan.send.map((range) => ({ serverId, peerNodeId: plan.peerNodeId, range })), retry, job);
-          const receives = await queues.addChildren('batch-receive', plan.receive.map((range) => ({ serverId, range })), retry, job);
           const directories = enabledDirectories(server);
           if (directories.length) {
             fileSeqs = { fileSeqLocal: await latestFileSeq(engine.pool), fileSeqPeer: ping.ping.latest_file_seq ?? '0' };
             logger.info({ server: server.name, directories }, `📁 Files: syncing ${directories.join(', ')}`);
           }
+          // Recorded before the children exist: whatever happens next, this job only finalizes.
+          await job.updateData({ ...job.data, step: 'finalize', startedAt, planErrors, ...fileSeqs });
+          const retry = await retryPolicy();
+          const sends = await queues.addChildren('batch-send', plan.send.map((range) => ({ serverId, peerNodeId: plan.peerNodeId, range })), retry, job);
+          const receives = await queues.addChildren('batch-receive', plan.receive.map((range) => ({ serverId, range })), retry, job);
           const files = await queues.addChildren('file-sync', directories.map((directory) => ({ serverId, directory })), retry, job);
           children = sends.length + receives.length + files.length;
         }
-        await job.updateData({ ...job.data, step: 'finalize', startedAt, planErrors, ...fileSeqs });
         if (children > 0 && token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
       }
 

@@ -9,12 +9,7 @@ export interface PeerPosition {
 }
 
 export async function countMissingChanges(sql: Sql, peer: PeerPosition): Promise<number> {
-  const { rows } = await sql.query<{ n: string }>(
-    `SELECT count(*)::text AS n FROM database_changes
-      WHERE sequence > $1::bigint AND ($2::text IS NULL OR origin_node_id <> $2::text)`,
-    [peer.sentCursor, peer.peerNodeId],
-  );
-  return Number(rows[0]!.n);
+  return (await measureBacklog(sql, peer)).missing;
 }
 
 export interface Backlog {

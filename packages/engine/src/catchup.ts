@@ -152,8 +152,9 @@ export async function finalizeCatchup(ctx: EngineContext, input: FinalizeInput):
     errors: input.errors,
     duration: (completedAt.getTime() - input.startedAt.getTime()) / 1000,
   };
-  const attempted = input.sends.length + input.receives.length > 0 || input.errors.length > 0;
-  const status = result.success ? 'completed' : attempted && (input.sends.length || input.receives.length) ? 'partial' : 'failed';
+  const files = result.file_changes;
+  const somethingDone = input.sends.length + input.receives.length + files.uploaded + files.downloaded + files.deleted + files.conflicts > 0;
+  const status = result.success ? 'completed' : somethingDone ? 'partial' : 'failed';
   await ctx.db.$transaction([
     ctx.db.syncLog.create({
       data: {

@@ -32,7 +32,3 @@ export async function measurePeers(ctx: EngineContext, only?: number[]): Promise
   }
   return needs;
 }
-
-export async function peersNeedingCatchup(ctx: EngineContext): Promise<PeerNeed[]> {
-  return (await measurePeers(ctx)).filter((p) => p.missingChanges > 0);
-}

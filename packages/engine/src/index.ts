@@ -1,5 +1,5 @@
 export type { EngineContext } from './context.ts';
-export { measurePeers, peersNeedingCatchup, type PeerNeed } from './detect.ts';
+export { measurePeers, type PeerNeed } from './detect.ts';
 export { pingPeer, type PingOutcome } from './ping.ts';
 export {
   planCatchup,
@@ -14,6 +14,5 @@ export {
   type FinalizeInput,
 } from './catchup.ts';
 export { planSendRanges, planReceiveRanges, type Range } from './ranges.ts';
-export { runCatchupInline } from './inline.ts';
 export { openEngine, type OpenedEngine } from './assemble.ts';
 export { syncDirectory, enabledDirectories, type FileSyncOutcome } from './files.ts';
