@@ -121,6 +121,9 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
           children = sends.length + receives.length + files.length;
         }
         if (children > 0 && token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
+      } else if (token && (await job.moveToWaitingChildren(token))) {
+        // Handed back early (a worker died and the job was recovered as stalled): children still run.
+        throw new WaitingChildrenError();
       }
 
       const values = await job.getChildrenValues<SendOutcome | ReceiveOutcome | FileSyncJobResult>();
