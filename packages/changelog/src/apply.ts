@@ -3,7 +3,7 @@
 // Order of locks, chosen so that a batch never deadlocks with the application's own writes: first the
 // existing target rows (as the application locks rows before its commit), then the log lock (which
 // capture takes at commit). Under the log lock nobody else can log a change, so the duplicate check,
-// the version comparison and the writes see a stable picture.
+// the version comparison (against each row's newest logged change) and the writes see a stable picture.
 import type { Pool, PoolClient } from '@catchup/db';
 import { changeIdentity, changeSchema, compareVersions, type Change } from './change.ts';
 import { BatchRejectedError } from './errors.ts';
@@ -95,7 +95,6 @@ export async function applyChanges(pool: Pool, parsed: Change[]): Promise<ApplyR
       await client.query('ROLLBACK');
       throw await explainFailure(pool, winners, tables, parsed, err);
     }
-    await recordVersions(client, winners);
     await appendToLog(client, fresh);
     await client.query('COMMIT');
     result.applied = winners.length;
@@ -147,13 +146,23 @@ async function pickWinners(client: PoolClient, changes: Change[]): Promise<Chang
     }
   }
   const list = [...candidates.values()];
+  // The standing version of a row is its newest logged change (ties on hlc are settled in JS, by node id).
   const { rows } = await client.query<{ table_name: string; record_id: string; hlc: string; origin_node_id: string }>(
-    `SELECT v.table_name, v.record_id, v.hlc::text, v.origin_node_id
+    `SELECT x.table_name, x.record_id, d.hlc::text AS hlc, d.origin_node_id
        FROM unnest($1::text[], $2::text[]) AS x(table_name, record_id)
-       JOIN sync_row_versions v USING (table_name, record_id)`,
+       CROSS JOIN LATERAL (
+         SELECT max(hlc) AS top FROM database_changes m WHERE m.table_name = x.table_name AND m.record_id = x.record_id
+       ) t
+       JOIN database_changes d ON d.table_name = x.table_name AND d.record_id = x.record_id AND d.hlc = t.top`,
     [list.map((c) => c.table_name), list.map((c) => c.record_id)],
   );
-  const standing = new Map<string, Version>(rows.map((r) => [rowKey(r.table_name, r.record_id), { hlc: r.hlc, node: r.origin_node_id }]));
+  const standing = new Map<string, Version>();
+  for (const r of rows) {
+    const key = rowKey(r.table_name, r.record_id);
+    const version = { hlc: r.hlc, node: r.origin_node_id };
+    const current = standing.get(key);
+    if (!current || compareVersions(version, current) > 0) standing.set(key, version);
+  }
   return list.filter((c) => {
     const current = standing.get(rowKey(c.table_name, c.record_id));
     return !current || compareVersions({ hlc: c.hlc, node: c.origin_node_id }, current) > 0;
@@ -196,22 +205,6 @@ async function writeRows(client: PoolClient, winners: Change[], tables: Map<stri
   }
 }
 
-async function recordVersions(client: PoolClient, winners: Change[]): Promise<void> {
-  if (!winners.length) return;
-  await client.query(
-    `INSERT INTO sync_row_versions (table_name, record_id, hlc, origin_node_id, deleted)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::boolean[])
-     ON CONFLICT (table_name, record_id)
-     DO UPDATE SET hlc = EXCLUDED.hlc, origin_node_id = EXCLUDED.origin_node_id, deleted = EXCLUDED.deleted`,
-    [
-      winners.map((c) => c.table_name),
-      winners.map((c) => c.record_id),
-      winners.map((c) => c.hlc),
-      winners.map((c) => c.origin_node_id),
-      winners.map((c) => c.operation === 'delete'),
-    ],
-  );
-}
 
 function logEntryJson(c: Change): string {
   const { sequence: _position, change_data: _row, ...rest } = c;

@@ -13,7 +13,6 @@ const INTERNAL_TABLES = new Set([
   'sync_config',
   'sync_logs',
   'sync_node',
-  'sync_row_versions',
   'sync_servers',
 ]);
 

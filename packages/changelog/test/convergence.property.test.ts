@@ -39,7 +39,7 @@ const deliverArb: fc.Arbitrary<Step> = fc
 
 async function reset(): Promise<void> {
   await Promise.all(
-    nodes.map((n) => n.pool.query('TRUNCATE teams, events, matches, scouting_data, database_changes, sync_row_versions')),
+    nodes.map((n) => n.pool.query('TRUNCATE teams, events, matches, scouting_data, database_changes')),
   );
 }
 
