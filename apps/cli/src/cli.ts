@@ -1,0 +1,145 @@
+// `npm run catchup -- <command>`: a node's operator commands over its HTTP API.
+import { parseArgs } from 'node:util';
+import { formatTable } from './table.ts';
+
+const USAGE = `usage: npm run catchup -- <command> [options]
+
+commands:
+  status                                   peers needing catch-up and recent runs
+  scan [--server ID]                       detect and catch up now (waits; prints each result)
+  servers list                             registered peers
+  servers add NAME HOST PORT [--key KEY] [--protocol http|https]
+  servers remove ID
+  logs [--limit N]                         recent sync log entries
+
+options:
+  --url URL   the node's API (default: CATCHUP_URL or http://127.0.0.1:$PORT, PORT default 5000)
+  --api-key K this node's key (default: SYNC_API_KEY)`;
+
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  env: Record<string, string | undefined>;
+}
+
+class CliError extends Error {}
+
+interface ScanResult {
+  server_name: string;
+  success: boolean;
+  database_changes: { sent: number; received: number; applied: number };
+  file_changes: { uploaded: number; downloaded: number };
+  duration: number;
+  errors: string[];
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        url: { type: 'string' },
+        'api-key': { type: 'string' },
+        key: { type: 'string' },
+        protocol: { type: 'string' },
+        server: { type: 'string' },
+        limit: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    io.err(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals.length === 0) {
+    io.out(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const base = values.url ?? io.env.CATCHUP_URL ?? `http://127.0.0.1:${io.env.PORT ?? 5000}`;
+  const apiKey = values['api-key'] ?? io.env.SYNC_API_KEY;
+  const call = async (path: string, init: { method?: string; json?: unknown } = {}) => {
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method: init.method ?? 'GET',
+        headers: { ...(apiKey ? { 'x-api-key': apiKey } : {}), ...(init.json !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}),
+      });
+    } catch (err) {
+      throw new CliError(`cannot reach ${base}: ${(err as Error).cause ?? (err as Error).message}`);
+    }
+    const text = await res.text();
+    const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    if (!res.ok && res.status !== 202) throw new CliError(`${res.status}: ${String(body.message ?? text)}`);
+    return { status: res.status, body };
+  };
+
+  try {
+    const [command, sub, ...rest] = positionals;
+    if (command === 'status') {
+      const { body } = await call('/api/sync/catchup/status');
+      const peers = body.servers_needing_catchup as Record<string, unknown>[];
+      io.out(`catch-up ${body.catchup_enabled ? 'enabled' : 'disabled'}, log kept ${body.max_catchup_days} days`);
+      io.out(peers.length ? formatTable(['id', 'name', 'host', 'missing', 'last sync', 'last ping', 'reachable'], peers.map((p) => [p.id, p.name, p.host, p.missing_changes, p.last_sync, p.last_ping, p.ping_success])) : 'no peer needs catch-up');
+      const logs = body.recent_catchup_logs as Record<string, unknown>[];
+      if (logs.length) io.out(`\n${formatTable(['started', 'server', 'status', 'details'], logs.map((l) => [l.started_at, l.server_name, l.status, l.details]))}`);
+      return 0;
+    }
+    if (command === 'scan') {
+      const { status, body } = await call('/api/sync/catchup/scan', { method: 'POST', json: values.server ? { server_ids: [Number(values.server)] } : {} });
+      if (status === 202) {
+        io.out(`${body.message}\n  ${base}${String(body.status_url)}`);
+        return 0;
+      }
+      const results = body.results as ScanResult[];
+      io.out(`${body.message}: ${body.servers_processed} server(s)`);
+      if (results.length) {
+        io.out(formatTable(['server', 'ok', 'sent', 'received', 'applied', 'files up', 'files down', 'seconds', 'errors'], results.map((r) => [r.server_name, r.success ? 'yes' : 'no', r.database_changes.sent, r.database_changes.received, r.database_changes.applied, r.file_changes.uploaded, r.file_changes.downloaded, r.duration.toFixed(1), r.errors.join('; ')])));
+      }
+      return results.every((r) => r.success) ? 0 : 1;
+    }
+    if (command === 'servers' && sub === 'list') {
+      const { body } = await call('/api/sync/servers');
+      const servers = body.servers as Record<string, unknown>[];
+      io.out(servers.length ? formatTable(['id', 'name', 'address', 'active', 'key', 'last sync', 'sent cursor', 'received cursor'], servers.map((s) => [s.id, s.name, `${s.protocol}://${s.host}:${s.port}`, s.is_active, s.api_key_set ? 'set' : 'none', s.last_sync, s.sent_cursor, s.received_cursor])) : 'no servers registered');
+      return 0;
+    }
+    if (command === 'servers' && sub === 'add') {
+      const [name, host, port] = rest;
+      if (!name || !host || !port) throw new CliError(`servers add needs NAME HOST PORT\n\n${USAGE}`);
+      const { body } = await call('/api/sync/servers', {
+        method: 'POST',
+        json: { name, host, port: Number(port), ...(values.key ? { api_key: values.key } : {}), ...(values.protocol ? { protocol: values.protocol } : {}) },
+      });
+      io.out(`added server ${body.id}: ${body.name} at ${body.protocol}://${body.host}:${body.port}`);
+      return 0;
+    }
+    if (command === 'servers' && sub === 'remove') {
+      const [id] = rest;
+      if (!id) throw new CliError('servers remove needs an ID');
+      await call(`/api/sync/servers/${encodeURIComponent(id)}`, { method: 'DELETE' });
+      io.out(`removed server ${id}`);
+      return 0;
+    }
+    if (command === 'logs') {
+      const { body } = await call(`/api/sync/logs?page_size=${Number(values.limit ?? 20)}`);
+      const logs = body.logs as Record<string, unknown>[];
+      io.out(logs.length ? formatTable(['id', 'started', 'server', 'operation', 'status', 'details'], logs.map((l) => [l.id, l.started_at, l.server_name, l.operation, l.status, l.details])) : 'the sync log is empty');
+      return 0;
+    }
+    throw new CliError(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`);
+  } catch (err) {
+    if (err instanceof CliError) {
+      io.err(err.message);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exitCode = await runCli(process.argv.slice(2), { out: (t) => console.log(t), err: (t) => console.error(t), env: process.env });
+}

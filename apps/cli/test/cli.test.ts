@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli.ts';
+import { useApiNodes } from '../../api/test/nodes.ts';
+
+const [a, b] = await useApiNodes(2, 'cli');
+
+async function cli(...args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t), env: { CATCHUP_URL: a!.url, SYNC_API_KEY: a!.apiKey } });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('npm run catchup', () => {
+  it('adds and lists servers, without showing keys', async () => {
+    const port = new URL(b!.url).port;
+    const added = await cli('servers', 'add', 'cli-b', '127.0.0.1', port, '--key', b!.apiKey);
+    expect(added).toMatchObject({ code: 0, out: expect.stringMatching(/^added server \d+: cli-b at http:\/\/127\.0\.0\.1:\d+$/) });
+    const list = await cli('servers', 'list');
+    expect(list.code).toBe(0);
+    expect(list.out).toMatch(/^id\s+name\s+address/);
+    expect(list.out).toMatch(/cli-b\s+http:\/\/127\.0\.0\.1:\d+\s+true\s+set/);
+    expect(list.out).not.toContain(b!.apiKey);
+  });
+
+  it('shows status with the exact missing count, then scans and reports the run', async () => {
+    await a!.ctx.db.team.create({ data: { teamNumber: 254, name: 'Poofs', scoutingTeamNumber: 1 } });
+    const status = await cli('status');
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(/cli-b\s+127\.0\.0\.1\s+1\s/);
+    const scan = await cli('scan');
+    expect(scan.code).toBe(0);
+    expect(scan.out).toMatch(/Catch-up scan completed: 1 server\(s\)/);
+    expect(scan.out).toMatch(/cli-b\s+yes\s+1\s+0\s+0/);
+    expect((await cli('status')).out).toMatch(/no peer needs catch-up/);
+    expect((await cli('logs')).out).toMatch(/catch-up sync\s+completed\s+Applied 0 database changes/);
+  });
+
+  it('explains bad usage, a wrong key and an unreachable node', async () => {
+    expect(await cli('frobnicate')).toMatchObject({ code: 1, err: expect.stringMatching(/unknown command: frobnicate/) });
+    expect(await cli('servers', 'add', 'only-name')).toMatchObject({ code: 1, err: expect.stringMatching(/needs NAME HOST PORT/) });
+    const wrongKey = await runCli(['status'], { out: () => {}, err: (t) => expect(t).toMatch(/^401: Missing or invalid API key/), env: { CATCHUP_URL: a!.url, SYNC_API_KEY: 'wrong-key-wrong-key' } });
+    expect(wrongKey).toBe(1);
+    const errors: string[] = [];
+    const down = await runCli(['status'], { out: () => {}, err: (t) => errors.push(t), env: { CATCHUP_URL: 'http://127.0.0.1:1', SYNC_API_KEY: 'k' } });
+    expect(down).toBe(1);
+    expect(errors[0]).toMatch(/cannot reach http:\/\/127\.0\.0\.1:1/);
+  });
+});
