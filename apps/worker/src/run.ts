@@ -17,6 +17,7 @@ export function runWorkers(config: NodeConfig, engine: EngineContext, logger: Lo
     redisUrl: config.redisUrl,
     prefix: config.queuePrefix,
     workerName: `${config.nodeName}@${hostname()}:${process.pid}`,
+    lockMs: config.jobLockSeconds * 1000,
     concurrency: {
       detect: 1,
       catchup: config.workerConcurrency,

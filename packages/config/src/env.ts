@@ -25,6 +25,8 @@ export interface NodeConfig {
   runWorkers: boolean;
   /** Jobs processed at once per worker process and queue (batch queues; detection runs one at a time). */
   workerConcurrency: number;
+  /** How long a worker holds a job before others may take it back as stalled (renewed while it runs). */
+  jobLockSeconds: number;
   /** Bull Board credentials (HTTP basic auth); the password defaults to the node's API key. */
   adminUser: string;
   adminPassword: string | undefined;
@@ -90,6 +92,7 @@ const processFields: Record<string, EnvField> = {
   SCAN_WAIT_SECONDS: { expected: 'an integer from 0 to 3600', parse: parseInteger, schema: integerIn(0, 3600) },
   RUN_WORKERS: { expected: 'a boolean (true/false)', parse: parseBoolean, schema: z.boolean() },
   WORKER_CONCURRENCY: { expected: 'an integer from 1 to 64', parse: parseInteger, schema: integerIn(1, 64) },
+  JOB_LOCK_SECONDS: { expected: 'an integer from 2 to 3600', parse: parseInteger, schema: integerIn(2, 3600) },
   ADMIN_USER: { expected: 'a user name of 1-64 characters without ":"', parse: (v) => v, schema: z.string().regex(/^[^:]{1,64}$/) },
   ADMIN_PASSWORD: { expected: 'a password of at least 8 characters', secret: true, parse: (v) => v, schema: z.string().min(8) },
   FILE_UPLOAD_LIMIT_BYTES: { expected: 'an integer of at least 1', parse: parseInteger, schema: z.number().int().min(1) },
@@ -136,6 +139,7 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     scanWaitSeconds: read('SCAN_WAIT_SECONDS', 30),
     runWorkers: read('RUN_WORKERS', true),
     workerConcurrency: read('WORKER_CONCURRENCY', 4),
+    jobLockSeconds: read('JOB_LOCK_SECONDS', 30),
     adminUser: read('ADMIN_USER', 'admin'),
     adminPassword: read<string | undefined>('ADMIN_PASSWORD', undefined),
     syncExclude: read<string[]>('SYNC_EXCLUDE', []),

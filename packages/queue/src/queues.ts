@@ -105,6 +105,8 @@ export interface WorkerSetOptions extends QueueSetOptions {
   concurrency: Partial<Record<QueueKey, number>>;
   /** Recorded on each job it processes (job.processedBy). */
   workerName: string;
+  /** Lock on an active job; a job whose worker died is taken back after it expires. */
+  lockMs: number;
 }
 
 /** Starts one worker per queue. Refuses to start when a job name has no handler. */
@@ -122,6 +124,8 @@ export function startWorkers(handlers: Handlers, options: WorkerSetOptions): { w
       prefix: options.prefix,
       concurrency: options.concurrency[key] ?? 1,
       name: options.workerName,
+      lockDuration: options.lockMs,
+      stalledInterval: options.lockMs,
     });
   });
   return {
