@@ -145,6 +145,22 @@ async function waitForConvergence(among: DemoNode[], timeoutMs = 120_000): Promi
   throw new Error(`no convergence among ${among.map((n) => n.name).join(', ')} within ${timeoutMs / 1000}s`);
 }
 
+/** Waits until no node has a catch-up job waiting or running (read from each node's /metrics). */
+async function waitForQuiet(among: DemoNode[], timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let quietRounds = 0;
+  while (Date.now() < end && quietRounds < 2) {
+    const busy = await Promise.all(
+      among.map(async (n) => {
+        const text = await (await fetch(`${n.url}/metrics`)).text();
+        return [...text.matchAll(/^catchup_queue_jobs\{queue="[^"]+",state="(waiting|active|delayed|waiting-children)"\} (\d+)$/gm)].some((m) => Number(m[2]) > 0);
+      }),
+    );
+    quietRounds = busy.some(Boolean) ? 0 : quietRounds + 1;
+    await sleep(500);
+  }
+}
+
 async function writeFileAt(node: DemoNode, rel: string, content: string, mtime?: Date) {
   const file = path.join(node.dataDir, rel);
   await mkdir(path.dirname(file), { recursive: true });
@@ -213,6 +229,7 @@ async function main() {
   say('site-c comes back: detection finds it and catches it up');
   await start(c);
   await waitForConvergence([a, b, c]);
+  await waitForQuiet([a, b, c]);
 
   say('Converged');
   const rows = await Promise.all([a, b, c].map(async (n) => ({ n, table: await tableDigest(n), tree: await treeDigest(n.dataDir), status: await api(n, '/api/sync/catchup/status') })));
