@@ -22,6 +22,7 @@ export function createMetrics(ctx: AppContext): Metrics {
     registers: [registry],
   });
   const files = new Counter({ name: 'catchup_files_total', help: 'Files moved by catch-ups (uploaded, downloaded, deleted, conflicts)', labelNames: ['action'], registers: [registry] });
+  const bytes = new Counter({ name: 'catchup_file_bytes_total', help: 'Bytes of files moved by catch-ups', registers: [registry] });
   const duration = new Histogram({
     name: 'catchup_duration_seconds',
     help: 'Duration of catch-up runs',
@@ -40,7 +41,9 @@ export function createMetrics(ctx: AppContext): Metrics {
       const result = log.result as CatchupResult | null;
       if (!result) continue;
       for (const [kind, n] of Object.entries(result.database_changes ?? {})) changes.inc({ kind }, n);
-      for (const [action, n] of Object.entries(result.file_changes ?? {})) files.inc({ action }, n);
+      const { bytes: moved = 0, ...actions } = result.file_changes ?? {};
+      for (const [action, n] of Object.entries(actions)) files.inc({ action }, n);
+      bytes.inc(moved);
       duration.observe(result.duration);
     }
     missing.reset();

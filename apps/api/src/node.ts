@@ -3,7 +3,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import type { NodeConfig } from '@catchup/config';
+import { RedisUnreachableError, type NodeConfig } from '@catchup/config';
 import { openEngine } from '@catchup/engine';
 import { createLogger, type Logger } from '@catchup/logger';
 import { NodeQueues } from '@catchup/queue';
@@ -37,7 +37,7 @@ export async function assertRedisReachable(redisUrl: string): Promise<void> {
     await probe.connect();
     await probe.ping();
   } catch (err) {
-    throw lastError ?? err;
+    throw new RedisUnreachableError(lastError ?? err);
   } finally {
     probe.disconnect();
   }

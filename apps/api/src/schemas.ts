@@ -28,7 +28,7 @@ export const catchupResultSchema = z.object({
     skipped_duplicate: z.number(),
     skipped_stale: z.number(),
   }),
-  file_changes: z.object({ uploaded: z.number(), downloaded: z.number(), deleted: z.number(), conflicts: z.number() }),
+  file_changes: z.object({ uploaded: z.number(), downloaded: z.number(), deleted: z.number(), conflicts: z.number(), bytes: z.number() }),
   errors: z.array(z.string()),
   duration: z.number().describe('seconds'),
 });

@@ -60,13 +60,14 @@ describe('file catch-up between two nodes', () => {
     const result = await scan();
     expect(result.success).toBe(true);
     expect(result.file_changes).toMatchObject({ uploaded: 2, downloaded: 2, deleted: 0, conflicts: 0 });
+    expect(result.file_changes.bytes).toBe(12 + 20 + 13 + 9);
     expect(await tree(dirA)).toEqual(await tree(dirB));
     expect(Object.keys(await tree(dirA)).sort()).toEqual(['config/event.json', 'instance/notes.md', 'uploads/robots/1678.jpg', 'uploads/robots/254.jpg']);
   });
 
   it('moves nothing when nothing changed', async () => {
     const result = await scan();
-    expect(result.file_changes).toEqual({ uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0 });
+    expect(result.file_changes).toEqual({ uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0, bytes: 0 });
   });
 
   it('propagates changes and deletes from each side, and keeps both versions of a file changed on both', async () => {
@@ -79,7 +80,7 @@ describe('file catch-up between two nodes', () => {
     await put(dirB, 'config/event.json', '{"event":"2026casj","edited":"on B, later"}', newer);
     const result = await scan();
     expect(result.success).toBe(true);
-    expect(result.file_changes).toEqual({ uploaded: 2, downloaded: 0, deleted: 1, conflicts: 1 });
+    expect(result.file_changes).toMatchObject({ uploaded: 2, downloaded: 0, deleted: 1, conflicts: 1 });
 
     const [ta, tb] = [await tree(dirA), await tree(dirB)];
     expect(ta).toEqual(tb);

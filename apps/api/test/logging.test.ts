@@ -64,7 +64,7 @@ describe('readiness', () => {
   it('a node refuses to start when Redis does not answer', async () => {
     await expect(
       startNode(loadNodeConfig({ DATABASE_URL: database!.url, HOST: '127.0.0.1', PORT: '0', NODE_NAME: 'no-redis', DATA_DIR, SYNC_API_KEY: key, LOG_LEVEL: 'silent', REDIS_URL: 'redis://127.0.0.1:1' })),
-    ).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    ).rejects.toMatchObject({ name: 'RedisUnreachableError', code: 'ECONNREFUSED' });
   });
 });
 

@@ -31,6 +31,7 @@ describe('/metrics', () => {
     expect(value(text, 'catchup_runs_total{outcome="completed"}')).toBe(1);
     expect(value(text, 'catchup_changes_total{kind="sent"}')).toBe(250);
     expect(value(text, 'catchup_duration_seconds_count')).toBe(1);
+    expect(value(text, 'catchup_file_bytes_total')).toBe(0);
     expect(value(text, 'catchup_duration_seconds_bucket{le="+Inf"}')).toBe(1);
     expect(value(text, `catchup_missing_changes{peer="${pair.specB.name}"}`)).toBe(0);
     expect(value(text, 'catchup_queue_jobs{queue="batch-send",state="completed"}')).toBe(3);

@@ -97,6 +97,14 @@ describe('a node process', () => {
     );
   });
 
+  it('says in one line that Redis is unreachable, where it looked and how to start it', async () => {
+    const port = await freePort();
+    const { child, output } = startNode({ DATABASE_URL: node!.url, REDIS_URL: `redis://127.0.0.1:${port}`, PORT: '0' });
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(output().trim()).toMatch(new RegExp(`^Redis is not reachable at redis://127\\.0\\.0\\.1:${port} \\(REDIS_URL\\): ECONNREFUSED\\. .*docker compose up -d redis`));
+  });
+
   it('refuses an invalid configuration naming the variable', async () => {
     const { child, output } = startNode({ DATABASE_URL: node!.url, CATCHUP_BATCH_SIZE: 'many' });
     const [code] = await once(child, 'exit');

@@ -143,6 +143,7 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
           downloaded: fileResults.reduce((n, f) => n + f.downloaded, 0),
           deleted: fileResults.reduce((n, f) => n + f.deleted, 0),
           conflicts: fileResults.reduce((n, f) => n + f.conflicts, 0),
+          bytes: fileResults.reduce((n, f) => n + f.bytes, 0),
         },
         ...(job.data.fileSeqLocal && !fileFailures ? { fileSeqs: { local: job.data.fileSeqLocal, peer: job.data.fileSeqPeer ?? '0' } } : {}),
         errors,
@@ -180,7 +181,7 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
         logger.warn({ server_id: serverId, directory, errors: out.errors }, `❌ file-sync ${directory}: ${out.errors.length} file(s) failed`);
         throw new Error(`file-sync ${directory}: ${out.errors.length} file(s) failed: ${out.errors[0]}`);
       }
-      return { directory, uploaded: out.uploaded, downloaded: out.downloaded, deleted: out.deleted, conflicts: out.conflicts };
+      return { directory, uploaded: out.uploaded, downloaded: out.downloaded, deleted: out.deleted, conflicts: out.conflicts, bytes: out.bytes };
     },
 
     async 'batch-receive'(job) {

@@ -80,9 +80,9 @@ const processFields: Record<string, EnvField> = {
   },
   DATA_DIR: { expected: 'a folder path', parse: (v) => v, schema: z.string().min(1) },
   QUEUE_PREFIX: {
-    expected: 'letters, digits, dot, dash, underscore or colon',
+    expected: 'letters, digits, dot, dash, underscore, colon or braces (Redis Cluster hash tag)',
     parse: (v) => v,
-    schema: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/),
+    schema: z.string().regex(/^[A-Za-z0-9._:{}-]{1,100}$/),
   },
   BODY_LIMIT_BYTES: {
     expected: 'an integer from 1024 to 1073741824',

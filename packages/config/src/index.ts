@@ -9,4 +9,4 @@ export {
 } from './settings.ts';
 export { resolveRuntimeSettings, toConfigRows, type ConfigRow } from './runtime.ts';
 export { loadRuntimeSettings, updateRuntimeSettings } from './store.ts';
-export { describeStartupError } from './startup-errors.ts';
+export { describeStartupError, RedisUnreachableError } from './startup-errors.ts';

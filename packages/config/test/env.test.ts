@@ -43,7 +43,7 @@ describe('configuration from the environment', () => {
       DATABASE_URL: 'postgresql://u:p@db:5433/other',
       REDIS_URL: 'redis://cache:6380/2',
       DATA_DIR: '/srv/catchup',
-      QUEUE_PREFIX: 'site-a',
+      QUEUE_PREFIX: '{site-a}',
       LOG_LEVEL: 'debug',
     });
     expect(config.defaults).toMatchObject({
@@ -61,7 +61,7 @@ describe('configuration from the environment', () => {
       databaseUrl: 'postgresql://u:p@db:5433/other',
       redisUrl: 'redis://cache:6380/2',
       dataDir: '/srv/catchup',
-      queuePrefix: 'site-a',
+      queuePrefix: '{site-a}',
       logLevel: 'debug',
     });
   });

@@ -36,7 +36,7 @@ export interface CatchupResult {
   completed_at: string;
   success: boolean;
   database_changes: { sent: number; received: number; applied: number; skipped_duplicate: number; skipped_stale: number };
-  file_changes: { uploaded: number; downloaded: number; deleted: number; conflicts: number };
+  file_changes: { uploaded: number; downloaded: number; deleted: number; conflicts: number; bytes: number };
   errors: string[];
   /** Seconds. */
   duration: number;
@@ -148,7 +148,7 @@ export async function finalizeCatchup(ctx: EngineContext, input: FinalizeInput):
       skipped_duplicate: sum(input.receives, (r) => r.skippedDuplicate),
       skipped_stale: sum(input.receives, (r) => r.skippedStale),
     },
-    file_changes: input.files ?? { uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0 },
+    file_changes: input.files ?? { uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0, bytes: 0 },
     errors: input.errors,
     duration: (completedAt.getTime() - input.startedAt.getTime()) / 1000,
   };

@@ -27,6 +27,8 @@ export interface FileSyncOutcome {
   downloaded: number;
   deleted: number;
   conflicts: number;
+  /** Bytes moved (uploaded + downloaded). */
+  bytes: number;
   errors: string[];
 }
 
@@ -65,7 +67,7 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
     ctx.db.fileSyncState.findMany({ where: { serverId, directory } }),
   ]);
   const base = new Map(baseRows.map((b) => [b.path, b.sha256]));
-  const outcome: FileSyncOutcome = { directory, uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0, errors: [] };
+  const outcome: FileSyncOutcome = { directory, uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0, bytes: 0, errors: [] };
   // Agreed states are written in bulk: once per 200 files and at the end.
   let settled: { path: string; sha256: string | null }[] = [];
   const flushAgreed = async () => {
@@ -88,12 +90,14 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
     const entry = local.get(localPath);
     const sha256 = entry && !entry.deleted && entry.size === info.size ? entry.sha256 : await sha256File(path.join(root, localPath));
     await client.uploadFile(directory, remotePath, createReadStream(path.join(root, localPath)), { sha256, size: info.size, mtimeMs: info.mtimeMs });
+    outcome.bytes += info.size;
     return sha256;
   };
   const download = async (remotePath: string, localPath: string) => {
     const file = await client.downloadFile(directory, remotePath);
     await writeVerified(root, localPath, file.stream, file);
     await recordFile(ctx.pool, directory, localPath, file);
+    outcome.bytes += file.size;
     return file.sha256;
   };
 

@@ -50,6 +50,7 @@ export interface FileSyncJobResult {
   downloaded: number;
   deleted: number;
   conflicts: number;
+  bytes: number;
 }
 
 export interface BatchSendJobData {

@@ -183,7 +183,7 @@ function unreachableResult(serverId: number, serverName: string, error: string):
     completed_at: now,
     success: false,
     database_changes: { sent: 0, received: 0, applied: 0, skipped_duplicate: 0, skipped_stale: 0 },
-    file_changes: { uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0 },
+    file_changes: { uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0, bytes: 0 },
     errors: [error],
     duration: 0,
   };
