@@ -4,7 +4,7 @@
 // existing target rows (as the application locks rows before its commit), then the log lock (which
 // capture takes at commit). Under the log lock nobody else can log a change, so the duplicate check,
 // the version comparison (against each row's newest logged change) and the writes see a stable picture.
-import type { Pool, PoolClient } from '@catchup/db';
+import { inTransaction, type Pool, type PoolClient } from '@catchup/db';
 import { changeIdentity, changeSchema, compareVersions, type Change } from './change.ts';
 import { BatchRejectedError } from './errors.ts';
 import { quoteIdent } from './sql.ts';
@@ -61,9 +61,20 @@ export async function applyBatch(pool: Pool, input: unknown[]): Promise<ApplyRes
   return applyChanges(pool, parseBatch(input));
 }
 
+/** The set-wise row write failed; explained once its transaction has rolled back (the rows stay locked until then). */
+class RowWriteFailed extends Error {
+  readonly winners: Change[];
+  readonly original: unknown;
+
+  constructor(winners: Change[], original: unknown) {
+    super('row write failed');
+    this.winners = winners;
+    this.original = original;
+  }
+}
+
 /** Applies changes that already passed changeSchema (e.g. validated by the HTTP route). */
 export async function applyChanges(pool: Pool, parsed: Change[]): Promise<ApplyResult> {
-  const input = parsed;
   const tables = await describeSyncedTables(pool);
   checkTables(parsed, tables);
 
@@ -76,35 +87,33 @@ export async function applyChanges(pool: Pool, parsed: Change[]): Promise<ApplyR
     seen.add(id);
     unique.push(c);
   }
-  const result: ApplyResult = { received: input.length, applied: 0, skipped_duplicate: parsed.length - unique.length, skipped_stale: 0 };
+  const result: ApplyResult = { received: parsed.length, applied: 0, skipped_duplicate: parsed.length - unique.length, skipped_stale: 0 };
   if (unique.length === 0) return result;
 
-  const client = await pool.connect();
   try {
-    await client.query('BEGIN');
-    await client.query(`SET LOCAL catchup.applying = 'on'`);
-    await lockExistingRows(client, unique);
-    await client.query('SELECT catchup_lock_log()');
+    return await inTransaction(pool, async (client) => {
+      await client.query(`SET LOCAL catchup.applying = 'on'`);
+      await lockExistingRows(client, unique);
+      await client.query('SELECT catchup_lock_log()');
 
-    const fresh = await withoutLogged(client, unique);
-    result.skipped_duplicate += unique.length - fresh.length;
-    const winners = await pickWinners(client, fresh);
-    try {
-      await writeRows(client, winners, tables);
-    } catch (err) {
-      await client.query('ROLLBACK');
-      throw await explainFailure(pool, winners, tables, parsed, err);
-    }
-    await appendToLog(client, fresh);
-    await client.query('COMMIT');
-    result.applied = winners.length;
-    result.skipped_stale = fresh.length - winners.length;
-    return result;
+      const fresh = await withoutLogged(client, unique);
+      const winners = await pickWinners(client, fresh);
+      try {
+        await writeRows(client, winners, tables);
+      } catch (err) {
+        throw new RowWriteFailed(winners, err);
+      }
+      await appendToLog(client, fresh);
+      return {
+        ...result,
+        applied: winners.length,
+        skipped_duplicate: result.skipped_duplicate + unique.length - fresh.length,
+        skipped_stale: fresh.length - winners.length,
+      };
+    });
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
+    if (err instanceof RowWriteFailed) throw await explainFailure(pool, err.winners, tables, parsed, err.original);
     throw err;
-  } finally {
-    client.release();
   }
 }
 
