@@ -46,21 +46,15 @@ export async function planCatchup(ctx: EngineContext, server: SyncServer, ping: 
   const { catchup_batch_size: batchSize } = await ctx.settings();
   const send = server.syncDatabase
     ? await planSendRanges(ctx.pool, server.sentCursor.toString(), ping.node_id, batchSize)
-    : [];
+    : { ranges: [], changes: 0 };
   const receive = server.syncDatabase ? planReceiveRanges(server.receivedCursor.toString(), ping.latest_sequence, batchSize) : [];
-  const missing = send.length
-    ? await ctx.pool.query<{ n: string }>(
-        `SELECT count(*)::text AS n FROM database_changes WHERE sequence > $1::bigint AND sequence <= $2::bigint AND origin_node_id <> $3`,
-        [send[0]!.from, send[send.length - 1]!.to, ping.node_id],
-      )
-    : undefined;
   return {
     serverId: server.id,
     peerNodeId: ping.node_id,
     batchSize,
-    send,
+    send: send.ranges,
     receive,
-    missingChanges: Number(missing?.rows[0]?.n ?? 0),
+    missingChanges: send.changes,
   };
 }
 

@@ -1,5 +1,5 @@
 export type { EngineContext } from './context.ts';
-export { measurePeers, type PeerNeed } from './detect.ts';
+export { measurePeers, peerHasChangesForUs, type PeerNeed } from './detect.ts';
 export { pingPeer, type PingOutcome } from './ping.ts';
 export {
   planCatchup,
@@ -13,6 +13,6 @@ export {
   type ReceiveOutcome,
   type FinalizeInput,
 } from './catchup.ts';
-export { planSendRanges, planReceiveRanges, type Range } from './ranges.ts';
+export { planSendRanges, planReceiveRanges, type Range, type SendPlan } from './ranges.ts';
 export { openEngine, type OpenedEngine } from './assemble.ts';
 export { syncDirectory, enabledDirectories, type FileSyncOutcome } from './files.ts';

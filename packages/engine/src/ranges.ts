@@ -6,11 +6,17 @@ export interface Range {
   to: string;
 }
 
+export interface SendPlan {
+  ranges: Range[];
+  /** Changes the ranges hold for the peer. */
+  changes: number;
+}
+
 /**
  * Ranges of the local log after `cursor`, each holding at most `batchSize` changes to send to the peer
  * (its own changes are left out). Only the range boundaries are read, so memory stays small (I9).
  */
-export async function planSendRanges(sql: Sql, cursor: string, peerNodeId: string | null, batchSize: number): Promise<Range[]> {
+export async function planSendRanges(sql: Sql, cursor: string, peerNodeId: string | null, batchSize: number): Promise<SendPlan> {
   const { rows } = await sql.query<{ boundary: string; latest: string; total: string }>(
     `WITH latest AS (SELECT coalesce(max(sequence), 0) AS latest FROM database_changes),
           eligible AS (
@@ -37,7 +43,7 @@ export async function planSendRanges(sql: Sql, cursor: string, peerNodeId: strin
     if (ranges.length) ranges[ranges.length - 1]!.to = latest;
     else ranges.push({ from, to: latest });
   }
-  return ranges;
+  return { ranges, changes: Number(rows.find((r) => r.total !== null)?.total ?? 0) };
 }
 
 /** Ranges of the peer's log after our cursor up to its latest position, `width` positions each. */
