@@ -1,10 +1,10 @@
 // What each job does: the engine's steps, wired to BullMQ jobs, with the seed's narrative in the logs.
-import { acknowledgeRange, BatchRejectedError } from '@catchup/changelog';
-import type { SyncServer } from '@catchup/db';
+import { BatchRejectedError } from '@catchup/changelog';
 import {
   enabledDirectories,
   finalizeCatchup,
   measurePeers,
+  peerHasChangesForUs,
   pingPeer,
   planCatchup,
   receiveRange,
@@ -29,23 +29,6 @@ function asJobError(err: unknown, what: string): Error {
   const text = `${what}: ${message(err)}`;
   if ((err instanceof PeerError && !err.retryable) || err instanceof BatchRejectedError) return new UnrecoverableError(text);
   return new Error(text);
-}
-
-/**
- * Whether the peer's log holds changes this node lacks. Its log grows with our own changes relayed back,
- * so a higher position alone proves nothing: look at one page, and when only our own changes are there,
- * move the received cursor over them without a catch-up.
- */
-async function peerHasChangesForUs(engine: EngineContext, server: SyncServer, peerLatest: string): Promise<boolean> {
-  if (!server.syncDatabase || BigInt(peerLatest) <= server.receivedCursor) return false;
-  const settings = await engine.settings();
-  const page = await engine
-    .peerClient(server, settings)
-    .readChanges({ after: server.receivedCursor.toString(), limit: 1, upTo: peerLatest, excludeOrigin: engine.nodeId })
-    .catch(() => null);
-  if (!page || page.changes.length) return true; // when in doubt, let a catch-up find out (and report)
-  await acknowledgeRange(engine.pool, server.id, 'received', { from: server.receivedCursor.toString(), to: page.next_cursor });
-  return false;
 }
 
 export function createHandlers(engine: EngineContext, queues: NodeQueues, logger: Logger): Handlers {

@@ -32,3 +32,20 @@ export async function measurePeers(ctx: EngineContext, only?: number[]): Promise
   }
   return needs;
 }
+
+/**
+ * Whether the peer's log holds changes this node lacks. Its log grows with our own changes relayed back,
+ * so a higher position alone proves nothing: look at one page, and when only our own changes are there,
+ * move the received cursor over them without a catch-up.
+ */
+export async function peerHasChangesForUs(ctx: EngineContext, server: SyncServer, peerLatest: string): Promise<boolean> {
+  if (!server.syncDatabase || BigInt(peerLatest) <= server.receivedCursor) return false;
+  const settings = await ctx.settings();
+  const page = await ctx
+    .peerClient(server, settings)
+    .readChanges({ after: server.receivedCursor.toString(), limit: 1, upTo: peerLatest, excludeOrigin: ctx.nodeId })
+    .catch(() => null);
+  if (!page || page.changes.length) return true; // when in doubt, let a catch-up find out (and report)
+  await acknowledgeRange(ctx.pool, server.id, 'received', { from: server.receivedCursor.toString(), to: page.next_cursor });
+  return false;
+}
