@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { freePort } from '@catchup/testing/services';
+import { freePort, waitForHealth } from '@catchup/testing/services';
 import pg from 'pg';
 import { benchUrl, dropBenchDatabases, freshMigratedDatabase } from './databases.ts';
 import { logicalAvailable, logicalReplicationBaseline } from './logical-replication.ts';
@@ -72,11 +72,8 @@ export async function startNodeProcess(name: string, db: string, port: number, e
     },
     stdio: ['ignore', process.env.BENCH_LOG_DIR ? openSync(path.join(process.env.BENCH_LOG_DIR, `${name}.log`), 'w') : 'ignore', 'inherit'],
   });
-  for (let i = 0; i < 300; i++) {
-    if (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)) return { child, port, key, db };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${name} did not start`);
+  await waitForHealth(`http://127.0.0.1:${port}`, child, name);
+  return { child, port, key, db };
 }
 
 export async function stop(node: NodeProcess): Promise<void> {

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { dropDatabase } from '@catchup/db';
 import { migrateDeploy } from '@catchup/db/migrations';
+import { waitForHealth } from '@catchup/testing/services';
 
 const exitAtEnd = process.argv.includes('--exit');
 const server = new URL(process.env.DEMO_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
@@ -72,14 +73,7 @@ function start(node: DemoNode): Promise<void> {
       }
     }
   });
-  return (async () => {
-    for (let i = 0; i < 300; i++) {
-      if (await fetch(`${node.url}/health`).then((r) => r.ok, () => false)) return;
-      if (child.exitCode !== null) throw new Error(`${node.name} exited with ${child.exitCode}`);
-      await sleep(100);
-    }
-    throw new Error(`${node.name} did not start`);
-  })();
+  return waitForHealth(node.url, child, node.name);
 }
 
 async function stop(node: DemoNode): Promise<void> {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPool } from '@catchup/db';
-import { freePort, useQueuePrefix, useTestDatabases } from '@catchup/testing';
+import { freePort, useQueuePrefix, useTestDatabases, waitForHealth } from '@catchup/testing';
 
 const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/main.ts');
 const [dbA, dbB] = await useTestDatabases(2, 'crash');
@@ -49,12 +49,7 @@ async function start(node: typeof a): Promise<void> {
     stdio: 'ignore',
   });
   node.child = child;
-  for (let i = 0; i < 200; i++) {
-    if (await fetch(`http://127.0.0.1:${node.port}/health`).then((r) => r.ok, () => false)) return;
-    if (child.exitCode !== null) throw new Error(`${node.name} exited with ${child.exitCode}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${node.name} did not start`);
+  await waitForHealth(`http://127.0.0.1:${node.port}`, child, node.name, 20_000);
 }
 afterAll(async () => {
   for (const n of nodes) if (n.child?.exitCode === null) n.child.kill('SIGKILL');

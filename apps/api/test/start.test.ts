@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { freePort, useQueuePrefix, useTestDatabases } from '@catchup/testing';
+import { freePort, useQueuePrefix, useTestDatabases, waitForHealth } from '@catchup/testing';
 
 const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/main.ts');
 const [node, fresh] = await useTestDatabases(2, 'start');
@@ -50,19 +50,12 @@ describe('a node process', () => {
   });
 
   it('generates an inbound key at first start, prints it once, and keeps it across restarts', async () => {
-    const waitForHealth = async (port: number, child: ReturnType<typeof startNode>['child'], output: () => string) => {
-      for (let i = 0; i < 100; i++) {
-        if (child.exitCode !== null) throw new Error(`node exited early: ${output()}`);
-        const ok = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
-        if (ok) return;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      throw new Error('node did not start');
-    };
     const run = async () => {
       const port = await freePort();
       const started = startNode({ DATABASE_URL: fresh!.url, PORT: String(port), HOST: '127.0.0.1', SYNC_API_KEY: '' });
-      await waitForHealth(port, started.child, started.output);
+      await waitForHealth(`http://127.0.0.1:${port}`, started.child, 'node', 10_000).catch((err: Error) => {
+        throw new Error(`${err.message}: ${started.output()}`);
+      });
       return { port, ...started };
     };
     const first = await run();

@@ -1,4 +1,4 @@
-export { testPostgresUrl, testRedisUrl, databaseUrl, freePort } from './services.ts';
+export { testPostgresUrl, testRedisUrl, databaseUrl, freePort, waitForHealth } from './services.ts';
 export {
   createTestDatabase,
   createEmptyDatabaseUrl,
