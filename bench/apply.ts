@@ -26,7 +26,7 @@ async function loadBaseline(pool: Pool, rows: Record<string, unknown>[]): Promis
   await pool.query('VACUUM ANALYZE scouting_data');
 }
 
-/** The raw baseline: upsert + delete by id per batch, no log, no duplicate or conflict check. */
+/** The raw baseline: upsert + delete by id per batch, no log, no duplicate or conflict check (prepared, as ours are). */
 async function rawApply(pool: Pool, batch: Change[]): Promise<void> {
   const last = new Map<string, Change>();
   for (const c of batch) last.set(c.record_id, c); // ON CONFLICT cannot touch a row twice per statement
@@ -37,15 +37,16 @@ async function rawApply(pool: Pool, batch: Change[]): Promise<void> {
     await client.query('BEGIN');
     await client.query(`SET LOCAL catchup.applying = 'on'`);
     if (upserts.length) {
-      await client.query(
-        `INSERT INTO scouting_data SELECT * FROM jsonb_populate_recordset(NULL::scouting_data, $1::jsonb)
+      await client.query({
+        name: 'raw_upsert',
+        text: `INSERT INTO scouting_data SELECT * FROM jsonb_populate_recordset(NULL::scouting_data, $1::jsonb)
          ON CONFLICT (id) DO UPDATE SET team_number = EXCLUDED.team_number, match_number = EXCLUDED.match_number,
            event_id = EXCLUDED.event_id, scouting_team_number = EXCLUDED.scouting_team_number,
            scouter = EXCLUDED.scouter, data = EXCLUDED.data, is_active = EXCLUDED.is_active, updated_at = EXCLUDED.updated_at`,
-        [JSON.stringify(upserts)],
-      );
+        values: [JSON.stringify(upserts)],
+      });
     }
-    if (deletes.length) await client.query('DELETE FROM scouting_data WHERE id = ANY($1::uuid[])', [deletes]);
+    if (deletes.length) await client.query({ name: 'raw_delete', text: 'DELETE FROM scouting_data WHERE id = ANY($1::uuid[])', values: [deletes] });
     await client.query('COMMIT');
   } finally {
     client.release();

@@ -1,13 +1,16 @@
 // Applying a batch of remote changes: one transaction, set-wise SQL, last writer wins per row.
 //
-// Order of locks, chosen so that a batch never deadlocks with the application's own writes: first the
-// existing target rows (as the application locks rows before its commit), then the log lock (which
-// capture takes at commit). Under the log lock nobody else can log a change, so the duplicate check,
-// the version comparison (against each row's newest logged change) and the writes see a stable picture.
+// Locks are taken in the order the application's own transactions take them — target rows first, then
+// the log lock (which capture takes at commit) — so that a batch never deadlocks with local writes.
+// The usual path is optimistic: read each row's standing version (its newest logged change) and the
+// log's horizon, write the winners (which locks their rows), take the log lock, and append. If a change
+// to one of the batch's rows was logged after the horizon (a local commit or another apply slipped in
+// between), the transaction is rolled back and the batch is applied again in the locked way: rows
+// locked up front, then the log lock, and everything decided under both.
 import { inTransaction, type Pool, type PoolClient } from '@catchup/db';
 import { changeIdentity, changeSchema, compareVersions, type Change } from './change.ts';
 import { BatchRejectedError } from './errors.ts';
-import { quoteIdent } from './sql.ts';
+import { prepared, quoteIdent } from './sql.ts';
 import { describeSyncedTables, type TableInfo } from './tables.ts';
 
 export interface ApplyResult {
@@ -73,6 +76,12 @@ class RowWriteFailed extends Error {
   }
 }
 
+/** Another transaction logged a change of one of the batch's rows while the optimistic path was deciding. */
+class Interfered extends Error {}
+
+const DEADLOCK = '40P01';
+const isDeadlock = (err: unknown) => (err as { code?: unknown } | null)?.code === DEADLOCK;
+
 /** Applies changes that already passed changeSchema (e.g. validated by the HTTP route). */
 export async function applyChanges(pool: Pool, parsed: Change[]): Promise<ApplyResult> {
   const tables = await describeSyncedTables(pool);
@@ -90,31 +99,57 @@ export async function applyChanges(pool: Pool, parsed: Change[]): Promise<ApplyR
   const result: ApplyResult = { received: parsed.length, applied: 0, skipped_duplicate: parsed.length - unique.length, skipped_stale: 0 };
   if (unique.length === 0) return result;
 
-  try {
-    return await inTransaction(pool, async (client) => {
-      await client.query(`SET LOCAL catchup.applying = 'on'`);
-      await lockExistingRows(client, unique);
-      await client.query('SELECT catchup_lock_log()');
-
-      const fresh = await withoutLogged(client, unique);
-      const winners = await pickWinners(client, fresh);
-      try {
-        await writeRows(client, winners, tables);
-      } catch (err) {
-        throw new RowWriteFailed(winners, err);
-      }
-      await appendToLog(client, fresh);
+  const attempt = (locked: boolean) =>
+    inTransaction(pool, async (client) => {
+      const { winners, logged } = await applyInTransaction(client, unique, tables, locked);
       return {
         ...result,
-        applied: winners.length,
-        skipped_duplicate: result.skipped_duplicate + unique.length - fresh.length,
-        skipped_stale: fresh.length - winners.length,
+        applied: winners,
+        skipped_duplicate: result.skipped_duplicate + unique.length - logged,
+        skipped_stale: logged - winners,
       };
     });
+  try {
+    try {
+      return await attempt(false);
+    } catch (err) {
+      const retry = err instanceof Interfered || (err instanceof RowWriteFailed && isDeadlock(err.original));
+      if (!retry) throw err;
+      return await attempt(true);
+    }
   } catch (err) {
-    if (err instanceof RowWriteFailed) throw await explainFailure(pool, err.winners, tables, parsed, err.original);
-    throw err;
+    if (!(err instanceof RowWriteFailed)) throw err;
+    // A deadlock is nobody's fault in the batch: the caller may try again.
+    if (isDeadlock(err.original)) throw err.original;
+    throw await explainFailure(pool, err.winners, tables, parsed, err.original);
   }
+}
+
+async function applyInTransaction(
+  client: PoolClient,
+  changes: Change[],
+  tables: Map<string, TableInfo>,
+  locked: boolean,
+): Promise<{ winners: number; logged: number }> {
+  await client.query(`SET LOCAL catchup.applying = 'on'`);
+  if (locked) {
+    await lockExistingRows(client, changes);
+    await client.query('SELECT catchup_lock_log()');
+  }
+  const { winners, horizon } = await pickWinners(client, changes);
+  try {
+    await writeRows(client, winners, tables);
+  } catch (err) {
+    throw new RowWriteFailed(winners, err);
+  }
+  if (!locked) {
+    await client.query('SELECT catchup_lock_log()');
+    if (await loggedSince(client, horizon, changes)) throw new Interfered();
+  }
+  const logged = await appendToLog(client, changes);
+  // Later local stamps must order after every remote one now in the log (I5).
+  await client.query({ ...prepared('SELECT catchup_observe_hlc($1::bigint)'), values: [newestStamp(changes)] });
+  return { winners: winners.length, logged };
 }
 
 async function lockExistingRows(client: PoolClient, changes: Change[]): Promise<void> {
@@ -131,21 +166,13 @@ async function lockExistingRows(client: PoolClient, changes: Change[]): Promise<
   }
 }
 
-/** The changes whose origin identity is not in the log yet. */
-async function withoutLogged(client: PoolClient, changes: Change[]): Promise<Change[]> {
-  const { rows } = await client.query<{ id: string }>(
-    `SELECT d.origin_node_id || '/' || d.origin_sequence AS id
-       FROM unnest($1::text[], $2::bigint[]) AS x(origin_node_id, origin_sequence)
-       JOIN database_changes d USING (origin_node_id, origin_sequence)`,
-    [changes.map((c) => c.origin_node_id), changes.map((c) => c.origin_sequence)],
-  );
-  if (rows.length === 0) return changes;
-  const logged = new Set(rows.map((r) => r.id));
-  return changes.filter((c) => !logged.has(changeIdentity(c)));
-}
-
-/** Per row, the newest of the batch's changes, when it is newer than the write that stands (I4). */
-async function pickWinners(client: PoolClient, changes: Change[]): Promise<Change[]> {
+/**
+ * Per row, the newest of the batch's changes, when it is newer than the write that stands (I4), in
+ * record id order (so that concurrent batches lock rows in the same order). A change already in the log
+ * never wins — the standing version is at least as new — so duplicates need no separate check here.
+ * Also returns the log's horizon: the last position visible when the standing versions were read.
+ */
+async function pickWinners(client: PoolClient, changes: Change[]): Promise<{ winners: Change[]; horizon: string }> {
   const candidates = new Map<string, Change>();
   for (const c of changes) {
     const key = rowKey(c.table_name, c.record_id);
@@ -155,45 +182,46 @@ async function pickWinners(client: PoolClient, changes: Change[]): Promise<Chang
     }
   }
   const list = [...candidates.values()];
-  // The standing version of a row is its newest logged change (ties on hlc are settled in JS, by node id).
-  const { rows } = await client.query<{ table_name: string; record_id: string; hlc: string; origin_node_id: string }>(
-    `SELECT x.table_name, x.record_id, d.hlc::text AS hlc, d.origin_node_id
-       FROM unnest($1::text[], $2::text[]) AS x(table_name, record_id)
-       CROSS JOIN LATERAL (
-         SELECT max(hlc) AS top FROM database_changes m WHERE m.table_name = x.table_name AND m.record_id = x.record_id
-       ) t
-       JOIN database_changes d ON d.table_name = x.table_name AND d.record_id = x.record_id AND d.hlc = t.top`,
-    [list.map((c) => c.table_name), list.map((c) => c.record_id)],
-  );
+  // The standing version of a row is its newest logged change; ties on hlc come back together and are
+  // settled here, by node id, exactly as compareVersions orders them.
+  const { rows } = await client.query<{ horizon: string; table_name: string | null; record_id: string; hlc: string; origin_node_id: string }>({
+    ...prepared(`SELECT h.horizon, v.table_name, v.record_id, v.hlc, v.origin_node_id
+       FROM (SELECT coalesce(max(sequence), 0)::text AS horizon FROM database_changes) h
+       LEFT JOIN (
+         SELECT x.table_name, x.record_id, t.hlc::text AS hlc, t.origin_node_id
+           FROM unnest($1::text[], $2::text[]) AS x(table_name, record_id)
+           CROSS JOIN LATERAL (
+             SELECT hlc, origin_node_id FROM database_changes m
+              WHERE m.table_name = x.table_name AND m.record_id = x.record_id
+              ORDER BY hlc DESC FETCH FIRST 1 ROW WITH TIES
+           ) t
+       ) v ON true`),
+    values: [list.map((c) => c.table_name), list.map((c) => c.record_id)],
+  });
   const standing = new Map<string, Version>();
   for (const r of rows) {
+    if (r.table_name === null) continue;
     const key = rowKey(r.table_name, r.record_id);
     const version = { hlc: r.hlc, node: r.origin_node_id };
     const current = standing.get(key);
     if (!current || compareVersions(version, current) > 0) standing.set(key, version);
   }
-  return list.filter((c) => {
+  const winners = list.filter((c) => {
     const current = standing.get(rowKey(c.table_name, c.record_id));
     return !current || compareVersions({ hlc: c.hlc, node: c.origin_node_id }, current) > 0;
   });
-}
-
-/** JSON text of each change's row image, made once and used by both the row write and the log. */
-const rowJson = new WeakMap<Change, string>();
-function rowImageJson(c: Change): string {
-  let json = rowJson.get(c);
-  if (json === undefined) rowJson.set(c, (json = JSON.stringify(c.change_data)));
-  return json;
+  winners.sort((a, b) => (a.record_id < b.record_id ? -1 : a.record_id > b.record_id ? 1 : 0));
+  return { winners, horizon: rows[0]!.horizon };
 }
 
 /** One upsert and one delete statement per table. */
 async function writeRows(client: PoolClient, winners: Change[], tables: Map<string, TableInfo>): Promise<void> {
-  const byTable = new Map<string, { upserts: string[]; deletes: string[] }>();
+  const byTable = new Map<string, { upserts: Change['change_data'][]; deletes: string[] }>();
   for (const c of winners) {
     let group = byTable.get(c.table_name);
     if (!group) byTable.set(c.table_name, (group = { upserts: [], deletes: [] }));
     if (c.operation === 'delete') group.deletes.push(c.record_id);
-    else group.upserts.push(rowImageJson(c));
+    else group.upserts.push(c.change_data);
   }
   for (const [name, group] of byTable) {
     const table = tables.get(name)!;
@@ -201,38 +229,73 @@ async function writeRows(client: PoolClient, winners: Change[], tables: Map<stri
     if (group.upserts.length) {
       const cols = table.columns.map(quoteIdent);
       const updates = table.columns.filter((c) => c !== 'id').map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
-      await client.query(
-        `INSERT INTO ${t} (${cols.join(', ')})
+      await client.query({
+        ...prepared(`INSERT INTO ${t} (${cols.join(', ')})
          SELECT ${cols.join(', ')} FROM jsonb_populate_recordset(NULL::${t}, $1::jsonb)
-         ON CONFLICT (id) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`,
-        [`[${group.upserts.join(',')}]`],
-      );
+         ON CONFLICT (id) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`),
+        values: [JSON.stringify(group.upserts)],
+      });
     }
     if (group.deletes.length) {
-      await client.query(`DELETE FROM ${t} WHERE id = ANY($1::uuid[])`, [group.deletes]);
+      await client.query({ ...prepared(`DELETE FROM ${t} WHERE id = ANY($1::uuid[])`), values: [group.deletes] });
     }
   }
 }
 
-
-function logEntryJson(c: Change): string {
-  const { sequence: _position, change_data: _row, ...rest } = c;
-  const head = JSON.stringify(rest);
-  return `${head.slice(0, -1)},"change_data":${rowImageJson(c)}}`;
+/** The log's columns of each change (its position is the receiver's own), as one JSON array. */
+function logEntriesJson(changes: Change[]): string {
+  return JSON.stringify(
+    changes.map((c) => ({
+      table_name: c.table_name,
+      record_id: c.record_id,
+      operation: c.operation,
+      change_data: c.change_data,
+      old_data: c.old_data ?? null,
+      timestamp: c.timestamp,
+      origin_node_id: c.origin_node_id,
+      origin_sequence: c.origin_sequence,
+      hlc: c.hlc,
+    })),
+  );
 }
 
-/** Keeps every new change with its origin identity, so that it can be relayed (I6). */
-async function appendToLog(client: PoolClient, changes: Change[]): Promise<void> {
-  if (!changes.length) return;
-  await client.query(
-    `INSERT INTO database_changes
-       (sequence, table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc)
-     SELECT nextval('database_changes_sequence_seq'), x.table_name, x.record_id, x.operation, x.change_data,
-            x.old_data, x."timestamp", x.origin_node_id, x.origin_sequence, x.hlc
-       FROM json_to_recordset($1::json) AS x(table_name text, record_id text, operation text, change_data json,
-            old_data json, "timestamp" timestamptz, origin_node_id text, origin_sequence bigint, hlc bigint)`,
-    [`[${changes.map(logEntryJson).join(',')}]`],
+function newestStamp(changes: Change[]): string {
+  let newest = 0n;
+  for (const c of changes) {
+    const hlc = BigInt(c.hlc);
+    if (hlc > newest) newest = hlc;
+  }
+  return newest.toString();
+}
+
+/** Whether a change of one of these rows was logged after the horizon (run under the log lock). */
+async function loggedSince(client: PoolClient, horizon: string, changes: Change[]): Promise<boolean> {
+  const { rows } = await client.query<{ table_name: string; record_id: string }>(
+    'SELECT table_name, record_id FROM database_changes WHERE sequence > $1::bigint',
+    [horizon],
   );
+  if (rows.length === 0) return false;
+  const touched = new Set(changes.map((c) => rowKey(c.table_name, c.record_id)));
+  return rows.some((r) => touched.has(rowKey(r.table_name, r.record_id)));
+}
+
+/**
+ * Keeps every change not yet in the log with its origin identity, so that it can be relayed (I6); the
+ * ones already there (by origin identity) are skipped (I3). Must run under the log lock. Returns how
+ * many were new.
+ */
+async function appendToLog(client: PoolClient, changes: Change[]): Promise<number> {
+  const { rowCount } = await client.query({
+    ...prepared(`INSERT INTO database_changes
+       (sequence, table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc)
+     SELECT nextval('database_changes_sequence_seq'), table_name, record_id, operation, change_data,
+            old_data, "timestamp", origin_node_id, origin_sequence, hlc
+       FROM json_to_recordset($1::json) AS x(table_name text, record_id text, operation text, change_data json,
+            old_data json, "timestamp" timestamptz, origin_node_id text, origin_sequence bigint, hlc bigint)
+     ON CONFLICT (origin_node_id, origin_sequence) DO NOTHING`),
+    values: [logEntriesJson(changes)],
+  });
+  return rowCount ?? 0;
 }
 
 /**

@@ -114,6 +114,41 @@ describe('applying a batch', () => {
     const { rows } = await b!.pool.query('SELECT match_number, is_active FROM matches WHERE id = $1', [id]);
     expect(rows).toEqual([{ match_number: 2, is_active: false }]);
   });
+
+  it('keeps a local edit that commits while an older remote change of the same row is being applied', async () => {
+    const id = randomUUID();
+    await a!.pool.query(`INSERT INTO matches (id, match_number, scouting_team_number) VALUES ($1, 1, 1)`, [id]);
+    await sync(a!, b!);
+    await a!.pool.query(`UPDATE matches SET match_number = 10 WHERE id = $1`, [id]);
+    const remote = (await logOf(a!)).filter((ch) => ch.record_id === id).at(-1)!;
+
+    // B's application holds the row, uncommitted; its change is stamped at commit, after A's.
+    const local = await b!.pool.connect();
+    try {
+      await local.query('BEGIN');
+      await local.query(`UPDATE matches SET match_number = 20 WHERE id = $1`, [id]);
+      const applying = applyBatch(b!.pool, [remote]);
+      // Wait until the batch is blocked on the row, i.e. it read the standing version before B's commit.
+      for (let waited = 0; ; waited += 20) {
+        const { rows } = await b!.pool.query<{ n: string }>(
+          `SELECT count(*)::text AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        if (rows[0]!.n !== '0') break;
+        if (waited > 5000) throw new Error('the batch never waited for the row');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await local.query('COMMIT');
+      expect(await applying).toEqual({ received: 1, applied: 0, skipped_duplicate: 0, skipped_stale: 1 });
+    } finally {
+      local.release();
+    }
+    const { rows } = await b!.pool.query('SELECT match_number FROM matches WHERE id = $1', [id]);
+    expect(rows).toEqual([{ match_number: 20 }]);
+    // And A, told of B's edit, agrees.
+    await sync(b!, a!);
+    const { rows: onA } = await a!.pool.query('SELECT match_number FROM matches WHERE id = $1', [id]);
+    expect(onA).toEqual([{ match_number: 20 }]);
+  });
 });
 
 describe('rejecting a bad batch applies nothing (I7)', () => {
