@@ -1,6 +1,6 @@
 // Benchmark: applying 100,000 changes with our applier vs. the raw set-wise upsert baseline, and
 // reading the log for sending.
-import { applyBatch, readChanges, type Change } from '@catchup/changelog';
+import { applyBatch, readChangesJson, type Change } from '@catchup/changelog';
 import { createPool, type Pool } from '@catchup/db';
 import { cloneDatabase, dropBenchDatabases, freshMigratedDatabase } from './databases.ts';
 import { makeWorkload } from './workload.ts';
@@ -107,8 +107,9 @@ export async function benchApply(size = Number(process.env.BENCH_CHANGES ?? 100_
     let count = 0;
     const seconds = await timed(async () => {
       for (;;) {
-        const result = await readChanges(readPool!, { after: cursor, limit: page, excludeOrigin: 'some-peer' });
-        count += result.changes.length;
+        // What a batch-send does: the page as JSON text, ready to post.
+        const result = await readChangesJson(readPool!, { after: cursor, limit: page, excludeOrigin: 'some-peer' });
+        count += result.count;
         cursor = result.nextCursor;
         if (!result.hasMore) break;
       }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PeerClient, PeerError } from '@catchup/peer-client';
-import type { Change } from '@catchup/changelog';
+import { changeOutputSchema, type Change } from '@catchup/changelog';
 import { useApiNodes } from './nodes.ts';
 
 const [a, b] = await useApiNodes(2, 'peer');
@@ -38,6 +38,13 @@ describe('peer API between two nodes', () => {
     expect(second.changes).toHaveLength(2);
     expect(second.has_more).toBe(false);
     expect(second.next_cursor).toBe(second.latest_sequence);
+    // The page is sent as PostgreSQL built it, not through the response serializer: it must still be
+    // exactly the documented shape, with 64-bit numbers as strings and times in UTC.
+    for (const change of [...first.changes, ...second.changes]) {
+      expect(changeOutputSchema.strict().parse(change)).toEqual(change);
+      expect(change.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+    expect(first.changes.map((c) => c.change_data?.name)).toEqual(['team 0', 'team 1', 'team 2']);
 
     const pushed = await clientFor(b).applyChanges([...first.changes, ...second.changes]);
     expect(pushed).toEqual({ received: 5, applied: 5, skipped_duplicate: 0, skipped_stale: 0 });

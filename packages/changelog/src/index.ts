@@ -1,7 +1,7 @@
 export { OPERATIONS, changeSchema, changeOutputSchema, changeIdentity, compareVersions, type Change, type Operation } from './change.ts';
 export { BatchRejectedError } from './errors.ts';
 export { applyBatch, applyChanges, type ApplyResult } from './apply.ts';
-export { readChanges, latestSequence, type ChangePage, type ReadOptions } from './read.ts';
+export { readChanges, readChangesJson, latestSequence, type ChangePage, type ChangePageJson, type ReadOptions } from './read.ts';
 export { countMissingChanges, measureBacklog, type Backlog, type PeerPosition } from './detect.ts';
 export { acknowledgeRange, getCursor, type AckRange, type CursorDirection } from './cursors.ts';
 export { getNodeIdentity, type NodeIdentity } from './identity.ts';

@@ -23,28 +23,32 @@ export interface ChangePage {
   latestSequence: string;
 }
 
-interface ChangeRow {
-  sequence: string;
-  table_name: string;
-  record_id: string;
-  operation: Change['operation'];
-  change_data: Record<string, unknown> | null;
-  old_data: Record<string, unknown> | null;
-  timestamp: string;
-  origin_node_id: string;
-  origin_sequence: string;
-  hlc: string;
-  latest: string;
+/** A page of the log as JSON text, ready to send without parsing and re-serializing each change. */
+export interface ChangePageJson {
+  /** The changes as a JSON array, in position order, each shaped as changeOutputSchema. */
+  json: string;
+  count: number;
+  nextCursor: string;
+  hasMore: boolean;
+  latestSequence: string;
 }
 
-export async function readChanges(sql: Sql, options: ReadOptions): Promise<ChangePage> {
+/**
+ * Reads a page of the log as JSON text. PostgreSQL writes each change's JSON by concatenation — the row
+ * images are stored as json text and go in as they are — and the driver receives one field per change:
+ * several times cheaper than decoding the columns and serializing again, or parsing each row image.
+ */
+export async function readChangesJson(sql: Sql, options: ReadOptions): Promise<ChangePageJson> {
   // One statement, one snapshot: the page and the newest position agree.
-  const { rows } = await sql.query<ChangeRow>(
-    `WITH latest AS (SELECT coalesce(max(sequence), 0)::text AS latest FROM database_changes)
-     SELECT c.sequence::text, c.table_name, c.record_id, c.operation, c.change_data, c.old_data,
-            to_char(c."timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "timestamp",
-            c.origin_node_id, c.origin_sequence::text, c.hlc::text, latest.latest
-       FROM latest
+  const { rows } = await sql.query<{ position: string | null; change: string | null; latest: string }>(
+    `SELECT latest.latest, c.sequence::text AS position,
+            '{"sequence":"' || c.sequence || '","table_name":' || to_json(c.table_name) ||
+            ',"record_id":' || to_json(c.record_id) || ',"operation":' || to_json(c.operation) ||
+            ',"change_data":' || coalesce(c.change_data::text, 'null') || ',"old_data":' || coalesce(c.old_data::text, 'null') ||
+            ',"timestamp":"' || to_char(c."timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') ||
+            '","origin_node_id":' || to_json(c.origin_node_id) ||
+            ',"origin_sequence":"' || c.origin_sequence || '","hlc":"' || c.hlc || '"}' AS change
+       FROM (SELECT coalesce(max(sequence), 0)::text AS latest FROM database_changes) latest
        LEFT JOIN LATERAL (
          SELECT * FROM database_changes
           WHERE sequence > $1::bigint
@@ -52,31 +56,32 @@ export async function readChanges(sql: Sql, options: ReadOptions): Promise<Chang
             AND ($3::text IS NULL OR origin_node_id <> $3::text)
           ORDER BY sequence
           LIMIT $4
-       ) c ON true
-      ORDER BY c.sequence`,
+       ) c ON true`,
     [options.after, options.upTo ?? null, options.excludeOrigin ?? null, options.limit],
   );
-  const latestSequence = rows[0]?.latest ?? '0';
-  const changes: Change[] = [];
-  for (const r of rows) {
-    if (r.sequence === null) continue; // the LEFT JOIN's empty page
-    changes.push({
-      sequence: r.sequence,
-      table_name: r.table_name,
-      record_id: r.record_id,
-      operation: r.operation,
-      change_data: r.change_data,
-      old_data: r.old_data,
-      timestamp: r.timestamp,
-      origin_node_id: r.origin_node_id,
-      origin_sequence: r.origin_sequence,
-      hlc: r.hlc,
-    });
-  }
-  const hasMore = changes.length === options.limit;
+  const latestSequence = rows[0]!.latest;
+  const page = rows.filter((r) => r.position !== null); // none: the LEFT JOIN's empty page
+  // The nested loop hands the page over in position order; sorting the wide rows in SQL to be sure
+  // cost more than the whole read, so the order is checked here and restored only if ever needed.
+  if (!inPositionOrder(page)) page.sort((x, y) => (positionBefore(x.position!, y.position!) ? -1 : 1));
+  const count = page.length;
+  const hasMore = count === options.limit;
   const end = options.upTo !== undefined && BigInt(options.upTo) < BigInt(latestSequence) ? options.upTo : latestSequence;
-  const nextCursor = hasMore ? changes[changes.length - 1]!.sequence! : maxOf(end, options.after);
-  return { changes, nextCursor, hasMore, latestSequence };
+  const nextCursor = hasMore ? page[count - 1]!.position! : maxOf(end, options.after);
+  return { json: `[${page.map((r) => r.change).join(',')}]`, count, nextCursor, hasMore, latestSequence };
+}
+
+/** Positions are decimal strings without leading zeros: shorter is smaller, then text order. */
+const positionBefore = (a: string, b: string) => (a.length !== b.length ? a.length < b.length : a < b);
+
+function inPositionOrder(page: { position: string | null }[]): boolean {
+  for (let i = 1; i < page.length; i++) if (!positionBefore(page[i - 1]!.position!, page[i]!.position!)) return false;
+  return true;
+}
+
+export async function readChanges(sql: Sql, options: ReadOptions): Promise<ChangePage> {
+  const { json, nextCursor, hasMore, latestSequence } = await readChangesJson(sql, options);
+  return { changes: JSON.parse(json) as Change[], nextCursor, hasMore, latestSequence };
 }
 
 const maxOf = (a: string, b: string) => (BigInt(a) >= BigInt(b) ? a : b);

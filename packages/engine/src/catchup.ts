@@ -1,6 +1,6 @@
 // One catch-up of one peer, in steps the job layer can run as separate jobs: plan, send a range,
 // receive a range, finalize. Cursors only move over ranges the other side acknowledged (I8).
-import { acknowledgeRange, applyChanges, readChanges } from '@catchup/changelog';
+import { acknowledgeRange, applyChanges, readChangesJson } from '@catchup/changelog';
 import type { SyncServer } from '@catchup/db';
 import type { PingResponse } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
@@ -71,10 +71,10 @@ export async function sendRange(ctx: EngineContext, serverId: number, peerNodeId
   let sent = 0;
   let cursor = range.from;
   for (;;) {
-    const page = await readChanges(ctx.pool, { after: cursor, upTo: range.to, limit: settings.catchup_batch_size, excludeOrigin: peerNodeId });
-    if (page.changes.length) {
-      await ctx.peerClient(server, settings).applyChanges(page.changes);
-      sent += page.changes.length;
+    const page = await readChangesJson(ctx.pool, { after: cursor, upTo: range.to, limit: settings.catchup_batch_size, excludeOrigin: peerNodeId });
+    if (page.count) {
+      await ctx.peerClient(server, settings).applyChanges(page.json);
+      sent += page.count;
     }
     cursor = page.nextCursor;
     if (!page.hasMore) break;

@@ -124,7 +124,11 @@ export class PeerClient {
     return this.#call('delete file', () => this.#http.delete('files', { searchParams: { path: directory, file } }).json<{ deleted: boolean }>());
   }
 
-  applyChanges(changes: Change[]): Promise<ApplyResponse> {
-    return this.#call('apply changes', () => this.#http.post('changes', { json: { changes } }).json<ApplyResponse>());
+  /** Sends a batch to the peer: changes as objects, or as a JSON array text read straight from the log. */
+  applyChanges(changes: Change[] | string): Promise<ApplyResponse> {
+    const body = `{"changes":${typeof changes === 'string' ? changes : JSON.stringify(changes)}}`;
+    return this.#call('apply changes', () =>
+      this.#http.post('changes', { body, headers: { 'content-type': 'application/json' } }).json<ApplyResponse>(),
+    );
   }
 }

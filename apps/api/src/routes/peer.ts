@@ -1,7 +1,7 @@
 // The peer API: what other nodes call during a catch-up.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { applyChanges, changeOutputSchema, changeSchema, latestSequence, readChanges } from '@catchup/changelog';
+import { applyChanges, changeOutputSchema, changeSchema, latestSequence, readChangesJson } from '@catchup/changelog';
 import { latestFileSeq } from '@catchup/files';
 import type { AppContext } from '../context.ts';
 import { errorResponses } from '../schemas.ts';
@@ -49,15 +49,19 @@ export const peerRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
         ...errorResponses,
       },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const { after, limit, up_to, exclude_origin } = request.query;
-    const page = await readChanges(ctx.pool, {
+    const page = await readChangesJson(ctx.pool, {
       after,
       limit: limit ?? (await ctx.engine.settings()).catchup_batch_size,
       ...(up_to ? { upTo: up_to } : {}),
       ...(exclude_origin ? { excludeOrigin: exclude_origin } : {}),
     });
-    return { changes: page.changes, next_cursor: page.nextCursor, has_more: page.hasMore, latest_sequence: page.latestSequence };
+    // The page comes from PostgreSQL as JSON text in the response's shape: sent as it is, not parsed and
+    // serialized again (Fastify passes a string with a JSON content type through untouched, which the
+    // type provider cannot express — hence the cast).
+    const body = `{"changes":${page.json},"next_cursor":"${page.nextCursor}","has_more":${page.hasMore},"latest_sequence":"${page.latestSequence}"}`;
+    return reply.type('application/json; charset=utf-8').send(body as never);
   });
 
   app.post('/changes', {
