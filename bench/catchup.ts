@@ -1,4 +1,4 @@
-// Benchmark: a whole catch-up between two node processes (API + workers each) after B was offline
+// Benchmark: a whole catch-up between two nodes (an API process and a worker process each) after B was offline
 // while A took the apply benchmark's workload, against PostgreSQL logical replication of the same.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { freePort, waitForHealth } from '@catchup/testing/services';
 import pg from 'pg';
 import { benchUrl, dropBenchDatabases, freshMigratedDatabase } from './databases.ts';
 import { logicalAvailable, logicalReplicationBaseline } from './logical-replication.ts';
-import { printTable, timed } from './report.ts';
+import { formatRate, printTable, timed } from './report.ts';
 
 const PREFIX = 'catchup_bench_e2e_';
 const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
@@ -42,6 +42,8 @@ const DIGEST = `SELECT count(*)::text AS n, md5(string_agg(id::text || ':' || ma
 
 export interface NodeProcess {
   child: ChildProcess;
+  /** The node's separate worker process, when it runs one (API started with RUN_WORKERS=false). */
+  worker?: ChildProcess;
   port: number;
   key: string;
   db: string;
@@ -52,33 +54,51 @@ export function peakRssMb(pid: number): number {
   return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
 }
 
-export async function startNodeProcess(name: string, db: string, port: number, extraEnv: Record<string, string> = {}): Promise<NodeProcess> {
-  const key = `${name}-bench-key-0123456789`;
-  const child = spawn(process.execPath, ['apps/api/src/main.ts'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: benchUrl(db),
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      NODE_NAME: name,
-      SYNC_API_KEY: key,
-      QUEUE_PREFIX: `bench-${name}-${process.pid}`,
-      LOG_LEVEL: process.env.BENCH_LOG_DIR ? 'info' : 'warn',
-      CATCHUP_SCHEDULER_ENABLED: 'false',
-      CATCHUP_BATCH_SIZE: String(BATCH),
-      SCAN_WAIT_SECONDS: '3600',
-      NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '',
-      ...extraEnv,
-    },
-    stdio: ['ignore', process.env.BENCH_LOG_DIR ? openSync(path.join(process.env.BENCH_LOG_DIR, `${name}.log`), 'w') : 'ignore', 'inherit'],
+/** The V8 heap limits `npm start` and `npm run worker` run with (package.json; NODE_HEAP_MB changes the first). */
+const HEAP_FLAGS = [`--max-old-space-size=${process.env.NODE_HEAP_MB ?? 160}`, '--max-semi-space-size=2'];
+
+function spawnNodeScript(script: string, logName: string, env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [...HEAP_FLAGS, script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', process.env.BENCH_LOG_DIR ? openSync(path.join(process.env.BENCH_LOG_DIR, `${logName}.log`), 'w') : 'ignore', 'inherit'],
   });
+}
+
+export async function startNodeProcess(
+  name: string,
+  db: string,
+  port: number,
+  extraEnv: Record<string, string> = {},
+  options: { separateWorker?: boolean } = {},
+): Promise<NodeProcess> {
+  const key = `${name}-bench-key-0123456789`;
+  const env = {
+    DATABASE_URL: benchUrl(db),
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    NODE_NAME: name,
+    SYNC_API_KEY: key,
+    QUEUE_PREFIX: `bench-${name}-${process.pid}`,
+    LOG_LEVEL: process.env.BENCH_LOG_DIR ? 'info' : 'warn',
+    CATCHUP_SCHEDULER_ENABLED: 'false',
+    CATCHUP_BATCH_SIZE: String(BATCH),
+    SCAN_WAIT_SECONDS: '3600',
+    NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '',
+    ...extraEnv,
+  };
+  const child = spawnNodeScript('apps/api/src/main.ts', name, { ...env, ...(options.separateWorker ? { RUN_WORKERS: 'false' } : {}) });
   await waitForHealth(`http://127.0.0.1:${port}`, child, name);
-  return { child, port, key, db };
+  const worker = options.separateWorker ? spawnNodeScript('apps/worker/src/main.ts', `${name}-worker`, env) : undefined;
+  return { child, ...(worker ? { worker } : {}), port, key, db };
 }
 
 export async function stop(node: NodeProcess): Promise<void> {
-  node.child.kill('SIGTERM');
-  await new Promise((r) => (node.child.exitCode !== null ? r(null) : node.child.once('exit', r)));
+  await Promise.all(
+    [node.child, node.worker].filter((c): c is ChildProcess => c !== undefined).map((child) => {
+      child.kill('SIGTERM');
+      return new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+    }),
+  );
 }
 
 async function sql<T extends pg.QueryResultRow>(db: string, text: string): Promise<T[]> {
@@ -100,7 +120,13 @@ export async function register(on: NodeProcess, peer: NodeProcess, name: string)
   if (res.status !== 201) throw new Error(`register ${name}: ${res.status} ${await res.text()}`);
 }
 
-export async function ourCatchup(size: number): Promise<{ seconds: number; rssA: number; rssB: number }> {
+export interface CatchupFigures {
+  seconds: number;
+  /** Peak RSS in MB of each process: API and worker of A and of B. */
+  rss: { apiA: number; workerA: number; apiB: number; workerB: number };
+}
+
+export async function ourCatchup(size: number): Promise<CatchupFigures> {
   await dropBenchDatabases(PREFIX);
   const [dbA, dbB] = [`${PREFIX}a`, `${PREFIX}b`];
   for (const db of [dbA, dbB]) {
@@ -110,11 +136,11 @@ export async function ourCatchup(size: number): Promise<{ seconds: number; rssA:
     await sql(db, 'VACUUM ANALYZE scouting_data');
   }
   const [portA, portB] = [await freePort(), await freePort()];
-  const a = await startNodeProcess('bench-a', dbA, portA);
+  const a = await startNodeProcess('bench-a', dbA, portA, {}, { separateWorker: true });
   let b: NodeProcess | undefined;
   try {
     for (const statement of workloadSql(size)) await sql(dbA, statement);
-    b = await startNodeProcess('bench-b', dbB, portB);
+    b = await startNodeProcess('bench-b', dbB, portB, {}, { separateWorker: true });
     await register(a, b, 'bench-b');
     await register(b, a, 'bench-a');
     const seconds = await timed(async () => {
@@ -125,7 +151,10 @@ export async function ourCatchup(size: number): Promise<{ seconds: number; rssA:
     const [[da], [db]] = await Promise.all([sql<{ n: string; h: string }>(dbA, DIGEST), sql<{ n: string; h: string }>(dbB, DIGEST)]);
     const [[cursor]] = await Promise.all([sql<{ ok: boolean }>(dbA, `SELECT sent_cursor = (SELECT max(sequence) FROM database_changes) AS ok FROM sync_servers`)]);
     if (da!.h !== db!.h || !cursor!.ok) throw new Error(`not converged: A ${da!.n}/${da!.h}, B ${db!.n}/${db!.h}, cursor at end: ${cursor!.ok}`);
-    return { seconds, rssA: peakRssMb(a.child.pid!), rssB: peakRssMb(b.child.pid!) };
+    return {
+      seconds,
+      rss: { apiA: peakRssMb(a.child.pid!), workerA: peakRssMb(a.worker!.pid!), apiB: peakRssMb(b.child.pid!), workerB: peakRssMb(b.worker!.pid!) },
+    };
   } finally {
     await stop(a);
     if (b) await stop(b);
@@ -133,11 +162,17 @@ export async function ourCatchup(size: number): Promise<{ seconds: number; rssA:
   }
 }
 
+const rssColumns = ['peak RSS MB: API A', 'worker A', 'API B', 'worker B'];
+const rssCells = (f: CatchupFigures) => [f.rss.apiA, f.rss.workerA, f.rss.apiB, f.rss.workerB].map(String);
+
 export async function benchCatchup(): Promise<void> {
   const size = Number(process.env.BENCH_CHANGES ?? 100_000);
+  const large = Number(process.env.BENCH_LARGE_CHANGES ?? 1_000_000);
   console.log(`\n## Catch-up of ${size.toLocaleString('en')} changes made on A while B was offline (batch ${BATCH}, ${size.toLocaleString('en')}-row baseline)`);
+  console.log('Each node runs as two processes, its API (RUN_WORKERS=false) and a worker process.');
   const ours = await ourCatchup(size);
-  const rows: string[][] = [['catch-up (API + workers per node)', ours.seconds.toFixed(2), String(ours.rssA), String(ours.rssB)]];
+  const rows: string[][] = [['catch-up', ours.seconds.toFixed(2), ...rssCells(ours)]];
+  const headers = ['path', 'seconds', ...rssColumns];
   if (logicalAvailable()) {
     const table = `CREATE TABLE scouting_data (id uuid PRIMARY KEY, team_number int NOT NULL, match_number int NOT NULL, event_id uuid,
       scouting_team_number int NOT NULL, scouter text, data jsonb NOT NULL DEFAULT '{}', is_active boolean NOT NULL DEFAULT true,
@@ -148,12 +183,19 @@ export async function benchCatchup(): Promise<void> {
       [...workloadSql(size), 'INSERT INTO bench_marker VALUES (1)'],
       'SELECT 1 FROM bench_marker',
     );
-    rows.push(['PostgreSQL logical replication', logical.seconds.toFixed(2), '-', '-']);
-    printTable(['path', 'seconds', 'peak RSS A (MB)', 'peak RSS B (MB)'], rows);
+    rows.push(['PostgreSQL logical replication', logical.seconds.toFixed(2), '-', '-', '-', '-']);
+    printTable(headers, rows);
     console.log(`ratio ours / logical replication: ${(ours.seconds / logical.seconds).toFixed(2)} (first target ≤ 5); ${logical.note}`);
   } else {
-    printTable(['path', 'seconds', 'peak RSS A (MB)', 'peak RSS B (MB)'], rows);
+    printTable(headers, rows);
     console.log('logical replication baseline skipped: needs root and PostgreSQL 15 binaries');
+  }
+  if (large > 0) {
+    console.log(`\n## Catch-up of ${large.toLocaleString('en')} changes (I9: memory flat in the backlog size)`);
+    const big = await ourCatchup(large);
+    printTable(headers, [['catch-up', big.seconds.toFixed(2), ...rssCells(big)]]);
+    console.log(`${formatRate(large / big.seconds)} changes/s; peak RSS ${size.toLocaleString('en')} → ${large.toLocaleString('en')} changes: ` +
+      `API B ${ours.rss.apiB} → ${big.rss.apiB} MB, worker A ${ours.rss.workerA} → ${big.rss.workerA} MB (BENCH_LARGE_CHANGES=0 skips this run)`);
   }
   console.log('I9 target: peak RSS under 200 MB per process');
 }

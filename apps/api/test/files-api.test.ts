@@ -30,12 +30,23 @@ describe('GET /api/sync/files/checksums', () => {
     expect(afterBody.scanned.hashed).toBe(0);
   });
 
+  it('pages after the first can skip the disk scan (scan=false): they read the manifest as it stands', async () => {
+    await writeFile(path.join(dataDir, 'config', 'late.json'), '{"late":true}');
+    const unscanned = await node!.call('/api/sync/files/checksums?path=config&scan=false');
+    const quick = (await unscanned.json()) as { files: { path: string }[]; scanned: unknown };
+    expect(quick.scanned).toBeNull();
+    expect(quick.files.map((f) => f.path)).not.toContain('late.json');
+    const scanned = (await (await node!.call('/api/sync/files/checksums?path=config')).json()) as { files: { path: string }[] };
+    expect(scanned.files.map((f) => f.path)).toContain('late.json');
+  });
+
   it.each([
     ['path=../etc', /querystring\.path/],
     ['path=photos', /querystring\.path/],
     ['', /querystring\.path/],
     ['path=config&since=yesterday', /querystring\.since/],
     ['path=config&after_seq=-1', /querystring\.after_seq/],
+    ['path=config&scan=maybe', /querystring\.scan/],
   ])('refuses %j with 400 naming the field', async (query, field) => {
     const res = await node!.call(`/api/sync/files/checksums?${query}`);
     expect(res.status).toBe(400);

@@ -38,8 +38,9 @@ const CONCURRENCY = 8;
 async function remoteManifest(client: PeerClient, directory: FileDirectory): Promise<Map<string, FileManifestEntry>> {
   const files = new Map<string, FileManifestEntry>();
   let after = '0';
-  for (;;) {
-    const page = await client.fileManifest(directory, after, 1000);
+  for (let first = true; ; first = false) {
+    // The peer brings its manifest up to date with its disk once, for the first page.
+    const page = await client.fileManifest(directory, after, 1000, first);
     for (const f of page.files) files.set(f.path, f);
     if (!page.has_more) return files;
     after = page.next_seq;

@@ -91,9 +91,10 @@ export class PeerClient {
     return this.#call('read changes', () => this.#http.get('changes', { searchParams }).json<ChangesPageResponse>());
   }
 
-  fileManifest(directory: string, afterSeq: string, limit = 1000): Promise<FileManifestResponse> {
+  /** One page of the peer's manifest; `scan: false` skips the peer's disk scan (for pages after the first). */
+  fileManifest(directory: string, afterSeq: string, limit = 1000, scan = true): Promise<FileManifestResponse> {
     return this.#call('file manifest', () =>
-      this.#http.get('files/checksums', { searchParams: { path: directory, after_seq: afterSeq, limit } }).json<FileManifestResponse>(),
+      this.#http.get('files/checksums', { searchParams: { path: directory, after_seq: afterSeq, limit, scan: String(scan) } }).json<FileManifestResponse>(),
     );
   }
 

@@ -47,6 +47,7 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
         since: z.iso.datetime({ offset: true }).optional(),
         after_seq: z.string().regex(/^\d{1,19}$/, 'a non-negative integer').optional().describe('only changes after this sequence (clock-independent)'),
         limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+        scan: z.enum(['true', 'false']).default('true').describe('bring the manifest up to date with the disk first; a reader paging through sets false after its first page'),
       }),
       response: {
         200: z.object({
@@ -54,14 +55,14 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
           files: z.array(entrySchema),
           next_seq: z.string(),
           has_more: z.boolean(),
-          scanned: z.object({ files: z.number(), hashed: z.number(), added: z.number(), changed: z.number(), deleted: z.number() }),
+          scanned: z.object({ files: z.number(), hashed: z.number(), added: z.number(), changed: z.number(), deleted: z.number() }).nullable(),
         }),
         ...errorResponses,
       },
     },
   }, async (request) => {
-    const { path: directory, catchup_mode, since, after_seq, limit } = request.query;
-    const scanned = await scanDirectory(ctx.pool, ctx.config.dataDir, directory, { exclude });
+    const { path: directory, catchup_mode, since, after_seq, limit, scan } = request.query;
+    const scanned = scan === 'true' ? await scanDirectory(ctx.pool, ctx.config.dataDir, directory, { exclude }) : null;
     const page = await readManifest(ctx.pool, directory, {
       limit,
       ...(after_seq ? { afterSeq: after_seq } : {}),
