@@ -61,9 +61,9 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
   const settings = await ctx.settings();
   const client = ctx.peerClient(server, settings);
   const root = directoryRoot(ctx.dataDir, directory);
-  await scanDirectory(ctx.pool, ctx.dataDir, directory, { exclude: ctx.fileExclude });
+  // Both sides bring their manifests up to date with their disks at the same time.
   const [local, remote, baseRows] = await Promise.all([
-    manifestMap(ctx.pool, directory),
+    scanDirectory(ctx.pool, ctx.dataDir, directory, { exclude: ctx.fileExclude }).then(() => manifestMap(ctx.pool, directory)),
     remoteManifest(client, directory),
     ctx.db.fileSyncState.findMany({ where: { serverId, directory } }),
   ]);

@@ -1,9 +1,24 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 
-/** sha256 of a file, streamed (no whole file in memory). */
+const CHUNK = 256 * 1024;
+/** Read buffers kept for reuse: hashing many files must not allocate a new buffer per chunk. */
+const spare: Buffer[] = [];
+
+/** sha256 of a file, read in fixed chunks into a reused buffer (no whole file in memory). */
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  const buffer = spare.pop() ?? Buffer.allocUnsafe(CHUNK);
+  const handle = await open(file, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, CHUNK, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+    return hash.digest('hex');
+  } finally {
+    spare.push(buffer);
+    await handle.close();
+  }
 }
