@@ -2,7 +2,7 @@
 // both versions, bad transfers leave the old file alone, and paths stay inside their folder.
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -168,6 +168,74 @@ describe('transfers refuse what they cannot verify (F3)', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(await readFile(path.join(dirB, 'uploads/robots/254.jpg'), 'utf8')).toBe(before);
     expect(await leftovers()).toEqual([]);
+  });
+});
+
+describe('bundles of small files are all or nothing (F3)', () => {
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+  type Entry = { file: string; body: string; sha256?: string; size?: number };
+  const frame = (e: Entry) =>
+    `${JSON.stringify({ file: e.file, sha256: e.sha256 ?? sha(e.body), size: e.size ?? Buffer.byteLength(e.body), mtime_ms: 1_780_000_000_000 })}\n${e.body}`;
+  const send = (body: string) =>
+    apiB()('/api/sync/files/upload-bundle?path=uploads', { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } } as RequestInit);
+  /** Every file's path, size and mtime (no hashing: the folder holds a 200 MB file by now). */
+  async function listing(root: string): Promise<string[]> {
+    const out: string[] = [];
+    const walk = async (rel: string) => {
+      for (const entry of await readdir(path.join(root, rel), { withFileTypes: true }).catch(() => [])) {
+        const child = rel ? `${rel}/${entry.name}` : entry.name;
+        if (entry.isDirectory()) await walk(child);
+        else out.push(`${child} ${(await stat(path.join(root, child))).size} ${(await stat(path.join(root, child))).mtimeMs}`);
+      }
+    };
+    await walk('');
+    return out.sort();
+  }
+
+  it('stores every file of a bundle with its checksum and mtime, and records them in the manifest', async () => {
+    const res = await send([{ file: 'bundle/one.txt', body: 'first' }, { file: 'bundle/deep/two.txt', body: 'second' }, { file: 'bundle/empty.txt', body: '' }].map(frame).join(''));
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { files: { file: string }[] }).files.map((f) => f.file)).toEqual(['bundle/one.txt', 'bundle/deep/two.txt', 'bundle/empty.txt']);
+    const files = await tree(dirB);
+    expect(files['uploads/bundle/one.txt']).toBe(sha('first'));
+    expect(files['uploads/bundle/deep/two.txt']).toBe(sha('second'));
+    expect(files['uploads/bundle/empty.txt']).toBe(sha(''));
+    const { rows } = await pair.b!.ctx.pool.query(`SELECT path FROM file_checksums WHERE directory = 'uploads' AND path LIKE 'bundle/%' ORDER BY path`);
+    expect(rows.map((r) => r.path)).toEqual(['bundle/deep/two.txt', 'bundle/empty.txt', 'bundle/one.txt']);
+  });
+
+  it.each([
+    ['a wrong checksum in the middle', [{ file: 'bundle/one.txt', body: 'changed' }, { file: 'bundle/bad.txt', body: 'xyz', sha256: sha('abc') }], 400, /entry|does not match/],
+    ['a path leading out', [{ file: 'bundle/one.txt', body: 'changed' }, { file: '../escape.txt', body: 'x' }], 400, /refused/],
+    ['a body shorter than announced', [{ file: 'bundle/one.txt', body: 'changed' }, { file: 'bundle/cut.txt', body: 'abc', size: 10 }], 400, /received 3 of 10/],
+    ['a header that is not JSON', [{ file: 'bundle/one.txt', body: 'changed' }], 400, /header: not JSON/],
+    ['a file over the upload limit', [{ file: 'bundle/one.txt', body: 'changed' }, { file: 'bundle/huge.bin', body: 'x', size: 400_000_000 }], 413, /over the limit/],
+  ] as const)('refuses %s and changes nothing', async (what, entries, status, message) => {
+    const before = await listing(dirB);
+    let body = (entries as readonly Entry[]).map(frame).join('');
+    if (what === 'a header that is not JSON') body += 'not json\n';
+    const res = await send(body);
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as { message: string }).message).toMatch(message);
+    expect(await listing(dirB)).toEqual(before);
+    await expect(readFile(path.join(dirB, 'escape.txt'))).rejects.toThrow();
+  });
+
+  it('refuses a body that is not application/octet-stream with 415', async () => {
+    const before = await listing(dirB);
+    const bundle = apiB()('/api/sync/files/upload-bundle?path=uploads', { method: 'PUT', body: frame({ file: 'bundle/text.txt', body: 'x' }), headers: { 'content-type': 'text/plain' } } as RequestInit);
+    const single = apiB()(`/api/sync/files/upload?path=uploads&file=text.txt&sha256=${sha('x')}&size=1&mtime_ms=1`, { method: 'PUT', body: 'x', headers: { 'content-type': 'text/plain' } } as RequestInit);
+    for (const res of await Promise.all([bundle, single])) {
+      expect(res.status).toBe(415);
+      expect(((await res.json()) as { message: string }).message).toMatch(/content-type/);
+    }
+    expect(await listing(dirB)).toEqual(before);
+  });
+
+  it('needs the API key', async () => {
+    const res = await fetch(`${pair.b!.url}/api/sync/files/upload-bundle?path=uploads`, { method: 'PUT', body: frame({ file: 'x.txt', body: 'x' }), headers: { 'content-type': 'application/octet-stream' } });
+    expect(res.status).toBe(401);
+    expect((await tree(dirB))['uploads/x.txt']).toBeUndefined();
   });
 });
 

@@ -105,7 +105,7 @@ export function call(node: RunningNode, key: string) {
     const { json, ...rest } = init;
     return fetch(`${node.url}${path}`, {
       ...rest,
-      headers: { 'x-api-key': key, ...(json !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: { ...(rest.headers as Record<string, string> | undefined), 'x-api-key': key, ...(json !== undefined ? { 'content-type': 'application/json' } : {}) },
       ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
     });
   };

@@ -5,6 +5,7 @@ export { sha256File } from './hash.ts';
 export { scanDirectory, type ScanOptions, type ScanStats } from './scanner.ts';
 export { latestFileSeq, readManifest, type ManifestEntry, type ManifestPage, type ManifestQuery } from './manifest.ts';
 export { writeVerified, removeFile, TransferRejectedError, type Announced } from './write.ts';
-export { recordFile, recordDeletion, manifestMap } from './record.ts';
+export { encodeBundle, receiveBundle, MAX_BUNDLE_ENTRIES, type BundleEntry } from './bundle.ts';
+export { recordFile, recordFiles, recordDeletion, manifestMap } from './record.ts';
 export { decide, conflictCopyName, type FileAction, type Side } from './decide.ts';
 export { openForSending, type ServedFile } from './serve.ts';

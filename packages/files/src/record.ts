@@ -12,6 +12,19 @@ export async function recordFile(pool: Pool, directory: FileDirectory, relative:
   );
 }
 
+/** recordFile for many files, in one statement. */
+export async function recordFiles(pool: Pool, directory: FileDirectory, files: { file: string; sha256: string; size: number; mtimeMs: number }[]): Promise<void> {
+  if (!files.length) return;
+  await pool.query(
+    `INSERT INTO file_checksums (directory, path, sha256, size, mtime, change_seq, deleted, updated_at)
+     SELECT $1, x.path, x.sha256, x.size, to_timestamp(x.mtime_ms / 1000.0), nextval('file_checksums_change_seq'), false, now()
+       FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS x(path, sha256, size, mtime_ms)
+     ON CONFLICT (directory, path) DO UPDATE SET sha256 = EXCLUDED.sha256, size = EXCLUDED.size, mtime = EXCLUDED.mtime,
+       change_seq = EXCLUDED.change_seq, deleted = false, updated_at = now()`,
+    [directory, files.map((f) => f.file), files.map((f) => f.sha256), files.map((f) => f.size), files.map((f) => Math.floor(f.mtimeMs))],
+  );
+}
+
 export async function recordDeletion(pool: Pool, directory: FileDirectory, relative: string): Promise<void> {
   await pool.query(
     `UPDATE file_checksums SET deleted = true, change_seq = nextval('file_checksums_change_seq'), updated_at = now()

@@ -2,7 +2,7 @@
 // announced sha256 and size, then rename into place and set the mtime. Any failure — a wrong checksum,
 // a broken connection, a size over the limit — leaves the old file untouched and no temp file behind.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, utimes } from 'node:fs/promises';
+import { mkdir, open, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { confinePath } from './confine.ts';
@@ -15,15 +15,50 @@ export interface Announced {
 }
 
 export class TransferRejectedError extends Error {
-  readonly reason: 'checksum' | 'size' | 'too_large';
-  constructor(reason: 'checksum' | 'size' | 'too_large', message: string) {
+  readonly reason: 'checksum' | 'size' | 'too_large' | 'format';
+  constructor(reason: 'checksum' | 'size' | 'too_large' | 'format', message: string) {
     super(message);
     this.name = 'TransferRejectedError';
     this.reason = reason;
   }
 }
 
-export async function writeVerified(root: string, relative: string, source: Readable, announced: Announced, maxBytes = Number.MAX_SAFE_INTEGER): Promise<string> {
+const WRITE_BYTES = 1024 * 1024;
+
+/** A verified file waiting in its temp file beside the target. */
+export interface Received {
+  temp: string;
+  target: string;
+  mtimeMs: number;
+  /** Still open and not yet fsynced (deferSync): syncReceived must run before commitReceived. */
+  unsynced?: FileHandle;
+}
+
+/** Fsyncs and closes files received with deferSync, all at once. */
+export async function syncReceived(received: Received[]): Promise<void> {
+  await Promise.all(
+    received.map(async (r) => {
+      if (!r.unsynced) return;
+      await r.unsynced.sync();
+      await r.unsynced.close();
+      delete r.unsynced;
+    }),
+  );
+}
+
+/**
+ * Streams `source` into a temp file beside the target while hashing and counting, fsyncs it and checks
+ * it against what the sender announced. Nothing is in place yet: commitReceived does that. On failure
+ * the temp file is removed.
+ */
+export async function receiveToTemp(
+  root: string,
+  relative: string,
+  source: AsyncIterable<Buffer> & { destroy?: () => void },
+  announced: Announced,
+  maxBytes = Number.MAX_SAFE_INTEGER,
+  options: { deferSync?: boolean } = {},
+): Promise<Received> {
   const target = await confinePath(root, relative);
   if (announced.size > maxBytes) throw new TransferRejectedError('too_large', `${relative}: ${announced.size} bytes is over the limit of ${maxBytes}`);
   await mkdir(path.dirname(target), { recursive: true });
@@ -31,31 +66,63 @@ export async function writeVerified(root: string, relative: string, source: Read
   const file = await open(temp, 'wx');
   const hash = createHash('sha256');
   let size = 0;
+  // Network chunks are small (16–64 KB): written one by one, each waiting for the disk, a file of a few
+  // MB took hundreds of milliseconds. They are gathered and written together instead.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    if (!pending.length) return;
+    const chunks = pending;
+    pending = [];
+    pendingBytes = 0;
+    await file.writev(chunks);
+  };
   try {
-    for await (const chunk of source) {
-      const buffer = chunk as Buffer;
+    for await (const buffer of source) {
       size += buffer.length;
       if (size > announced.size || size > maxBytes) {
         throw new TransferRejectedError(size > maxBytes ? 'too_large' : 'size', `${relative}: more than the announced ${announced.size} bytes`);
       }
       hash.update(buffer);
-      await file.write(buffer);
+      pending.push(buffer);
+      pendingBytes += buffer.length;
+      if (pendingBytes >= WRITE_BYTES) await flush();
     }
+    await flush();
     if (size !== announced.size) throw new TransferRejectedError('size', `${relative}: received ${size} of ${announced.size} bytes`);
     const sha256 = hash.digest('hex');
     if (sha256 !== announced.sha256) throw new TransferRejectedError('checksum', `${relative}: sha256 ${sha256} does not match the announced ${announced.sha256}`);
+    if (options.deferSync) return { temp, target, mtimeMs: announced.mtimeMs, unsynced: file };
     await file.sync();
     await file.close();
-    await rename(temp, target);
-    const mtime = new Date(announced.mtimeMs);
-    await utimes(target, mtime, mtime);
-    return target;
+    return { temp, target, mtimeMs: announced.mtimeMs };
   } catch (err) {
     await file.close().catch(() => {});
     await rm(temp, { force: true });
     if (typeof source.destroy === 'function') source.destroy();
     throw err;
   }
+}
+
+/** Puts a received (and synced) file in place (rename over the old one) with the sender's mtime. */
+export async function commitReceived(received: Received): Promise<string> {
+  if (received.unsynced) throw new Error(`${received.target}: not synced yet`);
+  await rename(received.temp, received.target);
+  const mtime = new Date(received.mtimeMs);
+  await utimes(received.target, mtime, mtime);
+  return received.target;
+}
+
+/** Drops received files that will not be put in place. */
+export async function discardReceived(received: Received[]): Promise<void> {
+  await Promise.all(received.map(async (r) => {
+    await r.unsynced?.close().catch(() => {});
+    await rm(r.temp, { force: true });
+  }));
+}
+
+export async function writeVerified(root: string, relative: string, source: Readable, announced: Announced, maxBytes = Number.MAX_SAFE_INTEGER): Promise<string> {
+  return commitReceived(await receiveToTemp(root, relative, source, announced, maxBytes));
 }
 
 /** Removes a file (a propagated delete). Missing already is fine. */

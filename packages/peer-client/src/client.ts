@@ -121,6 +121,17 @@ export class PeerClient {
     });
   }
 
+  /** Sends a bundle of files (see @catchup/files encodeBundle) in one request. */
+  uploadBundle(directory: string, body: Readable, length: number): Promise<void> {
+    return this.#call('upload bundle', async () => {
+      await this.#streams.put('files/upload-bundle', {
+        searchParams: { path: directory },
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
+        body,
+      });
+    });
+  }
+
   deleteFile(directory: string, file: string): Promise<{ deleted: boolean }> {
     return this.#call('delete file', () => this.#http.delete('files', { searchParams: { path: directory, file } }).json<{ deleted: boolean }>());
   }

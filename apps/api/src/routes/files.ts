@@ -1,7 +1,7 @@
 // The file manifest of a synced folder (F2), freshly scanned on each request.
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   DEFAULT_EXCLUDES,
   directoryRoot,
@@ -9,8 +9,10 @@ import {
   FILE_DIRECTORIES,
   openForSending,
   readManifest,
+  receiveBundle,
   recordDeletion,
   recordFile,
+  recordFiles,
   removeFile,
   scanDirectory,
   TransferRejectedError,
@@ -34,6 +36,12 @@ const entrySchema = z.object({
   change_seq: z.string(),
   deleted: z.boolean(),
 });
+
+/** Uploads are streamed: only an application/octet-stream body reaches a handler as a stream. */
+function uploadStream(body: unknown): Readable {
+  if (body instanceof Readable) return body;
+  throw new HttpError(415, 'content-type: send files as application/octet-stream');
+}
 
 export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app) => {
   const exclude = excluder([...DEFAULT_EXCLUDES, ...ctx.config.syncExclude]);
@@ -107,15 +115,41 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       },
     }, async (request) => {
       const { path: directory, file, sha256, size, mtime_ms } = request.query;
+      const body = uploadStream(request.body);
       if (size > ctx.config.fileUploadLimitBytes) throw new HttpError(413, `size: ${size} bytes is over the upload limit of ${ctx.config.fileUploadLimitBytes}`);
       try {
-        await writeVerified(directoryRoot(ctx.config.dataDir, directory), file, request.body as Readable, { sha256, size, mtimeMs: mtime_ms }, ctx.config.fileUploadLimitBytes);
+        await writeVerified(directoryRoot(ctx.config.dataDir, directory), file, body, { sha256, size, mtimeMs: mtime_ms }, ctx.config.fileUploadLimitBytes);
       } catch (err) {
         if (err instanceof TransferRejectedError) throw new HttpError(err.reason === 'too_large' ? 413 : 400, err.message);
         throw err;
       }
       await recordFile(ctx.pool, directory, file, { sha256, size, mtimeMs: mtime_ms });
       return { path: directory, file, sha256, size };
+    });
+
+    uploads.put('/files/upload-bundle', {
+      schema: {
+        tags: ['files'],
+        summary: 'Receive many small files in one body: per file a JSON header line {file, sha256, size, mtime_ms} then its bytes; all verified before any is put in place',
+        querystring: z.object({ path: z.enum(FILE_DIRECTORIES) }),
+        response: {
+          200: z.object({ path: z.string(), files: z.array(z.object({ file: z.string(), sha256: z.string(), size: z.number() })) }),
+          ...errorResponses,
+        },
+      },
+    }, async (request) => {
+      const { path: directory } = request.query;
+      const body = uploadStream(request.body);
+      let entries;
+      try {
+        entries = await receiveBundle(directoryRoot(ctx.config.dataDir, directory), body, ctx.config.fileUploadLimitBytes);
+      } catch (err) {
+        body.resume(); // drain what is left so the refusal reaches the sender
+        if (err instanceof TransferRejectedError) throw new HttpError(err.reason === 'too_large' ? 413 : 400, `bundle: ${err.message}`);
+        throw err;
+      }
+      await recordFiles(ctx.pool, directory, entries);
+      return { path: directory, files: entries.map((e) => ({ file: e.file, sha256: e.sha256, size: e.size })) };
     });
   });
 

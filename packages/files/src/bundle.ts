@@ -1,0 +1,132 @@
+// A bundle: many small files in one transfer (F3), so that a catch-up of hundreds of small files is not
+// hundreds of requests. Each file is a header line of JSON — {"file","sha256","size","mtime_ms"} — then
+// exactly `size` bytes. The receiver verifies every file into a temp file first and puts them in place
+// only when all of them passed: a bad entry anywhere changes nothing.
+import { Readable } from 'node:stream';
+import { checkRelativePath } from './confine.ts';
+import { commitReceived, discardReceived, receiveToTemp, syncReceived, TransferRejectedError, type Received } from './write.ts';
+
+export interface BundleEntry {
+  file: string;
+  sha256: string;
+  size: number;
+  mtimeMs: number;
+}
+
+const MAX_HEADER_BYTES = 4096;
+/** Each entry stays open until the bundle ends (its fsync is deferred): this bounds the descriptors. */
+export const MAX_BUNDLE_ENTRIES = 200;
+
+function headerOf(entry: BundleEntry): Buffer {
+  return Buffer.from(`${JSON.stringify({ file: entry.file, sha256: entry.sha256, size: entry.size, mtime_ms: Math.floor(entry.mtimeMs) })}\n`);
+}
+
+/** The bundle's bytes and exact length; `open` gives each file's content when its turn comes. */
+export function encodeBundle(entries: BundleEntry[], open: (entry: BundleEntry) => AsyncIterable<Buffer>): { body: Readable; length: number } {
+  const headers = entries.map(headerOf);
+  const length = headers.reduce((sum, h, i) => sum + h.length + entries[i]!.size, 0);
+  async function* frames() {
+    for (const [i, entry] of entries.entries()) {
+      yield headers[i]!;
+      yield* open(entry);
+    }
+  }
+  return { body: Readable.from(frames(), { objectMode: false }), length };
+}
+
+/** Reads lines and exact byte counts from a stream of chunks. */
+class ByteReader {
+  readonly #chunks: AsyncIterator<Buffer>;
+  #buffer: Buffer = Buffer.alloc(0);
+  #ended = false;
+
+  constructor(source: AsyncIterable<Buffer>) {
+    this.#chunks = source[Symbol.asyncIterator]();
+  }
+
+  async #more(): Promise<boolean> {
+    if (this.#ended) return false;
+    const next = await this.#chunks.next();
+    if (next.done) {
+      this.#ended = true;
+      return false;
+    }
+    this.#buffer = this.#buffer.length ? Buffer.concat([this.#buffer, next.value]) : next.value;
+    return true;
+  }
+
+  /** The next line without its newline; null at a clean end of the stream. */
+  async line(): Promise<string | null> {
+    for (;;) {
+      const newline = this.#buffer.indexOf(10);
+      if (newline >= 0 && newline <= MAX_HEADER_BYTES) {
+        const text = this.#buffer.subarray(0, newline).toString('utf8');
+        this.#buffer = this.#buffer.subarray(newline + 1);
+        return text;
+      }
+      if (newline > MAX_HEADER_BYTES || this.#buffer.length > MAX_HEADER_BYTES) {
+        throw new TransferRejectedError('format', `a header line is longer than ${MAX_HEADER_BYTES} bytes`);
+      }
+      if (!(await this.#more())) {
+        if (this.#buffer.length === 0) return null;
+        throw new TransferRejectedError('format', 'the bundle ends inside a header line');
+      }
+    }
+  }
+
+  /** Up to `count` bytes, in pieces (fewer if the stream ends early). */
+  async *exactly(count: number): AsyncGenerator<Buffer> {
+    let left = count;
+    while (left > 0) {
+      if (this.#buffer.length === 0 && !(await this.#more())) return;
+      const take = Math.min(left, this.#buffer.length);
+      const piece = this.#buffer.subarray(0, take);
+      this.#buffer = this.#buffer.subarray(take);
+      left -= take;
+      yield piece;
+    }
+  }
+}
+
+function parseHeader(line: string, index: number): BundleEntry {
+  const fail = (field: string, what: string) => new TransferRejectedError('format', `entry #${index}: ${field}: ${what}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    throw fail('header', 'not JSON');
+  }
+  const h = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  if (typeof h.file !== 'string' || h.file.length === 0 || h.file.length > 1024) throw fail('file', 'a relative path of 1-1024 characters');
+  checkRelativePath(h.file);
+  if (typeof h.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(h.sha256)) throw fail('sha256', 'a lower-case hex sha256');
+  if (!Number.isSafeInteger(h.size) || (h.size as number) < 0) throw fail('size', 'a non-negative integer');
+  if (!Number.isSafeInteger(h.mtime_ms) || (h.mtime_ms as number) < 0) throw fail('mtime_ms', 'a non-negative integer');
+  return { file: h.file, sha256: h.sha256, size: h.size as number, mtimeMs: h.mtime_ms as number };
+}
+
+/**
+ * Receives a bundle into `root`: every entry verified into a temp file, then all renamed into place.
+ * Throws (leaving nothing behind, the old files untouched) on the first bad entry.
+ */
+export async function receiveBundle(root: string, source: AsyncIterable<Buffer>, maxBytes = Number.MAX_SAFE_INTEGER): Promise<BundleEntry[]> {
+  const reader = new ByteReader(source);
+  const entries: BundleEntry[] = [];
+  const received: Received[] = [];
+  try {
+    for (let line = await reader.line(); line !== null; line = await reader.line()) {
+      if (entries.length === MAX_BUNDLE_ENTRIES) throw new TransferRejectedError('format', `more than ${MAX_BUNDLE_ENTRIES} entries`);
+      const entry = parseHeader(line, entries.length);
+      if (entries.some((e) => e.file === entry.file)) throw new TransferRejectedError('format', `entry #${entries.length}: file: ${entry.file} appears twice`);
+      received.push(await receiveToTemp(root, entry.file, reader.exactly(entry.size), entry, maxBytes, { deferSync: true }));
+      entries.push(entry);
+    }
+    // One wait for all the fsyncs instead of one per file.
+    await syncReceived(received);
+  } catch (err) {
+    await discardReceived(received);
+    throw err;
+  }
+  for (const r of received) await commitReceived(r);
+  return entries;
+}
