@@ -120,19 +120,21 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
   const small = decisions.filter((d) => d.action.kind === 'upload' && d.localSide.size <= SMALL_FILE_BYTES);
   const single = decisions.filter((d) => !small.includes(d));
   const uploadBundle = async (files: typeof small) => {
-    const entries: BundleEntry[] = [];
-    for (const d of files) {
-      const info = await stat(path.join(root, d.file)).catch(() => null);
-      if (!info) {
-        outcome.errors.push(`${directory}/${d.file}: vanished before it could be sent`);
-        continue;
-      }
-      // The manifest's checksum holds while the size and mtime it was taken at still do.
-      const sha256 = info.size === d.localSide.size && Math.floor(info.mtimeMs) === d.localSide.mtimeMs
-        ? d.localSide.sha256!
-        : await sha256File(path.join(root, d.file));
-      entries.push({ file: d.file, sha256, size: info.size, mtimeMs: info.mtimeMs });
-    }
+    const found = await Promise.all(
+      files.map(async (d): Promise<BundleEntry | null> => {
+        const info = await stat(path.join(root, d.file)).catch(() => null);
+        if (!info) {
+          outcome.errors.push(`${directory}/${d.file}: vanished before it could be sent`);
+          return null;
+        }
+        // The manifest's checksum holds while the size and mtime it was taken at still do.
+        const sha256 = info.size === d.localSide.size && Math.floor(info.mtimeMs) === d.localSide.mtimeMs
+          ? d.localSide.sha256!
+          : await sha256File(path.join(root, d.file));
+        return { file: d.file, sha256, size: info.size, mtimeMs: info.mtimeMs };
+      }),
+    );
+    const entries = found.filter((e): e is BundleEntry => e !== null);
     if (!entries.length) return;
     const { body, length } = encodeBundle(entries, (e) => createReadStream(path.join(root, e.file)));
     try {
