@@ -274,6 +274,11 @@ function newestStamp(changes: Change[]): string {
  * in the meantime costs no memory here.
  */
 async function loggedSince(client: PoolClient, horizon: string, changes: Change[]): Promise<boolean> {
+  const { rows: since } = await client.query<{ any: boolean }>({
+    ...prepared('SELECT EXISTS (SELECT 1 FROM database_changes WHERE sequence > $1::bigint) AS any'),
+    values: [horizon],
+  });
+  if (!since[0]!.any) return false;
   const { rows } = await client.query<{ interfered: boolean }>({
     ...prepared(`WITH recent AS MATERIALIZED (SELECT table_name, record_id FROM database_changes WHERE sequence > $1::bigint)
        SELECT EXISTS (
