@@ -53,6 +53,23 @@ async function remoteManifest(client: PeerClient, directory: FileDirectory): Pro
   }
 }
 
+/** Consecutive groups of at most MAX_BUNDLE_ENTRIES items and BUNDLE_BYTES bytes (an item alone may exceed it). */
+function groupBundles<T>(items: T[], sizeOf: (item: T) => number): T[][] {
+  const groups: T[][] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const last = groups.at(-1);
+    if (!last || last.length >= MAX_BUNDLE_ENTRIES || bytes + sizeOf(item) > BUNDLE_BYTES) {
+      groups.push([item]);
+      bytes = sizeOf(item);
+    } else {
+      last.push(item);
+      bytes += sizeOf(item);
+    }
+  }
+  return groups;
+}
+
 async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
@@ -118,7 +135,8 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
   });
   // Small files going up travel in bundles; everything else one by one.
   const small = decisions.filter((d) => d.action.kind === 'upload' && d.localSide.size <= SMALL_FILE_BYTES);
-  const single = decisions.filter((d) => !small.includes(d));
+  const bundled = new Set(small);
+  const single = decisions.filter((d) => !bundled.has(d));
   const uploadBundle = async (files: typeof small) => {
     const found = await Promise.all(
       files.map(async (d): Promise<BundleEntry | null> => {
@@ -150,20 +168,8 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
       outcome.bytes += e.size;
     }
   };
-  const bundles: (typeof small)[] = [];
-  let bundleBytes = 0;
-  for (const d of small) {
-    const last = bundles.at(-1);
-    if (!last || last.length >= MAX_BUNDLE_ENTRIES || bundleBytes + d.localSide.size > BUNDLE_BYTES) {
-      bundles.push([d]);
-      bundleBytes = d.localSide.size;
-    } else {
-      last.push(d);
-      bundleBytes += d.localSide.size;
-    }
-  }
   type Work = { bundle: typeof small } | (typeof decisions)[number];
-  const work: Work[] = [...bundles.map((bundle) => ({ bundle })), ...single];
+  const work: Work[] = [...groupBundles(small, (d) => d.localSide.size).map((bundle) => ({ bundle })), ...single];
   await inParallel(work, CONCURRENCY, async (item) => {
     if ('bundle' in item) return uploadBundle(item.bundle);
     const { file, localSide, action } = item;
