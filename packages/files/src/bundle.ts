@@ -2,6 +2,7 @@
 // hundreds of requests. Each file is a header line of JSON — {"file","sha256","size","mtime_ms"} — then
 // exactly `size` bytes. The receiver verifies every file into a temp file first and puts them in place
 // only when all of them passed: a bad entry anywhere changes nothing.
+import { lstat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { checkRelativePath } from './confine.ts';
 import { commitReceived, discardReceived, receiveToTemp, syncReceived, TransferRejectedError, type Received } from './write.ts';
@@ -123,10 +124,24 @@ export async function receiveBundle(root: string, source: AsyncIterable<Buffer>,
     }
     // One wait for all the fsyncs instead of one per file.
     await syncReceived(received);
+    // A folder where a file should go would fail its rename after others were put in place.
+    for (const [i, r] of received.entries()) {
+      if ((await lstat(r.target).catch(() => null))?.isDirectory()) {
+        throw new TransferRejectedError('format', `entry #${i}: file: ${entries[i]!.file} is a folder here`);
+      }
+    }
   } catch (err) {
     await discardReceived(received);
     throw err;
   }
-  for (const r of received) await commitReceived(r);
+  // Renaming can still fail (say, a directory where a file should go): the rest are not left behind.
+  for (const [i, r] of received.entries()) {
+    try {
+      await commitReceived(r);
+    } catch (err) {
+      await discardReceived(received.slice(i));
+      throw err;
+    }
+  }
   return entries;
 }

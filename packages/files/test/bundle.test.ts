@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { encodeBundle, receiveBundle, type BundleEntry } from '@catchup/files';
+
+const root = await mkdtemp(path.join(tmpdir(), 'catchup-bundle-'));
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+const entry = (file: string, body: string): BundleEntry & { body: string } => ({
+  file,
+  body,
+  sha256: createHash('sha256').update(body).digest('hex'),
+  size: Buffer.byteLength(body),
+  mtimeMs: 1_780_000_000_000,
+});
+
+/** The encoded bundle, cut into network-sized pieces that do not respect entry boundaries. */
+async function encoded(entries: (BundleEntry & { body: string })[], piece = 7): Promise<Readable> {
+  const bodies = new Map(entries.map((e) => [e.file, e.body]));
+  const { body, length } = encodeBundle(entries, (e) => Readable.from([Buffer.from(bodies.get(e.file)!)]));
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(c as Buffer);
+  const all = Buffer.concat(chunks);
+  expect(all.length).toBe(length);
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < all.length; i += piece) pieces.push(all.subarray(i, i + piece));
+  return Readable.from(pieces);
+}
+
+describe('bundles', () => {
+  it('round-trips files whose headers and bodies are split across chunks', async () => {
+    const files = [entry('a.txt', 'alpha'), entry('deep/b.txt', 'bravo'.repeat(50)), entry('empty.txt', '')];
+    expect((await receiveBundle(root, await encoded(files))).map((e) => e.file)).toEqual(['a.txt', 'deep/b.txt', 'empty.txt']);
+    expect(await readFile(path.join(root, 'deep/b.txt'), 'utf8')).toBe('bravo'.repeat(50));
+    expect(await readFile(path.join(root, 'empty.txt'), 'utf8')).toBe('');
+  });
+
+  it('puts nothing in place when one target is a folder', async () => {
+    await mkdir(path.join(root, 'taken', 'inside'), { recursive: true });
+    await expect(receiveBundle(root, await encoded([entry('a.txt', 'changed'), entry('taken', 'x')]))).rejects.toThrow(/is a folder here/);
+    expect(await readFile(path.join(root, 'a.txt'), 'utf8')).toBe('alpha');
+    expect((await readdir(root)).filter((f) => f.startsWith('.catchup-tmp-'))).toEqual([]);
+  });
+
+  it('refuses the same file twice', async () => {
+    await expect(receiveBundle(root, await encoded([entry('a.txt', 'again'), entry('a.txt', 'again')]))).rejects.toThrow(/appears twice/);
+    expect(await readFile(path.join(root, 'a.txt'), 'utf8')).toBe('alpha');
+  });
+
+  it('refuses a header line longer than 4 KB without reading on', async () => {
+    const long = Readable.from([Buffer.from(`{"file":"${'x'.repeat(5000)}"`)]);
+    await expect(receiveBundle(root, long)).rejects.toThrow(/longer than 4096 bytes/);
+  });
+});
