@@ -3,7 +3,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { BatchRejectedError, TableNotSyncableError } from '@catchup/changelog';
 import { ConfigError } from '@catchup/config';
-import { PathRefusedError } from '@catchup/files';
+import { PathRefusedError, TransferRejectedError } from '@catchup/files';
 import { STATUS_CODES } from 'node:http';
 
 export class HttpError extends Error {
@@ -45,6 +45,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     if (err instanceof BatchRejectedError || err instanceof TableNotSyncableError || err instanceof PathRefusedError) {
       return reply.code(400).send(body(400, err.message));
+    }
+    if (err instanceof TransferRejectedError) {
+      const status = err.reason === 'too_large' ? 413 : 400;
+      return reply.code(status).send(body(status, err.message));
     }
     if (err instanceof ConfigError) {
       return reply.code(400).send(body(400, err.problems.map((p) => `${p.key}: expected ${p.expected}`).join('; ')));

@@ -109,13 +109,19 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
     settled.push({ path: file, sha256 });
     if (settled.length >= 200) await flushAgreed();
   };
-  const upload = async (localPath: string, remotePath: string) => {
-    const info = await stat(path.join(root, localPath));
+  /** What to announce for a local file: the manifest's checksum while its size and mtime still hold. */
+  const describeLocal = async (localPath: string): Promise<BundleEntry> => {
+    const full = path.join(root, localPath);
+    const info = await stat(full);
     const entry = local.get(localPath);
-    const sha256 = entry && !entry.deleted && entry.size === info.size ? entry.sha256 : await sha256File(path.join(root, localPath));
-    await client.uploadFile(directory, remotePath, createReadStream(path.join(root, localPath)), { sha256, size: info.size, mtimeMs: info.mtimeMs });
-    outcome.bytes += info.size;
-    return sha256;
+    const known = entry && !entry.deleted && entry.size === info.size && entry.mtimeMs === Math.floor(info.mtimeMs);
+    return { file: localPath, sha256: known ? entry.sha256 : await sha256File(full), size: info.size, mtimeMs: info.mtimeMs };
+  };
+  const upload = async (localPath: string, remotePath: string) => {
+    const described = await describeLocal(localPath);
+    await client.uploadFile(directory, remotePath, createReadStream(path.join(root, localPath)), described);
+    outcome.bytes += described.size;
+    return described.sha256;
   };
   const download = async (remotePath: string, localPath: string) => {
     const file = await client.downloadFile(directory, remotePath);
@@ -139,18 +145,12 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
   const single = decisions.filter((d) => !bundled.has(d));
   const uploadBundle = async (files: typeof small) => {
     const found = await Promise.all(
-      files.map(async (d): Promise<BundleEntry | null> => {
-        const info = await stat(path.join(root, d.file)).catch(() => null);
-        if (!info) {
-          outcome.errors.push(`${directory}/${d.file}: vanished before it could be sent`);
+      files.map((d) =>
+        describeLocal(d.file).catch((err: unknown) => {
+          outcome.errors.push(`${directory}/${d.file}: ${err instanceof Error ? err.message : String(err)}`);
           return null;
-        }
-        // The manifest's checksum holds while the size and mtime it was taken at still do.
-        const sha256 = info.size === d.localSide.size && Math.floor(info.mtimeMs) === d.localSide.mtimeMs
-          ? d.localSide.sha256!
-          : await sha256File(path.join(root, d.file));
-        return { file: d.file, sha256, size: info.size, mtimeMs: info.mtimeMs };
-      }),
+        }),
+      ),
     );
     const entries = found.filter((e): e is BundleEntry => e !== null);
     if (!entries.length) return;

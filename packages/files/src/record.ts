@@ -1,21 +1,18 @@
 // Recording what a transfer did in the manifest, so that the next scan need not hash it again.
-import type { Pool } from '@catchup/db';
+import type { Pool, PoolClient } from '@catchup/db';
 import type { FileDirectory } from './roots.ts';
 
-export async function recordFile(pool: Pool, directory: FileDirectory, relative: string, file: { sha256: string; size: number; mtimeMs: number }): Promise<void> {
-  await pool.query(
-    `INSERT INTO file_checksums (directory, path, sha256, size, mtime, change_seq, deleted, updated_at)
-     VALUES ($1, $2, $3, $4, to_timestamp($5 / 1000.0), nextval('file_checksums_change_seq'), false, now())
-     ON CONFLICT (directory, path) DO UPDATE SET sha256 = EXCLUDED.sha256, size = EXCLUDED.size, mtime = EXCLUDED.mtime,
-       change_seq = EXCLUDED.change_seq, deleted = false, updated_at = now()`,
-    [directory, relative, file.sha256, file.size, Math.floor(file.mtimeMs)],
-  );
+export interface RecordedFile {
+  file: string;
+  sha256: string;
+  size: number;
+  mtimeMs: number;
 }
 
-/** recordFile for many files, in one statement. */
-export async function recordFiles(pool: Pool, directory: FileDirectory, files: { file: string; sha256: string; size: number; mtimeMs: number }[]): Promise<void> {
+/** Records files as present with the given content (a new change sequence each), in one statement. */
+export async function recordFiles(sql: Pool | PoolClient, directory: FileDirectory, files: RecordedFile[]): Promise<void> {
   if (!files.length) return;
-  await pool.query(
+  await sql.query(
     `INSERT INTO file_checksums (directory, path, sha256, size, mtime, change_seq, deleted, updated_at)
      SELECT $1, x.path, x.sha256, x.size, to_timestamp(x.mtime_ms / 1000.0), nextval('file_checksums_change_seq'), false, now()
        FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS x(path, sha256, size, mtime_ms)
@@ -23,6 +20,10 @@ export async function recordFiles(pool: Pool, directory: FileDirectory, files: {
        change_seq = EXCLUDED.change_seq, deleted = false, updated_at = now()`,
     [directory, files.map((f) => f.file), files.map((f) => f.sha256), files.map((f) => f.size), files.map((f) => Math.floor(f.mtimeMs))],
   );
+}
+
+export async function recordFile(pool: Pool, directory: FileDirectory, relative: string, file: { sha256: string; size: number; mtimeMs: number }): Promise<void> {
+  await recordFiles(pool, directory, [{ file: relative, sha256: file.sha256, size: file.size, mtimeMs: file.mtimeMs }]);
 }
 
 export async function recordDeletion(pool: Pool, directory: FileDirectory, relative: string): Promise<void> {

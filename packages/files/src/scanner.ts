@@ -4,6 +4,7 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Pool } from '@catchup/db';
 import { excluder, type Excluder } from './exclude.ts';
+import { recordFiles, type RecordedFile } from './record.ts';
 import { sha256File } from './hash.ts';
 import { directoryRoot, type FileDirectory } from './roots.ts';
 
@@ -22,13 +23,6 @@ interface Known {
   size: string;
   mtimeMs: string;
   deleted: boolean;
-}
-
-interface Seen {
-  path: string;
-  sha256: string;
-  size: number;
-  mtime_ms: number;
 }
 
 export interface ScanOptions {
@@ -72,8 +66,8 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
     );
     const known = new Map(rows.map((r) => [r.path, r]));
     const stats: ScanStats = { files: 0, hashed: 0, added: 0, changed: 0, deleted: 0 };
-    const pending: Seen[] = [];
-    const touched: Seen[] = [];
+    const pending: RecordedFile[] = [];
+    const touched: RecordedFile[] = [];
     const present = new Set<string>();
     const files: string[] = [];
     for await (const rel of walk(root, exclude)) files.push(rel);
@@ -93,12 +87,12 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
         const sha256 = await sha256File(path.join(root, rel));
         stats.hashed++;
         if (before && !before.deleted && before.sha256 === sha256 && before.size === String(info.size)) {
-          touched.push({ path: rel, sha256, size: info.size, mtime_ms: mtimeMs });
+          touched.push({ file: rel, sha256, size: info.size, mtimeMs });
           continue;
         }
         if (!before || before.deleted) stats.added++;
         else stats.changed++;
-        pending.push({ path: rel, sha256, size: info.size, mtime_ms: mtimeMs });
+        pending.push({ file: rel, sha256, size: info.size, mtimeMs });
       }
     };
     await Promise.all(Array.from({ length: SCAN_CONCURRENCY }, work));
@@ -106,21 +100,13 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
       // Touched, not changed: remember the new mtime without announcing a change.
       await client.query(
         `UPDATE file_checksums f SET mtime = to_timestamp(x.mtime_ms / 1000.0), updated_at = now()
-           FROM jsonb_to_recordset($2::jsonb) AS x(path text, mtime_ms bigint)
+           FROM unnest($2::text[], $3::bigint[]) AS x(path, mtime_ms)
           WHERE f.directory = $1 AND f.path = x.path`,
-        [directory, JSON.stringify(touched)],
+        [directory, touched.map((f) => f.file), touched.map((f) => f.mtimeMs)],
       );
     }
     while (pending.length) {
-      const chunk = pending.splice(0, 500);
-      await client.query(
-        `INSERT INTO file_checksums (directory, path, sha256, size, mtime, change_seq, deleted, updated_at)
-         SELECT $1, x.path, x.sha256, x.size, to_timestamp(x.mtime_ms / 1000.0), nextval('file_checksums_change_seq'), false, now()
-           FROM jsonb_to_recordset($2::jsonb) AS x(path text, sha256 text, size bigint, mtime_ms bigint)
-         ON CONFLICT (directory, path) DO UPDATE SET sha256 = EXCLUDED.sha256, size = EXCLUDED.size, mtime = EXCLUDED.mtime,
-           change_seq = EXCLUDED.change_seq, deleted = false, updated_at = now()`,
-        [directory, JSON.stringify(chunk)],
-      );
+      await recordFiles(client, directory, pending.splice(0, 500));
     }
     const gone = [...known.values()].filter((k) => !k.deleted && !present.has(k.path)).map((k) => k.path);
     if (gone.length) {

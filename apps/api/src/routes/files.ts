@@ -15,7 +15,6 @@ import {
   recordFiles,
   removeFile,
   scanDirectory,
-  TransferRejectedError,
   writeVerified,
 } from '@catchup/files';
 import type { AppContext } from '../context.ts';
@@ -117,12 +116,7 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       const { path: directory, file, sha256, size, mtime_ms } = request.query;
       const body = uploadStream(request.body);
       if (size > ctx.config.fileUploadLimitBytes) throw new HttpError(413, `size: ${size} bytes is over the upload limit of ${ctx.config.fileUploadLimitBytes}`);
-      try {
-        await writeVerified(directoryRoot(ctx.config.dataDir, directory), file, body, { sha256, size, mtimeMs: mtime_ms }, ctx.config.fileUploadLimitBytes);
-      } catch (err) {
-        if (err instanceof TransferRejectedError) throw new HttpError(err.reason === 'too_large' ? 413 : 400, err.message);
-        throw err;
-      }
+      await writeVerified(directoryRoot(ctx.config.dataDir, directory), file, body, { sha256, size, mtimeMs: mtime_ms }, ctx.config.fileUploadLimitBytes);
       await recordFile(ctx.pool, directory, file, { sha256, size, mtimeMs: mtime_ms });
       return { path: directory, file, sha256, size };
     });
@@ -145,7 +139,6 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
         entries = await receiveBundle(directoryRoot(ctx.config.dataDir, directory), body, ctx.config.fileUploadLimitBytes);
       } catch (err) {
         body.resume(); // drain what is left so the refusal reaches the sender
-        if (err instanceof TransferRejectedError) throw new HttpError(err.reason === 'too_large' ? 413 : 400, `bundle: ${err.message}`);
         throw err;
       }
       await recordFiles(ctx.pool, directory, entries);
