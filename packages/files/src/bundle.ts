@@ -106,6 +106,17 @@ function parseHeader(line: string, index: number): BundleEntry {
   return { file: h.file, sha256: h.sha256, size: h.size as number, mtimeMs: h.mtime_ms as number };
 }
 
+/** Entries up to this size are read into memory and written while the next ones arrive. */
+const BUFFERED_ENTRY_BYTES = 1024 * 1024;
+/** Bytes of buffered entries waiting for the disk at once, per bundle (bounds memory). */
+const IN_FLIGHT_BYTES = 4 * 1024 * 1024;
+
+async function collect(pieces: AsyncIterable<Buffer>): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  for await (const piece of pieces) chunks.push(piece);
+  return chunks;
+}
+
 /**
  * Receives a bundle into `root`: every entry verified into a temp file, then all renamed into place.
  * Throws (leaving nothing behind, the old files untouched) on the first bad entry.
@@ -113,35 +124,69 @@ function parseHeader(line: string, index: number): BundleEntry {
 export async function receiveBundle(root: string, source: AsyncIterable<Buffer>, maxBytes = Number.MAX_SAFE_INTEGER): Promise<BundleEntry[]> {
   const reader = new ByteReader(source);
   const entries: BundleEntry[] = [];
-  const received: Received[] = [];
+  const names = new Set<string>();
+  // Small entries are written in the background while the next ones are read: one file's disk round
+  // trips (open, write, close) no longer wait for the previous file's.
+  const writes: Promise<Received>[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let inFlightBytes = 0;
+  let writeFailed = false;
+  let parseError: unknown = null;
   try {
-    for (let line = await reader.line(); line !== null; line = await reader.line()) {
+    for (let line = await reader.line(); line !== null && !writeFailed; line = await reader.line()) {
       if (entries.length === MAX_BUNDLE_ENTRIES) throw new TransferRejectedError('format', `more than ${MAX_BUNDLE_ENTRIES} entries`);
       const entry = parseHeader(line, entries.length);
-      if (entries.some((e) => e.file === entry.file)) throw new TransferRejectedError('format', `entry #${entries.length}: file: ${entry.file} appears twice`);
-      received.push(await receiveToTemp(root, entry.file, reader.exactly(entry.size), entry, maxBytes, { deferSync: true }));
+      if (names.has(entry.file)) throw new TransferRejectedError('format', `entry #${entries.length}: file: ${entry.file} appears twice`);
+      names.add(entry.file);
       entries.push(entry);
+      if (entry.size > BUFFERED_ENTRY_BYTES || entry.size > maxBytes) {
+        // Streamed straight to its temp file (receiveToTemp refuses what is over the limit).
+        const write = receiveToTemp(root, entry.file, reader.exactly(entry.size), entry, maxBytes, { deferSync: true });
+        writes.push(write);
+        await write;
+        continue;
+      }
+      while (inFlightBytes + entry.size > IN_FLIGHT_BYTES && inFlight.size) await Promise.race(inFlight);
+      const write = receiveToTemp(root, entry.file, await collect(reader.exactly(entry.size)), entry, maxBytes, { deferSync: true });
+      writes.push(write);
+      inFlightBytes += entry.size;
+      const done: Promise<void> = write.then(
+        () => {},
+        () => {
+          writeFailed = true; // stop reading: the bundle is refused anyway
+        },
+      ).finally(() => {
+        inFlight.delete(done);
+        inFlightBytes -= entry.size;
+      });
+      inFlight.add(done);
     }
+  } catch (err) {
+    parseError = err;
+  }
+  const outcomes = await Promise.allSettled(writes);
+  const received = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  try {
+    // The first bad entry (in bundle order) is the one reported.
+    const failed = outcomes.find((o) => o.status === 'rejected');
+    if (failed) throw failed.reason;
+    if (parseError) throw parseError;
     // One wait for all the fsyncs instead of one per file.
     await syncReceived(received);
     // A folder where a file should go would fail its rename after others were put in place.
-    for (const [i, r] of received.entries()) {
-      if ((await lstat(r.target).catch(() => null))?.isDirectory()) {
-        throw new TransferRejectedError('format', `entry #${i}: file: ${entries[i]!.file} is a folder here`);
-      }
-    }
+    const folders = await Promise.all(received.map(async (r) => (await lstat(r.target).catch(() => null))?.isDirectory() ?? false));
+    const folder = folders.indexOf(true);
+    if (folder >= 0) throw new TransferRejectedError('format', `entry #${folder}: file: ${entries[folder]!.file} is a folder here`);
   } catch (err) {
     await discardReceived(received);
     throw err;
   }
-  // Renaming can still fail (say, a directory where a file should go): the rest are not left behind.
-  for (const [i, r] of received.entries()) {
-    try {
-      await commitReceived(r);
-    } catch (err) {
-      await discardReceived(received.slice(i));
-      throw err;
-    }
+  // Renaming can still fail (say, a folder appeared meanwhile): the temp files are not left behind.
+  try {
+    for (const r of received) await commitReceived(r);
+  } catch (err) {
+    await discardReceived(received);
+    throw err;
   }
   return entries;
 }

@@ -2,7 +2,7 @@
 // announced sha256 and size, then rename into place and set the mtime. Any failure — a wrong checksum,
 // a broken connection, a size over the limit — leaves the old file untouched and no temp file behind.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { confinePath } from './confine.ts';
@@ -29,7 +29,6 @@ const WRITE_BYTES = 1024 * 1024;
 export interface Received {
   temp: string;
   target: string;
-  mtimeMs: number;
   /** Still open and not yet fsynced (deferSync): syncReceived must run before commitReceived. */
   unsynced?: FileHandle;
 }
@@ -54,7 +53,7 @@ export async function syncReceived(received: Received[]): Promise<void> {
 export async function receiveToTemp(
   root: string,
   relative: string,
-  source: AsyncIterable<Buffer> & { destroy?: () => void },
+  source: (AsyncIterable<Buffer> | Iterable<Buffer>) & { destroy?: () => void },
   announced: Announced,
   maxBytes = Number.MAX_SAFE_INTEGER,
   options: { deferSync?: boolean } = {},
@@ -92,10 +91,12 @@ export async function receiveToTemp(
     if (size !== announced.size) throw new TransferRejectedError('size', `${relative}: received ${size} of ${announced.size} bytes`);
     const sha256 = hash.digest('hex');
     if (sha256 !== announced.sha256) throw new TransferRejectedError('checksum', `${relative}: sha256 ${sha256} does not match the announced ${announced.sha256}`);
-    if (options.deferSync) return { temp, target, mtimeMs: announced.mtimeMs, unsynced: file };
+    const mtime = new Date(announced.mtimeMs);
+    await file.utimes(mtime, mtime); // kept by the rename
+    if (options.deferSync) return { temp, target, unsynced: file };
     await file.sync();
     await file.close();
-    return { temp, target, mtimeMs: announced.mtimeMs };
+    return { temp, target };
   } catch (err) {
     await file.close().catch(() => {});
     await rm(temp, { force: true });
@@ -104,12 +105,10 @@ export async function receiveToTemp(
   }
 }
 
-/** Puts a received (and synced) file in place (rename over the old one) with the sender's mtime. */
+/** Puts a received (and synced) file in place: a rename over the old one (the temp file has the sender's mtime). */
 export async function commitReceived(received: Received): Promise<string> {
   if (received.unsynced) throw new Error(`${received.target}: not synced yet`);
   await rename(received.temp, received.target);
-  const mtime = new Date(received.mtimeMs);
-  await utimes(received.target, mtime, mtime);
   return received.target;
 }
 
