@@ -18,6 +18,8 @@ export class NodeQueues {
   readonly queues: { [K in QueueKey]: Queue };
   readonly #redisUrl: string;
   #events: Partial<Record<QueueKey, QueueEvents>> = {};
+  /** Who waits for which job (`queue:id`) to settle. */
+  #waiters = new Map<string, Set<() => void>>();
 
   constructor(options: QueueSetOptions) {
     this.prefix = options.prefix;
@@ -70,8 +72,35 @@ export class NodeQueues {
     return mine?.every ? { every: Number(mine.every) } : null;
   }
 
-  events(key: QueueKey): QueueEvents {
-    return (this.#events[key] ??= new QueueEvents(QUEUE_NAMES[key], { connection: redisConnection(this.#redisUrl), prefix: this.prefix }));
+  /** Resolves when the job completes or fails (as Redis announces it) or after `ms`, whichever is first. */
+  async settledOrAfter(key: QueueKey, id: string, ms: number): Promise<void> {
+    const events = this.#eventsOf(key);
+    await events.waitUntilReady();
+    const waiter = `${key}:${id}`;
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#waiters.get(waiter)?.delete(wake);
+        if (!this.#waiters.get(waiter)?.size) this.#waiters.delete(waiter);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      let set = this.#waiters.get(waiter);
+      if (!set) this.#waiters.set(waiter, (set = new Set()));
+      set.add(wake);
+    });
+  }
+
+  #eventsOf(key: QueueKey): QueueEvents {
+    let events = this.#events[key];
+    if (!events) {
+      events = new QueueEvents(QUEUE_NAMES[key], { connection: redisConnection(this.#redisUrl), prefix: this.prefix });
+      const wake = ({ jobId }: { jobId: string }) => this.#waiters.get(`${key}:${jobId}`)?.forEach((w) => w());
+      events.on('completed', wake);
+      events.on('failed', wake);
+      this.#events[key] = events;
+    }
+    return events;
   }
 
   /**

@@ -162,15 +162,16 @@ interface Waited {
   failedReason?: string;
 }
 
-/** Polls a job until it completes or fails, or the deadline passes. */
+/** Waits for a job to complete or fail, or for the deadline: its state is read again on each announcement or every 100 ms. */
 async function waitForJob(ctx: AppContext, queue: 'detect' | 'catchup', id: string, deadline: number): Promise<Waited> {
   for (;;) {
     const status = await ctx.queues.jobStatus(queue, id);
     if (!status) return { done: true, failedReason: `job ${queue}:${id} disappeared` };
     if (status.state === 'completed') return { done: true, result: status.result };
     if (status.state === 'failed') return { done: true, failedReason: status.failedReason ?? 'failed' };
-    if (Date.now() >= deadline) return { done: false };
-    await new Promise((r) => setTimeout(r, 100));
+    const left = deadline - Date.now();
+    if (left <= 0) return { done: false };
+    await ctx.queues.settledOrAfter(queue, id, Math.min(100, left));
   }
 }
 
