@@ -137,7 +137,7 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
     const r = remote.get(file);
     const localSide: Side = { sha256: l && !l.deleted ? l.sha256 : null, mtimeMs: l?.mtimeMs ?? 0, size: l?.size ?? 0 };
     const remoteSide: Side = { sha256: r && !r.deleted ? r.sha256 : null, mtimeMs: r ? Date.parse(r.mtime) : 0, size: r?.size ?? 0 };
-    return { file, localSide, action: decide(localSide, remoteSide, base.get(file), ctx.nodeName, server.name) };
+    return { file, localSide, remoteSide, action: decide(localSide, remoteSide, base.get(file), ctx.nodeName, server.name) };
   });
   // Small files going up travel in bundles; everything else one by one.
   const small = decisions.filter((d) => d.action.kind === 'upload' && d.localSide.size <= SMALL_FILE_BYTES);
@@ -172,7 +172,7 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
   const work: Work[] = [...groupBundles(small, (d) => d.localSide.size).map((bundle) => ({ bundle })), ...single];
   await inParallel(work, CONCURRENCY, async (item) => {
     if ('bundle' in item) return uploadBundle(item.bundle);
-    const { file, localSide, action } = item;
+    const { file, localSide, remoteSide, action } = item;
     try {
       switch (action.kind) {
         case 'none':
@@ -198,16 +198,17 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
           outcome.deleted++;
           return;
         case 'conflict': {
-          const at = new Date();
+          // The copy is named after the losing version's modification time (not the clock): two nodes
+          // resolving the same conflict at once (each catching the other up) then keep one copy, not two.
           if (action.winner === 'local') {
             // Keep the peer's version beside ours on both sides, then give the peer ours.
-            const copy = conflictCopyName(file, at, server.name);
+            const copy = conflictCopyName(file, new Date(remoteSide.mtimeMs), server.name);
             const copySha = await download(file, copy);
             await upload(copy, copy);
             await agreed(copy, copySha);
             await agreed(file, await upload(file, file));
           } else {
-            const copy = conflictCopyName(file, at, ctx.nodeName);
+            const copy = conflictCopyName(file, new Date(localSide.mtimeMs), ctx.nodeName);
             await copyFile(await confinePath(root, file), await confinePath(root, copy));
             const copySha = await upload(copy, copy);
             await recordFile(ctx.pool, directory, copy, { sha256: copySha, size: localSide.size, mtimeMs: Date.now() });

@@ -33,7 +33,10 @@ export function decide(local: Side, remote: Side, base: string | null | undefine
   return { kind: 'conflict', winner: localNewer ? 'local' : 'remote' };
 }
 
-/** `photos/robot.jpg` → `photos/robot.sync-conflict-20261126T143000Z-field-laptop.jpg` */
+/**
+ * `photos/robot.jpg` → `photos/robot.sync-conflict-20261126T143000Z-field-laptop.jpg`, where `at` is the
+ * kept version's modification time and `nodeName` the node it came from.
+ */
 export function conflictCopyName(relative: string, at: Date, nodeName: string): string {
   const slash = relative.lastIndexOf('/');
   const dir = relative.slice(0, slash + 1);
