@@ -97,7 +97,9 @@ describe('a node killed in the middle of its catch-up', () => {
         poolB.query(`SELECT md5(string_agg(to_jsonb(s)::text, ',' ORDER BY id)) AS h, count(*) AS n FROM scouting_data s`),
       ]);
       const cursorAtEnd = await count(poolA, `SELECT (sent_cursor = (SELECT max(sequence) FROM database_changes))::int::text AS n FROM sync_servers`);
-      done = ra.rows[0].h === rb.rows[0].h && cursorAtEnd === 1;
+      // Batches move the cursor as they are acknowledged; the run's sync_logs row comes when it finalizes.
+      const finalized = await count(poolA, `SELECT count(*)::text AS n FROM sync_logs WHERE operation = 'catch-up sync' AND status = 'completed'`);
+      done = ra.rows[0].h === rb.rows[0].h && cursorAtEnd === 1 && finalized > 0;
       if (!done) await new Promise((r) => setTimeout(r, 500));
     }
     expect(done).toBe(true);
