@@ -4,14 +4,16 @@ import { z } from 'zod';
 export const OPERATIONS = ['insert', 'update', 'delete', 'soft_delete', 'reactivate'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
-const bigintString = z.string().regex(/^\d{1,19}$/, 'a non-negative integer as a decimal string');
-const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'a UUID');
+const BIGINT = /^\d{1,19}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const bigintString = z.string().regex(BIGINT, 'a non-negative integer as a decimal string');
+const uuid = z.string().regex(UUID, 'a UUID');
 // Row images are checked for shape only (column names and types are checked against the catalog);
 // z.custom keeps the object as it is instead of copying it.
-const row = z.custom<Record<string, unknown>>(
-  (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
-  'expected an object (a row image)',
-);
+const row = z.custom<Record<string, unknown>>(isObject, 'expected an object (a row image)');
+const timestamp = z.iso.datetime({ offset: true });
 
 const changeFields = {
   /** The sender's log position (informative; the receiver assigns its own). */
@@ -21,7 +23,7 @@ const changeFields = {
   operation: z.enum(OPERATIONS),
   change_data: row.nullable(),
   old_data: row.nullable().optional(),
-  timestamp: z.iso.datetime({ offset: true }),
+  timestamp,
   origin_node_id: z.string().min(1).max(100),
   origin_sequence: bigintString,
   hlc: bigintString,
@@ -43,6 +45,34 @@ export const changeSchema = z
   });
 
 export type Change = z.infer<typeof changeSchema>;
+
+const CHANGE_KEYS = new Set(Object.keys(changeFields));
+const OPERATION_SET = new Set<string>(OPERATIONS);
+const isName = (v: unknown, max: number) => typeof v === 'string' && v.length >= 1 && v.length <= max;
+const isBigint = (v: unknown) => typeof v === 'string' && BIGINT.test(v);
+
+/**
+ * changeSchema's common case without its copy of every change: a change that passes is returned as it
+ * is, its record id lower-cased in place; anything else gives undefined, and changeSchema then says why.
+ * It accepts nothing that changeSchema refuses and gives what changeSchema would (a property test holds
+ * the two together). Batches of a thousand changes spent much of their validation time copying.
+ */
+export function acceptChangeFast(raw: unknown): Change | undefined {
+  if (!isObject(raw)) return undefined;
+  for (const key in raw) if (!CHANGE_KEYS.has(key)) return undefined;
+  const c = raw;
+  if (c.sequence !== undefined && !isBigint(c.sequence)) return undefined;
+  if (!isName(c.table_name, 63) || !isName(c.origin_node_id, 100)) return undefined;
+  if (typeof c.record_id !== 'string' || !UUID.test(c.record_id)) return undefined;
+  if (typeof c.operation !== 'string' || !OPERATION_SET.has(c.operation)) return undefined;
+  if (c.change_data !== null && !isObject(c.change_data)) return undefined;
+  if (c.old_data !== undefined && c.old_data !== null && !isObject(c.old_data)) return undefined;
+  if (!isBigint(c.origin_sequence) || !isBigint(c.hlc)) return undefined;
+  if (!timestamp.safeParse(c.timestamp).success) return undefined;
+  c.record_id = c.record_id.toLowerCase();
+  if (c.operation !== 'delete' && (!c.change_data || String(c.change_data.id).toLowerCase() !== c.record_id)) return undefined;
+  return c as Change;
+}
 
 /** The identity of a change network-wide. */
 export const changeIdentity = (c: Pick<Change, 'origin_node_id' | 'origin_sequence'>) =>

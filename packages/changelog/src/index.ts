@@ -1,4 +1,4 @@
-export { OPERATIONS, changeSchema, changeOutputSchema, changeIdentity, compareVersions, type Change, type Operation } from './change.ts';
+export { OPERATIONS, acceptChangeFast, changeSchema, changeOutputSchema, changeIdentity, compareVersions, type Change, type Operation } from './change.ts';
 export { BatchRejectedError } from './errors.ts';
 export { applyBatch, applyChanges, type ApplyResult } from './apply.ts';
 export { readChanges, readChangesJson, latestSequence, type ChangePage, type ChangePageJson, type ReadOptions } from './read.ts';

@@ -1,0 +1,70 @@
+// The in-place check of received changes must never let through what the zod schema refuses, and must
+// give what the schema would: a property test over valid changes and changes broken in every field.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { acceptChangeFast, changeSchema } from '@catchup/changelog';
+
+const uuidArb = fc.uuid().chain((id) => fc.constantFrom(id, id.toUpperCase()));
+
+const validChange = fc
+  .record({
+    sequence: fc.option(fc.bigInt({ min: 1n, max: 2n ** 62n }).map(String), { nil: undefined }),
+    table_name: fc.constantFrom('teams', 'scouting_data', 'a'.repeat(63)),
+    record_id: uuidArb,
+    operation: fc.constantFrom('insert', 'update', 'delete', 'soft_delete', 'reactivate'),
+    old_data: fc.option(fc.option(fc.constant({ name: 'before' }), { nil: null }), { nil: undefined }),
+    timestamp: fc.constantFrom('2026-11-26T10:00:00.123Z', '2026-11-26T10:00:00+02:00', '2026-11-26T10:00:00.123456+00:00'),
+    origin_node_id: fc.constantFrom('node-a', 'x'.repeat(100)),
+    origin_sequence: fc.bigInt({ min: 1n, max: 2n ** 62n }).map(String),
+    hlc: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }).map(String),
+  })
+  .map(({ sequence, old_data, ...c }) => ({
+    ...c,
+    ...(sequence === undefined ? {} : { sequence }),
+    ...(old_data === undefined ? {} : { old_data }),
+    change_data: c.operation === 'delete' ? null : { id: c.record_id.toLowerCase(), name: 'Poofs' },
+  }));
+
+/** Something wrong (or merely unusual) in one field. */
+const oddValue = fc.constantFrom<unknown>(
+  undefined, null, '', 'x'.repeat(101), 'not-a-uuid', '12a', '-1', '12345678901234567890', 'Insert', 'upsert',
+  '2026-11-26 10:00', '2026-11-26T10:00:00', 42, true, [], {}, { id: 'other' }, ['a'],
+);
+const fields = ['sequence', 'table_name', 'record_id', 'operation', 'change_data', 'old_data', 'timestamp', 'origin_node_id', 'origin_sequence', 'hlc', 'extra', '__proto__'];
+
+const brokenChange = fc.tuple(validChange, fc.constantFrom(...fields), oddValue).map(([change, field, value]) => {
+  const broken: Record<string, unknown> = { ...change };
+  if (value === undefined) delete broken[field];
+  else Object.defineProperty(broken, field, { value, enumerable: true, writable: true, configurable: true });
+  return JSON.parse(JSON.stringify(broken)) as unknown;
+});
+
+describe('acceptChangeFast', () => {
+  it('accepts every valid change and gives exactly what the zod schema gives', () => {
+    fc.assert(
+      fc.property(validChange, (change) => {
+        const expected = changeSchema.parse(structuredClone(change));
+        const fast = acceptChangeFast(structuredClone(change));
+        expect(fast).toEqual(expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('never accepts what the zod schema refuses, and agrees on what it accepts', () => {
+    let refused = 0;
+    fc.assert(
+      fc.property(brokenChange, (raw) => {
+        const zod = changeSchema.safeParse(structuredClone(raw));
+        const fast = acceptChangeFast(structuredClone(raw));
+        if (!zod.success) refused++;
+        if (fast !== undefined) {
+          expect(zod.success).toBe(true);
+          expect(fast).toEqual(zod.data);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+    expect(refused).toBeGreaterThan(500); // the broken changes really are broken, mostly
+  });
+});
