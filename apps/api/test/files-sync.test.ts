@@ -93,6 +93,25 @@ describe('file catch-up between two nodes', () => {
     expect(await readFile(path.join(dirB, copies[0]!), 'utf8')).toContain('on A');
   });
 
+  it('takes the peer\'s version of a file this node received from a third node, without a conflict copy', async () => {
+    // A got the file from node C (and agreed on it with C); A never synced it with B; B changed it since.
+    const third = await a.ctx.db.syncServer.create({ data: { name: 'fsync-c', host: '127.0.0.1', port: 1, apiKey: 'fsync-c-unused-key-0123456789' } });
+    try {
+      await put(dirA, 'instance/relayed.txt', 'as node C sent it');
+      const sha = createHash('sha256').update('as node C sent it').digest('hex');
+      await a.ctx.db.fileSyncState.create({ data: { serverId: third.id, directory: 'instance', path: 'relayed.txt', sha256: sha } });
+      await put(dirB, 'instance/relayed.txt', 'changed on B since');
+      const result = await scan();
+      expect(result.file_changes).toMatchObject({ downloaded: 1, conflicts: 0 });
+      const [ta, tb] = [await tree(dirA), await tree(dirB)];
+      expect(ta).toEqual(tb);
+      expect(await readFile(path.join(dirA, 'instance/relayed.txt'), 'utf8')).toBe('changed on B since');
+      expect(Object.keys(ta).filter((p) => p.includes('relayed.sync-conflict'))).toEqual([]);
+    } finally {
+      await a.ctx.db.syncServer.delete({ where: { id: third.id } });
+    }
+  });
+
   it('respects the peer\'s folder flags', async () => {
     await a.ctx.db.syncServer.update({ where: { id: pair.bServerIdOnA }, data: { syncUploads: false } });
     await put(dirA, 'uploads/not-synced.jpg', 'stays on A');

@@ -85,12 +85,24 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
   const client = ctx.peerClient(server, settings);
   const root = directoryRoot(ctx.dataDir, directory);
   // Both sides bring their manifests up to date with their disks at the same time.
-  const [local, remote, baseRows] = await Promise.all([
+  const [local, remote, baseRows, agreedElsewhere] = await Promise.all([
     scanDirectory(ctx.pool, ctx.dataDir, directory, { exclude: ctx.fileExclude }).then(() => manifestMap(ctx.pool, directory)),
     remoteManifest(client, directory),
     ctx.db.fileSyncState.findMany({ where: { serverId, directory } }),
+    ctx.db.fileSyncState.findMany({ where: { directory, serverId: { not: serverId }, sha256: { not: null } }, orderBy: { updatedAt: 'asc' } }),
   ]);
   const base = new Map(baseRows.map((b) => [b.path, b.sha256]));
+  // What this node last agreed on with any other peer (the newest agreement wins).
+  const elsewhere = new Map(agreedElsewhere.map((b) => [b.path, b.sha256]));
+  /**
+   * The base for a path. Never synced with this peer but present on both sides: a version this node
+   * agreed on with another peer is not a local edit (a file received from a third node and unchanged
+   * since must not turn into a conflict). A path missing on one side keeps the first sync's union.
+   */
+  const baseOf = (file: string, localSha: string | null, remoteSha: string | null): string | null | undefined => {
+    if (base.has(file)) return base.get(file);
+    return localSha !== null && remoteSha !== null ? elsewhere.get(file) : undefined;
+  };
   const outcome: FileSyncOutcome = { directory, uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0, bytes: 0, errors: [] };
   // Agreed states are written in bulk: once per 200 files and at the end.
   let settled: { path: string; sha256: string | null }[] = [];
@@ -137,7 +149,7 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
     const r = remote.get(file);
     const localSide: Side = { sha256: l && !l.deleted ? l.sha256 : null, mtimeMs: l?.mtimeMs ?? 0, size: l?.size ?? 0 };
     const remoteSide: Side = { sha256: r && !r.deleted ? r.sha256 : null, mtimeMs: r ? Date.parse(r.mtime) : 0, size: r?.size ?? 0 };
-    return { file, localSide, remoteSide, action: decide(localSide, remoteSide, base.get(file), ctx.nodeName, server.name) };
+    return { file, localSide, remoteSide, action: decide(localSide, remoteSide, baseOf(file, localSide.sha256, remoteSide.sha256), ctx.nodeName, server.name) };
   });
   // Small files going up travel in bundles; everything else one by one.
   const small = decisions.filter((d) => d.action.kind === 'upload' && d.localSide.size <= SMALL_FILE_BYTES);
