@@ -135,9 +135,10 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
     outcome.bytes += described.size;
     return described.sha256;
   };
-  const download = async (remotePath: string, localPath: string) => {
+  /** `expected`: the sha256 the decision was made on; content that changed since is refused, not kept. */
+  const download = async (remotePath: string, localPath: string, expected?: string) => {
     const file = await client.downloadFile(directory, remotePath);
-    await writeVerified(root, localPath, file.stream, file);
+    await writeVerified(root, localPath, file.stream, { ...file, sha256: expected ?? file.sha256 });
     await recordFile(ctx.pool, directory, localPath, file);
     outcome.bytes += file.size;
     return file.sha256;
@@ -215,7 +216,9 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
           if (action.winner === 'local') {
             // Keep the peer's version beside ours on both sides, then give the peer ours.
             const copy = conflictCopyName(file, new Date(remoteSide.mtimeMs), server.name);
-            const copySha = await download(file, copy);
+            // The peer's version as it was when compared: if the peer replaced it meanwhile (say, settling
+            // the same conflict the other way at the same time), the copy would keep the wrong version.
+            const copySha = await download(file, copy, remoteSide.sha256 ?? undefined);
             await upload(copy, copy);
             await agreed(copy, copySha);
             await agreed(file, await upload(file, file));
