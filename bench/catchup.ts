@@ -56,10 +56,12 @@ export function peakRssMb(pid: number): number {
 
 /** The V8 heap limits `npm start` and `npm run worker` run with (package.json; NODE_HEAP_MB changes the first). */
 const HEAP_FLAGS = [`--max-old-space-size=${process.env.NODE_HEAP_MB ?? 160}`, '--max-semi-space-size=2'];
+/** …and their malloc arena limit (package.json). */
+const MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
 
 function spawnNodeScript(script: string, logName: string, env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, [...HEAP_FLAGS, script], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, MALLOC_ARENA_MAX, ...env },
     stdio: ['ignore', process.env.BENCH_LOG_DIR ? openSync(path.join(process.env.BENCH_LOG_DIR, `${logName}.log`), 'w') : 'ignore', 'inherit'],
   });
 }
