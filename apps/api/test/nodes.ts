@@ -1,5 +1,5 @@
 // In-process test nodes: each its own database and Fastify server on a random port.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
@@ -17,9 +17,12 @@ export interface TestApiNode extends RunningNode {
 export async function useApiNodes(count: number, label = 'api', env: Record<string, string> = {}): Promise<TestApiNode[]> {
   const dbs = await useTestDatabases(count, label);
   const nodes: TestApiNode[] = [];
+  const dataDirs: string[] = [];
   for (const [i, database] of dbs.entries()) {
     const name = `${label}-${String.fromCharCode(97 + i)}`;
     const apiKey = `key-of-${name}-0123456789abcdef`;
+    const dataDir = await mkdtemp(path.join(tmpdir(), `catchup-${name}-`));
+    dataDirs.push(dataDir);
     const config = loadNodeConfig({
       DATABASE_URL: database.url,
       HOST: '127.0.0.1',
@@ -28,7 +31,7 @@ export async function useApiNodes(count: number, label = 'api', env: Record<stri
       SYNC_API_KEY: apiKey,
       LOG_LEVEL: 'silent',
       QUEUE_PREFIX: useQueuePrefix(name),
-      DATA_DIR: await mkdtemp(path.join(tmpdir(), `catchup-${name}-`)),
+      DATA_DIR: dataDir,
       // Detection runs when a test asks for it, never behind its back.
       CATCHUP_SCHEDULER_ENABLED: 'false',
       ...env,
@@ -50,6 +53,8 @@ export async function useApiNodes(count: number, label = 'api', env: Record<stri
   }
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.close()));
+    // Unless a test pointed DATA_DIR elsewhere (and cleans that up itself).
+    for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
   });
   return nodes;
 }

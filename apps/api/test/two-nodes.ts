@@ -1,6 +1,6 @@
 // Two real nodes (A and B) for catch-up tests: own databases, Redis prefixes, fixed ports so that a node
 // can be stopped and started again where its peer expects it.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
@@ -31,10 +31,13 @@ export interface Pair {
 
 export async function useTwoNodes(label: string, env: Record<string, string> = {}, envA: Record<string, string> = {}): Promise<Pair> {
   const [dbA, dbB] = await useTestDatabases(2, label);
+  const dataDirs: string[] = [];
   const spec = async (side: 'a' | 'b', url: string, extraEnv: Record<string, string>): Promise<NodeSpec> => {
     const name = `${label}-${side}`;
     const port = await freePort();
     const key = `${name}-key-0123456789abcdef`;
+    const dataDir = await mkdtemp(path.join(tmpdir(), `catchup-${name}-`));
+    dataDirs.push(dataDir);
     const nodeEnv = {
       DATABASE_URL: url,
       HOST: '127.0.0.1',
@@ -43,7 +46,7 @@ export async function useTwoNodes(label: string, env: Record<string, string> = {
       SYNC_API_KEY: key,
       QUEUE_PREFIX: useQueuePrefix(name),
       LOG_LEVEL: 'silent',
-      DATA_DIR: await mkdtemp(path.join(tmpdir(), `catchup-${name}-`)),
+      DATA_DIR: dataDir,
       ...env,
       ...extraEnv,
     };
@@ -71,6 +74,8 @@ export async function useTwoNodes(label: string, env: Record<string, string> = {
   afterAll(async () => {
     await pair.a.close();
     await pair.b?.close();
+    // The default data folders (a test may point DATA_DIR elsewhere, and cleans that up itself).
+    for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
   });
   return pair;
 }
