@@ -139,9 +139,8 @@ async function applyInTransaction(
     await client.query('SELECT catchup_lock_log()');
   }
   const { winners, horizon } = await pickWinners(client, changes);
-  const images = new RowImages();
   try {
-    await writeRows(client, winners, tables, images);
+    await writeRows(client, winners, tables);
   } catch (err) {
     throw new RowWriteFailed(winners, err);
   }
@@ -149,7 +148,7 @@ async function applyInTransaction(
     await client.query('SELECT catchup_lock_log()');
     if (await loggedSince(client, horizon, changes)) throw new Interfered();
   }
-  const logged = await appendToLog(client, changes, images);
+  const logged = await appendToLog(client, changes);
   // Later local stamps must order after every remote one now in the log (I5).
   await client.query({ ...prepared('SELECT catchup_observe_hlc($1::bigint)'), values: [newestStamp(changes)] });
   return { winners: winners.length, logged };
@@ -221,24 +220,21 @@ async function pickWinners(client: PoolClient, changes: Change[]): Promise<{ win
  * Each change's row image as JSON text, made once: the row write and the log append both carry it
  * (stringifying each image twice was a large part of an apply's JavaScript time).
  */
-class RowImages {
-  readonly #text = new Map<Change, string>();
-
-  of(c: Change): string {
-    let text = this.#text.get(c);
-    if (text === undefined) this.#text.set(c, (text = JSON.stringify(c.change_data)));
-    return text;
-  }
+const rowJson = new WeakMap<Change, string>();
+function rowImageJson(c: Change): string {
+  let json = rowJson.get(c);
+  if (json === undefined) rowJson.set(c, (json = JSON.stringify(c.change_data)));
+  return json;
 }
 
 /** One upsert and one delete statement per table. */
-async function writeRows(client: PoolClient, winners: Change[], tables: Map<string, TableInfo>, images = new RowImages()): Promise<void> {
+async function writeRows(client: PoolClient, winners: Change[], tables: Map<string, TableInfo>): Promise<void> {
   const byTable = new Map<string, { upserts: string[]; deletes: string[] }>();
   for (const c of winners) {
     let group = byTable.get(c.table_name);
     if (!group) byTable.set(c.table_name, (group = { upserts: [], deletes: [] }));
     if (c.operation === 'delete') group.deletes.push(c.record_id);
-    else group.upserts.push(images.of(c));
+    else group.upserts.push(rowImageJson(c));
   }
   for (const [name, group] of byTable) {
     const table = tables.get(name)!;
@@ -260,12 +256,12 @@ async function writeRows(client: PoolClient, winners: Change[], tables: Map<stri
 }
 
 /** The log's columns of each change (its position is the receiver's own), as one JSON array. */
-function logEntriesJson(changes: Change[], images: RowImages): string {
+function logEntriesJson(changes: Change[]): string {
   const q = JSON.stringify;
   return `[${changes
     .map(
       (c) =>
-        `{"table_name":${q(c.table_name)},"record_id":${q(c.record_id)},"operation":${q(c.operation)},"change_data":${images.of(c)},` +
+        `{"table_name":${q(c.table_name)},"record_id":${q(c.record_id)},"operation":${q(c.operation)},"change_data":${rowImageJson(c)},` +
         `"old_data":${q(c.old_data ?? null)},"timestamp":${q(c.timestamp)},"origin_node_id":${q(c.origin_node_id)},` +
         `"origin_sequence":${q(c.origin_sequence)},"hlc":${q(c.hlc)}}`,
     )
@@ -309,7 +305,7 @@ async function loggedSince(client: PoolClient, horizon: string, changes: Change[
  * ones already there (by origin identity) are skipped (I3). Must run under the log lock. Returns how
  * many were new.
  */
-async function appendToLog(client: PoolClient, changes: Change[], images: RowImages): Promise<number> {
+async function appendToLog(client: PoolClient, changes: Change[]): Promise<number> {
   const { rowCount } = await client.query({
     ...prepared(`INSERT INTO database_changes
        (sequence, table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc)
@@ -318,7 +314,7 @@ async function appendToLog(client: PoolClient, changes: Change[], images: RowIma
        FROM json_to_recordset($1::json) AS x(table_name text, record_id text, operation text, change_data json,
             old_data json, "timestamp" timestamptz, origin_node_id text, origin_sequence bigint, hlc bigint)
      ON CONFLICT (origin_node_id, origin_sequence) DO NOTHING`),
-    values: [logEntriesJson(changes, images)],
+    values: [logEntriesJson(changes)],
   });
   return rowCount ?? 0;
 }

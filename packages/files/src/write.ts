@@ -1,5 +1,5 @@
-// Receiving a file (F3): stream into a temp file in the same folder while hashing, fsync, check the
-// announced sha256 and size, then rename into place and set the mtime. Any failure — a wrong checksum,
+// Receiving a file (F3): stream into a temp file in the same folder while hashing, check the announced
+// sha256 and size, set the mtime, fsync, then rename into place. Any failure — a wrong checksum,
 // a broken connection, a size over the limit — leaves the old file untouched and no temp file behind.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
