@@ -37,6 +37,11 @@ export async function cloneDatabase(template: string, name: string): Promise<str
   return benchUrl(name);
 }
 
+/** Writes every dirty buffer of the server out now (needs a superuser, as the benchmark's databases do). */
+export async function checkpoint(): Promise<void> {
+  await admin((client) => client.query('CHECKPOINT'));
+}
+
 export async function dropBenchDatabases(prefix: string): Promise<void> {
   await admin(async (client) => {
     const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${prefix}%`]);

@@ -7,7 +7,10 @@
 // to one of the batch's rows was logged after the horizon (a local commit or another apply slipped in
 // between), the transaction is rolled back and the batch is applied again in the locked way: rows
 // locked up front, then the log lock, and everything decided under both.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { inTransaction, type Pool, type PoolClient } from '@catchup/db';
+import { from as copyFrom } from 'pg-copy-streams';
 import { acceptChangeFast, changeIdentity, changeSchema, compareVersions, type Change } from './change.ts';
 import { BatchRejectedError } from './errors.ts';
 import { prepared, quoteIdent } from './sql.ts';
@@ -255,19 +258,6 @@ async function writeRows(client: PoolClient, winners: Change[], tables: Map<stri
   }
 }
 
-/** The log's columns of each change (its position is the receiver's own), as one JSON array. */
-function logEntriesJson(changes: Change[]): string {
-  const q = JSON.stringify;
-  return `[${changes
-    .map(
-      (c) =>
-        `{"table_name":${q(c.table_name)},"record_id":${q(c.record_id)},"operation":${q(c.operation)},"change_data":${rowImageJson(c)},` +
-        `"old_data":${q(c.old_data ?? null)},"timestamp":${q(c.timestamp)},"origin_node_id":${q(c.origin_node_id)},` +
-        `"origin_sequence":${q(c.origin_sequence)},"hlc":${q(c.hlc)}}`,
-    )
-    .join(',')}]`;
-}
-
 function newestStamp(changes: Change[]): string {
   let newest = 0n;
   for (const c of changes) {
@@ -302,21 +292,89 @@ async function loggedSince(client: PoolClient, horizon: string, changes: Change[
 
 /**
  * Keeps every change not yet in the log with its origin identity, so that it can be relayed (I6); the
- * ones already there (by origin identity) are skipped (I3). Must run under the log lock. Returns how
- * many were new.
+ * ones already there (by origin identity) are skipped (I3). Must run under the log lock: every writer of
+ * the log holds it, so nothing logs one of these identities between the check and the write (and the
+ * unique index would refuse it if anything did). Returns how many were new.
  */
 async function appendToLog(client: PoolClient, changes: Change[]): Promise<number> {
-  const { rowCount } = await client.query({
-    ...prepared(`INSERT INTO database_changes
-       (sequence, table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc)
-     SELECT nextval('database_changes_sequence_seq'), table_name, record_id, operation, change_data,
-            old_data, "timestamp", origin_node_id, origin_sequence, hlc
-       FROM json_to_recordset($1::json) AS x(table_name text, record_id text, operation text, change_data json,
-            old_data json, "timestamp" timestamptz, origin_node_id text, origin_sequence bigint, hlc bigint)
-     ON CONFLICT (origin_node_id, origin_sequence) DO NOTHING`),
-    values: [logEntriesJson(changes)],
+  const logged = await alreadyLogged(client, changes);
+  const fresh = logged.size === 0 ? changes : changes.filter((c) => !logged.has(canonicalIdentity(c)));
+  if (fresh.length === 0) return 0;
+  // Positions are taken under the log lock, in one statement; COPY then writes the rows. It costs
+  // about a third less than INSERT … SELECT FROM json_to_recordset, whose parsing of the whole batch as
+  // one JSON document was most of the append's time.
+  const { rows } = await client.query<{ first: string }>({
+    ...prepared(`SELECT min(p)::text AS first FROM (SELECT nextval('database_changes_sequence_seq') AS p FROM generate_series(1, $1::int)) s`),
+    values: [fresh.length],
   });
-  return rowCount ?? 0;
+  let position = BigInt(rows[0]!.first);
+  const lines: string[] = [];
+  for (const c of fresh) lines.push(copyLine(position++, c));
+  const copy = client.query(
+    copyFrom(`COPY database_changes
+       (sequence, table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc)
+       FROM STDIN`),
+  );
+  await pipeline(Readable.from([lines.join('')]), copy);
+  return fresh.length;
+}
+
+/** COPY's text format: tab-separated, \N for NULL, and backslash, tab, newline and CR escaped. */
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+const copyText = (value: string) => (COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (ch) => COPY_ESCAPES[ch]!) : value);
+const copyJson = (value: unknown) => (value === null || value === undefined ? '\\N' : copyText(JSON.stringify(value)));
+
+function copyLine(position: bigint, c: Change): string {
+  const changeData = c.change_data === null ? '\\N' : copyText(rowImageJson(c));
+  return `${position}\t${copyText(c.table_name)}\t${c.record_id}\t${c.operation}\t${changeData}\t${copyJson(c.old_data)}\t${copyText(c.timestamp)}\t${copyText(c.origin_node_id)}\t${c.origin_sequence}\t${c.hlc}\n`;
+}
+
+/** Origin identity with the sequence in canonical form (the wire allows leading zeros). */
+const canonicalIdentity = (c: Pick<Change, 'origin_node_id' | 'origin_sequence'>) => `${c.origin_node_id}/${BigInt(c.origin_sequence)}`;
+
+/**
+ * The batch's origin identities already in the log. The batch's sequences of each origin are looked up
+ * as runs of consecutive numbers: one index range scan per run, which for a batch read from a peer's log
+ * is usually one per origin, and which returns only identities of the batch. (The LIMIT, which no run can
+ * exceed, keeps each run a range scan: without it the planner, seeing one origin in the whole log,
+ * preferred hashing the entire log.)
+ */
+async function alreadyLogged(client: PoolClient, changes: Change[]): Promise<Set<string>> {
+  const byOrigin = new Map<string, bigint[]>();
+  for (const c of changes) {
+    let sequences = byOrigin.get(c.origin_node_id);
+    if (!sequences) byOrigin.set(c.origin_node_id, (sequences = []));
+    sequences.push(BigInt(c.origin_sequence));
+  }
+  const origins: string[] = [];
+  const lows: string[] = [];
+  const highs: string[] = [];
+  for (const [origin, sequences] of byOrigin) {
+    sequences.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    let low = sequences[0]!;
+    let high = low;
+    for (const s of sequences.slice(1)) {
+      if (s <= high + 1n) {
+        high = s;
+        continue;
+      }
+      origins.push(origin), lows.push(String(low)), highs.push(String(high));
+      low = high = s;
+    }
+    origins.push(origin), lows.push(String(low)), highs.push(String(high));
+  }
+  const { rows } = await client.query<{ identity: string }>({
+    ...prepared(`SELECT d.origin_node_id || '/' || d.origin_sequence AS identity
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(origin_node_id, low, high)
+       CROSS JOIN LATERAL (
+         SELECT origin_node_id, origin_sequence FROM database_changes d
+          WHERE d.origin_node_id = r.origin_node_id AND d.origin_sequence BETWEEN r.low AND r.high
+          LIMIT r.high - r.low + 1
+       ) d`),
+    values: [origins, lows, highs],
+  });
+  return new Set(rows.map((r) => r.identity));
 }
 
 /**

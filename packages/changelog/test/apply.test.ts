@@ -151,6 +151,54 @@ describe('applying a batch', () => {
   });
 });
 
+describe('what a batch carries reaches the row and the log exactly', () => {
+  function teamChange(origin: string, sequence: string, name: string): Change {
+    const id = randomUUID();
+    return {
+      table_name: 'teams',
+      record_id: id,
+      operation: 'insert',
+      change_data: { id, team_number: 4242, name, scouting_team_number: 1, is_active: true, updated_at: new Date().toISOString() },
+      old_data: null,
+      timestamp: new Date().toISOString(),
+      origin_node_id: origin,
+      origin_sequence: sequence,
+      hlc: (BigInt(Date.now()) * 65536n).toString(),
+    };
+  }
+
+  it('keeps tabs, line breaks, backslashes and quotes in row images and node ids', async () => {
+    const awkward = 'tab\there\nnew line\r\\back\\\\slashes "quoted" \\N \u00e9\u2028';
+    const change = teamChange(`node\twith\\odd\nname`, '7', awkward);
+    expect(await applyBatch(c!.pool, [change])).toMatchObject({ applied: 1 });
+    const { rows } = await c!.pool.query('SELECT name FROM teams WHERE id = $1', [change.record_id]);
+    expect(rows).toEqual([{ name: awkward }]);
+    const logged = (await logOf(c!)).find((ch) => ch.record_id === change.record_id)!;
+    expect(logged.origin_node_id).toBe(change.origin_node_id);
+    expect(logged.change_data).toEqual(change.change_data);
+    // And it is still a duplicate when it comes again.
+    expect(await applyBatch(c!.pool, [change])).toMatchObject({ skipped_duplicate: 1 });
+  });
+
+  it('recognises changes already logged however their sequences are spelled or spread', async () => {
+    const origin = `spread-${randomUUID()}`;
+    const first = ['1', '2', '3', '10', '4000000000'].map((sequence) => teamChange(origin, sequence, `team ${sequence}`));
+    expect(await applyBatch(c!.pool, first)).toMatchObject({ applied: 5, skipped_duplicate: 0 });
+    const logBefore = await logCount(c!.pool);
+    // The same identities with leading zeros, mixed with new ones in and around their runs.
+    const again = [
+      { ...first[1]!, origin_sequence: '0002' },
+      { ...first[3]!, origin_sequence: '010' },
+      first[4]!,
+      teamChange(origin, '4', 'team 4'),
+      teamChange(origin, '9', 'team 9'),
+      teamChange(origin, '3999999999', 'team 3999999999'),
+    ];
+    expect(await applyBatch(c!.pool, again)).toEqual({ received: 6, applied: 3, skipped_duplicate: 3, skipped_stale: 0 });
+    expect(await logCount(c!.pool)).toBe(logBefore + 3);
+  });
+});
+
 describe('rejecting a bad batch applies nothing (I7)', () => {
   async function validChange(): Promise<Change> {
     const id = randomUUID();
