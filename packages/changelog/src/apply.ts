@@ -96,7 +96,7 @@ export async function applyChanges(pool: Pool, parsed: Change[]): Promise<ApplyR
   const seen = new Set<string>();
   const unique: Change[] = [];
   for (const c of parsed) {
-    const id = changeIdentity(c);
+    const id = canonicalIdentity(c);
     if (seen.has(id)) continue;
     seen.add(id);
     unique.push(c);
@@ -105,15 +105,20 @@ export async function applyChanges(pool: Pool, parsed: Change[]): Promise<ApplyR
   if (unique.length === 0) return result;
 
   const attempt = (locked: boolean) =>
-    inTransaction(pool, async (client) => {
-      const { winners, logged } = await applyInTransaction(client, unique, tables, locked);
-      return {
-        ...result,
-        applied: winners,
-        skipped_duplicate: result.skipped_duplicate + unique.length - logged,
-        skipped_stale: logged - winners,
-      };
-    });
+    inTransaction(
+      pool,
+      async (client) => {
+        const { winners, logged } = await applyInTransaction(client, unique, tables, locked);
+        return {
+          ...result,
+          applied: winners,
+          skipped_duplicate: result.skipped_duplicate + unique.length - logged,
+          skipped_stale: logged - winners,
+        };
+      },
+      // Capture leaves the applier's own writes to it (I6).
+      `SET LOCAL catchup.applying = 'on'`,
+    );
   try {
     try {
       return await attempt(false);
@@ -136,25 +141,25 @@ async function applyInTransaction(
   tables: Map<string, TableInfo>,
   locked: boolean,
 ): Promise<{ winners: number; logged: number }> {
-  await client.query(`SET LOCAL catchup.applying = 'on'`);
   if (locked) {
     await lockExistingRows(client, changes);
     await client.query('SELECT catchup_lock_log()');
   }
-  const { winners, horizon } = await pickWinners(client, changes);
+  const { winners, horizon, alreadyLogged } = await pickWinners(client, changes);
+  const fresh = alreadyLogged.size === 0 ? changes : changes.filter((c) => !alreadyLogged.has(canonicalIdentity(c)));
+  const writing = writeRows(client, winners, tables);
+  // Prepared while the database writes the rows.
+  const logLines = fresh.map(copyLineAfterPosition);
   try {
-    await writeRows(client, winners, tables);
+    await writing;
   } catch (err) {
     throw new RowWriteFailed(winners, err);
   }
-  if (!locked) {
-    await client.query('SELECT catchup_lock_log()');
-    if (await loggedSince(client, horizon, changes)) throw new Interfered();
-  }
-  const logged = await appendToLog(client, changes);
-  // Later local stamps must order after every remote one now in the log (I5).
-  await client.query({ ...prepared('SELECT catchup_observe_hlc($1::bigint)'), values: [newestStamp(changes)] });
-  return { winners: winners.length, logged };
+  // Under the log lock, nothing can log one of the batch's identities: the ones found already logged
+  // are all there are, unless something logged a change of one of the batch's rows since the horizon.
+  if (!locked && (await lockLogAndCheckSince(client, horizon, changes))) throw new Interfered();
+  await appendToLog(client, logLines, newestStamp(changes));
+  return { winners: winners.length, logged: fresh.length };
 }
 
 async function lockExistingRows(client: PoolClient, changes: Change[]): Promise<void> {
@@ -175,9 +180,13 @@ async function lockExistingRows(client: PoolClient, changes: Change[]): Promise<
  * Per row, the newest of the batch's changes, when it is newer than the write that stands (I4), in
  * record id order (so that concurrent batches lock rows in the same order). A change already in the log
  * never wins — the standing version is at least as new — so duplicates need no separate check here.
- * Also returns the log's horizon: the last position visible when the standing versions were read.
+ * Also returns, from the same snapshot, the log's horizon (the last position visible) and which of the
+ * batch's origin identities the log already holds.
  */
-async function pickWinners(client: PoolClient, changes: Change[]): Promise<{ winners: Change[]; horizon: string }> {
+async function pickWinners(
+  client: PoolClient,
+  changes: Change[],
+): Promise<{ winners: Change[]; horizon: string; alreadyLogged: Set<string> }> {
   const candidates = new Map<string, Change>();
   for (const c of changes) {
     const key = rowKey(c.table_name, c.record_id);
@@ -187,11 +196,25 @@ async function pickWinners(client: PoolClient, changes: Change[]): Promise<{ win
     }
   }
   const list = [...candidates.values()];
+  const runs = sequenceRuns(changes);
   // The standing version of a row is its newest logged change; ties on hlc come back together and are
-  // settled here, by node id, exactly as compareVersions orders them.
-  const { rows } = await client.query<{ horizon: string; table_name: string | null; record_id: string; hlc: string; origin_node_id: string }>({
-    ...prepared(`SELECT h.horizon, v.table_name, v.record_id, v.hlc, v.origin_node_id
-       FROM (SELECT coalesce(max(sequence), 0)::text AS horizon FROM database_changes) h
+  // settled here, by node id, exactly as compareVersions orders them. Identities already logged are
+  // looked up by runs of consecutive origin sequences: one index range scan per run (usually one per
+  // origin for a batch read from a peer's log), returning only identities of the batch. (The LIMIT,
+  // which no run can exceed, keeps each a range scan: seeing one origin in the whole log, the planner
+  // otherwise preferred hashing the entire log.)
+  const { rows } = await client.query<{ horizon: string; logged: string[] | null; table_name: string | null; record_id: string; hlc: string; origin_node_id: string }>({
+    ...prepared(`SELECT h.horizon, h.logged, v.table_name, v.record_id, v.hlc, v.origin_node_id
+       FROM (
+         SELECT (SELECT coalesce(max(sequence), 0)::text FROM database_changes) AS horizon,
+                (SELECT array_agg(d.origin_node_id || '/' || d.origin_sequence)
+                   FROM unnest($3::text[], $4::bigint[], $5::bigint[]) AS r(origin_node_id, low, high)
+                   CROSS JOIN LATERAL (
+                     SELECT origin_node_id, origin_sequence FROM database_changes d
+                      WHERE d.origin_node_id = r.origin_node_id AND d.origin_sequence BETWEEN r.low AND r.high
+                      LIMIT r.high - r.low + 1
+                   ) d) AS logged
+       ) h
        LEFT JOIN (
          SELECT x.table_name, x.record_id, t.hlc::text AS hlc, t.origin_node_id
            FROM unnest($1::text[], $2::text[]) AS x(table_name, record_id)
@@ -201,7 +224,7 @@ async function pickWinners(client: PoolClient, changes: Change[]): Promise<{ win
               ORDER BY hlc DESC FETCH FIRST 1 ROW WITH TIES
            ) t
        ) v ON true`),
-    values: [list.map((c) => c.table_name), list.map((c) => c.record_id)],
+    values: [list.map((c) => c.table_name), list.map((c) => c.record_id), runs.origins, runs.lows, runs.highs],
   });
   const standing = new Map<string, Version>();
   for (const r of rows) {
@@ -216,7 +239,40 @@ async function pickWinners(client: PoolClient, changes: Change[]): Promise<{ win
     return !current || compareVersions({ hlc: c.hlc, node: c.origin_node_id }, current) > 0;
   });
   winners.sort((a, b) => (a.record_id < b.record_id ? -1 : a.record_id > b.record_id ? 1 : 0));
-  return { winners, horizon: rows[0]!.horizon };
+  return { winners, horizon: rows[0]!.horizon, alreadyLogged: new Set(rows[0]!.logged ?? []) };
+}
+
+/** Origin identity with the sequence in canonical form (the wire allows leading zeros). */
+const canonicalIdentity = (c: Pick<Change, 'origin_node_id' | 'origin_sequence'>) => `${c.origin_node_id}/${BigInt(c.origin_sequence)}`;
+
+/** The batch's origin sequences as runs of consecutive numbers, per origin: [low, high] each. */
+function sequenceRuns(changes: Change[]): { origins: string[]; lows: string[]; highs: string[] } {
+  const byOrigin = new Map<string, bigint[]>();
+  for (const c of changes) {
+    let sequences = byOrigin.get(c.origin_node_id);
+    if (!sequences) byOrigin.set(c.origin_node_id, (sequences = []));
+    sequences.push(BigInt(c.origin_sequence));
+  }
+  const runs = { origins: [] as string[], lows: [] as string[], highs: [] as string[] };
+  const add = (origin: string, low: bigint, high: bigint) => {
+    runs.origins.push(origin);
+    runs.lows.push(String(low));
+    runs.highs.push(String(high));
+  };
+  for (const [origin, sequences] of byOrigin) {
+    sequences.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    let low = sequences[0]!;
+    let high = low;
+    for (const s of sequences.slice(1)) {
+      if (s > high + 1n) {
+        add(origin, low, high);
+        low = s;
+      }
+      high = s;
+    }
+    add(origin, low, high);
+  }
+  return runs;
 }
 
 /**
@@ -268,18 +324,19 @@ function newestStamp(changes: Change[]): string {
 }
 
 /**
- * Whether a change of one of these rows was logged after the horizon (run under the log lock). Usually
- * nothing was logged since; the few entries that were are matched in SQL, so that a large local commit
- * in the meantime costs no memory here.
+ * Takes the log lock, then says whether a change of one of these rows was logged after the horizon.
+ * Usually nothing was logged since; the few entries that were are matched in SQL, so that a large local
+ * commit in the meantime costs no memory here.
  */
-async function loggedSince(client: PoolClient, horizon: string, changes: Change[]): Promise<boolean> {
-  // max() reads one end of the primary key whatever the plan; as a prepared statement's generic plan,
-  // EXISTS (… WHERE sequence > $1) turned into a scan of the whole log.
-  const { rows: since } = await client.query<{ any: boolean }>({
-    ...prepared('SELECT coalesce(max(sequence), 0) > $1::bigint AS any FROM database_changes'),
-    values: [horizon],
-  });
-  if (!since[0]!.any) return false;
+async function lockLogAndCheckSince(client: PoolClient, horizon: string, changes: Change[]): Promise<boolean> {
+  if (!/^\d+$/.test(horizon)) throw new Error(`unexpected log horizon ${horizon}`);
+  // One round trip, two statements: the second gets its own snapshot, taken once the lock is held. max()
+  // reads one end of the primary key whatever the plan (EXISTS … WHERE sequence > horizon, as a prepared
+  // statement's generic plan, scanned the whole log).
+  const results = (await client.query(
+    `SELECT catchup_lock_log(); SELECT coalesce(max(sequence), 0) > ${horizon} AS any FROM database_changes`,
+  )) as unknown as [unknown, { rows: { any: boolean }[] }];
+  if (!results[1].rows[0]!.any) return false;
   const { rows } = await client.query<{ interfered: boolean }>({
     ...prepared(`WITH recent AS MATERIALIZED (SELECT table_name, record_id FROM database_changes WHERE sequence > $1::bigint)
        SELECT EXISTS (
@@ -291,32 +348,28 @@ async function loggedSince(client: PoolClient, horizon: string, changes: Change[
 }
 
 /**
- * Keeps every change not yet in the log with its origin identity, so that it can be relayed (I6); the
- * ones already there (by origin identity) are skipped (I3). Must run under the log lock: every writer of
- * the log holds it, so nothing logs one of these identities between the check and the write (and the
- * unique index would refuse it if anything did). Returns how many were new.
+ * Writes the log lines of the changes not yet in the log, which keeps them with their origin identity
+ * so that they can be relayed (I6), at positions taken now, under the log lock (which every writer of
+ * the log holds until it commits, so that positions follow commit order). Also moves the clock past the
+ * batch's newest stamp: later local stamps must order after every remote one now in the log (I5).
  */
-async function appendToLog(client: PoolClient, changes: Change[]): Promise<number> {
-  const logged = await alreadyLogged(client, changes);
-  const fresh = logged.size === 0 ? changes : changes.filter((c) => !logged.has(canonicalIdentity(c)));
-  if (fresh.length === 0) return 0;
-  // Positions are taken under the log lock, in one statement; COPY then writes the rows. It costs
-  // about a third less than INSERT … SELECT FROM json_to_recordset, whose parsing of the whole batch as
-  // one JSON document was most of the append's time.
-  const { rows } = await client.query<{ first: string }>({
-    ...prepared(`SELECT min(p)::text AS first FROM (SELECT nextval('database_changes_sequence_seq') AS p FROM generate_series(1, $1::int)) s`),
-    values: [fresh.length],
+async function appendToLog(client: PoolClient, linesAfterPosition: string[], newestStamp: string): Promise<void> {
+  const { rows } = await client.query<{ first: string | null }>({
+    ...prepared(`SELECT catchup_observe_hlc($2::bigint),
+       (SELECT min(p) FROM (SELECT nextval('database_changes_sequence_seq') AS p FROM generate_series(1, $1::int)) s)::text AS first`),
+    values: [linesAfterPosition.length, newestStamp],
   });
-  let position = BigInt(rows[0]!.first);
-  const lines: string[] = [];
-  for (const c of fresh) lines.push(copyLine(position++, c));
+  if (linesAfterPosition.length === 0) return;
+  // COPY costs about a third less than INSERT … SELECT FROM json_to_recordset, whose parsing of the
+  // whole batch as one JSON document was most of the append's time.
+  let position = BigInt(rows[0]!.first!);
+  const text = linesAfterPosition.map((line) => `${position++}\t${line}`).join('');
   const copy = client.query(
     copyFrom(`COPY database_changes
        (sequence, table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc)
        FROM STDIN`),
   );
-  await pipeline(Readable.from([lines.join('')]), copy);
-  return fresh.length;
+  await pipeline(Readable.from([text]), copy);
 }
 
 /** COPY's text format: tab-separated, \N for NULL, and backslash, tab, newline and CR escaped. */
@@ -325,56 +378,10 @@ const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': 
 const copyText = (value: string) => (COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (ch) => COPY_ESCAPES[ch]!) : value);
 const copyJson = (value: unknown) => (value === null || value === undefined ? '\\N' : copyText(JSON.stringify(value)));
 
-function copyLine(position: bigint, c: Change): string {
+/** A change's log line for COPY, but for its position (the first column). */
+function copyLineAfterPosition(c: Change): string {
   const changeData = c.change_data === null ? '\\N' : copyText(rowImageJson(c));
-  return `${position}\t${copyText(c.table_name)}\t${c.record_id}\t${c.operation}\t${changeData}\t${copyJson(c.old_data)}\t${copyText(c.timestamp)}\t${copyText(c.origin_node_id)}\t${c.origin_sequence}\t${c.hlc}\n`;
-}
-
-/** Origin identity with the sequence in canonical form (the wire allows leading zeros). */
-const canonicalIdentity = (c: Pick<Change, 'origin_node_id' | 'origin_sequence'>) => `${c.origin_node_id}/${BigInt(c.origin_sequence)}`;
-
-/**
- * The batch's origin identities already in the log. The batch's sequences of each origin are looked up
- * as runs of consecutive numbers: one index range scan per run, which for a batch read from a peer's log
- * is usually one per origin, and which returns only identities of the batch. (The LIMIT, which no run can
- * exceed, keeps each run a range scan: without it the planner, seeing one origin in the whole log,
- * preferred hashing the entire log.)
- */
-async function alreadyLogged(client: PoolClient, changes: Change[]): Promise<Set<string>> {
-  const byOrigin = new Map<string, bigint[]>();
-  for (const c of changes) {
-    let sequences = byOrigin.get(c.origin_node_id);
-    if (!sequences) byOrigin.set(c.origin_node_id, (sequences = []));
-    sequences.push(BigInt(c.origin_sequence));
-  }
-  const origins: string[] = [];
-  const lows: string[] = [];
-  const highs: string[] = [];
-  for (const [origin, sequences] of byOrigin) {
-    sequences.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    let low = sequences[0]!;
-    let high = low;
-    for (const s of sequences.slice(1)) {
-      if (s <= high + 1n) {
-        high = s;
-        continue;
-      }
-      origins.push(origin), lows.push(String(low)), highs.push(String(high));
-      low = high = s;
-    }
-    origins.push(origin), lows.push(String(low)), highs.push(String(high));
-  }
-  const { rows } = await client.query<{ identity: string }>({
-    ...prepared(`SELECT d.origin_node_id || '/' || d.origin_sequence AS identity
-       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(origin_node_id, low, high)
-       CROSS JOIN LATERAL (
-         SELECT origin_node_id, origin_sequence FROM database_changes d
-          WHERE d.origin_node_id = r.origin_node_id AND d.origin_sequence BETWEEN r.low AND r.high
-          LIMIT r.high - r.low + 1
-       ) d`),
-    values: [origins, lows, highs],
-  });
-  return new Set(rows.map((r) => r.identity));
+  return `${copyText(c.table_name)}\t${c.record_id}\t${c.operation}\t${changeData}\t${copyJson(c.old_data)}\t${copyText(c.timestamp)}\t${copyText(c.origin_node_id)}\t${c.origin_sequence}\t${c.hlc}\n`;
 }
 
 /**

@@ -196,6 +196,9 @@ describe('what a batch carries reaches the row and the log exactly', () => {
     ];
     expect(await applyBatch(c!.pool, again)).toEqual({ received: 6, applied: 3, skipped_duplicate: 3, skipped_stale: 0 });
     expect(await logCount(c!.pool)).toBe(logBefore + 3);
+    // One new change twice in a batch, spelled two ways.
+    const twice = teamChange(origin, '11', 'team 11');
+    expect(await applyBatch(c!.pool, [twice, { ...twice, origin_sequence: '011' }])).toEqual({ received: 2, applied: 1, skipped_duplicate: 1, skipped_stale: 0 });
   });
 });
 

@@ -12,11 +12,14 @@ export function createPool(databaseUrl: string, max = 10): Pool {
   return pool;
 }
 
-/** Runs `work` in one transaction on one connection; rolls back on any error. */
-export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` in one transaction on one connection; rolls back on any error. `setup` (SQL without
+ * parameters, e.g. SET LOCAL) runs right after BEGIN, in the same round trip.
+ */
+export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>, setup?: string): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
+    await client.query(setup ? `BEGIN; ${setup}` : 'BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
