@@ -33,12 +33,13 @@ export interface ChangePageJson {
   latestSequence: string;
 }
 
-const CHANGE_JSON = `'{"sequence":"' || c.sequence || '","table_name":' || to_json(c.table_name) ||
-  ',"record_id":' || to_json(c.record_id) || ',"operation":' || to_json(c.operation) ||
-  ',"change_data":' || coalesce(c.change_data::text, 'null') || ',"old_data":' || coalesce(c.old_data::text, 'null') ||
-  ',"timestamp":"' || to_char(c."timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') ||
-  '","origin_node_id":' || to_json(c.origin_node_id) ||
-  ',"origin_sequence":"' || c.origin_sequence || '","hlc":"' || c.hlc || '"}'`;
+// Built with concat(), which writes the text once (a chain of || copies it at every step). The table
+// name, record id and operation go in unescaped: table names are plain lower-case identifiers (checked
+// when a table is enabled), record ids UUIDs and operations one of five words.
+const CHANGE_JSON = `concat('{"sequence":"', c.sequence, '","table_name":"', c.table_name, '","record_id":"', c.record_id,
+  '","operation":"', c.operation, '","change_data":', coalesce(c.change_data::text, 'null'),
+  ',"old_data":', coalesce(c.old_data::text, 'null'), ',"timestamp":"', to_char(c."timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+  '","origin_node_id":', to_json(c.origin_node_id), ',"origin_sequence":"', c.origin_sequence, '","hlc":"', c.hlc, '"}')`;
 
 const PAGE = `SELECT * FROM database_changes
    WHERE sequence > $1::bigint
