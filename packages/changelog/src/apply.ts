@@ -147,14 +147,13 @@ async function applyInTransaction(
   }
   const { winners, horizon, alreadyLogged } = await pickWinners(client, changes);
   const fresh = alreadyLogged.size === 0 ? changes : changes.filter((c) => !alreadyLogged.has(canonicalIdentity(c)));
-  const writing = writeRows(client, winners, tables);
+  const writing = writeRows(client, winners, tables).catch((err: unknown) => {
+    throw new RowWriteFailed(winners, err);
+  });
+  writing.catch(() => {}); // awaited below; this only keeps a failure from going unhandled if the next line throws
   // Prepared while the database writes the rows.
   const logLines = fresh.map(copyLineAfterPosition);
-  try {
-    await writing;
-  } catch (err) {
-    throw new RowWriteFailed(winners, err);
-  }
+  await writing;
   // Under the log lock, nothing can log one of the batch's identities: the ones found already logged
   // are all there are, unless something logged a change of one of the batch's rows since the horizon.
   if (!locked && (await lockLogAndCheckSince(client, horizon, changes))) throw new Interfered();
