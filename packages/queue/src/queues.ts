@@ -13,6 +13,8 @@ export interface QueueSetOptions {
   prefix: string;
 }
 
+const ADD_SLICE = 100;
+
 export class NodeQueues {
   readonly prefix: string;
   readonly queues: { [K in QueueKey]: Queue };
@@ -50,7 +52,13 @@ export class NodeQueues {
   ): Promise<Job[]> {
     if (!items.length) return [];
     const opts = { ...jobOptions(name, retry), parent: { id: parent.id!, queue: parent.queueQualifiedName } };
-    return this.queues[JOB_QUEUE[name]].addBulk(items.map((data) => ({ name, data, opts })));
+    // In slices: a catch-up of a million changes has a thousand children, and one addBulk of them all
+    // built its whole Redis transaction in memory at once.
+    const added: Job[] = [];
+    for (let i = 0; i < items.length; i += ADD_SLICE) {
+      added.push(...(await this.queues[JOB_QUEUE[name]].addBulk(items.slice(i, i + ADD_SLICE).map((data) => ({ name, data, opts })))));
+    }
+    return added;
   }
 
   /** Runs detection every `intervalSeconds`, or stops it (enabled = false). Idempotent. */
