@@ -108,7 +108,6 @@ async function measureApply(templateName: string, size: number): Promise<{ table
         const result = await run(templateName, `${which}_${batchSize}_${r}`, changes, batchSize, which === 'raw' ? rawApply : applyBatch);
         if (result.rows !== expectedRows) throw new Error(`row count mismatch: ${which} ${result.rows}, expected ${expectedRows}`);
         (which === 'raw' ? rawSeconds : oursSeconds).push(result.seconds);
-        if (process.env.BENCH_DEBUG) console.log(batchSize, which, result.seconds.toFixed(2));
         if (which === 'ours' && batchSize === 1000 && !readPool) readPool = result.pool;
         else {
           await result.pool.end();
