@@ -372,9 +372,9 @@ async function appendToLog(client: PoolClient, linesAfterPosition: string[], new
 }
 
 /** COPY's text format: tab-separated, \N for NULL, and backslash, tab, newline and CR escaped. */
-const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_SPECIAL = /[\\\t\n\r]/g;
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
-const copyText = (value: string) => (COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (ch) => COPY_ESCAPES[ch]!) : value);
+const copyText = (value: string) => value.replace(COPY_SPECIAL, (ch) => COPY_ESCAPES[ch]!);
 const copyJson = (value: unknown) => (value === null || value === undefined ? '\\N' : copyText(JSON.stringify(value)));
 
 /** A change's log line for COPY, but for its position (the first column). */

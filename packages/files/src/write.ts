@@ -46,9 +46,9 @@ export async function syncReceived(received: Received[]): Promise<void> {
 }
 
 /**
- * Streams `source` into a temp file beside the target while hashing and counting, fsyncs it and checks
- * it against what the sender announced. Nothing is in place yet: commitReceived does that. On failure
- * the temp file is removed.
+ * Streams `source` into a temp file beside the target while hashing and counting, checks it against
+ * what the sender announced, gives it the sender's mtime and fsyncs it (or leaves that to syncReceived,
+ * with deferSync). Nothing is in place yet: commitReceived does that. On failure the temp file is removed.
  */
 export async function receiveToTemp(
   root: string,
