@@ -11,10 +11,11 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { inTransaction, type Pool, type PoolClient } from '@catchup/db';
 import { from as copyFrom } from 'pg-copy-streams';
-import { acceptChangeFast, changeIdentity, changeSchema, compareVersions, type Change } from './change.ts';
+import { changeIdentity, compareVersions, type Change } from './change.ts';
 import { BatchRejectedError } from './errors.ts';
 import { prepared, quoteIdent } from './sql.ts';
 import { describeSyncedTables, type TableInfo } from './tables.ts';
+import { checkChanges, incomingFromChange, type IncomingChange } from './wire.ts';
 
 export interface ApplyResult {
   received: number;
@@ -33,30 +34,12 @@ interface Version {
 
 const rowKey = (table: string, id: string) => `${table}\u0000${id}`;
 
-/** Validates the wire shape and the tables and columns named; throws BatchRejectedError on the first fault. */
-function parseBatch(input: unknown[]): Change[] {
-  return input.map((raw, index) => {
-    const fast = acceptChangeFast(raw);
-    if (fast) return fast;
-    const parsed = changeSchema.safeParse(raw);
-    if (parsed.success) return parsed.data;
-    const identity = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.join('.') || '(change)';
-    const known = typeof identity.origin_node_id === 'string' && typeof identity.origin_sequence === 'string';
-    throw new BatchRejectedError(`${field}: ${issue.message}`, {
-      index,
-      ...(known ? { change: `${identity.origin_node_id}/${identity.origin_sequence}` } : {}),
-    });
-  });
-}
-
-function checkTables(changes: Change[], tables: Map<string, TableInfo>): void {
+function checkTables(changes: IncomingChange[], tables: Map<string, TableInfo>): void {
   changes.forEach((c, index) => {
     const table = tables.get(c.table_name);
     const where = { index, change: changeIdentity(c) };
     if (!table) throw new BatchRejectedError(`table_name: unknown or unsynced table ${JSON.stringify(c.table_name)}`, where);
-    for (const key of Object.keys(c.change_data ?? {})) {
+    for (const key of c.columns) {
       if (!table.columns.includes(key)) {
         throw new BatchRejectedError(`change_data.${key}: unknown column of ${c.table_name}`, where);
       }
@@ -66,15 +49,20 @@ function checkTables(changes: Change[], tables: Map<string, TableInfo>): void {
 
 /** Validates then applies a batch received as untrusted JSON. */
 export async function applyBatch(pool: Pool, input: unknown[]): Promise<ApplyResult> {
-  return applyChanges(pool, parseBatch(input));
+  return applyIncoming(pool, checkChanges(input));
+}
+
+/** Applies changes that already passed changeSchema (e.g. validated by the HTTP route). */
+export async function applyChanges(pool: Pool, parsed: Change[]): Promise<ApplyResult> {
+  return applyIncoming(pool, parsed.map(incomingFromChange));
 }
 
 /** The set-wise row write failed; explained once its transaction has rolled back (the rows stay locked until then). */
 class RowWriteFailed extends Error {
-  readonly winners: Change[];
+  readonly winners: IncomingChange[];
   readonly original: unknown;
 
-  constructor(winners: Change[], original: unknown) {
+  constructor(winners: IncomingChange[], original: unknown) {
     super('row write failed');
     this.winners = winners;
     this.original = original;
@@ -87,14 +75,14 @@ class Interfered extends Error {}
 const DEADLOCK = '40P01';
 const isDeadlock = (err: unknown) => (err as { code?: unknown } | null)?.code === DEADLOCK;
 
-/** Applies changes that already passed changeSchema (e.g. validated by the HTTP route). */
-export async function applyChanges(pool: Pool, parsed: Change[]): Promise<ApplyResult> {
+/** Applies changes read and checked with their row images as text (scanChangesDocument). */
+export async function applyIncoming(pool: Pool, parsed: IncomingChange[]): Promise<ApplyResult> {
   const tables = await describeSyncedTables(pool);
   checkTables(parsed, tables);
 
   // Repeats inside the batch count as duplicates straight away.
   const seen = new Set<string>();
-  const unique: Change[] = [];
+  const unique: IncomingChange[] = [];
   for (const c of parsed) {
     const id = canonicalIdentity(c);
     if (seen.has(id)) continue;
@@ -137,7 +125,7 @@ export async function applyChanges(pool: Pool, parsed: Change[]): Promise<ApplyR
 
 async function applyInTransaction(
   client: PoolClient,
-  changes: Change[],
+  changes: IncomingChange[],
   tables: Map<string, TableInfo>,
   locked: boolean,
 ): Promise<{ winners: number; logged: number }> {
@@ -161,7 +149,7 @@ async function applyInTransaction(
   return { winners: winners.length, logged: fresh.length };
 }
 
-async function lockExistingRows(client: PoolClient, changes: Change[]): Promise<void> {
+async function lockExistingRows(client: PoolClient, changes: IncomingChange[]): Promise<void> {
   const byTable = new Map<string, Set<string>>();
   for (const c of changes) {
     let ids = byTable.get(c.table_name);
@@ -184,9 +172,9 @@ async function lockExistingRows(client: PoolClient, changes: Change[]): Promise<
  */
 async function pickWinners(
   client: PoolClient,
-  changes: Change[],
-): Promise<{ winners: Change[]; horizon: string; alreadyLogged: Set<string> }> {
-  const candidates = new Map<string, Change>();
+  changes: IncomingChange[],
+): Promise<{ winners: IncomingChange[]; horizon: string; alreadyLogged: Set<string> }> {
+  const candidates = new Map<string, IncomingChange>();
   for (const c of changes) {
     const key = rowKey(c.table_name, c.record_id);
     const best = candidates.get(key);
@@ -245,7 +233,7 @@ async function pickWinners(
 const canonicalIdentity = (c: Pick<Change, 'origin_node_id' | 'origin_sequence'>) => `${c.origin_node_id}/${BigInt(c.origin_sequence)}`;
 
 /** The batch's origin sequences as runs of consecutive numbers, per origin: [low, high] each. */
-function sequenceRuns(changes: Change[]): { origins: string[]; lows: string[]; highs: string[] } {
+function sequenceRuns(changes: IncomingChange[]): { origins: string[]; lows: string[]; highs: string[] } {
   const byOrigin = new Map<string, bigint[]>();
   for (const c of changes) {
     let sequences = byOrigin.get(c.origin_node_id);
@@ -274,25 +262,14 @@ function sequenceRuns(changes: Change[]): { origins: string[]; lows: string[]; h
   return runs;
 }
 
-/**
- * Each change's row image as JSON text, made once: the row write and the log append both carry it
- * (stringifying each image twice was a large part of an apply's JavaScript time).
- */
-const rowJson = new WeakMap<Change, string>();
-function rowImageJson(c: Change): string {
-  let json = rowJson.get(c);
-  if (json === undefined) rowJson.set(c, (json = JSON.stringify(c.change_data)));
-  return json;
-}
-
 /** One upsert and one delete statement per table. */
-async function writeRows(client: PoolClient, winners: Change[], tables: Map<string, TableInfo>): Promise<void> {
+async function writeRows(client: PoolClient, winners: IncomingChange[], tables: Map<string, TableInfo>): Promise<void> {
   const byTable = new Map<string, { upserts: string[]; deletes: string[] }>();
   for (const c of winners) {
     let group = byTable.get(c.table_name);
     if (!group) byTable.set(c.table_name, (group = { upserts: [], deletes: [] }));
     if (c.operation === 'delete') group.deletes.push(c.record_id);
-    else group.upserts.push(rowImageJson(c));
+    else group.upserts.push(c.change_data_json!);
   }
   for (const [name, group] of byTable) {
     const table = tables.get(name)!;
@@ -313,7 +290,7 @@ async function writeRows(client: PoolClient, winners: Change[], tables: Map<stri
   }
 }
 
-function newestStamp(changes: Change[]): string {
+function newestStamp(changes: IncomingChange[]): string {
   let newest = 0n;
   for (const c of changes) {
     const hlc = BigInt(c.hlc);
@@ -327,7 +304,7 @@ function newestStamp(changes: Change[]): string {
  * Usually nothing was logged since; the few entries that were are matched in SQL, so that a large local
  * commit in the meantime costs no memory here.
  */
-async function lockLogAndCheckSince(client: PoolClient, horizon: string, changes: Change[]): Promise<boolean> {
+async function lockLogAndCheckSince(client: PoolClient, horizon: string, changes: IncomingChange[]): Promise<boolean> {
   if (!/^\d+$/.test(horizon)) throw new Error(`unexpected log horizon ${horizon}`);
   // One round trip, two statements: the second gets its own snapshot, taken once the lock is held. max()
   // reads one end of the primary key whatever the plan (EXISTS … WHERE sequence > horizon, as a prepared
@@ -375,12 +352,11 @@ async function appendToLog(client: PoolClient, linesAfterPosition: string[], new
 const COPY_SPECIAL = /[\\\t\n\r]/g;
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 const copyText = (value: string) => value.replace(COPY_SPECIAL, (ch) => COPY_ESCAPES[ch]!);
-const copyJson = (value: unknown) => (value === null || value === undefined ? '\\N' : copyText(JSON.stringify(value)));
+const copyJson = (json: string | null) => (json === null ? '\\N' : copyText(json));
 
 /** A change's log line for COPY, but for its position (the first column). */
-function copyLineAfterPosition(c: Change): string {
-  const changeData = c.change_data === null ? '\\N' : copyText(rowImageJson(c));
-  return `${copyText(c.table_name)}\t${c.record_id}\t${c.operation}\t${changeData}\t${copyJson(c.old_data)}\t${copyText(c.timestamp)}\t${copyText(c.origin_node_id)}\t${c.origin_sequence}\t${c.hlc}\n`;
+function copyLineAfterPosition(c: IncomingChange): string {
+  return `${copyText(c.table_name)}\t${c.record_id}\t${c.operation}\t${copyJson(c.change_data_json)}\t${copyJson(c.old_data_json)}\t${copyText(c.timestamp)}\t${copyText(c.origin_node_id)}\t${c.origin_sequence}\t${c.hlc}\n`;
 }
 
 /**
@@ -389,9 +365,9 @@ function copyLineAfterPosition(c: Change): string {
  */
 async function explainFailure(
   pool: Pool,
-  winners: Change[],
+  winners: IncomingChange[],
   tables: Map<string, TableInfo>,
-  batch: Change[],
+  batch: IncomingChange[],
   original: unknown,
 ): Promise<Error> {
   const reason = (err: unknown) => (err instanceof Error ? err.message : String(err));

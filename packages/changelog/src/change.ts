@@ -14,6 +14,8 @@ const uuid = z.string().regex(UUID, 'a UUID');
 // z.custom keeps the object as it is instead of copying it.
 const row = z.custom<Record<string, unknown>>(isObject, 'expected an object (a row image)');
 const timestamp = z.iso.datetime({ offset: true });
+/** Whether a change's timestamp is one changeSchema accepts. */
+export const isChangeTimestamp = (value: string) => timestamp.safeParse(value).success;
 
 const changeFields = {
   /** The sender's log position (informative; the receiver assigns its own). */
@@ -68,7 +70,7 @@ export function acceptChangeFast(raw: unknown): Change | undefined {
   if (c.change_data !== null && !isObject(c.change_data)) return undefined;
   if (c.old_data !== undefined && c.old_data !== null && !isObject(c.old_data)) return undefined;
   if (!isBigint(c.origin_sequence) || !isBigint(c.hlc)) return undefined;
-  if (!timestamp.safeParse(c.timestamp).success) return undefined;
+  if (typeof c.timestamp !== 'string' || !isChangeTimestamp(c.timestamp)) return undefined;
   c.record_id = c.record_id.toLowerCase();
   if (c.operation !== 'delete' && (!c.change_data || String(c.change_data.id).toLowerCase() !== c.record_id)) return undefined;
   return c as Change;

@@ -1,0 +1,458 @@
+// Reading a batch of changes from the JSON text it travels in, keeping each row image as the text it came
+// in. The applier hands row images to PostgreSQL as JSON text, so parsing them into objects only to
+// serialize them again was most of a receiving node's JavaScript and garbage-collection time; kept as
+// text, numbers also stay exactly as sent (JSON.parse turns 1.0 into 1 and rounds integers past 2^53).
+//
+// The scanner takes the common shape only — every change field a string, row images objects or null,
+// a row image's id a string — and checks it as changeSchema does. For anything else it gives undefined,
+// and the caller parses the text the ordinary way (which also words the errors). It accepts no text that
+// JSON.parse refuses, and gives what JSON.parse followed by changeSchema would (a property test holds
+// the two together).
+import { acceptChangeFast, changeSchema, isChangeTimestamp, OPERATIONS, type Change, type Operation } from './change.ts';
+import { BatchRejectedError } from './errors.ts';
+
+/** A change checked as changeSchema checks it, its row images as JSON text. */
+export interface IncomingChange {
+  table_name: string;
+  /** Lower case. */
+  record_id: string;
+  operation: Operation;
+  /** The row image as JSON text (an object), or null. */
+  change_data_json: string | null;
+  /** The row image's keys: the columns it sets. */
+  columns: readonly string[];
+  old_data_json: string | null;
+  timestamp: string;
+  origin_node_id: string;
+  origin_sequence: string;
+  hlc: string;
+}
+
+/** A JSON object document with a `changes` array, and its other members (scalars only). */
+export interface ChangesDocument {
+  changes: IncomingChange[];
+  fields: Record<string, string | number | boolean | null>;
+}
+
+/** A change already parsed and checked (changeSchema), in the applier's form. */
+export function incomingFromChange(c: Change): IncomingChange {
+  return {
+    table_name: c.table_name,
+    record_id: c.record_id,
+    operation: c.operation,
+    change_data_json: c.change_data === null ? null : JSON.stringify(c.change_data),
+    columns: c.change_data === null ? [] : Object.keys(c.change_data),
+    old_data_json: c.old_data === null || c.old_data === undefined ? null : JSON.stringify(c.old_data),
+    timestamp: c.timestamp,
+    origin_node_id: c.origin_node_id,
+    origin_sequence: c.origin_sequence,
+    hlc: c.hlc,
+  };
+}
+
+/**
+ * Changes parsed the ordinary way (objects), checked against changeSchema; throws BatchRejectedError,
+ * naming the change and the field, on the first fault.
+ */
+export function checkChanges(input: unknown[]): IncomingChange[] {
+  return input.map((raw, index) => {
+    const fast = acceptChangeFast(raw);
+    if (fast) return incomingFromChange(fast);
+    const parsed = changeSchema.safeParse(raw);
+    if (parsed.success) return incomingFromChange(parsed.data);
+    const identity = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join('.') || '(change)';
+    const known = typeof identity.origin_node_id === 'string' && typeof identity.origin_sequence === 'string';
+    throw new BatchRejectedError(`${field}: ${issue.message}`, {
+      index,
+      ...(known ? { change: `${identity.origin_node_id}/${identity.origin_sequence}` } : {}),
+    });
+  });
+}
+
+/** Thrown inside the scanner when the text leaves the common shape; never escapes it. */
+const LEFT_SHAPE = new Error('not in the common shape');
+function leave(): never {
+  throw LEFT_SHAPE;
+}
+
+const BIGINT = /^\d{1,19}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const OPERATION_SET = new Set<string>(OPERATIONS);
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const NINE = 0x39;
+const LETTER_N = 0x6e;
+const LETTER_T = 0x74;
+const LETTER_F = 0x66;
+
+const isDigit = (c: number) => c >= ZERO && c <= NINE;
+const isHex = (c: number) => isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+
+const CHANGE_KEYS = ['change_data', 'old_data', 'table_name', 'record_id', 'operation', 'timestamp', 'origin_node_id', 'origin_sequence', 'hlc', 'sequence'] as const;
+type ChangeKey = (typeof CHANGE_KEYS)[number];
+const CHANGE_KEYS_BY_LENGTH: ChangeKey[][] = [];
+for (const key of CHANGE_KEYS) (CHANGE_KEYS_BY_LENGTH[key.length] ??= []).push(key);
+
+/** A cursor over JSON text that checks the grammar exactly as JSON.parse does (RFC 8259). */
+class JsonText {
+  readonly text: string;
+  at = 0;
+
+  constructor(text: string) {
+    this.text = text;
+  }
+
+  /** Skips whitespace; the next character's code (NaN at the end). */
+  next(): number {
+    const text = this.text;
+    let at = this.at;
+    for (;;) {
+      const c = text.charCodeAt(at);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) at++;
+      else {
+        this.at = at;
+        return c;
+      }
+    }
+  }
+
+  expect(code: number): void {
+    if (this.next() !== code) leave();
+    this.at++;
+  }
+
+  /** After a member's value: true at the end of the object, false before the next member. */
+  endOfMembers(): boolean {
+    const c = this.next();
+    this.at++;
+    if (c === CLOSE_BRACE) return true;
+    if (c !== COMMA) leave();
+    return false;
+  }
+
+  /** At '{': true when the object is empty (and then skipped). */
+  openObject(): boolean {
+    this.at++;
+    if (this.next() !== CLOSE_BRACE) return false;
+    this.at++;
+    return true;
+  }
+
+  /** The key that starts at the next non-blank character, and its colon. */
+  key(): string {
+    if (this.next() !== QUOTE) leave();
+    const key = this.string();
+    this.expect(COLON);
+    return key;
+  }
+
+  /** The string that starts here (at its quote), decoded. */
+  string(): string {
+    const text = this.text;
+    const start = this.at + 1;
+    let at = start;
+    for (;;) {
+      const c = text.charCodeAt(at);
+      if (c === QUOTE) {
+        this.at = at + 1;
+        return text.slice(start, at);
+      }
+      if (c === BACKSLASH) {
+        this.skipString();
+        return JSON.parse(text.slice(start - 1, this.at)) as string;
+      }
+      if (!(c >= 0x20)) leave(); // a control character, or the end (NaN)
+      at++;
+    }
+  }
+
+  skipString(): void {
+    const text = this.text;
+    let at = this.at + 1;
+    for (;;) {
+      const c = text.charCodeAt(at++);
+      if (c === QUOTE) break;
+      if (c === BACKSLASH) {
+        const e = text.charCodeAt(at++);
+        if (e === 0x75) {
+          if (!(isHex(text.charCodeAt(at)) && isHex(text.charCodeAt(at + 1)) && isHex(text.charCodeAt(at + 2)) && isHex(text.charCodeAt(at + 3)))) leave();
+          at += 4;
+        } else if (!(e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === LETTER_N || e === 0x72 || e === LETTER_T)) {
+          leave();
+        }
+      } else if (!(c >= 0x20)) leave();
+    }
+    this.at = at;
+  }
+
+  skipNumber(): void {
+    const text = this.text;
+    let at = this.at;
+    if (text.charCodeAt(at) === MINUS) at++;
+    const first = text.charCodeAt(at);
+    if (first === ZERO) at++;
+    else if (isDigit(first)) while (isDigit(text.charCodeAt(at))) at++;
+    else leave();
+    if (text.charCodeAt(at) === 0x2e) {
+      at++;
+      if (!isDigit(text.charCodeAt(at))) leave();
+      while (isDigit(text.charCodeAt(at))) at++;
+    }
+    const e = text.charCodeAt(at);
+    if (e === 0x65 || e === 0x45) {
+      at++;
+      const sign = text.charCodeAt(at);
+      if (sign === 0x2b || sign === MINUS) at++;
+      if (!isDigit(text.charCodeAt(at))) leave();
+      while (isDigit(text.charCodeAt(at))) at++;
+    }
+    this.at = at;
+  }
+
+  literal(word: string): void {
+    if (!this.text.startsWith(word, this.at)) leave();
+    this.at += word.length;
+  }
+
+  /** Skips the value that starts at the next non-blank character. */
+  skipValue(): void {
+    const c = this.next();
+    if (c === QUOTE) this.skipString();
+    else if (c === OPEN_BRACE) {
+      if (this.openObject()) return;
+      do {
+        this.key();
+        this.skipValue();
+      } while (!this.endOfMembers());
+    } else if (c === OPEN_BRACKET) {
+      this.at++;
+      if (this.next() === CLOSE_BRACKET) {
+        this.at++;
+        return;
+      }
+      for (;;) {
+        this.skipValue();
+        const d = this.next();
+        this.at++;
+        if (d === CLOSE_BRACKET) return;
+        if (d !== COMMA) leave();
+      }
+    } else if (c === LETTER_T) this.literal('true');
+    else if (c === LETTER_F) this.literal('false');
+    else if (c === LETTER_N) this.literal('null');
+    else this.skipNumber();
+  }
+
+  /** A scalar member of the document (not a change). */
+  scalar(): string | number | boolean | null {
+    const c = this.next();
+    if (c === QUOTE) return this.string();
+    if (c === LETTER_T) return (this.literal('true'), true);
+    if (c === LETTER_F) return (this.literal('false'), false);
+    if (c === LETTER_N) return (this.literal('null'), null);
+    const start = this.at;
+    this.skipNumber();
+    return Number(this.text.slice(start, this.at));
+  }
+
+  /** A string member's value. */
+  stringValue(): string {
+    if (this.next() !== QUOTE) leave();
+    return this.string();
+  }
+
+  /** A change, checked. */
+  change(): IncomingChange {
+    if (this.next() !== OPEN_BRACE) leave();
+    const found = new Found();
+    if (!this.openObject()) {
+      do {
+        switch (this.changeKey()) {
+          case 'change_data':
+            this.rowImage(found);
+            break;
+          case 'old_data':
+            found.old_data_json = this.oldImage();
+            break;
+          case 'table_name':
+            found.table_name = this.stringValue();
+            break;
+          case 'record_id':
+            found.record_id = this.stringValue();
+            break;
+          case 'operation':
+            found.operation = this.stringValue();
+            break;
+          case 'timestamp':
+            found.timestamp = this.stringValue();
+            break;
+          case 'origin_node_id':
+            found.origin_node_id = this.stringValue();
+            break;
+          case 'origin_sequence':
+            found.origin_sequence = this.stringValue();
+            break;
+          case 'hlc':
+            found.hlc = this.stringValue();
+            break;
+          case 'sequence':
+            found.sequence = this.stringValue();
+            break;
+        }
+      } while (!this.endOfMembers());
+    }
+    return checked(found);
+  }
+
+  /**
+   * The change field whose key starts at the next non-blank character, and its colon; recognised in
+   * place, without making a string of it. A key written with escapes leaves the common shape.
+   */
+  changeKey(): ChangeKey {
+    if (this.next() !== QUOTE) leave();
+    const text = this.text;
+    const start = this.at + 1;
+    const end = text.indexOf('"', start);
+    if (end < 0) leave();
+    const key = CHANGE_KEYS_BY_LENGTH[end - start]?.find((name) => text.startsWith(name, start));
+    if (key === undefined) leave();
+    this.at = end + 1;
+    this.expect(COLON);
+    return key;
+  }
+
+  /** change_data: null, or an object whose keys are noted and whose id must be a string. */
+  rowImage(found: Found): void {
+    const c = this.next();
+    found.id = undefined;
+    if (c === LETTER_N) {
+      this.literal('null');
+      found.change_data_json = null;
+      found.columns = [];
+      return;
+    }
+    if (c !== OPEN_BRACE) leave();
+    const start = this.at;
+    const columns: string[] = [];
+    if (!this.openObject()) {
+      do {
+        const key = this.key();
+        columns.push(key);
+        if (key === 'id') found.id = this.stringValue();
+        else this.skipValue();
+      } while (!this.endOfMembers());
+    }
+    found.change_data_json = this.text.slice(start, this.at);
+    found.columns = columns;
+  }
+
+  oldImage(): string | null {
+    const c = this.next();
+    if (c === LETTER_N) {
+      this.literal('null');
+      return null;
+    }
+    if (c !== OPEN_BRACE) leave();
+    const start = this.at;
+    this.skipValue();
+    return this.text.slice(start, this.at);
+  }
+}
+
+/** The fields of one change as found, before the checks. */
+class Found {
+  table_name: string | undefined = undefined;
+  record_id: string | undefined = undefined;
+  operation: string | undefined = undefined;
+  timestamp: string | undefined = undefined;
+  origin_node_id: string | undefined = undefined;
+  origin_sequence: string | undefined = undefined;
+  hlc: string | undefined = undefined;
+  sequence: string | undefined = undefined;
+  change_data_json: string | null | undefined = undefined;
+  columns: string[] = [];
+  /** change_data's id. */
+  id: string | undefined = undefined;
+  old_data_json: string | null = null;
+}
+
+const isName = (v: string | undefined, max: number): v is string => v !== undefined && v.length >= 1 && v.length <= max;
+
+/** changeSchema's checks (acceptChangeFast's, for strings). */
+function checked(f: Found): IncomingChange {
+  if (f.sequence !== undefined && !BIGINT.test(f.sequence)) leave();
+  if (!isName(f.table_name, 63) || !isName(f.origin_node_id, 100)) leave();
+  if (f.record_id === undefined || !UUID.test(f.record_id)) leave();
+  if (f.operation === undefined || !OPERATION_SET.has(f.operation)) leave();
+  if (f.change_data_json === undefined) leave();
+  if (f.origin_sequence === undefined || !BIGINT.test(f.origin_sequence) || f.hlc === undefined || !BIGINT.test(f.hlc)) leave();
+  if (f.timestamp === undefined || !isChangeTimestamp(f.timestamp)) leave();
+  const recordId = f.record_id.toLowerCase();
+  if (f.operation !== 'delete' && (f.change_data_json === null || f.id?.toLowerCase() !== recordId)) leave();
+  return {
+    table_name: f.table_name,
+    record_id: recordId,
+    operation: f.operation as Operation,
+    change_data_json: f.change_data_json,
+    columns: f.columns,
+    old_data_json: f.old_data_json,
+    timestamp: f.timestamp,
+    origin_node_id: f.origin_node_id,
+    origin_sequence: f.origin_sequence,
+    hlc: f.hlc,
+  };
+}
+
+/**
+ * A JSON object whose `changes` member is an array of changes in the common shape and whose other
+ * members are scalars — a batch as posted, or a page as read — or undefined for any other text.
+ */
+export function scanChangesDocument(text: string): ChangesDocument | undefined {
+  const json = new JsonText(text);
+  let changes: IncomingChange[] | undefined;
+  const fields: ChangesDocument['fields'] = {};
+  try {
+    if (json.next() !== OPEN_BRACE) return undefined;
+    if (!json.openObject()) {
+      do {
+        const key = json.key();
+        if (key === 'changes') changes = readChanges(json);
+        else if (key === '__proto__') leave(); // JSON.parse would make it a member; the default parser refuses it
+        else fields[key] = json.scalar();
+      } while (!json.endOfMembers());
+    }
+    if (!Number.isNaN(json.next())) return undefined; // something after the document
+  } catch (err) {
+    if (err === LEFT_SHAPE) return undefined;
+    throw err;
+  }
+  return changes ? { changes, fields } : undefined;
+}
+
+function readChanges(json: JsonText): IncomingChange[] {
+  if (json.next() !== OPEN_BRACKET) leave();
+  json.at++;
+  const changes: IncomingChange[] = [];
+  if (json.next() === CLOSE_BRACKET) {
+    json.at++;
+    return changes;
+  }
+  for (;;) {
+    changes.push(json.change());
+    const c = json.next();
+    json.at++;
+    if (c === CLOSE_BRACKET) return changes;
+    if (c !== COMMA) leave();
+  }
+}
