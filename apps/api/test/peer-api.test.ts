@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PeerClient, PeerError } from '@catchup/peer-client';
-import { changeOutputSchema, type Change } from '@catchup/changelog';
+import { changesToApply, PeerClient, PeerError } from '@catchup/peer-client';
+import { applyIncoming, BatchRejectedError, changeOutputSchema, readChangesJson, type Change } from '@catchup/changelog';
 import { useApiNodes } from './nodes.ts';
 
 const [a, b] = await useApiNodes(2, 'peer');
@@ -60,6 +60,43 @@ describe('peer API between two nodes', () => {
     expect(await digest(a)).toEqual(await digest(b));
     // Pushing the same batch again is harmless.
     expect(await clientFor(a).applyChanges(page.changes)).toMatchObject({ applied: 0, skipped_duplicate: 1 });
+  });
+});
+
+describe('row images travel as written', () => {
+  it('a pushed batch keeps numbers JSON.parse would round (integers past 2^53, trailing zeros)', async () => {
+    await a!.ctx.pool.query(
+      `INSERT INTO scouting_data (team_number, match_number, scouting_team_number, data)
+       VALUES (7, 1, 1, '{"big": 12345678901234567890, "ratio": 1.50}')`,
+    );
+    const page = await readChangesJson(a!.ctx.pool, { after: '0', limit: 100, excludeOrigin: b!.ctx.engine.nodeId });
+    expect(await clientFor(b).applyChanges(page.json)).toMatchObject({ applied: 1 });
+    const dataOn = async (node: typeof a) => (await node!.ctx.pool.query(`SELECT data::text FROM scouting_data WHERE team_number = 7`)).rows[0]?.data;
+    expect(await dataOn(b)).toBe('{"big": 12345678901234567890, "ratio": 1.50}');
+    expect(await dataOn(b)).toBe(await dataOn(a));
+  });
+
+  it('so does a pulled page', async () => {
+    const after = (await clientFor(b).ping()).latest_sequence;
+    await b!.ctx.pool.query(
+      `INSERT INTO scouting_data (team_number, match_number, scouting_team_number, data) VALUES (8, 1, 1, '{"big": 98765432109876543210, "x": 2.000}')`,
+    );
+    const page = await clientFor(b).readChangesToApply({ after, limit: 100, excludeOrigin: a!.ctx.engine.nodeId });
+    expect(page.changes).toHaveLength(1);
+    expect(page.has_more).toBe(false);
+    expect(await applyIncoming(a!.ctx.pool, page.changes)).toMatchObject({ applied: 1 });
+    const { rows } = await a!.ctx.pool.query(`SELECT data::text FROM scouting_data WHERE team_number = 8`);
+    expect(rows[0]?.data).toBe('{"x": 2.000, "big": 98765432109876543210}');
+  });
+
+  it('a pulled page with a faulty change is refused as a batch, with the change named', () => {
+    const id = '7d3b8f4e-1c2a-4b5d-9e6f-0a1b2c3d4e5f';
+    const change = { table_name: 'teams', record_id: id, operation: 'insert', change_data: { id }, timestamp: '2026-11-26T10:00:00Z', origin_node_id: 'x', origin_sequence: '5', hlc: 'soon' };
+    const page = JSON.stringify({ changes: [change], next_cursor: '5', has_more: false, latest_sequence: '5' });
+    expect(() => changesToApply(page, 'http://peer')).toThrow(BatchRejectedError);
+    expect(() => changesToApply(page, 'http://peer')).toThrow(/hlc.*x\/5|x\/5.*hlc/s);
+    expect(() => changesToApply('{"changes": [', 'http://peer')).toThrow(/not JSON/);
+    expect(() => changesToApply('{"changes": []}', 'http://peer')).toThrow(/next_cursor/);
   });
 });
 

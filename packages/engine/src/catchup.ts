@@ -1,6 +1,6 @@
 // One catch-up of one peer, in steps the job layer can run as separate jobs: plan, send a range,
 // receive a range, finalize. Cursors only move over ranges the other side acknowledged (I8).
-import { acknowledgeRange, applyChanges, readChangesJson } from '@catchup/changelog';
+import { acknowledgeRange, applyIncoming, readChangesJson } from '@catchup/changelog';
 import type { SyncServer } from '@catchup/db';
 import type { PingResponse } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
@@ -91,9 +91,9 @@ export async function receiveRange(ctx: EngineContext, serverId: number, range: 
   const outcome: ReceiveOutcome = { range, received: 0, applied: 0, skippedDuplicate: 0, skippedStale: 0 };
   let cursor = range.from;
   for (;;) {
-    const page = await client.readChanges({ after: cursor, upTo: range.to, limit: settings.catchup_batch_size, excludeOrigin: ctx.nodeId });
+    const page = await client.readChangesToApply({ after: cursor, upTo: range.to, limit: settings.catchup_batch_size, excludeOrigin: ctx.nodeId });
     if (page.changes.length) {
-      const result = await applyChanges(ctx.pool, page.changes);
+      const result = await applyIncoming(ctx.pool, page.changes);
       outcome.received += result.received;
       outcome.applied += result.applied;
       outcome.skippedDuplicate += result.skipped_duplicate;

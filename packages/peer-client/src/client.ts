@@ -5,6 +5,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import got, { HTTPError, RequestError, TimeoutError, type Got } from 'got';
 import type { Change } from '@catchup/changelog';
+import { changesToApply, type ChangesToApply } from './changes-page.ts';
 import { PeerError } from './errors.ts';
 import type { ApplyResponse, ChangesPageResponse, DownloadedFile, FileManifestResponse, PingResponse, ReadChangesQuery } from './types.ts';
 
@@ -47,6 +48,13 @@ function classify(err: unknown, url: string): PeerError {
   return new PeerError('unreachable', `${url} is unreachable: ${err instanceof Error ? err.message : String(err)}`);
 }
 
+function changesSearch(query: ReadChangesQuery): Record<string, string | number> {
+  const searchParams: Record<string, string | number> = { after: query.after, limit: query.limit };
+  if (query.upTo !== undefined) searchParams.up_to = query.upTo;
+  if (query.excludeOrigin !== undefined) searchParams.exclude_origin = query.excludeOrigin;
+  return searchParams;
+}
+
 export class PeerClient {
   readonly baseUrl: string;
   readonly #http: Got;
@@ -84,11 +92,15 @@ export class PeerClient {
     return this.#call('ping', () => this.#http.get('ping').json<PingResponse>());
   }
 
+  /** A page of the peer's log, its changes as objects (for looking at them). */
   readChanges(query: ReadChangesQuery): Promise<ChangesPageResponse> {
-    const searchParams: Record<string, string | number> = { after: query.after, limit: query.limit };
-    if (query.upTo !== undefined) searchParams.up_to = query.upTo;
-    if (query.excludeOrigin !== undefined) searchParams.exclude_origin = query.excludeOrigin;
-    return this.#call('read changes', () => this.#http.get('changes', { searchParams }).json<ChangesPageResponse>());
+    return this.#call('read changes', () => this.#http.get('changes', { searchParams: changesSearch(query) }).json<ChangesPageResponse>());
+  }
+
+  /** A page of the peer's log to apply here: changes checked, row images kept as the text they came in. */
+  async readChangesToApply(query: ReadChangesQuery): Promise<ChangesToApply> {
+    const text = await this.#call('read changes', () => this.#http.get('changes', { searchParams: changesSearch(query) }).text());
+    return changesToApply(text, this.baseUrl);
   }
 
   /** One page of the peer's manifest; `scan: false` skips the peer's disk scan (for pages after the first). */
