@@ -4,8 +4,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort, waitForHealth } from '@catchup/testing/services';
+import { NodeQueues } from '@catchup/queue';
 import pg from 'pg';
 import { benchUrl, dropBenchDatabases, freshMigratedDatabase } from './databases.ts';
+import { instanceCpuSeconds, postmasterOf, processCpuSeconds } from './cpu.ts';
 import { logicalAvailable, logicalReplicationBaseline } from './logical-replication.ts';
 import { formatRate, printTable, timed } from './report.ts';
 
@@ -60,7 +62,9 @@ const HEAP_FLAGS = [`--max-old-space-size=${process.env.NODE_HEAP_MB ?? 160}`, '
 const MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
 
 function spawnNodeScript(script: string, logName: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [...HEAP_FLAGS, script], {
+  // BENCH_V8_FLAGS: flags NODE_OPTIONS refuses (--trace-gc…), for investigating a run.
+  const v8Flags = process.env.BENCH_V8_FLAGS?.split(' ').filter(Boolean) ?? [];
+  return spawn(process.execPath, [...HEAP_FLAGS, ...v8Flags, script], {
     env: { ...process.env, MALLOC_ARENA_MAX, ...env },
     stdio: ['ignore', process.env.BENCH_LOG_DIR ? openSync(path.join(process.env.BENCH_LOG_DIR, `${logName}.log`), 'w') : 'ignore', 'inherit'],
   });
@@ -91,7 +95,24 @@ export async function startNodeProcess(
   const child = spawnNodeScript('apps/api/src/main.ts', name, { ...env, ...(options.separateWorker ? { RUN_WORKERS: 'false' } : {}) });
   await waitForHealth(`http://127.0.0.1:${port}`, child, name);
   const worker = options.separateWorker ? spawnNodeScript('apps/worker/src/main.ts', `${name}-worker`, env) : undefined;
+  // The node is back online once its worker listens too (its start-up would otherwise run during the
+  // timed catch-up, on the same two cores).
+  if (worker) await waitForWorker(env.QUEUE_PREFIX, worker, `${name}-worker`);
   return { child, ...(worker ? { worker } : {}), port, key, db };
+}
+
+async function waitForWorker(prefix: string, worker: ChildProcess, what: string): Promise<void> {
+  const queues = new NodeQueues({ redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix });
+  try {
+    const deadline = Date.now() + 60_000;
+    while ((await queues.workersListening()) < 1) {
+      if (worker.exitCode !== null) throw new Error(`${what} exited with ${worker.exitCode}`);
+      if (Date.now() > deadline) throw new Error(`${what} did not start listening within 60 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await queues.close();
+  }
 }
 
 export async function stop(node: NodeProcess): Promise<void> {
@@ -113,6 +134,18 @@ async function sql<T extends pg.QueryResultRow>(db: string, text: string): Promi
   }
 }
 
+/** Asked while the backend is alive: its parent is the postmaster. */
+async function postmasterOfDatabase(db: string): Promise<number> {
+  const client = new pg.Client({ connectionString: benchUrl(db) });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    return postmasterOf(rows[0]!.pid);
+  } finally {
+    await client.end();
+  }
+}
+
 export async function register(on: NodeProcess, peer: NodeProcess, name: string): Promise<void> {
   const res = await fetch(`http://127.0.0.1:${on.port}/api/sync/servers`, {
     method: 'POST',
@@ -126,6 +159,8 @@ export interface CatchupFigures {
   seconds: number;
   /** Peak RSS in MB of each process: API and worker of A and of B. */
   rss: { apiA: number; workerA: number; apiB: number; workerB: number };
+  /** CPU seconds used during the catch-up by each process, and by PostgreSQL (both databases). */
+  cpu: { apiA: number; workerA: number; apiB: number; workerB: number; postgres: number };
 }
 
 export async function ourCatchup(size: number): Promise<CatchupFigures> {
@@ -145,6 +180,13 @@ export async function ourCatchup(size: number): Promise<CatchupFigures> {
     b = await startNodeProcess('bench-b', dbB, portB, {}, { separateWorker: true });
     await register(a, b, 'bench-b');
     await register(b, a, 'bench-a');
+    const postmasterPid = await postmasterOfDatabase(dbA);
+    const pids = { apiA: a.child.pid!, workerA: a.worker!.pid!, apiB: b.child.pid!, workerB: b.worker!.pid! };
+    const cpuNow = () => ({
+      ...(Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, processCpuSeconds(pid)])) as Record<keyof typeof pids, number>),
+      postgres: instanceCpuSeconds(postmasterPid),
+    });
+    const cpuBefore = cpuNow();
     const seconds = await timed(async () => {
       const res = await fetch(`http://127.0.0.1:${a.port}/api/sync/catchup/scan`, { method: 'POST', headers: { 'x-api-key': a.key, 'content-type': 'application/json' }, body: '{}' });
       const body = (await res.json()) as { results: { success: boolean; errors: string[] }[] };
@@ -152,9 +194,11 @@ export async function ourCatchup(size: number): Promise<CatchupFigures> {
     });
     const [[da], [db]] = await Promise.all([sql<{ n: string; h: string }>(dbA, DIGEST), sql<{ n: string; h: string }>(dbB, DIGEST)]);
     const [[cursor]] = await Promise.all([sql<{ ok: boolean }>(dbA, `SELECT sent_cursor = (SELECT max(sequence) FROM database_changes) AS ok FROM sync_servers`)]);
+    const cpuAfter = cpuNow();
     if (da!.h !== db!.h || !cursor!.ok) throw new Error(`not converged: A ${da!.n}/${da!.h}, B ${db!.n}/${db!.h}, cursor at end: ${cursor!.ok}`);
     return {
       seconds,
+      cpu: Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => [k, v - cpuBefore[k as keyof typeof cpuBefore]])) as CatchupFigures['cpu'],
       rss: { apiA: peakRssMb(a.child.pid!), workerA: peakRssMb(a.worker!.pid!), apiB: peakRssMb(b.child.pid!), workerB: peakRssMb(b.worker!.pid!) },
     };
   } finally {
@@ -167,11 +211,20 @@ export async function ourCatchup(size: number): Promise<CatchupFigures> {
 const rssColumns = ['peak RSS MB: API A', 'worker A', 'API B', 'worker B'];
 const rssCells = (f: CatchupFigures) => [f.rss.apiA, f.rss.workerA, f.rss.apiB, f.rss.workerB].map(String);
 
+/** Where the time went: with every core busy, CPU saved anywhere shortens the catch-up. */
+function printCpu(f: CatchupFigures): void {
+  const c = f.cpu;
+  const cells = [c.apiA, c.workerA, c.apiB, c.workerB, c.postgres].map((s) => s.toFixed(2));
+  const total = c.apiA + c.workerA + c.apiB + c.workerB + c.postgres;
+  console.log(`CPU seconds during the catch-up: API A ${cells[0]}, worker A ${cells[1]}, API B ${cells[2]}, worker B ${cells[3]}, ` +
+    `PostgreSQL ${cells[4]} (both databases); ${total.toFixed(2)} in all over ${f.seconds.toFixed(2)} s`);
+}
+
 export async function benchCatchup(): Promise<void> {
   const size = Number(process.env.BENCH_CHANGES ?? 100_000);
   const large = Number(process.env.BENCH_LARGE_CHANGES ?? 1_000_000);
   console.log(`\n## Catch-up of ${size.toLocaleString('en')} changes made on A while B was offline (batch ${BATCH}, ${size.toLocaleString('en')}-row baseline)`);
-  console.log('Each node runs as two processes, its API (RUN_WORKERS=false) and a worker process.');
+  console.log('Each node runs as two processes, its API (RUN_WORKERS=false) and a worker process; timed from the scan, once both of B\'s are up.');
   const ours = await ourCatchup(size);
   const rows: string[][] = [['catch-up', ours.seconds.toFixed(2), ...rssCells(ours)]];
   const headers = ['path', 'seconds', ...rssColumns];
@@ -188,8 +241,10 @@ export async function benchCatchup(): Promise<void> {
     rows.push(['PostgreSQL logical replication', logical.seconds.toFixed(2), '-', '-', '-', '-']);
     printTable(headers, rows);
     console.log(`ratio ours / logical replication: ${(ours.seconds / logical.seconds).toFixed(2)} (first target ≤ 5); ${logical.note}`);
+    printCpu(ours);
   } else {
     printTable(headers, rows);
+    printCpu(ours);
     console.log('logical replication baseline skipped: needs root and PostgreSQL 15 binaries');
   }
   if (large > 0) {

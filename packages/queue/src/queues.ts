@@ -127,6 +127,12 @@ export class NodeQueues {
     };
   }
 
+  /** How many worker processes listen on every queue of this node (workers register their connections). */
+  async workersListening(): Promise<number> {
+    const counts = await Promise.all(this.allQueues().map((q) => q.getWorkersCount()));
+    return Math.min(...counts);
+  }
+
   allQueues(): Queue[] {
     return Object.values(this.queues);
   }
