@@ -192,9 +192,9 @@ export async function ourCatchup(size: number): Promise<CatchupFigures> {
       const body = (await res.json()) as { results: { success: boolean; errors: string[] }[] };
       if (res.status !== 200 || !body.results[0]?.success) throw new Error(`scan: ${res.status} ${JSON.stringify(body).slice(0, 500)}`);
     });
+    const cpuAfter = cpuNow(); // before the checks below, which cost PostgreSQL a second or two
     const [[da], [db]] = await Promise.all([sql<{ n: string; h: string }>(dbA, DIGEST), sql<{ n: string; h: string }>(dbB, DIGEST)]);
     const [[cursor]] = await Promise.all([sql<{ ok: boolean }>(dbA, `SELECT sent_cursor = (SELECT max(sequence) FROM database_changes) AS ok FROM sync_servers`)]);
-    const cpuAfter = cpuNow();
     if (da!.h !== db!.h || !cursor!.ok) throw new Error(`not converged: A ${da!.n}/${da!.h}, B ${db!.n}/${db!.h}, cursor at end: ${cursor!.ok}`);
     return {
       seconds,
