@@ -83,11 +83,13 @@ export async function applyIncoming(pool: Pool, parsed: IncomingChange[]): Promi
   // Repeats inside the batch count as duplicates straight away.
   const seen = new Set<string>();
   const unique: IncomingChange[] = [];
+  const identities: string[] = [];
   for (const c of parsed) {
     const id = canonicalIdentity(c);
     if (seen.has(id)) continue;
     seen.add(id);
     unique.push(c);
+    identities.push(id);
   }
   const result: ApplyResult = { received: parsed.length, applied: 0, skipped_duplicate: parsed.length - unique.length, skipped_stale: 0 };
   if (unique.length === 0) return result;
@@ -96,7 +98,7 @@ export async function applyIncoming(pool: Pool, parsed: IncomingChange[]): Promi
     inTransaction(
       pool,
       async (client) => {
-        const { winners, logged } = await applyInTransaction(client, unique, tables, locked);
+        const { winners, logged } = await applyInTransaction(client, unique, identities, tables, locked);
         return {
           ...result,
           applied: winners,
@@ -126,6 +128,7 @@ export async function applyIncoming(pool: Pool, parsed: IncomingChange[]): Promi
 async function applyInTransaction(
   client: PoolClient,
   changes: IncomingChange[],
+  identities: string[],
   tables: Map<string, TableInfo>,
   locked: boolean,
 ): Promise<{ winners: number; logged: number }> {
@@ -134,18 +137,23 @@ async function applyInTransaction(
     await client.query('SELECT catchup_lock_log()');
   }
   const { winners, horizon, alreadyLogged } = await pickWinners(client, changes);
-  const fresh = alreadyLogged.size === 0 ? changes : changes.filter((c) => !alreadyLogged.has(canonicalIdentity(c)));
-  const writing = writeRows(client, winners, tables).catch((err: unknown) => {
+  const fresh = alreadyLogged.size === 0 ? changes : changes.filter((_, i) => !alreadyLogged.has(identities[i]!));
+  try {
+    await writeRows(client, winners, tables);
+  } catch (err) {
     throw new RowWriteFailed(winners, err);
-  });
-  writing.catch(() => {}); // awaited below; this only keeps a failure from going unhandled if the next line throws
-  // Prepared while the database writes the rows.
-  const logLines = fresh.map(copyLineAfterPosition);
-  await writing;
-  // Under the log lock, nothing can log one of the batch's identities: the ones found already logged
-  // are all there are, unless something logged a change of one of the batch's rows since the horizon.
-  if (!locked && (await lockLogAndCheckSince(client, horizon, changes))) throw new Interfered();
-  await appendToLog(client, logLines, newestStamp(changes));
+  }
+  const newest = newestStamp(changes);
+  let first: string;
+  if (locked) first = await allocatePositions(client, fresh.length, newest);
+  else {
+    // Under the log lock, nothing can log one of the batch's identities: the ones found already logged
+    // are all there are, unless something logged a change of one of the batch's rows since the horizon.
+    const outcome = await lockLogAndCheckSince(client, horizon, changes, fresh.length, newest);
+    if (outcome.interfered) throw new Interfered();
+    first = outcome.first;
+  }
+  await appendToLog(client, fresh, first);
   return { winners: winners.length, logged: fresh.length };
 }
 
@@ -211,7 +219,7 @@ async function pickWinners(
               ORDER BY hlc DESC FETCH FIRST 1 ROW WITH TIES
            ) t
        ) v ON true`),
-    values: [list.map((c) => c.table_name), list.map((c) => c.record_id), runs.origins, runs.lows, runs.highs],
+    values: [plainTextArray(list.map((c) => c.table_name)), plainTextArray(list.map((c) => c.record_id)), runs.origins, runs.lows, runs.highs],
   });
   const standing = new Map<string, Version>();
   for (const r of rows) {
@@ -300,52 +308,87 @@ function newestStamp(changes: IncomingChange[]): string {
 }
 
 /**
- * Takes the log lock, then says whether a change of one of these rows was logged after the horizon.
- * Usually nothing was logged since; the few entries that were are matched in SQL, so that a large local
- * commit in the meantime costs no memory here.
+ * The statement that takes the log's next positions for `count` changes and moves the clock past the
+ * batch's newest stamp: later local stamps must order after every remote one now in the log (I5).
+ * Positions are taken under the log lock, which every writer of the log holds until it commits, so that
+ * they follow commit order. (Simple-query text: both numbers are checked.)
  */
-async function lockLogAndCheckSince(client: PoolClient, horizon: string, changes: IncomingChange[]): Promise<boolean> {
+function allocation(count: number, newestStamp: string): string {
+  if (!/^\d+$/.test(newestStamp) || !Number.isSafeInteger(count)) throw new Error(`unexpected allocation ${count} ${newestStamp}`);
+  return `SELECT catchup_observe_hlc(${newestStamp}),
+    (SELECT min(p) FROM (SELECT nextval('database_changes_sequence_seq') AS p FROM generate_series(1, ${count})) s)::text AS first`;
+}
+
+async function allocatePositions(client: PoolClient, count: number, newestStamp: string): Promise<string> {
+  const { rows } = await client.query<{ first: string | null }>(allocation(count, newestStamp));
+  return rows[0]!.first ?? '0';
+}
+
+/**
+ * Takes the log lock and the batch's positions, then says whether a change of one of these rows was
+ * logged after the horizon (the transaction is then rolled back, positions and all). Usually nothing was
+ * logged since; the few entries that were are matched in SQL, so that a large local commit in the
+ * meantime costs no memory here.
+ */
+async function lockLogAndCheckSince(
+  client: PoolClient,
+  horizon: string,
+  changes: IncomingChange[],
+  count: number,
+  newestStamp: string,
+): Promise<{ interfered: boolean; first: string }> {
   if (!/^\d+$/.test(horizon)) throw new Error(`unexpected log horizon ${horizon}`);
-  // One round trip, two statements: the second gets its own snapshot, taken once the lock is held. max()
-  // reads one end of the primary key whatever the plan (EXISTS … WHERE sequence > horizon, as a prepared
-  // statement's generic plan, scanned the whole log).
+  // One round trip, three statements: the ones after the lock get their own snapshots, taken once it is
+  // held. max() reads one end of the primary key whatever the plan (EXISTS … WHERE sequence > horizon,
+  // as a prepared statement's generic plan, scanned the whole log).
   const results = (await client.query(
-    `SELECT catchup_lock_log(); SELECT coalesce(max(sequence), 0) > ${horizon} AS any FROM database_changes`,
-  )) as unknown as [unknown, { rows: { any: boolean }[] }];
-  if (!results[1].rows[0]!.any) return false;
+    `SELECT catchup_lock_log(); ${allocation(count, newestStamp)}; SELECT coalesce(max(sequence), 0) > ${horizon} AS any FROM database_changes`,
+  )) as unknown as [unknown, { rows: { first: string | null }[] }, { rows: { any: boolean }[] }];
+  const first = results[1].rows[0]!.first ?? '0';
+  if (!results[2].rows[0]!.any) return { interfered: false, first };
   const { rows } = await client.query<{ interfered: boolean }>({
     ...prepared(`WITH recent AS MATERIALIZED (SELECT table_name, record_id FROM database_changes WHERE sequence > $1::bigint)
        SELECT EXISTS (
          SELECT 1 FROM recent JOIN unnest($2::text[], $3::text[]) AS x(table_name, record_id) USING (table_name, record_id)
        ) AS interfered`),
-    values: [horizon, changes.map((c) => c.table_name), changes.map((c) => c.record_id)],
+    values: [horizon, plainTextArray(changes.map((c) => c.table_name)), plainTextArray(changes.map((c) => c.record_id))],
   });
-  return rows[0]!.interfered;
+  return { interfered: rows[0]!.interfered, first };
 }
 
 /**
- * Writes the log lines of the changes not yet in the log, which keeps them with their origin identity
- * so that they can be relayed (I6), at positions taken now, under the log lock (which every writer of
- * the log holds until it commits, so that positions follow commit order). Also moves the clock past the
- * batch's newest stamp: later local stamps must order after every remote one now in the log (I5).
+ * A text[] literal of values that hold no quote, backslash or control character (synced table names,
+ * UUIDs): cheaper than the driver's escaping of each element.
  */
-async function appendToLog(client: PoolClient, linesAfterPosition: string[], newestStamp: string): Promise<void> {
-  const { rows } = await client.query<{ first: string | null }>({
-    ...prepared(`SELECT catchup_observe_hlc($2::bigint),
-       (SELECT min(p) FROM (SELECT nextval('database_changes_sequence_seq') AS p FROM generate_series(1, $1::int)) s)::text AS first`),
-    values: [linesAfterPosition.length, newestStamp],
-  });
-  if (linesAfterPosition.length === 0) return;
+const plainTextArray = (values: string[]) => `{"${values.join('","')}"}`;
+
+/**
+ * Writes the log lines of the changes not yet in the log, which keeps them with their origin identity
+ * so that they can be relayed (I6), at the positions taken from `first` on.
+ */
+async function appendToLog(client: PoolClient, changes: IncomingChange[], first: string): Promise<void> {
+  if (changes.length === 0) return;
   // COPY costs about a third less than INSERT … SELECT FROM json_to_recordset, whose parsing of the
   // whole batch as one JSON document was most of the append's time.
-  let position = BigInt(rows[0]!.first!);
-  const text = linesAfterPosition.map((line) => `${position++}\t${line}`).join('');
   const copy = client.query(
     copyFrom(`COPY database_changes
        (sequence, table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc)
        FROM STDIN`),
   );
-  await pipeline(Readable.from([text]), copy);
+  await pipeline(Readable.from([logLines(changes, first)]), copy);
+}
+
+/** The changes' lines for COPY, at positions from `first` on. */
+function logLines(changes: IncomingChange[], first: string): string {
+  const lines = new Array<string>(changes.length);
+  const start = BigInt(first);
+  const small = start + BigInt(changes.length) <= BigInt(Number.MAX_SAFE_INTEGER);
+  for (let i = 0; i < changes.length; i++) {
+    const c = changes[i]!;
+    const position = small ? Number(start) + i : start + BigInt(i);
+    lines[i] = `${position}\t${copyText(c.table_name)}\t${c.record_id}\t${c.operation}\t${copyJson(c.change_data_json)}\t${copyJson(c.old_data_json)}\t${copyText(c.timestamp)}\t${copyText(c.origin_node_id)}\t${c.origin_sequence}\t${c.hlc}\n`;
+  }
+  return lines.join('');
 }
 
 /** COPY's text format: tab-separated, \N for NULL, and backslash, tab, newline and CR escaped. */
@@ -353,11 +396,6 @@ const COPY_SPECIAL = /[\\\t\n\r]/g;
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 const copyText = (value: string) => value.replace(COPY_SPECIAL, (ch) => COPY_ESCAPES[ch]!);
 const copyJson = (json: string | null) => (json === null ? '\\N' : copyText(json));
-
-/** A change's log line for COPY, but for its position (the first column). */
-function copyLineAfterPosition(c: IncomingChange): string {
-  return `${copyText(c.table_name)}\t${c.record_id}\t${c.operation}\t${copyJson(c.change_data_json)}\t${copyJson(c.old_data_json)}\t${copyText(c.timestamp)}\t${copyText(c.origin_node_id)}\t${c.origin_sequence}\t${c.hlc}\n`;
-}
 
 /**
  * The set-wise write failed (wrong type, constraint…). Replays the winners one by one in a transaction

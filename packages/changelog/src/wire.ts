@@ -96,6 +96,9 @@ const LETTER_N = 0x6e;
 const LETTER_T = 0x74;
 const LETTER_F = 0x66;
 
+const NO_COLUMNS: readonly string[] = Object.freeze([]);
+const PLAIN_KEY = /^[\w$ -]*$/;
+
 const isDigit = (c: number) => c >= ZERO && c <= NINE;
 const isHex = (c: number) => isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 
@@ -108,6 +111,8 @@ for (const key of CHANGE_KEYS) (CHANGE_KEYS_BY_LENGTH[key.length] ??= []).push(k
 class JsonText {
   readonly text: string;
   at = 0;
+  /** The keys of the last row image read, when all are plain. */
+  previousColumns: readonly string[] = NO_COLUMNS;
 
   constructor(text: string) {
     this.text = text;
@@ -332,29 +337,51 @@ class JsonText {
     return key;
   }
 
-  /** change_data: null, or an object whose keys are noted and whose id must be a string. */
+  /**
+   * change_data: null, or an object whose keys are noted and whose id must be a string. Row images of a
+   * batch mostly have the same keys: a key list equal to the previous one is that same array (no
+   * string or array made per change).
+   */
   rowImage(found: Found): void {
     const c = this.next();
     found.id = undefined;
     if (c === LETTER_N) {
       this.literal('null');
       found.change_data_json = null;
-      found.columns = [];
+      found.columns = NO_COLUMNS;
       return;
     }
     if (c !== OPEN_BRACE) leave();
+    const text = this.text;
     const start = this.at;
-    const columns: string[] = [];
+    const previous = this.previousColumns;
+    let fresh: string[] | undefined; // made only once the keys differ from the previous ones
+    let count = 0;
     if (!this.openObject()) {
       do {
-        const key = this.key();
-        columns.push(key);
+        if (this.next() !== QUOTE) leave();
+        const same = previous[count];
+        let key: string;
+        if (fresh === undefined && same !== undefined && text.charCodeAt(this.at + 1 + same.length) === QUOTE && text.startsWith(same, this.at + 1)) {
+          key = same;
+          this.at += same.length + 2;
+        } else {
+          key = this.string();
+          fresh ??= previous.slice(0, count);
+          fresh.push(key);
+        }
+        count++;
+        this.expect(COLON);
         if (key === 'id') found.id = this.stringValue();
         else this.skipValue();
       } while (!this.endOfMembers());
     }
-    found.change_data_json = this.text.slice(start, this.at);
+    const columns = fresh ?? (count === previous.length ? previous : previous.slice(0, count));
+    found.change_data_json = text.slice(start, this.at);
     found.columns = columns;
+    // Only plain keys are compared in place next time: one with a quote, a backslash or a control
+    // character is not spelled as itself between quotes.
+    if (columns !== previous) this.previousColumns = columns.every((k) => PLAIN_KEY.test(k)) ? columns : NO_COLUMNS;
   }
 
   oldImage(): string | null {
@@ -381,7 +408,7 @@ class Found {
   hlc: string | undefined = undefined;
   sequence: string | undefined = undefined;
   change_data_json: string | null | undefined = undefined;
-  columns: string[] = [];
+  columns: readonly string[] = NO_COLUMNS;
   /** change_data's id. */
   id: string | undefined = undefined;
   old_data_json: string | null = null;
