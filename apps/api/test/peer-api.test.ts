@@ -51,6 +51,15 @@ describe('peer API between two nodes', () => {
     expect(await digest(b)).toEqual(await digest(a));
   });
 
+  it('leaves out only the named origin, whatever characters its id holds', async () => {
+    const all = await clientFor(a).readChanges({ after: '0', limit: 1000 });
+    expect(all.changes.length).toBeGreaterThan(0);
+    for (const odd of [`x'); DROP TABLE teams; --`, 'back\\slash', "quote''d"]) {
+      expect((await clientFor(a).readChanges({ after: '0', limit: 1000, excludeOrigin: odd })).changes).toHaveLength(all.changes.length);
+    }
+    expect((await clientFor(a).readChanges({ after: '0', limit: 1000, excludeOrigin: a!.ctx.engine.nodeId })).changes).toHaveLength(0);
+  });
+
   it('pulls a batch the other way and the round trip leaves both equal', async () => {
     await b!.ctx.db.team.create({ data: { teamNumber: 200, name: 'made on b', scoutingTeamNumber: 1 } });
     const page = await clientFor(b).readChanges({ after: '0', limit: 100, excludeOrigin: a!.ctx.engine.nodeId });

@@ -1,6 +1,9 @@
 // Reading the log by cursor. Positions are allocated in commit order (see the capture migration), so
 // every change at or below the newest visible position is visible: a cursor never skips one (I2).
+import type { Pool, PoolClient } from '@catchup/db';
+import { to as copyTo } from 'pg-copy-streams';
 import type { Change } from './change.ts';
+import { ascending, binaryCopyRow } from './binary-copy.ts';
 import type { Sql } from './sql.ts';
 
 export interface ReadOptions {
@@ -23,10 +26,10 @@ export interface ChangePage {
   latestSequence: string;
 }
 
-/** A page of the log as JSON text, ready to send without parsing and re-serializing each change. */
+/** A page of the log as JSON bytes, ready to send without parsing and re-serializing each change. */
 export interface ChangePageJson {
-  /** The changes as a JSON array, in position order, each shaped as changeOutputSchema. */
-  json: string;
+  /** The changes as a JSON array (UTF-8), in position order, each shaped as changeOutputSchema. */
+  json: Buffer;
   count: number;
   nextCursor: string;
   hasMore: boolean;
@@ -41,60 +44,66 @@ const CHANGE_JSON = `concat('{"sequence":"', c.sequence, '","table_name":"', c.t
   ',"old_data":', coalesce(c.old_data::text, 'null'), ',"timestamp":"', to_char(c."timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
   '","origin_node_id":', to_json(c.origin_node_id), ',"origin_sequence":"', c.origin_sequence, '","hlc":"', c.hlc, '"}')`;
 
-const PAGE = `SELECT * FROM database_changes
-   WHERE sequence > $1::bigint
-     AND ($2::bigint IS NULL OR sequence <= $2::bigint)
-     AND ($3::text IS NULL OR origin_node_id <> $3::text)
-   ORDER BY sequence
-   LIMIT $4`;
+const POSITION = /^\d{1,19}$/;
+
+function pageQuery(options: ReadOptions, quote: (text: string) => string, sorted: boolean): string {
+  for (const position of [options.after, options.upTo ?? '0']) {
+    if (!POSITION.test(position)) throw new Error(`not a log position: ${JSON.stringify(position)}`);
+  }
+  if (!Number.isSafeInteger(options.limit) || options.limit < 1) throw new Error(`not a page size: ${options.limit}`);
+  const upTo = options.upTo === undefined ? '' : `AND sequence <= ${options.upTo}`;
+  const excluded = options.excludeOrigin === undefined ? '' : `AND origin_node_id <> ${quote(options.excludeOrigin)}`;
+  // One statement, one snapshot: the page and the newest position agree. The aggregates take the rows in
+  // the page's order; the positions, gathered by the same pass, prove it, and a page that ever came out
+  // of order is read again with the order spelled out in the aggregate (which sorts, even rows already
+  // in order, before PostgreSQL 16).
+  return `COPY (
+    SELECT latest.latest, p.last::text, p.count::text, '[' || p.json || ']', p.positions
+      FROM (SELECT coalesce(max(sequence), 0)::text AS latest FROM database_changes) latest
+      CROSS JOIN LATERAL (
+        SELECT max(c.sequence) AS last, count(*) AS count, array_agg(c.sequence) AS positions,
+               string_agg(${CHANGE_JSON}, ','${sorted ? ' ORDER BY c.sequence' : ''}) AS json
+          FROM (SELECT * FROM database_changes WHERE sequence > ${options.after} ${upTo} ${excluded} ORDER BY sequence LIMIT ${options.limit}) c
+      ) p
+  ) TO STDOUT (FORMAT binary)`;
+}
+
+const EMPTY_ARRAY = Buffer.from('[]');
 
 /**
- * Reads a page of the log as JSON text. PostgreSQL writes each change's JSON by concatenation — the row
+ * Reads a page of the log as JSON bytes. PostgreSQL writes each change's JSON by concatenation — the row
  * images are stored as json text and go in as they are — and joins the page into one array, so the
  * driver receives one field, not a row per change: several times cheaper than decoding the columns and
- * serializing again. The aggregate takes the rows in the page's order; the positions, gathered by the
- * same aggregate pass, prove it, and a page that ever came out of order is read again row by row.
+ * serializing again. It comes by COPY in binary format, as the bytes PostgreSQL made: sent on to a peer
+ * as they are, with no decoding into a string and encoding back, nor a large string on the heap.
  */
-export async function readChangesJson(sql: Sql, options: ReadOptions): Promise<ChangePageJson> {
-  const values = [options.after, options.upTo ?? null, options.excludeOrigin ?? null, options.limit];
-  // One statement, one snapshot: the page and the newest position agree.
-  const { rows } = await sql.query<{ latest: string; positions: string[] | null; json: string | null }>(
-    `SELECT latest.latest, p.positions, '[' || p.json || ']' AS json
-       FROM (SELECT coalesce(max(sequence), 0)::text AS latest FROM database_changes) latest
-       CROSS JOIN LATERAL (
-         SELECT array_agg(c.sequence::text) AS positions, string_agg(${CHANGE_JSON}, ',') AS json FROM (${PAGE}) c
-       ) p`,
-    values,
-  );
-  const { latest: latestSequence } = rows[0]!;
-  let positions = rows[0]!.positions ?? [];
-  let json = rows[0]!.json ?? '[]';
-  if (!inPositionOrder(positions)) {
-    const page = await sql.query<{ position: string; change: string }>(
-      `SELECT c.sequence::text AS position, ${CHANGE_JSON} AS change FROM (${PAGE}) c ORDER BY c.sequence`,
-      values,
-    );
-    positions = page.rows.map((r) => r.position);
-    json = `[${page.rows.map((r) => r.change).join(',')}]`;
+export async function readChangesJson(db: Pool | PoolClient, options: ReadOptions): Promise<ChangePageJson> {
+  const client = 'release' in db ? db : await db.connect();
+  let fields: (Buffer | null)[];
+  try {
+    fields = await copyOneRow(client, pageQuery(options, (text) => client.escapeLiteral(text), false));
+    if (!ascending(fields[4]!)) fields = await copyOneRow(client, pageQuery(options, (text) => client.escapeLiteral(text), true));
+  } finally {
+    if (client !== db) client.release();
   }
-  const count = positions.length;
+  const [latest, last, counted, json] = fields;
+  const latestSequence = latest!.toString('latin1');
+  const count = Number(counted!.toString('latin1'));
   const hasMore = count === options.limit;
   const end = options.upTo !== undefined && BigInt(options.upTo) < BigInt(latestSequence) ? options.upTo : latestSequence;
-  const nextCursor = hasMore ? positions[count - 1]! : maxOf(end, options.after);
-  return { json, count, nextCursor, hasMore, latestSequence };
+  const nextCursor = hasMore ? last!.toString('latin1') : maxOf(end, options.after);
+  return { json: json ?? EMPTY_ARRAY, count, nextCursor, hasMore, latestSequence };
 }
 
-/** Positions are decimal strings without leading zeros: shorter is smaller, then text order. */
-const positionBefore = (a: string, b: string) => (a.length !== b.length ? a.length < b.length : a < b);
-
-function inPositionOrder(positions: string[]): boolean {
-  for (let i = 1; i < positions.length; i++) if (!positionBefore(positions[i - 1]!, positions[i]!)) return false;
-  return true;
+async function copyOneRow(client: PoolClient, query: string): Promise<(Buffer | null)[]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of client.query(copyTo(query))) chunks.push(chunk as Buffer);
+  return binaryCopyRow(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
 }
 
-export async function readChanges(sql: Sql, options: ReadOptions): Promise<ChangePage> {
-  const { json, nextCursor, hasMore, latestSequence } = await readChangesJson(sql, options);
-  return { changes: JSON.parse(json) as Change[], nextCursor, hasMore, latestSequence };
+export async function readChanges(db: Pool | PoolClient, options: ReadOptions): Promise<ChangePage> {
+  const { json, nextCursor, hasMore, latestSequence } = await readChangesJson(db, options);
+  return { changes: JSON.parse(json.toString('utf8')) as Change[], nextCursor, hasMore, latestSequence };
 }
 
 const maxOf = (a: string, b: string) => (BigInt(a) >= BigInt(b) ? a : b);

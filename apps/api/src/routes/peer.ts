@@ -9,6 +9,7 @@ import { errorResponses } from '../schemas.ts';
 
 const sequenceParam = z.string().regex(/^\d{1,19}$/, 'a non-negative integer');
 const MAX_BATCH = 10_000;
+const PAGE_HEAD = Buffer.from('{"changes":');
 
 /** A batch body read by scanChangesDocument: already checked, its row images kept as text. */
 class ScannedBatch {
@@ -87,10 +88,11 @@ export const peerRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       ...(up_to ? { upTo: up_to } : {}),
       ...(exclude_origin ? { excludeOrigin: exclude_origin } : {}),
     });
-    // The page comes from PostgreSQL as JSON text in the response's shape: sent as it is, not parsed and
-    // serialized again (Fastify passes a string with a JSON content type through untouched, which the
-    // type provider cannot express — hence the cast).
-    const body = `{"changes":${page.json},"next_cursor":"${page.nextCursor}","has_more":${page.hasMore},"latest_sequence":"${page.latestSequence}"}`;
+    // The page comes from PostgreSQL as JSON bytes in the response's shape: sent as they are, not parsed
+    // and serialized again (Fastify sends a Buffer untouched, which the type provider cannot express —
+    // hence the cast).
+    const tail = `,"next_cursor":"${page.nextCursor}","has_more":${page.hasMore},"latest_sequence":"${page.latestSequence}"}`;
+    const body = Buffer.concat([PAGE_HEAD, page.json, Buffer.from(tail)]);
     return reply.type('application/json; charset=utf-8').send(body as never);
   });
 
