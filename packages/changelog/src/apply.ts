@@ -138,22 +138,18 @@ async function applyInTransaction(
   }
   const { winners, horizon, alreadyLogged } = await pickWinners(client, changes);
   const fresh = alreadyLogged.size === 0 ? changes : changes.filter((_, i) => !alreadyLogged.has(identities[i]!));
-  try {
-    await writeRows(client, winners, tables);
-  } catch (err) {
+  const writing = writeRows(client, winners, tables).catch((err: unknown) => {
     throw new RowWriteFailed(winners, err);
-  }
+  });
+  writing.catch(() => {}); // awaited below; this only keeps a failure from going unhandled if the next line throws
+  const lines = logLines(fresh); // made while the database writes the rows
+  await writing;
   const newest = newestStamp(changes);
-  let first: string;
-  if (locked) first = await allocatePositions(client, fresh.length, newest);
-  else {
-    // Under the log lock, nothing can log one of the batch's identities: the ones found already logged
-    // are all there are, unless something logged a change of one of the batch's rows since the horizon.
-    const outcome = await lockLogAndCheckSince(client, horizon, changes, fresh.length, newest);
-    if (outcome.interfered) throw new Interfered();
-    first = outcome.first;
-  }
-  await appendToLog(client, fresh, first);
+  if (locked) await client.query(observeClock(newest));
+  // Under the log lock, nothing can log one of the batch's identities: the ones found already logged
+  // are all there are, unless something logged a change of one of the batch's rows since the horizon.
+  else if (await lockLogAndCheckSince(client, horizon, changes, newest)) throw new Interfered();
+  await appendToLog(client, lines);
   return { winners: winners.length, logged: fresh.length };
 }
 
@@ -308,44 +304,28 @@ function newestStamp(changes: IncomingChange[]): string {
 }
 
 /**
- * The statement that takes the log's next positions for `count` changes and moves the clock past the
- * batch's newest stamp: later local stamps must order after every remote one now in the log (I5).
- * Positions are taken under the log lock, which every writer of the log holds until it commits, so that
- * they follow commit order. (Simple-query text: both numbers are checked.)
+ * Moves the clock past the batch's newest stamp: later local stamps must order after every remote one
+ * now in the log (I5). (Simple-query text: the stamp is checked digits.)
  */
-function allocation(count: number, newestStamp: string): string {
-  if (!/^\d+$/.test(newestStamp) || !Number.isSafeInteger(count)) throw new Error(`unexpected allocation ${count} ${newestStamp}`);
-  return `SELECT catchup_observe_hlc(${newestStamp}),
-    (SELECT min(p) FROM (SELECT nextval('database_changes_sequence_seq') AS p FROM generate_series(1, ${count})) s)::text AS first`;
-}
-
-async function allocatePositions(client: PoolClient, count: number, newestStamp: string): Promise<string> {
-  const { rows } = await client.query<{ first: string | null }>(allocation(count, newestStamp));
-  return rows[0]!.first ?? '0';
+function observeClock(newestStamp: string): string {
+  if (!/^\d+$/.test(newestStamp)) throw new Error(`unexpected stamp ${newestStamp}`);
+  return `SELECT catchup_observe_hlc(${newestStamp})`;
 }
 
 /**
- * Takes the log lock and the batch's positions, then says whether a change of one of these rows was
- * logged after the horizon (the transaction is then rolled back, positions and all). Usually nothing was
- * logged since; the few entries that were are matched in SQL, so that a large local commit in the
- * meantime costs no memory here.
+ * Takes the log lock and observes the batch's newest stamp, then says whether a change of one of these
+ * rows was logged after the horizon. Usually nothing was logged since; the few entries that were are
+ * matched in SQL, so that a large local commit in the meantime costs no memory here.
  */
-async function lockLogAndCheckSince(
-  client: PoolClient,
-  horizon: string,
-  changes: IncomingChange[],
-  count: number,
-  newestStamp: string,
-): Promise<{ interfered: boolean; first: string }> {
+async function lockLogAndCheckSince(client: PoolClient, horizon: string, changes: IncomingChange[], newestStamp: string): Promise<boolean> {
   if (!/^\d+$/.test(horizon)) throw new Error(`unexpected log horizon ${horizon}`);
-  // One round trip, three statements: the ones after the lock get their own snapshots, taken once it is
-  // held. max() reads one end of the primary key whatever the plan (EXISTS … WHERE sequence > horizon,
-  // as a prepared statement's generic plan, scanned the whole log).
+  // One round trip, three statements: the last gets its own snapshot, taken once the lock is held. max()
+  // reads one end of the primary key whatever the plan (EXISTS … WHERE sequence > horizon, as a prepared
+  // statement's generic plan, scanned the whole log).
   const results = (await client.query(
-    `SELECT catchup_lock_log(); ${allocation(count, newestStamp)}; SELECT coalesce(max(sequence), 0) > ${horizon} AS any FROM database_changes`,
-  )) as unknown as [unknown, { rows: { first: string | null }[] }, { rows: { any: boolean }[] }];
-  const first = results[1].rows[0]!.first ?? '0';
-  if (!results[2].rows[0]!.any) return { interfered: false, first };
+    `SELECT catchup_lock_log(); ${observeClock(newestStamp)}; SELECT coalesce(max(sequence), 0) > ${horizon} AS any FROM database_changes`,
+  )) as unknown as [unknown, unknown, { rows: { any: boolean }[] }];
+  if (!results[2].rows[0]!.any) return false;
   const { rows } = await client.query<{ interfered: boolean }>({
     ...prepared(`WITH recent AS MATERIALIZED (SELECT table_name, record_id FROM database_changes WHERE sequence > $1::bigint)
        SELECT EXISTS (
@@ -353,7 +333,7 @@ async function lockLogAndCheckSince(
        ) AS interfered`),
     values: [horizon, plainTextArray(changes.map((c) => c.table_name)), plainTextArray(changes.map((c) => c.record_id))],
   });
-  return { interfered: rows[0]!.interfered, first };
+  return rows[0]!.interfered;
 }
 
 /**
@@ -364,29 +344,26 @@ const plainTextArray = (values: string[]) => `{"${values.join('","')}"}`;
 
 /**
  * Writes the log lines of the changes not yet in the log, which keeps them with their origin identity
- * so that they can be relayed (I6), at the positions taken from `first` on.
+ * so that they can be relayed (I6). Their positions come from the column's default, the log's sequence,
+ * in line order: taken now, under the log lock, which every writer of the log holds until it commits,
+ * so that positions follow commit order.
  */
-async function appendToLog(client: PoolClient, changes: IncomingChange[], first: string): Promise<void> {
-  if (changes.length === 0) return;
+async function appendToLog(client: PoolClient, lines: string): Promise<void> {
+  if (lines === '') return;
   // COPY costs about a third less than INSERT … SELECT FROM json_to_recordset, whose parsing of the
   // whole batch as one JSON document was most of the append's time.
   const copy = client.query(
-    copyFrom(`COPY database_changes
-       (sequence, table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc)
-       FROM STDIN`),
+    copyFrom(`COPY database_changes (table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc) FROM STDIN`),
   );
-  await pipeline(Readable.from([logLines(changes, first)]), copy);
+  await pipeline(Readable.from([lines]), copy);
 }
 
-/** The changes' lines for COPY, at positions from `first` on. */
-function logLines(changes: IncomingChange[], first: string): string {
+/** The changes' lines for COPY (all columns but the position). */
+function logLines(changes: IncomingChange[]): string {
   const lines = new Array<string>(changes.length);
-  const start = BigInt(first);
-  const small = start + BigInt(changes.length) <= BigInt(Number.MAX_SAFE_INTEGER);
   for (let i = 0; i < changes.length; i++) {
     const c = changes[i]!;
-    const position = small ? Number(start) + i : start + BigInt(i);
-    lines[i] = `${position}\t${copyText(c.table_name)}\t${c.record_id}\t${c.operation}\t${copyJson(c.change_data_json)}\t${copyJson(c.old_data_json)}\t${copyText(c.timestamp)}\t${copyText(c.origin_node_id)}\t${c.origin_sequence}\t${c.hlc}\n`;
+    lines[i] = `${copyText(c.table_name)}\t${c.record_id}\t${c.operation}\t${copyJson(c.change_data_json)}\t${copyJson(c.old_data_json)}\t${copyText(c.timestamp)}\t${copyText(c.origin_node_id)}\t${c.origin_sequence}\t${c.hlc}\n`;
   }
   return lines.join('');
 }
