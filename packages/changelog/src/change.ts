@@ -50,8 +50,11 @@ export type Change = z.infer<typeof changeSchema>;
 
 const CHANGE_KEYS = new Set(Object.keys(changeFields));
 const OPERATION_SET = new Set<string>(OPERATIONS);
-const isName = (v: unknown, max: number) => typeof v === 'string' && v.length >= 1 && v.length <= max;
-const isBigint = (v: unknown) => typeof v === 'string' && BIGINT.test(v);
+/** The checks of changeSchema's fields, for readers that check in place. */
+export const isName = (v: unknown, max: number): v is string => typeof v === 'string' && v.length >= 1 && v.length <= max;
+export const isBigintString = (v: unknown): v is string => typeof v === 'string' && BIGINT.test(v);
+export const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
+export const isOperation = (v: unknown): v is Operation => typeof v === 'string' && OPERATION_SET.has(v);
 
 /**
  * changeSchema's common case without its copy of every change: a change that passes is returned as it
@@ -63,13 +66,13 @@ export function acceptChangeFast(raw: unknown): Change | undefined {
   if (!isObject(raw)) return undefined;
   for (const key in raw) if (!CHANGE_KEYS.has(key)) return undefined;
   const c = raw;
-  if (c.sequence !== undefined && !isBigint(c.sequence)) return undefined;
+  if (c.sequence !== undefined && !isBigintString(c.sequence)) return undefined;
   if (!isName(c.table_name, 63) || !isName(c.origin_node_id, 100)) return undefined;
-  if (typeof c.record_id !== 'string' || !UUID.test(c.record_id)) return undefined;
-  if (typeof c.operation !== 'string' || !OPERATION_SET.has(c.operation)) return undefined;
+  if (!isUuid(c.record_id)) return undefined;
+  if (!isOperation(c.operation)) return undefined;
   if (c.change_data !== null && !isObject(c.change_data)) return undefined;
   if (c.old_data !== undefined && c.old_data !== null && !isObject(c.old_data)) return undefined;
-  if (!isBigint(c.origin_sequence) || !isBigint(c.hlc)) return undefined;
+  if (!isBigintString(c.origin_sequence) || !isBigintString(c.hlc)) return undefined;
   if (typeof c.timestamp !== 'string' || !isChangeTimestamp(c.timestamp)) return undefined;
   c.record_id = c.record_id.toLowerCase();
   if (c.operation !== 'delete' && (!c.change_data || String(c.change_data.id).toLowerCase() !== c.record_id)) return undefined;

@@ -8,8 +8,9 @@
 // and the caller parses the text the ordinary way (which also words the errors). It accepts no text that
 // JSON.parse refuses, and gives what JSON.parse followed by changeSchema would (a property test holds
 // the two together).
-import { acceptChangeFast, changeSchema, isChangeTimestamp, OPERATIONS, type Change, type Operation } from './change.ts';
+import { acceptChangeFast, changeSchema, isBigintString, isChangeTimestamp, isName, isOperation, isUuid, type Change, type Operation } from './change.ts';
 import { BatchRejectedError } from './errors.ts';
+import { CLOSE_BRACKET, COLON, COMMA, JsonCursor, LEFT_SHAPE, LETTER_N, leave, OPEN_BRACE, OPEN_BRACKET, QUOTE } from './json-cursor.ts';
 
 /** A change checked as changeSchema checks it, its row images as JSON text. */
 export interface IncomingChange {
@@ -71,211 +72,18 @@ export function checkChanges(input: unknown[]): IncomingChange[] {
   });
 }
 
-/** Thrown inside the scanner when the text leaves the common shape; never escapes it. */
-const LEFT_SHAPE = new Error('not in the common shape');
-function leave(): never {
-  throw LEFT_SHAPE;
-}
-
-const BIGINT = /^\d{1,19}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const OPERATION_SET = new Set<string>(OPERATIONS);
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const MINUS = 0x2d;
-const ZERO = 0x30;
-const NINE = 0x39;
-const LETTER_N = 0x6e;
-const LETTER_T = 0x74;
-const LETTER_F = 0x66;
-
 const NO_COLUMNS: readonly string[] = Object.freeze([]);
 const PLAIN_KEY = /^[\w$ -]*$/;
-
-const isDigit = (c: number) => c >= ZERO && c <= NINE;
-const isHex = (c: number) => isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 
 const CHANGE_KEYS = ['change_data', 'old_data', 'table_name', 'record_id', 'operation', 'timestamp', 'origin_node_id', 'origin_sequence', 'hlc', 'sequence'] as const;
 type ChangeKey = (typeof CHANGE_KEYS)[number];
 const CHANGE_KEYS_BY_LENGTH: ChangeKey[][] = [];
 for (const key of CHANGE_KEYS) (CHANGE_KEYS_BY_LENGTH[key.length] ??= []).push(key);
 
-/** A cursor over JSON text that checks the grammar exactly as JSON.parse does (RFC 8259). */
-class JsonText {
-  readonly text: string;
-  at = 0;
+/** Reads changes from a batch's JSON text (see scanChangesDocument). */
+class BatchText extends JsonCursor {
   /** The keys of the last row image read, when all are plain. */
   previousColumns: readonly string[] = NO_COLUMNS;
-
-  constructor(text: string) {
-    this.text = text;
-  }
-
-  /** Skips whitespace; the next character's code (NaN at the end). */
-  next(): number {
-    const text = this.text;
-    let at = this.at;
-    for (;;) {
-      const c = text.charCodeAt(at);
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) at++;
-      else {
-        this.at = at;
-        return c;
-      }
-    }
-  }
-
-  expect(code: number): void {
-    if (this.next() !== code) leave();
-    this.at++;
-  }
-
-  /** After a member's value: true at the end of the object, false before the next member. */
-  endOfMembers(): boolean {
-    const c = this.next();
-    this.at++;
-    if (c === CLOSE_BRACE) return true;
-    if (c !== COMMA) leave();
-    return false;
-  }
-
-  /** At '{': true when the object is empty (and then skipped). */
-  openObject(): boolean {
-    this.at++;
-    if (this.next() !== CLOSE_BRACE) return false;
-    this.at++;
-    return true;
-  }
-
-  /** The key that starts at the next non-blank character, and its colon. */
-  key(): string {
-    if (this.next() !== QUOTE) leave();
-    const key = this.string();
-    this.expect(COLON);
-    return key;
-  }
-
-  /** The string that starts here (at its quote), decoded. */
-  string(): string {
-    const text = this.text;
-    const start = this.at + 1;
-    let at = start;
-    for (;;) {
-      const c = text.charCodeAt(at);
-      if (c === QUOTE) {
-        this.at = at + 1;
-        return text.slice(start, at);
-      }
-      if (c === BACKSLASH) {
-        this.skipString();
-        return JSON.parse(text.slice(start - 1, this.at)) as string;
-      }
-      if (!(c >= 0x20)) leave(); // a control character, or the end (NaN)
-      at++;
-    }
-  }
-
-  skipString(): void {
-    const text = this.text;
-    let at = this.at + 1;
-    for (;;) {
-      const c = text.charCodeAt(at++);
-      if (c === QUOTE) break;
-      if (c === BACKSLASH) {
-        const e = text.charCodeAt(at++);
-        if (e === 0x75) {
-          if (!(isHex(text.charCodeAt(at)) && isHex(text.charCodeAt(at + 1)) && isHex(text.charCodeAt(at + 2)) && isHex(text.charCodeAt(at + 3)))) leave();
-          at += 4;
-        } else if (!(e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === LETTER_N || e === 0x72 || e === LETTER_T)) {
-          leave();
-        }
-      } else if (!(c >= 0x20)) leave();
-    }
-    this.at = at;
-  }
-
-  skipNumber(): void {
-    const text = this.text;
-    let at = this.at;
-    if (text.charCodeAt(at) === MINUS) at++;
-    const first = text.charCodeAt(at);
-    if (first === ZERO) at++;
-    else if (isDigit(first)) while (isDigit(text.charCodeAt(at))) at++;
-    else leave();
-    if (text.charCodeAt(at) === 0x2e) {
-      at++;
-      if (!isDigit(text.charCodeAt(at))) leave();
-      while (isDigit(text.charCodeAt(at))) at++;
-    }
-    const e = text.charCodeAt(at);
-    if (e === 0x65 || e === 0x45) {
-      at++;
-      const sign = text.charCodeAt(at);
-      if (sign === 0x2b || sign === MINUS) at++;
-      if (!isDigit(text.charCodeAt(at))) leave();
-      while (isDigit(text.charCodeAt(at))) at++;
-    }
-    this.at = at;
-  }
-
-  literal(word: string): void {
-    if (!this.text.startsWith(word, this.at)) leave();
-    this.at += word.length;
-  }
-
-  /** Skips the value that starts at the next non-blank character. */
-  skipValue(): void {
-    const c = this.next();
-    if (c === QUOTE) this.skipString();
-    else if (c === OPEN_BRACE) {
-      if (this.openObject()) return;
-      do {
-        this.key();
-        this.skipValue();
-      } while (!this.endOfMembers());
-    } else if (c === OPEN_BRACKET) {
-      this.at++;
-      if (this.next() === CLOSE_BRACKET) {
-        this.at++;
-        return;
-      }
-      for (;;) {
-        this.skipValue();
-        const d = this.next();
-        this.at++;
-        if (d === CLOSE_BRACKET) return;
-        if (d !== COMMA) leave();
-      }
-    } else if (c === LETTER_T) this.literal('true');
-    else if (c === LETTER_F) this.literal('false');
-    else if (c === LETTER_N) this.literal('null');
-    else this.skipNumber();
-  }
-
-  /** A scalar member of the document (not a change). */
-  scalar(): string | number | boolean | null {
-    const c = this.next();
-    if (c === QUOTE) return this.string();
-    if (c === LETTER_T) return (this.literal('true'), true);
-    if (c === LETTER_F) return (this.literal('false'), false);
-    if (c === LETTER_N) return (this.literal('null'), null);
-    const start = this.at;
-    this.skipNumber();
-    return Number(this.text.slice(start, this.at));
-  }
-
-  /** A string member's value. */
-  stringValue(): string {
-    if (this.next() !== QUOTE) leave();
-    return this.string();
-  }
 
   /** A change, checked. */
   change(): IncomingChange {
@@ -414,23 +222,21 @@ class Found {
   old_data_json: string | null = null;
 }
 
-const isName = (v: string | undefined, max: number): v is string => v !== undefined && v.length >= 1 && v.length <= max;
-
 /** changeSchema's checks (acceptChangeFast's, for strings). */
 function checked(f: Found): IncomingChange {
-  if (f.sequence !== undefined && !BIGINT.test(f.sequence)) leave();
+  if (f.sequence !== undefined && !isBigintString(f.sequence)) leave();
   if (!isName(f.table_name, 63) || !isName(f.origin_node_id, 100)) leave();
-  if (f.record_id === undefined || !UUID.test(f.record_id)) leave();
-  if (f.operation === undefined || !OPERATION_SET.has(f.operation)) leave();
+  if (!isUuid(f.record_id)) leave();
+  if (!isOperation(f.operation)) leave();
   if (f.change_data_json === undefined) leave();
-  if (f.origin_sequence === undefined || !BIGINT.test(f.origin_sequence) || f.hlc === undefined || !BIGINT.test(f.hlc)) leave();
+  if (!isBigintString(f.origin_sequence) || !isBigintString(f.hlc)) leave();
   if (f.timestamp === undefined || !isChangeTimestamp(f.timestamp)) leave();
   const recordId = f.record_id.toLowerCase();
   if (f.operation !== 'delete' && (f.change_data_json === null || f.id?.toLowerCase() !== recordId)) leave();
   return {
     table_name: f.table_name,
     record_id: recordId,
-    operation: f.operation as Operation,
+    operation: f.operation,
     change_data_json: f.change_data_json,
     columns: f.columns,
     old_data_json: f.old_data_json,
@@ -446,7 +252,7 @@ function checked(f: Found): IncomingChange {
  * members are scalars — a batch as posted, or a page as read — or undefined for any other text.
  */
 export function scanChangesDocument(text: string): ChangesDocument | undefined {
-  const json = new JsonText(text);
+  const json = new BatchText(text);
   let changes: IncomingChange[] | undefined;
   const fields: ChangesDocument['fields'] = {};
   try {
@@ -467,7 +273,7 @@ export function scanChangesDocument(text: string): ChangesDocument | undefined {
   return changes ? { changes, fields } : undefined;
 }
 
-function readChanges(json: JsonText): IncomingChange[] {
+function readChanges(json: BatchText): IncomingChange[] {
   if (json.next() !== OPEN_BRACKET) leave();
   json.at++;
   const changes: IncomingChange[] = [];
