@@ -1,7 +1,7 @@
 // Baseline: the same workload through PostgreSQL's native logical replication, on a throwaway cluster
 // with wal_level=logical (the shared server does not have it). See ../shared/ANCHORS.md.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -31,7 +31,16 @@ export async function logicalReplicationBaseline(setupSql: string, workloadSql: 
   const data = path.join(dir, 'data');
   try {
     asPostgres(`${BIN}/initdb`, ['-A', 'trust', '-U', 'postgres', '-D', data]);
-    asPostgres(`${BIN}/pg_ctl`, ['-D', data, '-l', path.join(dir, 'log'), '-w', '-o', `-p ${PORT} -c wal_level=logical -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c max_wal_size=4GB`, 'start']);
+    const start = () =>
+      asPostgres(`${BIN}/pg_ctl`, ['-D', data, '-l', path.join(dir, 'log'), '-w', '-o', `-p ${PORT} -c wal_level=logical -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c max_wal_size=4GB`, 'start']);
+    try {
+      start();
+    } catch (err) {
+      // The previous run's cluster, stopped a moment ago, can still hold the port: say so, wait, retry once.
+      console.error(`logical replication cluster did not start (${readFileSync(path.join(dir, 'log'), 'utf8').trim().split('\n').pop()}); retrying in 3 s`);
+      await new Promise((r) => setTimeout(r, 3000));
+      start();
+    }
     const url = (db: string) => `postgresql://postgres@127.0.0.1:${PORT}/${db}`;
     const admin = new pg.Client({ connectionString: url('postgres') });
     await admin.connect();
@@ -56,6 +65,7 @@ export async function logicalReplicationBaseline(setupSql: string, workloadSql: 
       for (const sql of workloadSql) await pub.query(sql);
       // A subscription worker is not restarted within wal_retrieve_retry_interval (5 s) of its last start.
       await new Promise((r) => setTimeout(r, 6000));
+      await pub.query('CHECKPOINT'); // as before our catch-up: nothing left to write back while timing
       const seconds = await timed(async () => {
         await sub.query('ALTER SUBSCRIPTION bench ENABLE');
         for (;;) {
