@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { inTransaction, type Pool, type PoolClient } from '@catchup/db';
 import { from as copyFrom } from 'pg-copy-streams';
-import { changeIdentity, compareVersions, type Change } from './change.ts';
+import { changeIdentity, compareDecimal, compareVersions, type Change } from './change.ts';
 import { BatchRejectedError } from './errors.ts';
 import { prepared, quoteIdent } from './sql.ts';
 import { describeSyncedTables, type TableInfo } from './tables.ts';
@@ -295,12 +295,9 @@ async function writeRows(client: PoolClient, winners: IncomingChange[], tables: 
 }
 
 function newestStamp(changes: IncomingChange[]): string {
-  let newest = 0n;
-  for (const c of changes) {
-    const hlc = BigInt(c.hlc);
-    if (hlc > newest) newest = hlc;
-  }
-  return newest.toString();
+  let newest = '0';
+  for (const c of changes) if (compareDecimal(c.hlc, newest) > 0) newest = c.hlc;
+  return BigInt(newest).toString(); // without leading zeros
 }
 
 /**
@@ -358,12 +355,16 @@ async function appendToLog(client: PoolClient, lines: string): Promise<void> {
   await pipeline(Readable.from([lines]), copy);
 }
 
-/** The changes' lines for COPY (all columns but the position). */
+/**
+ * The changes' lines for COPY (all columns but the position). Table names (synced tables: plain
+ * identifiers), record ids (UUIDs), operations, timestamps (checked ISO 8601) and numbers cannot hold a
+ * character COPY escapes; row images and node ids can.
+ */
 function logLines(changes: IncomingChange[]): string {
   const lines = new Array<string>(changes.length);
   for (let i = 0; i < changes.length; i++) {
     const c = changes[i]!;
-    lines[i] = `${copyText(c.table_name)}\t${c.record_id}\t${c.operation}\t${copyJson(c.change_data_json)}\t${copyJson(c.old_data_json)}\t${copyText(c.timestamp)}\t${copyText(c.origin_node_id)}\t${c.origin_sequence}\t${c.hlc}\n`;
+    lines[i] = `${c.table_name}\t${c.record_id}\t${c.operation}\t${copyJson(c.change_data_json)}\t${copyJson(c.old_data_json)}\t${c.timestamp}\t${copyText(c.origin_node_id)}\t${c.origin_sequence}\t${c.hlc}\n`;
   }
   return lines.join('');
 }

@@ -83,10 +83,23 @@ export function acceptChangeFast(raw: unknown): Change | undefined {
 export const changeIdentity = (c: Pick<Change, 'origin_node_id' | 'origin_sequence'>) =>
   `${c.origin_node_id}/${c.origin_sequence}`;
 
+/**
+ * Orders two non-negative decimal strings by value: negative, zero or positive. Without leading zeros,
+ * the longer is larger and equal lengths compare as text (no BigInt made); with them, BigInt decides.
+ */
+export function compareDecimal(a: string, b: string): number {
+  if ((a.length > 1 && a.charCodeAt(0) === 0x30) || (b.length > 1 && b.charCodeAt(0) === 0x30)) {
+    const x = BigInt(a);
+    const y = BigInt(b);
+    return x === y ? 0 : x > y ? 1 : -1;
+  }
+  if (a.length !== b.length) return a.length > b.length ? 1 : -1;
+  return a === b ? 0 : a > b ? 1 : -1;
+}
+
 /** Last-writer-wins order: hybrid logical clock, then node id. Positive when a wins over b. */
 export function compareVersions(a: { hlc: string; node: string }, b: { hlc: string; node: string }): number {
-  const ha = BigInt(a.hlc);
-  const hb = BigInt(b.hlc);
-  if (ha !== hb) return ha > hb ? 1 : -1;
+  const byClock = compareDecimal(a.hlc, b.hlc);
+  if (byClock !== 0) return byClock;
   return a.node === b.node ? 0 : a.node > b.node ? 1 : -1;
 }

@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { acceptChangeFast, changeSchema } from '@catchup/changelog';
+import { compareDecimal } from '../src/change.ts';
 
 const uuidArb = fc.uuid().chain((id) => fc.constantFrom(id, id.toUpperCase()));
 
@@ -66,5 +67,21 @@ describe('acceptChangeFast', () => {
       { numRuns: 2000 },
     );
     expect(refused).toBeGreaterThan(500); // the broken changes really are broken, mostly
+  });
+});
+
+describe('compareDecimal (the order of clock stamps)', () => {
+  it('orders decimal strings as their values, leading zeros or not', () => {
+    const decimal = fc.tuple(fc.bigInt({ min: 0n, max: 2n ** 64n }), fc.nat({ max: 3 })).map(([n, zeros]) => '0'.repeat(zeros) + n.toString());
+    fc.assert(
+      fc.property(decimal, decimal, (a, b) => {
+        const x = BigInt(a);
+        const y = BigInt(b);
+        expect(compareDecimal(a, b)).toBe(x === y ? 0 : x > y ? 1 : -1);
+      }),
+      { numRuns: 2000 },
+    );
+    expect(compareDecimal('10', '9')).toBe(1);
+    expect(compareDecimal('0', '00')).toBe(0);
   });
 });
