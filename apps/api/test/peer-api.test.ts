@@ -79,7 +79,7 @@ describe('row images travel as written', () => {
        VALUES (7, 1, 1, '{"big": 12345678901234567890, "ratio": 1.50}')`,
     );
     const page = await readChangesJson(a!.ctx.pool, { after: '0', limit: 100, excludeOrigin: b!.ctx.engine.nodeId });
-    expect(await clientFor(b).applyChanges(page.json)).toMatchObject({ applied: 1 });
+    expect(await clientFor(b).applyChanges(page.body)).toMatchObject({ applied: 1 });
     const dataOn = async (node: typeof a) => (await node!.ctx.pool.query(`SELECT data::text FROM scouting_data WHERE team_number = 7`)).rows[0]?.data;
     expect(await dataOn(b)).toBe('{"big": 12345678901234567890, "ratio": 1.50}');
     expect(await dataOn(b)).toBe(await dataOn(a));

@@ -28,8 +28,11 @@ export interface ChangePage {
 
 /** A page of the log as JSON bytes, ready to send without parsing and re-serializing each change. */
 export interface ChangePageJson {
-  /** The changes as a JSON array (UTF-8), in position order, each shaped as changeOutputSchema. */
-  json: Buffer;
+  /**
+   * The page as the body of a batch (UTF-8): `{"changes":[…]}`, the changes in position order, each
+   * shaped as changeOutputSchema.
+   */
+  body: Buffer;
   count: number;
   nextCursor: string;
   hasMore: boolean;
@@ -58,7 +61,7 @@ function pageQuery(options: ReadOptions, quote: (text: string) => string, sorted
   // of order is read again with the order spelled out in the aggregate (which sorts, even rows already
   // in order, before PostgreSQL 16).
   return `COPY (
-    SELECT latest.latest, p.last::text, p.count::text, '[' || p.json || ']', p.positions
+    SELECT latest.latest, p.last::text, p.count::text, '{"changes":[' || coalesce(p.json, '') || ']}', p.positions
       FROM (SELECT coalesce(max(sequence), 0)::text AS latest FROM database_changes) latest
       CROSS JOIN LATERAL (
         SELECT max(c.sequence) AS last, count(*) AS count, array_agg(c.sequence) AS positions,
@@ -68,11 +71,9 @@ function pageQuery(options: ReadOptions, quote: (text: string) => string, sorted
   ) TO STDOUT (FORMAT binary)`;
 }
 
-const EMPTY_ARRAY = Buffer.from('[]');
-
 /**
  * Reads a page of the log as JSON bytes. PostgreSQL writes each change's JSON by concatenation — the row
- * images are stored as json text and go in as they are — and joins the page into one array, so the
+ * images are stored as json text and go in as they are — and joins the page into one batch body, so the
  * driver receives one field, not a row per change: several times cheaper than decoding the columns and
  * serializing again. It comes by COPY in binary format, as the bytes PostgreSQL made: sent on to a peer
  * as they are, with no decoding into a string and encoding back, nor a large string on the heap.
@@ -86,13 +87,13 @@ export async function readChangesJson(db: Pool | PoolClient, options: ReadOption
   } finally {
     if (client !== db) client.release();
   }
-  const [latest, last, counted, json] = fields;
+  const [latest, last, counted, body] = fields;
   const latestSequence = latest!.toString('latin1');
   const count = Number(counted!.toString('latin1'));
   const hasMore = count === options.limit;
   const end = options.upTo !== undefined && BigInt(options.upTo) < BigInt(latestSequence) ? options.upTo : latestSequence;
   const nextCursor = hasMore ? last!.toString('latin1') : maxOf(end, options.after);
-  return { json: json ?? EMPTY_ARRAY, count, nextCursor, hasMore, latestSequence };
+  return { body: body!, count, nextCursor, hasMore, latestSequence };
 }
 
 async function copyOneRow(client: PoolClient, query: string): Promise<(Buffer | null)[]> {
@@ -102,8 +103,8 @@ async function copyOneRow(client: PoolClient, query: string): Promise<(Buffer | 
 }
 
 export async function readChanges(db: Pool | PoolClient, options: ReadOptions): Promise<ChangePage> {
-  const { json, nextCursor, hasMore, latestSequence } = await readChangesJson(db, options);
-  return { changes: JSON.parse(json.toString('utf8')) as Change[], nextCursor, hasMore, latestSequence };
+  const { body, nextCursor, hasMore, latestSequence } = await readChangesJson(db, options);
+  return { changes: (JSON.parse(body.toString('utf8')) as { changes: Change[] }).changes, nextCursor, hasMore, latestSequence };
 }
 
 const maxOf = (a: string, b: string) => (BigInt(a) >= BigInt(b) ? a : b);

@@ -48,9 +48,6 @@ function classify(err: unknown, url: string): PeerError {
   return new PeerError('unreachable', `${url} is unreachable: ${err instanceof Error ? err.message : String(err)}`);
 }
 
-const BATCH_HEAD = Buffer.from('{"changes":');
-const BATCH_TAIL = Buffer.from('}');
-
 function changesSearch(query: ReadChangesQuery): Record<string, string | number> {
   const searchParams: Record<string, string | number> = { after: query.after, limit: query.limit };
   if (query.upTo !== undefined) searchParams.up_to = query.upTo;
@@ -151,9 +148,9 @@ export class PeerClient {
     return this.#call('delete file', () => this.#http.delete('files', { searchParams: { path: directory, file } }).json<{ deleted: boolean }>());
   }
 
-  /** Sends a batch to the peer: changes as objects, or as a JSON array's bytes read straight from the log. */
+  /** Sends a batch to the peer: changes as objects, or a batch body's bytes read straight from the log. */
   applyChanges(changes: Change[] | Buffer): Promise<ApplyResponse> {
-    const body = Buffer.isBuffer(changes) ? Buffer.concat([BATCH_HEAD, changes, BATCH_TAIL]) : `{"changes":${JSON.stringify(changes)}}`;
+    const body = Buffer.isBuffer(changes) ? changes : `{"changes":${JSON.stringify(changes)}}`;
     return this.#call('apply changes', () =>
       this.#http.post('changes', { body, headers: { 'content-type': 'application/json' } }).json<ApplyResponse>(),
     );

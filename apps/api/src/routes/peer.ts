@@ -9,7 +9,6 @@ import { errorResponses } from '../schemas.ts';
 
 const sequenceParam = z.string().regex(/^\d{1,19}$/, 'a non-negative integer');
 const MAX_BATCH = 10_000;
-const PAGE_HEAD = Buffer.from('{"changes":');
 
 /** A batch body read by scanChangesDocument: already checked, its row images kept as text. */
 class ScannedBatch {
@@ -92,7 +91,7 @@ export const peerRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
     // and serialized again (Fastify sends a Buffer untouched, which the type provider cannot express —
     // hence the cast).
     const tail = `,"next_cursor":"${page.nextCursor}","has_more":${page.hasMore},"latest_sequence":"${page.latestSequence}"}`;
-    const body = Buffer.concat([PAGE_HEAD, page.json, Buffer.from(tail)]);
+    const body = Buffer.concat([page.body.subarray(0, page.body.length - 1), Buffer.from(tail)]); // {"changes":[…] + tail
     return reply.type('application/json; charset=utf-8').send(body as never);
   });
 
