@@ -15,7 +15,7 @@ import { changeIdentity, compareDecimal, compareVersions, type Change } from './
 import { BatchRejectedError } from './errors.ts';
 import { prepared, quoteIdent } from './sql.ts';
 import { describeSyncedTables, type TableInfo } from './tables.ts';
-import { checkChanges, incomingFromChange, type IncomingChange } from './wire.ts';
+import { checkChanges, incomingFromChange, serializeRowImages, type IncomingChange } from './wire.ts';
 
 export interface ApplyResult {
   received: number;
@@ -136,7 +136,10 @@ async function applyInTransaction(
     await lockExistingRows(client, changes);
     await client.query('SELECT catchup_lock_log()');
   }
-  const { winners, horizon, alreadyLogged } = await pickWinners(client, changes);
+  const picking = pickWinners(client, changes);
+  picking.catch(() => {}); // awaited below; this only keeps a failure from going unhandled if the next line throws
+  serializeRowImages(changes); // while the database looks up the standing versions
+  const { winners, horizon, alreadyLogged } = await picking;
   const fresh = alreadyLogged.size === 0 ? changes : changes.filter((_, i) => !alreadyLogged.has(identities[i]!));
   const writing = writeRows(client, winners, tables).catch((err: unknown) => {
     throw new RowWriteFailed(winners, err);

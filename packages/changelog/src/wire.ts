@@ -35,20 +35,62 @@ export interface ChangesDocument {
   fields: Record<string, string | number | boolean | null>;
 }
 
-/** A change already parsed and checked (changeSchema), in the applier's form. */
+/**
+ * A change already parsed and checked (changeSchema), in the applier's form. Its row images are
+ * serialized on first use, or by serializeRowImages — which the applier calls while PostgreSQL looks up
+ * the batch's standing versions, so that the work overlaps the wait.
+ */
+class ParsedChange implements IncomingChange {
+  readonly table_name: string;
+  readonly record_id: string;
+  readonly operation: Operation;
+  readonly columns: readonly string[];
+  readonly timestamp: string;
+  readonly origin_node_id: string;
+  readonly origin_sequence: string;
+  readonly hlc: string;
+  readonly #change: Change;
+  #images: { change: string | null; old: string | null } | undefined;
+
+  constructor(c: Change) {
+    this.#change = c;
+    this.table_name = c.table_name;
+    this.record_id = c.record_id;
+    this.operation = c.operation;
+    this.columns = c.change_data === null ? [] : Object.keys(c.change_data);
+    this.timestamp = c.timestamp;
+    this.origin_node_id = c.origin_node_id;
+    this.origin_sequence = c.origin_sequence;
+    this.hlc = c.hlc;
+  }
+
+  get change_data_json(): string | null {
+    return this.serialize().change;
+  }
+
+  get old_data_json(): string | null {
+    return this.serialize().old;
+  }
+
+  serialize(): { change: string | null; old: string | null } {
+    if (this.#images === undefined) {
+      const c = this.#change;
+      this.#images = {
+        change: c.change_data === null ? null : JSON.stringify(c.change_data),
+        old: c.old_data === null || c.old_data === undefined ? null : JSON.stringify(c.old_data),
+      };
+    }
+    return this.#images;
+  }
+}
+
 export function incomingFromChange(c: Change): IncomingChange {
-  return {
-    table_name: c.table_name,
-    record_id: c.record_id,
-    operation: c.operation,
-    change_data_json: c.change_data === null ? null : JSON.stringify(c.change_data),
-    columns: c.change_data === null ? [] : Object.keys(c.change_data),
-    old_data_json: c.old_data === null || c.old_data === undefined ? null : JSON.stringify(c.old_data),
-    timestamp: c.timestamp,
-    origin_node_id: c.origin_node_id,
-    origin_sequence: c.origin_sequence,
-    hlc: c.hlc,
-  };
+  return new ParsedChange(c);
+}
+
+/** Serializes the row images of changes given as objects now (those read as text already are). */
+export function serializeRowImages(changes: IncomingChange[]): void {
+  for (const c of changes) if (c instanceof ParsedChange) c.serialize();
 }
 
 /**
