@@ -133,37 +133,16 @@ class BatchText extends JsonCursor {
     const found = new Found();
     if (!this.openObject()) {
       do {
-        switch (this.changeKey()) {
+        const key = this.changeKey();
+        switch (key) {
           case 'change_data':
             this.rowImage(found);
             break;
           case 'old_data':
             found.old_data_json = this.oldImage();
             break;
-          case 'table_name':
-            found.table_name = this.stringValue();
-            break;
-          case 'record_id':
-            found.record_id = this.stringValue();
-            break;
-          case 'operation':
-            found.operation = this.stringValue();
-            break;
-          case 'timestamp':
-            found.timestamp = this.stringValue();
-            break;
-          case 'origin_node_id':
-            found.origin_node_id = this.stringValue();
-            break;
-          case 'origin_sequence':
-            found.origin_sequence = this.stringValue();
-            break;
-          case 'hlc':
-            found.hlc = this.stringValue();
-            break;
-          case 'sequence':
-            found.sequence = this.stringValue();
-            break;
+          default:
+            found[key] = this.stringValue();
         }
       } while (!this.endOfMembers());
     }
