@@ -72,6 +72,9 @@ class RowWriteFailed extends Error {
 /** Another transaction logged a change of one of the batch's rows while the optimistic path was deciding. */
 class Interfered extends Error {}
 
+/** Capture leaves the applier's own writes to it (I6). */
+const APPLYING = `SET LOCAL catchup.applying = 'on'`;
+
 const DEADLOCK = '40P01';
 const isDeadlock = (err: unknown) => (err as { code?: unknown } | null)?.code === DEADLOCK;
 
@@ -106,8 +109,7 @@ export async function applyIncoming(pool: Pool, parsed: IncomingChange[]): Promi
           skipped_stale: logged - winners,
         };
       },
-      // Capture leaves the applier's own writes to it (I6).
-      `SET LOCAL catchup.applying = 'on'`,
+      APPLYING,
     );
   try {
     try {
@@ -392,8 +394,7 @@ async function explainFailure(
   const reason = (err: unknown) => (err instanceof Error ? err.message : String(err));
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
-    await client.query(`SET LOCAL catchup.applying = 'on'`);
+    await client.query(`BEGIN; ${APPLYING}`);
     for (const c of winners) {
       await client.query('SAVEPOINT one');
       try {

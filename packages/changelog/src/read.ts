@@ -82,8 +82,9 @@ export async function readChangesJson(db: Pool | PoolClient, options: ReadOption
   const client = 'release' in db ? db : await db.connect();
   let fields: (Buffer | null)[];
   try {
-    fields = await copyOneRow(client, pageQuery(options, (text) => client.escapeLiteral(text), false));
-    if (!ascending(fields[4]!)) fields = await copyOneRow(client, pageQuery(options, (text) => client.escapeLiteral(text), true));
+    const quote = (text: string) => client.escapeLiteral(text);
+    fields = await copyOneRow(client, pageQuery(options, quote, false));
+    if (!ascending(fields[4]!)) fields = await copyOneRow(client, pageQuery(options, quote, true));
   } finally {
     if (client !== db) client.release();
   }
