@@ -70,6 +70,14 @@ export const settingDefinitions = {
     default: 1000,
     description: 'Base delay of the exponential backoff between attempts.',
   }),
+  catchup_max_clock_skew_seconds: define({
+    env: 'CATCHUP_MAX_CLOCK_SKEW_SECONDS',
+    type: 'integer',
+    schema: integerIn(1, 86400),
+    default: 300,
+    description:
+      'Largest clock difference tolerated: a change stamped further ahead of this node\'s clock is refused, and a peer whose clock is off by more is not caught up with.',
+  }),
 } as const;
 
 export type SettingKey = keyof typeof settingDefinitions;
