@@ -27,6 +27,9 @@ async function loadBaseline(pool: Pool, rows: Record<string, unknown>[]): Promis
 }
 
 /** The raw baseline: upsert + delete by id per batch, no log, no duplicate or conflict check (prepared, as ours are). */
+/** Our applier as the peer API runs it: under the receiving node's identity and the default clock bound. */
+const applyAsPeer = (pool: Pool, batch: Change[]) => applyBatch(pool, batch, { nodeId: 'bench-receiver', maxClockSkewMs: 300_000 });
+
 async function rawApply(pool: Pool, batch: Change[]): Promise<void> {
   const last = new Map<string, Change>();
   for (const c of batch) last.set(c.record_id, c); // ON CONFLICT cannot touch a row twice per statement
@@ -105,7 +108,7 @@ async function measureApply(templateName: string, size: number): Promise<{ table
     for (let r = 0; r < runs; r++) {
       const order = r % 2 === 0 ? (['raw', 'ours'] as const) : (['ours', 'raw'] as const);
       for (const which of order) {
-        const result = await run(templateName, `${which}_${batchSize}_${r}`, changes, batchSize, which === 'raw' ? rawApply : applyBatch);
+        const result = await run(templateName, `${which}_${batchSize}_${r}`, changes, batchSize, which === 'raw' ? rawApply : applyAsPeer);
         if (result.rows !== expectedRows) throw new Error(`row count mismatch: ${which} ${result.rows}, expected ${expectedRows}`);
         (which === 'raw' ? rawSeconds : oursSeconds).push(result.seconds);
         if (which === 'ours' && batchSize === 1000 && !readPool) readPool = result.pool;

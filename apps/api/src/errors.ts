@@ -1,7 +1,7 @@
 // One error format everywhere: { statusCode, error, message }. 400 names the field; 500 hides internals.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { BatchRejectedError, TableNotSyncableError } from '@catchup/changelog';
+import { BatchRejectedError, IdentityConflictError, TableNotSyncableError } from '@catchup/changelog';
 import { ConfigError } from '@catchup/config';
 import { PathRefusedError, TransferRejectedError } from '@catchup/files';
 import { STATUS_CODES } from 'node:http';
@@ -43,6 +43,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       });
       return reply.code(400).send(body(400, messages.join('; ')));
     }
+    if (err instanceof IdentityConflictError) return reply.code(409).send(body(409, err.message));
     if (err instanceof BatchRejectedError || err instanceof TableNotSyncableError || err instanceof PathRefusedError) {
       return reply.code(400).send(body(400, err.message));
     }

@@ -1,7 +1,7 @@
 // Prometheus metrics. Catch-up outcomes come from sync_logs (so runs finalized by any worker process
 // count), queue depths from Redis and missing changes from the change log, all read at scrape time.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { measurePeers, type CatchupResult } from '@catchup/engine';
+import { INTEGRITY_ALERT, measurePeers, type CatchupResult } from '@catchup/engine';
 import { QUEUE_NAMES, type QueueKey } from '@catchup/queue';
 import type { AppContext } from './context.ts';
 
@@ -30,13 +30,22 @@ export function createMetrics(ctx: AppContext): Metrics {
     registers: [registry],
   });
   const missing = new Gauge({ name: 'catchup_missing_changes', help: 'Local changes each peer has not acknowledged', labelNames: ['peer'], registers: [registry] });
+  const alerts = new Counter({
+    name: 'catchup_integrity_alerts_total',
+    help: 'Batches refused because a change conflicted with an identity in the log, or claimed this node as its origin (SPEC I12)',
+    registers: [registry],
+  });
   const jobs = new Gauge({ name: 'catchup_queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers: [registry] });
 
   let lastLogId = 0;
   const refresh = async () => {
-    const logs = await ctx.db.syncLog.findMany({ where: { id: { gt: lastLogId }, operation: 'catch-up sync' }, orderBy: { id: 'asc' } });
+    const logs = await ctx.db.syncLog.findMany({ where: { id: { gt: lastLogId }, operation: { in: ['catch-up sync', INTEGRITY_ALERT] } }, orderBy: { id: 'asc' } });
     for (const log of logs) {
       lastLogId = log.id;
+      if (log.operation === INTEGRITY_ALERT) {
+        alerts.inc();
+        continue;
+      }
       runs.inc({ outcome: log.status });
       const result = log.result as CatchupResult | null;
       if (!result) continue;

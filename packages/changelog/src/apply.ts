@@ -13,6 +13,7 @@ import { inTransaction, type Pool, type PoolClient } from '@catchup/db';
 import { from as copyFrom } from 'pg-copy-streams';
 import { changeIdentity, compareDecimal, compareVersions, type Change } from './change.ts';
 import { BatchRejectedError } from './errors.ts';
+import { checkIdentities, checkRepeatsAgree, checkStamps, type ChangeContent } from './integrity.ts';
 import { prepared, quoteIdent } from './sql.ts';
 import { describeSyncedTables, type TableInfo } from './tables.ts';
 import { checkChanges, incomingFromChange, serializeRowImages, type IncomingChange } from './wire.ts';
@@ -25,6 +26,14 @@ export interface ApplyResult {
   skipped_duplicate: number;
   /** New changes that lost to a newer write of the same row; logged for relay, not applied. */
   skipped_stale: number;
+}
+
+/** What a receiving node holds a peer's batch to (SPEC I12, I13). */
+export interface ApplyOptions {
+  /** This node's id: a change claiming it must already be in the log. */
+  nodeId: string;
+  /** How far ahead of this node's clock a change's stamp may be (catchup_max_clock_skew_seconds). */
+  maxClockSkewMs: number;
 }
 
 interface Version {
@@ -48,13 +57,13 @@ function checkTables(changes: IncomingChange[], tables: Map<string, TableInfo>):
 }
 
 /** Validates then applies a batch received as untrusted JSON. */
-export async function applyBatch(pool: Pool, input: unknown[]): Promise<ApplyResult> {
-  return applyIncoming(pool, checkChanges(input));
+export async function applyBatch(pool: Pool, input: unknown[], options: ApplyOptions): Promise<ApplyResult> {
+  return applyIncoming(pool, checkChanges(input), options);
 }
 
 /** Applies changes that already passed changeSchema (e.g. validated by the HTTP route). */
-export async function applyChanges(pool: Pool, parsed: Change[]): Promise<ApplyResult> {
-  return applyIncoming(pool, parsed.map(incomingFromChange));
+export async function applyChanges(pool: Pool, parsed: Change[], options: ApplyOptions): Promise<ApplyResult> {
+  return applyIncoming(pool, parsed.map(incomingFromChange), options);
 }
 
 /** The set-wise row write failed; explained once its transaction has rolled back (the rows stay locked until then). */
@@ -79,16 +88,17 @@ const DEADLOCK = '40P01';
 const isDeadlock = (err: unknown) => (err as { code?: unknown } | null)?.code === DEADLOCK;
 
 /** Applies changes read and checked with their row images as text (scanChangesDocument). */
-export async function applyIncoming(pool: Pool, parsed: IncomingChange[]): Promise<ApplyResult> {
+export async function applyIncoming(pool: Pool, parsed: IncomingChange[], options: ApplyOptions): Promise<ApplyResult> {
   const tables = await describeSyncedTables(pool);
   checkTables(parsed, tables);
+  checkRepeatsAgree(parsed);
 
-  // Repeats inside the batch count as duplicates straight away.
+  // Repeats inside the batch (found to agree) count as duplicates straight away.
   const seen = new Set<string>();
   const unique: IncomingChange[] = [];
   const identities: string[] = [];
   for (const c of parsed) {
-    const id = canonicalIdentity(c);
+    const id = changeIdentity(c);
     if (seen.has(id)) continue;
     seen.add(id);
     unique.push(c);
@@ -101,7 +111,7 @@ export async function applyIncoming(pool: Pool, parsed: IncomingChange[]): Promi
     inTransaction(
       pool,
       async (client) => {
-        const { winners, logged } = await applyInTransaction(client, unique, identities, tables, locked);
+        const { winners, logged } = await applyInTransaction(client, unique, identities, tables, locked, options);
         return {
           ...result,
           applied: winners,
@@ -133,6 +143,7 @@ async function applyInTransaction(
   identities: string[],
   tables: Map<string, TableInfo>,
   locked: boolean,
+  options: ApplyOptions,
 ): Promise<{ winners: number; logged: number }> {
   if (locked) {
     await lockExistingRows(client, changes);
@@ -141,7 +152,9 @@ async function applyInTransaction(
   const picking = pickWinners(client, changes);
   picking.catch(() => {}); // awaited below; this only keeps a failure from going unhandled if the next line throws
   serializeRowImages(changes); // while the database looks up the standing versions
-  const { winners, horizon, alreadyLogged } = await picking;
+  const { winners, horizon, wallClockMs, alreadyLogged } = await picking;
+  checkStamps(changes, wallClockMs, options.maxClockSkewMs);
+  checkIdentities(changes, alreadyLogged, options.nodeId);
   const fresh = alreadyLogged.size === 0 ? changes : changes.filter((_, i) => !alreadyLogged.has(identities[i]!));
   const writing = writeRows(client, winners, tables).catch((err: unknown) => {
     throw new RowWriteFailed(winners, err);
@@ -175,14 +188,15 @@ async function lockExistingRows(client: PoolClient, changes: IncomingChange[]): 
 /**
  * Per row, the newest of the batch's changes, when it is newer than the write that stands (I4), in
  * record id order (so that concurrent batches lock rows in the same order). A change already in the log
- * never wins — the standing version is at least as new — so duplicates need no separate check here.
- * Also returns, from the same snapshot, the log's horizon (the last position visible) and which of the
- * batch's origin identities the log already holds.
+ * never wins — the standing version is at least as new — so duplicates need no separate check here,
+ * once checkIdentities has made sure that each is the change logged under its identity. Also returns,
+ * from the same snapshot, the log's horizon (the last position visible), this node's wall clock, and
+ * which of the batch's origin identities the log already holds, with what they stand for.
  */
 async function pickWinners(
   client: PoolClient,
   changes: IncomingChange[],
-): Promise<{ winners: IncomingChange[]; horizon: string; alreadyLogged: Set<string> }> {
+): Promise<{ winners: IncomingChange[]; horizon: string; wallClockMs: bigint; alreadyLogged: Map<string, ChangeContent> }> {
   const candidates = new Map<string, IncomingChange>();
   for (const c of changes) {
     const key = rowKey(c.table_name, c.record_id);
@@ -199,18 +213,22 @@ async function pickWinners(
   // origin for a batch read from a peer's log), returning only identities of the batch. (The LIMIT,
   // which no run can exceed, keeps each a range scan: seeing one origin in the whole log, the planner
   // otherwise preferred hashing the entire log.)
-  const { rows } = await client.query<{ horizon: string; logged: string[] | null; table_name: string | null; record_id: string; hlc: string; origin_node_id: string }>({
-    ...prepared(`SELECT h.horizon, h.logged, v.table_name, v.record_id, v.hlc, v.origin_node_id
+  const { rows } = await client.query<PickedRow>({
+    ...prepared(`SELECT h.horizon, h.wall, l.logged, l.logged_content, l.logged_data, v.table_name, v.record_id, v.hlc, v.origin_node_id
        FROM (
-         SELECT (SELECT coalesce(max(sequence), 0)::text FROM database_changes) AS horizon,
-                (SELECT array_agg(d.origin_node_id || '/' || d.origin_sequence)
-                   FROM unnest($3::text[], $4::bigint[], $5::bigint[]) AS r(origin_node_id, low, high)
-                   CROSS JOIN LATERAL (
-                     SELECT origin_node_id, origin_sequence FROM database_changes d
-                      WHERE d.origin_node_id = r.origin_node_id AND d.origin_sequence BETWEEN r.low AND r.high
-                      LIMIT r.high - r.low + 1
-                   ) d) AS logged
+         SELECT (SELECT coalesce(max(sequence), 0)::text FROM database_changes) AS horizon, catchup_wall_clock_ms()::text AS wall
        ) h
+       CROSS JOIN (
+         SELECT array_agg(d.origin_node_id || '/' || d.origin_sequence) AS logged,
+                array_agg(concat_ws(' ', d.table_name, d.record_id, d.operation, d.hlc)) AS logged_content,
+                array_agg(d.change_data::text) AS logged_data
+           FROM unnest($3::text[], $4::bigint[], $5::bigint[]) AS r(origin_node_id, low, high)
+           CROSS JOIN LATERAL (
+             SELECT origin_node_id, origin_sequence, table_name, record_id, operation, hlc, change_data FROM database_changes d
+              WHERE d.origin_node_id = r.origin_node_id AND d.origin_sequence BETWEEN r.low AND r.high
+              LIMIT r.high - r.low + 1
+           ) d
+       ) l
        LEFT JOIN (
          SELECT x.table_name, x.record_id, t.hlc::text AS hlc, t.origin_node_id
            FROM unnest($1::text[], $2::text[]) AS x(table_name, record_id)
@@ -235,11 +253,31 @@ async function pickWinners(
     return !current || compareVersions({ hlc: c.hlc, node: c.origin_node_id }, current) > 0;
   });
   winners.sort((a, b) => (a.record_id < b.record_id ? -1 : a.record_id > b.record_id ? 1 : 0));
-  return { winners, horizon: rows[0]!.horizon, alreadyLogged: new Set(rows[0]!.logged ?? []) };
+  const first = rows[0]!;
+  return { winners, horizon: first.horizon, wallClockMs: BigInt(first.wall), alreadyLogged: loggedContents(first) };
 }
 
-/** Origin identity with the sequence in canonical form (the wire allows leading zeros). */
-const canonicalIdentity = (c: Pick<Change, 'origin_node_id' | 'origin_sequence'>) => `${c.origin_node_id}/${BigInt(c.origin_sequence)}`;
+interface PickedRow {
+  horizon: string;
+  wall: string;
+  logged: string[] | null;
+  /** Per logged identity: table name, record id, operation and hlc, space-separated (none holds a space). */
+  logged_content: string[] | null;
+  logged_data: (string | null)[] | null;
+  table_name: string | null;
+  record_id: string;
+  hlc: string;
+  origin_node_id: string;
+}
+
+function loggedContents(row: PickedRow): Map<string, ChangeContent> {
+  const logged = new Map<string, ChangeContent>();
+  row.logged?.forEach((identity, i) => {
+    const [table_name, record_id, operation, hlc] = row.logged_content![i]!.split(' ') as [string, string, string, string];
+    logged.set(identity, { table_name, record_id, operation, hlc, change_data_json: row.logged_data![i] ?? null });
+  });
+  return logged;
+}
 
 /** The batch's origin sequences as runs of consecutive numbers, per origin: [low, high] each. */
 function sequenceRuns(changes: IncomingChange[]): { origins: string[]; lows: string[]; highs: string[] } {
@@ -302,7 +340,7 @@ async function writeRows(client: PoolClient, winners: IncomingChange[], tables: 
 function newestStamp(changes: IncomingChange[]): string {
   let newest = '0';
   for (const c of changes) if (compareDecimal(c.hlc, newest) > 0) newest = c.hlc;
-  return BigInt(newest).toString(); // without leading zeros
+  return newest;
 }
 
 /**

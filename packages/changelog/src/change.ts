@@ -4,11 +4,21 @@ import { z } from 'zod';
 export const OPERATIONS = ['insert', 'update', 'delete', 'soft_delete', 'reactivate'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
-const BIGINT = /^\d{1,19}$/;
+/** PostgreSQL's bigint range: every position, sequence and stamp fits it. */
+export const MAX_BIGINT = 9223372036854775807n;
+const MAX_BIGINT_TEXT = String(MAX_BIGINT);
+/** Canonical decimal: no sign, no leading zero; at most 19 digits, compared with the maximum below. */
+const CANONICAL_DECIMAL = /^(?:0|[1-9]\d{0,18})$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const bigintString = z.string().regex(BIGINT, 'a non-negative integer as a decimal string');
+/**
+ * A number of the wire: a non-negative integer that fits bigint, written as a canonical decimal string
+ * (no leading zeros), so that one number has one spelling and an identity one form.
+ */
+export const isBigintString = (v: unknown): v is string =>
+  typeof v === 'string' && CANONICAL_DECIMAL.test(v) && (v.length < 19 || v <= MAX_BIGINT_TEXT);
+const bigintString = z.string().refine(isBigintString, 'a non-negative integer that fits bigint, as a decimal string without leading zeros');
 const uuid = z.string().regex(UUID, 'a UUID');
 // Row images are checked for shape only (column names and types are checked against the catalog);
 // z.custom keeps the object as it is instead of copying it.
@@ -52,7 +62,6 @@ const CHANGE_KEYS = new Set(Object.keys(changeFields));
 const OPERATION_SET = new Set<string>(OPERATIONS);
 /** The checks of changeSchema's fields, for readers that check in place. */
 export const isName = (v: unknown, max: number): v is string => typeof v === 'string' && v.length >= 1 && v.length <= max;
-export const isBigintString = (v: unknown): v is string => typeof v === 'string' && BIGINT.test(v);
 export const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
 export const isOperation = (v: unknown): v is Operation => typeof v === 'string' && OPERATION_SET.has(v);
 
@@ -83,16 +92,8 @@ export function acceptChangeFast(raw: unknown): Change | undefined {
 export const changeIdentity = (c: Pick<Change, 'origin_node_id' | 'origin_sequence'>) =>
   `${c.origin_node_id}/${c.origin_sequence}`;
 
-/**
- * Orders two non-negative decimal strings by value: negative, zero or positive. Without leading zeros,
- * the longer is larger and equal lengths compare as text (no BigInt made); with them, BigInt decides.
- */
+/** Orders two canonical decimal strings (isBigintString) by value: negative, zero or positive. */
 export function compareDecimal(a: string, b: string): number {
-  if ((a.length > 1 && a.charCodeAt(0) === 0x30) || (b.length > 1 && b.charCodeAt(0) === 0x30)) {
-    const x = BigInt(a);
-    const y = BigInt(b);
-    return x === y ? 0 : x > y ? 1 : -1;
-  }
   if (a.length !== b.length) return a.length > b.length ? 1 : -1;
   return a === b ? 0 : a > b ? 1 : -1;
 }

@@ -13,3 +13,15 @@ export class BatchRejectedError extends Error {
     this.change = where?.change;
   }
 }
+
+/**
+ * A change whose identity (origin node, origin sequence) is already taken by a different change, or that
+ * claims to come from this node without being in its log (I12). Nothing of its batch is applied; the
+ * caller raises an integrity alert.
+ */
+export class IdentityConflictError extends BatchRejectedError {
+  constructor(reason: string, where: { index: number; change: string }) {
+    super(`identity conflict: ${reason}`, where);
+    this.name = 'IdentityConflictError';
+  }
+}

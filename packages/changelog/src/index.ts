@@ -1,6 +1,6 @@
-export { OPERATIONS, acceptChangeFast, changeSchema, changeOutputSchema, changeIdentity, compareVersions, type Change, type Operation } from './change.ts';
-export { BatchRejectedError } from './errors.ts';
-export { applyBatch, applyChanges, applyIncoming, type ApplyResult } from './apply.ts';
+export { MAX_BIGINT, OPERATIONS, acceptChangeFast, changeSchema, changeOutputSchema, changeIdentity, compareVersions, isBigintString, type Change, type Operation } from './change.ts';
+export { BatchRejectedError, IdentityConflictError } from './errors.ts';
+export { applyBatch, applyChanges, applyIncoming, type ApplyOptions, type ApplyResult } from './apply.ts';
 export { checkChanges, incomingFromChange, scanChangesDocument, type ChangesDocument, type IncomingChange } from './wire.ts';
 export { readChanges, readChangesJson, latestSequence, type ChangePage, type ChangePageJson, type ReadOptions } from './read.ts';
 export { countMissingChanges, measureBacklog, type Backlog, type PeerPosition } from './detect.ts';

@@ -2,7 +2,7 @@
 // every change at or below the newest visible position is visible: a cursor never skips one (I2).
 import type { Pool, PoolClient } from '@catchup/db';
 import { to as copyTo } from 'pg-copy-streams';
-import type { Change } from './change.ts';
+import { isBigintString, type Change } from './change.ts';
 import { ascending, binaryCopyRow } from './binary-copy.ts';
 import type { Sql } from './sql.ts';
 
@@ -47,11 +47,9 @@ const CHANGE_JSON = `concat('{"sequence":"', c.sequence, '","table_name":"', c.t
   ',"old_data":', coalesce(c.old_data::text, 'null'), ',"timestamp":"', to_char(c."timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
   '","origin_node_id":', to_json(c.origin_node_id), ',"origin_sequence":"', c.origin_sequence, '","hlc":"', c.hlc, '"}')`;
 
-const POSITION = /^\d{1,19}$/;
-
 function pageQuery(options: ReadOptions, quote: (text: string) => string, sorted: boolean): string {
   for (const position of [options.after, options.upTo ?? '0']) {
-    if (!POSITION.test(position)) throw new Error(`not a log position: ${JSON.stringify(position)}`);
+    if (!isBigintString(position)) throw new Error(`not a log position: ${JSON.stringify(position)}`);
   }
   if (!Number.isSafeInteger(options.limit) || options.limit < 1) throw new Error(`not a page size: ${options.limit}`);
   const upTo = options.upTo === undefined ? '' : `AND sequence <= ${options.upTo}`;

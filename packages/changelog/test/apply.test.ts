@@ -2,15 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   acknowledgeRange,
-  applyBatch,
   BatchRejectedError,
+  IdentityConflictError,
   countMissingChanges,
   getCursor,
   readChanges,
   type Change,
 } from '@catchup/changelog';
 import { createPool } from '@catchup/db';
-import { logCount, logIdentities, tableDigest, useNodes, type TestNode } from './nodes.ts';
+import { applyTo, logCount, logIdentities, tableDigest, useNodes, type TestNode } from './nodes.ts';
 
 const [a, b, c] = await useNodes(3, 'apply');
 
@@ -19,8 +19,8 @@ async function logOf(node: TestNode, excludeOrigin?: string): Promise<Change[]> 
 }
 
 /** Sends everything `from` has that `to` did not originate. */
-async function sync(from: TestNode, to: TestNode) {
-  return applyBatch(to.pool, await logOf(from, to.nodeId));
+async function sync(from: TestNode, to: TestNode, maxClockSkewMs?: number) {
+  return applyTo(to, await logOf(from, to.nodeId), maxClockSkewMs);
 }
 
 describe('applying a batch', () => {
@@ -45,9 +45,9 @@ describe('applying a batch', () => {
     expect(bLog.every((ch) => ch.origin_node_id === a!.nodeId)).toBe(true);
 
     // The same batch again, whole or split: every change is a duplicate, nothing changes.
-    const again = await applyBatch(b!.pool, sent);
+    const again = await applyTo(b!, sent);
     expect(again).toEqual({ received: 3, applied: 0, skipped_duplicate: 3, skipped_stale: 0 });
-    expect(await applyBatch(b!.pool, [...sent, ...sent])).toMatchObject({ skipped_duplicate: 6 });
+    expect(await applyTo(b!, [...sent, ...sent])).toMatchObject({ skipped_duplicate: 6 });
     expect(await logCount(b!.pool)).toBe(3);
   });
 
@@ -84,7 +84,7 @@ describe('applying a batch', () => {
         `INSERT INTO events (code, name, scouting_team_number) VALUES ('2026cc', 'from X', 1) RETURNING id`,
       );
       const id = rows[0]!.id;
-      await sync(x, y);
+      await sync(x, y, 2 * 3_600_000); // X's stamps are an hour ahead of Y's clock
       await skewed.query(`UPDATE events SET name = 'edited on Y after X' WHERE id = $1`, [id]);
       const yChange = (await logOf(y)).at(-1)!;
       expect(yChange.origin_node_id).toBe(y.nodeId);
@@ -110,7 +110,7 @@ describe('applying a batch', () => {
     const changes = (await logOf(a!)).filter((ch) => ch.record_id === id);
     expect(changes.map((ch) => ch.operation)).toEqual(['insert', 'update', 'soft_delete']);
     // Newest first, one change per batch.
-    for (const ch of changes.reverse()) await applyBatch(b!.pool, [ch]);
+    for (const ch of changes.reverse()) await applyTo(b!, [ch]);
     const { rows } = await b!.pool.query('SELECT match_number, is_active FROM matches WHERE id = $1', [id]);
     expect(rows).toEqual([{ match_number: 2, is_active: false }]);
   });
@@ -127,7 +127,7 @@ describe('applying a batch', () => {
     try {
       await local.query('BEGIN');
       await local.query(`UPDATE matches SET match_number = 20 WHERE id = $1`, [id]);
-      const applying = applyBatch(b!.pool, [remote]);
+      const applying = applyTo(b!, [remote]);
       // Wait until the batch is blocked on the row, i.e. it read the standing version before B's commit.
       for (let waited = 0; ; waited += 20) {
         const { rows } = await b!.pool.query<{ n: string }>(
@@ -170,35 +170,133 @@ describe('what a batch carries reaches the row and the log exactly', () => {
   it('keeps tabs, line breaks, backslashes and quotes in row images and node ids', async () => {
     const awkward = 'tab\there\nnew line\r\\back\\\\slashes "quoted" \\N \u00e9\u2028';
     const change = teamChange(`node\twith\\odd\nname`, '7', awkward);
-    expect(await applyBatch(c!.pool, [change])).toMatchObject({ applied: 1 });
+    expect(await applyTo(c!, [change])).toMatchObject({ applied: 1 });
     const { rows } = await c!.pool.query('SELECT name FROM teams WHERE id = $1', [change.record_id]);
     expect(rows).toEqual([{ name: awkward }]);
     const logged = (await logOf(c!)).find((ch) => ch.record_id === change.record_id)!;
     expect(logged.origin_node_id).toBe(change.origin_node_id);
     expect(logged.change_data).toEqual(change.change_data);
     // And it is still a duplicate when it comes again.
-    expect(await applyBatch(c!.pool, [change])).toMatchObject({ skipped_duplicate: 1 });
+    expect(await applyTo(c!, [change])).toMatchObject({ skipped_duplicate: 1 });
   });
 
-  it('recognises changes already logged however their sequences are spelled or spread', async () => {
+  it('recognises changes already logged however their sequences are spread', async () => {
     const origin = `spread-${randomUUID()}`;
     const first = ['1', '2', '3', '10', '4000000000'].map((sequence) => teamChange(origin, sequence, `team ${sequence}`));
-    expect(await applyBatch(c!.pool, first)).toMatchObject({ applied: 5, skipped_duplicate: 0 });
+    expect(await applyTo(c!, first)).toMatchObject({ applied: 5, skipped_duplicate: 0 });
     const logBefore = await logCount(c!.pool);
-    // The same identities with leading zeros, mixed with new ones in and around their runs.
-    const again = [
-      { ...first[1]!, origin_sequence: '0002' },
-      { ...first[3]!, origin_sequence: '010' },
-      first[4]!,
-      teamChange(origin, '4', 'team 4'),
-      teamChange(origin, '9', 'team 9'),
-      teamChange(origin, '3999999999', 'team 3999999999'),
-    ];
-    expect(await applyBatch(c!.pool, again)).toEqual({ received: 6, applied: 3, skipped_duplicate: 3, skipped_stale: 0 });
+    // The same identities mixed with new ones in and around their runs.
+    const again = [first[1]!, first[3]!, first[4]!, teamChange(origin, '4', 'team 4'), teamChange(origin, '9', 'team 9'), teamChange(origin, '3999999999', 'team 3999999999')];
+    expect(await applyTo(c!, again)).toEqual({ received: 6, applied: 3, skipped_duplicate: 3, skipped_stale: 0 });
     expect(await logCount(c!.pool)).toBe(logBefore + 3);
-    // One new change twice in a batch, spelled two ways.
+    // One new change twice in a batch.
     const twice = teamChange(origin, '11', 'team 11');
-    expect(await applyBatch(c!.pool, [twice, { ...twice, origin_sequence: '011' }])).toEqual({ received: 2, applied: 1, skipped_duplicate: 1, skipped_stale: 0 });
+    expect(await applyTo(c!, [twice, twice])).toEqual({ received: 2, applied: 1, skipped_duplicate: 1, skipped_stale: 0 });
+  });
+});
+
+/** Every row of every synced table has its standing version in the log: the tables are what the log says (I12). */
+async function rowsWithoutTheirLoggedVersion(node: TestNode): Promise<number> {
+  let missing = 0;
+  for (const table of ['teams', 'events', 'matches', 'scouting_data']) {
+    const { rows } = await node.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${table} t
+        WHERE NOT EXISTS (
+          SELECT 1 FROM database_changes d
+           WHERE d.table_name = '${table}' AND d.record_id = t.id::text AND d.operation <> 'delete'
+             AND to_jsonb(jsonb_populate_record(NULL::${table}, d.change_data::jsonb)) = to_jsonb(t)
+             AND d.hlc = (SELECT max(hlc) FROM database_changes m WHERE m.table_name = '${table}' AND m.record_id = t.id::text))`,
+    );
+    missing += rows[0]!.n;
+  }
+  return missing;
+}
+
+describe("a peer's batch cannot split the tables or stop local writes (I12, I13)", () => {
+  function teamChange(origin: string, sequence: string, name: string, hlc = BigInt(Date.now()) * 65536n): Change {
+    const id = randomUUID();
+    return {
+      table_name: 'teams',
+      record_id: id,
+      operation: 'insert',
+      change_data: { id, team_number: 4343, name, scouting_team_number: 1, is_active: true, updated_at: new Date().toISOString() },
+      old_data: null,
+      timestamp: new Date().toISOString(),
+      origin_node_id: origin,
+      origin_sequence: sequence,
+      hlc: hlc.toString(),
+    };
+  }
+
+  async function expectRefused(batch: unknown[], error: typeof BatchRejectedError, message: RegExp) {
+    const before = { log: await logIdentities(c!.pool), rows: await tableDigest(c!.pool) };
+    const attempt = applyTo(c!, batch);
+    await expect(attempt).rejects.toThrow(error);
+    await expect(attempt).rejects.toThrow(message);
+    expect(await logIdentities(c!.pool)).toEqual(before.log);
+    expect(await tableDigest(c!.pool)).toEqual(before.rows);
+  }
+
+  async function localInsertWorks(): Promise<string> {
+    const { rows } = await c!.pool.query<{ id: string }>(`INSERT INTO events (code, name, scouting_team_number) VALUES ('local', 'local write', 1) RETURNING id`);
+    const { rows: logged } = await c!.pool.query<{ hlc: string }>(`SELECT hlc::text FROM database_changes WHERE record_id = $1`, [rows[0]!.id]);
+    return logged[0]!.hlc;
+  }
+
+  it("refuses a stamp at bigint's end or in the year 3000, and local writes go on", async () => {
+    const origin = `clock-${randomUUID()}`;
+    const atTheEnd = teamChange(origin, '1', 'poison', 9223372036854775807n);
+    await expectRefused([teamChange(origin, '2', 'fine'), atTheEnd], BatchRejectedError, /change #1 \(clock-[^)]+\/1\): hlc: 9223372036854775807 is \d+ days ahead of this node's clock, beyond catchup_max_clock_skew_seconds \(300 s\)/);
+    const year3000 = BigInt(Date.UTC(3000, 0, 1)) * 65536n;
+    await expectRefused([teamChange(origin, '3', 'future', year3000)], BatchRejectedError, /hlc: \d+ is \d+ days ahead/);
+    const justAhead = BigInt(Date.now() + 400_000) * 65536n;
+    await expectRefused([teamChange(origin, '4', 'a little ahead', justAhead)], BatchRejectedError, /is 40\d\.\d s ahead of this node's clock/);
+    // Within the bound: applied, and the clock moves past it (I5).
+    const withinBound = BigInt(Date.now() + 60_000) * 65536n;
+    expect(await applyTo(c!, [teamChange(origin, '5', 'a minute ahead', withinBound)])).toMatchObject({ applied: 1 });
+    const local = await localInsertWorks();
+    expect(BigInt(local) > withinBound).toBe(true);
+    expect(BigInt(local) < BigInt(Date.now() + 120_000) * 65536n).toBe(true);
+  });
+
+  it('refuses numbers that are not canonical decimals within bigint', async () => {
+    const origin = `numbers-${randomUUID()}`;
+    await expectRefused([teamChange(origin, '0000000000000000303', 'padded')], BatchRejectedError, /change #0 .*origin_sequence: a non-negative integer that fits bigint/);
+    await expectRefused([teamChange(origin, '9223372036854775808', 'past bigint')], BatchRejectedError, /origin_sequence: a non-negative integer that fits bigint/);
+    await expectRefused([{ ...teamChange(origin, '1', 'hlc past bigint'), hlc: '99999999999999999999' }], BatchRejectedError, /hlc: a non-negative integer that fits bigint/);
+  });
+
+  it('skips a true duplicate but refuses an identity reused for other content, in the table or the batch', async () => {
+    const origin = `reuse-${randomUUID()}`;
+    const original = teamChange(origin, '303', 'the original');
+    expect(await applyTo(c!, [original])).toEqual({ received: 1, applied: 1, skipped_duplicate: 0, skipped_stale: 0 });
+    // Relayed again, its row image spelled differently (spaces, key order): the same change.
+    const respelled = { ...original, change_data: Object.fromEntries(Object.entries(original.change_data!).reverse()) };
+    expect(await applyTo(c!, [respelled])).toEqual({ received: 1, applied: 0, skipped_duplicate: 1, skipped_stale: 0 });
+
+    const otherRow = teamChange(origin, '303', 'another row under the same identity', BigInt(original.hlc) + 65536n);
+    await expectRefused([otherRow], IdentityConflictError, new RegExp(`change #0 \\(${origin}/303\\): identity conflict: ${origin}/303 is already logged as insert of teams ${original.record_id}`));
+    const otherContent = { ...original, hlc: String(BigInt(original.hlc) + 65536n), change_data: { ...original.change_data!, name: 'rewritten' } };
+    await expectRefused([otherContent], IdentityConflictError, /identity conflict/);
+    const sameStampOtherName = { ...original, change_data: { ...original.change_data!, name: 'same stamp, other name' } };
+    await expectRefused([sameStampOtherName], IdentityConflictError, /identity conflict/);
+    const fresh = teamChange(origin, '304', 'new');
+    await expectRefused([fresh, { ...fresh, change_data: { ...fresh.change_data!, name: 'new, twice' } }], IdentityConflictError, /change #1 .*carries .*\/304 twice with different content/);
+    expect(await rowsWithoutTheirLoggedVersion(c!)).toBe(0);
+  });
+
+  it("refuses a change claiming this node's identity that it never made, and skips one it did", async () => {
+    const local = await localInsertWorks();
+    const own = (await logOf(c!)).find((ch) => ch.hlc === local)!;
+    expect(own.origin_node_id).toBe(c!.nodeId);
+    // Our own change relayed back: a duplicate.
+    expect(await applyTo(c!, [own])).toEqual({ received: 1, applied: 0, skipped_duplicate: 1, skipped_stale: 0 });
+    // A change under our identity at the sequence our next local write takes: refused, and that write does not collide.
+    const { rows } = await c!.pool.query<{ next: string }>('SELECT (max(sequence) + 1)::text AS next FROM database_changes');
+    const nextSequence = rows[0]!.next;
+    await expectRefused([teamChange(c!.nodeId, nextSequence, 'spoofed')], IdentityConflictError, /claims to come from this node .* which never made change/);
+    await localInsertWorks();
+    expect(await rowsWithoutTheirLoggedVersion(c!)).toBe(0);
   });
 });
 
@@ -236,9 +334,9 @@ describe('rejecting a bad batch applies nothing (I7)', () => {
     const good = await validChange();
     const bad = spoil(await validChange());
     const before = { log: await logCount(c!.pool), rows: await tableDigest(c!.pool) };
-    const attempt = applyBatch(c!.pool, [good, bad]);
+    const attempt = applyTo(c!, [good, bad]);
     await expect(attempt).rejects.toThrow(BatchRejectedError);
-    await expect(applyBatch(c!.pool, [good, bad])).rejects.toThrow(message);
+    await expect(applyTo(c!, [good, bad])).rejects.toThrow(message);
     expect(await logCount(c!.pool)).toBe(before.log);
     expect(await tableDigest(c!.pool)).toEqual(before.rows);
   });

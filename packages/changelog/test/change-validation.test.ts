@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { acceptChangeFast, changeSchema } from '@catchup/changelog';
-import { compareDecimal } from '../src/change.ts';
+import { compareDecimal, isBigintString, MAX_BIGINT } from '../src/change.ts';
 
 const uuidArb = fc.uuid().chain((id) => fc.constantFrom(id, id.toUpperCase()));
 
@@ -71,8 +71,8 @@ describe('acceptChangeFast', () => {
 });
 
 describe('compareDecimal (the order of clock stamps)', () => {
-  it('orders decimal strings as their values, leading zeros or not', () => {
-    const decimal = fc.tuple(fc.bigInt({ min: 0n, max: 2n ** 64n }), fc.nat({ max: 3 })).map(([n, zeros]) => '0'.repeat(zeros) + n.toString());
+  it('orders canonical decimal strings as their values', () => {
+    const decimal = fc.bigInt({ min: 0n, max: MAX_BIGINT }).map((n) => n.toString());
     fc.assert(
       fc.property(decimal, decimal, (a, b) => {
         const x = BigInt(a);
@@ -82,6 +82,21 @@ describe('compareDecimal (the order of clock stamps)', () => {
       { numRuns: 2000 },
     );
     expect(compareDecimal('10', '9')).toBe(1);
-    expect(compareDecimal('0', '00')).toBe(0);
+  });
+});
+
+describe('numbers on the wire (isBigintString)', () => {
+  it('takes exactly the canonical decimals that fit bigint', () => {
+    for (const ok of ['0', '7', '303', '9223372036854775807', '1000000000000000000']) expect(isBigintString(ok)).toBe(true);
+    for (const bad of ['', '00', '0303', '0000000000000000303', '-1', '+1', '1.0', '1e3', ' 1', '9223372036854775808', '9999999999999999999', '10000000000000000000']) {
+      expect(isBigintString(bad), bad).toBe(false);
+    }
+    fc.assert(
+      fc.property(fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }), fc.nat({ max: 2 }), (n, zeros) => {
+        const text = '0'.repeat(zeros) + n.toString();
+        expect(isBigintString(text)).toBe(n >= 0n && n <= MAX_BIGINT && text === n.toString());
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

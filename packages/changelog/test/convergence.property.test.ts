@@ -3,8 +3,8 @@
 // identities (I3, I4, I6). PROPERTY_RUNS raises the number of runs (npm run test:property).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyBatch, readChanges } from '@catchup/changelog';
-import { logIdentities, tableDigest, useNodes, type TestNode } from './nodes.ts';
+import { readChanges } from '@catchup/changelog';
+import { applyTo, logIdentities, tableDigest, useNodes, type TestNode } from './nodes.ts';
 
 const nodes = await useNodes(3, 'prop');
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 200);
@@ -88,7 +88,7 @@ async function deliver(step: Deliver): Promise<void> {
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < slice.length; i += step.batch) {
       const batch = slice.slice(i, i + step.batch);
-      const result = await applyBatch(to.pool, batch);
+      const result = await applyTo(to, batch);
       expect(result.received).toBe(batch.length);
       expect(result.applied + result.skipped_duplicate + result.skipped_stale).toBe(batch.length);
     }
@@ -101,7 +101,7 @@ async function exchangeEverything(): Promise<void> {
       for (const to of nodes) {
         if (from === to) continue;
         const log = (await readChanges(from.pool, { after: '0', limit: 100_000, excludeOrigin: to.nodeId })).changes;
-        if (log.length) await applyBatch(to.pool, log);
+        if (log.length) await applyTo(to, log);
       }
     }
   }

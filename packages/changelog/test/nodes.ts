@@ -1,7 +1,7 @@
 // Test nodes: a migrated database each, with a pg pool and the node's identity.
 import { afterAll } from 'vitest';
 import { createPool, type Pool } from '@catchup/db';
-import { getNodeIdentity } from '@catchup/changelog';
+import { applyBatch, getNodeIdentity, type ApplyResult } from '@catchup/changelog';
 import { useTestDatabases, type TestDatabase } from '@catchup/testing';
 
 export interface TestNode {
@@ -47,4 +47,12 @@ export async function logIdentities(pool: Pool): Promise<string[]> {
 export async function logCount(pool: Pool): Promise<number> {
   const { rows } = await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM database_changes');
   return Number(rows[0]!.n);
+}
+
+/** The default clock bound (catchup_max_clock_skew_seconds = 300). */
+export const MAX_CLOCK_SKEW_MS = 300_000;
+
+/** Applies a batch on a node as its peer API would: under its identity and clock bound. */
+export function applyTo(node: TestNode, changes: unknown[], maxClockSkewMs = MAX_CLOCK_SKEW_MS): Promise<ApplyResult> {
+  return applyBatch(node.pool, changes, { nodeId: node.nodeId, maxClockSkewMs });
 }

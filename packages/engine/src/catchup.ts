@@ -1,10 +1,11 @@
 // One catch-up of one peer, in steps the job layer can run as separate jobs: plan, send a range,
 // receive a range, finalize. Cursors only move over ranges the other side acknowledged (I8).
-import { acknowledgeRange, applyIncoming, readChangesJson } from '@catchup/changelog';
+import { acknowledgeRange, readChangesJson } from '@catchup/changelog';
 import type { SyncServer } from '@catchup/db';
 import type { PingResponse } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
 import { planReceiveRanges, planSendRanges, type Range } from './ranges.ts';
+import { applyPeerBatch } from './integrity.ts';
 
 export interface CatchupPlan {
   serverId: number;
@@ -93,7 +94,7 @@ export async function receiveRange(ctx: EngineContext, serverId: number, range: 
   for (;;) {
     const page = await client.readChangesToApply({ after: cursor, upTo: range.to, limit: settings.catchup_batch_size, excludeOrigin: ctx.nodeId });
     if (page.changes.length) {
-      const result = await applyIncoming(ctx.pool, page.changes);
+      const result = await applyPeerBatch(ctx, page.changes, { serverId, via: `page pulled from ${server.name}` });
       outcome.received += result.received;
       outcome.applied += result.applied;
       outcome.skippedDuplicate += result.skipped_duplicate;

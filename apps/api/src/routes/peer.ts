@@ -2,7 +2,8 @@
 import type { FastifySchemaCompiler } from 'fastify';
 import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { applyChanges, applyIncoming, changeOutputSchema, changeSchema, latestSequence, readChangesJson, scanChangesDocument, type IncomingChange } from '@catchup/changelog';
+import { changeOutputSchema, changeSchema, incomingFromChange, latestSequence, readChangesJson, scanChangesDocument, type IncomingChange } from '@catchup/changelog';
+import { applyPeerBatch } from '@catchup/engine';
 import { latestFileSeq } from '@catchup/files';
 import type { AppContext } from '../context.ts';
 import { errorResponses } from '../schemas.ts';
@@ -102,12 +103,14 @@ export const peerRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       body: z.object({ changes: z.array(changeSchema).max(MAX_BATCH) }),
       response: {
         200: z.object({ received: z.number(), applied: z.number(), skipped_duplicate: z.number(), skipped_stale: z.number() }),
+        409: errorResponses[400].describe('identity conflict: a change whose identity is taken by another change, or that claims this node as its origin (recorded as an integrity alert)'),
         ...errorResponses,
       },
     },
     validatorCompiler: batchValidator,
   }, async (request) => {
     const body: unknown = request.body;
-    return body instanceof ScannedBatch ? applyIncoming(ctx.pool, body.changes) : applyChanges(ctx.pool, request.body.changes);
+    const changes = body instanceof ScannedBatch ? body.changes : request.body.changes.map(incomingFromChange);
+    return applyPeerBatch(ctx.engine, changes, { serverId: null, via: `batch posted from ${request.ip}` });
   });
 };

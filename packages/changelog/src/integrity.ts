@@ -1,0 +1,102 @@
+// What a node refuses from a peer holding a valid key (SPEC I12, I13): pure decisions, no I/O.
+import { changeIdentity, compareDecimal } from './change.ts';
+import { BatchRejectedError, IdentityConflictError } from './errors.ts';
+import type { IncomingChange } from './wire.ts';
+
+/** Ticks of the hybrid logical clock per millisecond (the stamp is milliseconds × 65536 + a counter). */
+export const HLC_TICKS_PER_MS = 65536n;
+
+/** What an identity stands for: the row it wrote, how, when, and the row image. */
+export interface ChangeContent {
+  table_name: string;
+  record_id: string;
+  operation: string;
+  hlc: string;
+  /** The row image as JSON text, or null (a delete). */
+  change_data_json: string | null;
+}
+
+/**
+ * Whether two changes under one identity are the same change. Row images count as equal when they hold
+ * the same JSON value: the text may differ in spacing, key order or number spelling after a relay that
+ * parsed and serialized it.
+ */
+export function sameContent(a: ChangeContent, b: ChangeContent): boolean {
+  if (a.table_name !== b.table_name || a.record_id !== b.record_id || a.operation !== b.operation || a.hlc !== b.hlc) return false;
+  if (a.change_data_json === b.change_data_json) return true;
+  if (a.change_data_json === null || b.change_data_json === null) return false;
+  return sameJsonValue(JSON.parse(a.change_data_json), JSON.parse(b.change_data_json));
+}
+
+function sameJsonValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const other = b as unknown[];
+    return a.length === other.length && a.every((item, i) => sameJsonValue(item, other[i]));
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keys = Object.keys(x);
+  return keys.length === Object.keys(y).length && keys.every((key) => Object.hasOwn(y, key) && sameJsonValue(x[key], y[key]));
+}
+
+/**
+ * The first change of a batch that repeats an earlier one's identity with other content (I12); repeats
+ * with the same content are plain duplicates (I3).
+ */
+export function checkRepeatsAgree(changes: IncomingChange[]): void {
+  const first = new Map<string, IncomingChange>();
+  changes.forEach((c, index) => {
+    const identity = changeIdentity(c);
+    const earlier = first.get(identity);
+    if (!earlier) first.set(identity, c);
+    else if (!sameContent(c, earlier)) {
+      throw new IdentityConflictError(`the batch carries ${identity} twice with different content`, { index, change: identity });
+    }
+  });
+}
+
+/**
+ * Refuses a change whose identity the log already holds with other content, or that claims this node's
+ * own identity without being in its log (I12): applying either would put a row in a table that the log
+ * does not explain, and the tables of the network would drift apart unseen.
+ */
+export function checkIdentities(changes: IncomingChange[], logged: Map<string, ChangeContent>, nodeId: string): void {
+  changes.forEach((c, index) => {
+    const identity = changeIdentity(c);
+    const known = logged.get(identity);
+    if (known) {
+      if (!sameContent(c, known)) {
+        throw new IdentityConflictError(
+          `${identity} is already logged as ${describe(known)}; this change is ${describe(c)}`,
+          { index, change: identity },
+        );
+      }
+    } else if (c.origin_node_id === nodeId) {
+      throw new IdentityConflictError(`claims to come from this node (${nodeId}), which never made change ${identity}`, { index, change: identity });
+    }
+  });
+}
+
+const describe = (c: ChangeContent) => `${c.operation} of ${c.table_name} ${c.record_id} at hlc ${c.hlc}`;
+
+/**
+ * Refuses a batch holding a stamp further ahead of this node's clock than the bound (I13): accepted,
+ * it would move every later local stamp past it (a stamp at bigint's end stops all local writes), and
+ * its change would beat real later edits everywhere.
+ */
+export function checkStamps(changes: IncomingChange[], wallClockMs: bigint, maxClockSkewMs: number): void {
+  const limit = String((wallClockMs + BigInt(maxClockSkewMs)) * HLC_TICKS_PER_MS + (HLC_TICKS_PER_MS - 1n));
+  changes.forEach((c, index) => {
+    if (compareDecimal(c.hlc, limit) <= 0) return;
+    const aheadSeconds = Number(BigInt(c.hlc) / HLC_TICKS_PER_MS - wallClockMs) / 1000;
+    throw new BatchRejectedError(
+      `hlc: ${c.hlc} is ${formatSeconds(aheadSeconds)} ahead of this node's clock, beyond catchup_max_clock_skew_seconds (${maxClockSkewMs / 1000} s)`,
+      { index, change: changeIdentity(c) },
+    );
+  });
+}
+
+const formatSeconds = (s: number) => (s < 86400 ? `${s.toFixed(1)} s` : `${Math.round(s / 86400)} days`);
