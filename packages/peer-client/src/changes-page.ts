@@ -1,16 +1,12 @@
 // A page of a peer's log read to be applied here: its changes checked, their row images kept as the JSON
 // text they came in (scanChangesDocument), as the peer API's own batch route reads them.
+import type { z } from 'zod';
 import { checkChanges, scanChangesDocument, type IncomingChange } from '@catchup/changelog';
+import { invalidAnswer } from './answer.ts';
 import { PeerError } from './errors.ts';
+import { changesPagePositionSchema } from './types.ts';
 
-export interface ChangesToApply {
-  changes: IncomingChange[];
-  next_cursor: string;
-  has_more: boolean;
-  latest_sequence: string;
-}
-
-const POSITION = /^\d{1,19}$/;
+export type ChangesToApply = z.infer<typeof changesPagePositionSchema> & { changes: IncomingChange[] };
 
 /**
  * Reads the page's text. A page the scanner does not take is parsed the ordinary way and checked change by
@@ -35,9 +31,7 @@ export function changesToApply(text: string, from: string): ChangesToApply {
     changes = checkChanges(raw);
     fields = rest;
   }
-  const { next_cursor, has_more, latest_sequence } = fields;
-  if (typeof next_cursor !== 'string' || !POSITION.test(next_cursor) || typeof latest_sequence !== 'string' || !POSITION.test(latest_sequence) || typeof has_more !== 'boolean') {
-    throw notAPage('without next_cursor, has_more and latest_sequence');
-  }
-  return { changes, next_cursor, has_more, latest_sequence };
+  const position = changesPagePositionSchema.safeParse(fields);
+  if (!position.success) throw invalidAnswer(from, position.error);
+  return { changes, ...position.data };
 }

@@ -3,11 +3,26 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import got, { HTTPError, RequestError, TimeoutError, type Got } from 'got';
+import got, { HTTPError, RequestError, TimeoutError, type Got, type Response } from 'got';
+import type { z } from 'zod';
 import type { Change } from '@catchup/changelog';
+import { parseAnswer, refuseRedirect } from './answer.ts';
 import { changesToApply, type ChangesToApply } from './changes-page.ts';
 import { PeerError } from './errors.ts';
-import type { ApplyResponse, ChangesPageResponse, DownloadedFile, FileManifestResponse, PingResponse, ReadChangesQuery } from './types.ts';
+import {
+  applyResponseSchema,
+  changesPageResponseSchema,
+  deleteFileResponseSchema,
+  fileManifestResponseSchema,
+  pingResponseSchema,
+  type ApplyResponse,
+  type ChangesPageResponse,
+  type DeleteFileResponse,
+  type DownloadedFile,
+  type FileManifestResponse,
+  type PingResponse,
+  type ReadChangesQuery,
+} from './types.ts';
 
 export interface PeerAddress {
   protocol?: string;
@@ -57,19 +72,22 @@ function changesSearch(query: ReadChangesQuery): Record<string, string | number>
 
 export class PeerClient {
   readonly baseUrl: string;
+  /** JSON calls, their bodies read as text and checked by the route's schema. */
   readonly #http: Got;
   /** For streamed bodies: no retry (a consumed stream cannot be sent again; the job retries). */
   readonly #streams: Got;
 
   constructor(peer: PeerAddress, options: PeerClientOptions) {
     this.baseUrl = peerBaseUrl(peer);
+    // Redirects are never followed: the key would go with them to wherever they point.
     this.#http = got.extend({
       prefixUrl: `${this.baseUrl}/api/sync`,
       headers: peer.apiKey ? { 'x-api-key': peer.apiKey } : {},
       timeout: { request: options.timeoutSeconds * 1000 },
       retry: { limit: 1, methods: ['GET', 'POST', 'PUT', 'DELETE'], statusCodes: [] },
       agent: agents,
-      responseType: 'json',
+      followRedirect: false,
+      responseType: 'text',
     });
     this.#streams = got.extend({
       prefixUrl: `${this.baseUrl}/api/sync`,
@@ -77,82 +95,102 @@ export class PeerClient {
       timeout: { request: options.timeoutSeconds * 1000 },
       retry: { limit: 0 },
       agent: agents,
+      followRedirect: false,
     });
   }
 
-  async #call<T>(what: string, request: () => Promise<T>): Promise<T> {
+  #from(what: string): string {
+    return `${this.baseUrl} (${what})`;
+  }
+
+  /** Runs a request; any failure becomes a PeerError, and so does a redirect. */
+  async #call<T extends { statusCode: number; headers: Response['headers'] }>(what: string, request: () => Promise<T>): Promise<T> {
+    let response: T;
     try {
-      return await request();
+      response = await request();
     } catch (err) {
-      throw classify(err, `${this.baseUrl} (${what})`);
+      throw classify(err, this.#from(what));
     }
+    refuseRedirect(response, this.#from(what));
+    return response;
+  }
+
+  /** A JSON call whose answer is checked against the route's schema. */
+  async #json<T>(what: string, schema: z.ZodType<T>, request: () => Promise<Response<string>>): Promise<T> {
+    const response = await this.#call(what, request);
+    return parseAnswer(schema, response.body, this.#from(what));
   }
 
   ping(): Promise<PingResponse> {
-    return this.#call('ping', () => this.#http.get('ping').json<PingResponse>());
+    return this.#json('ping', pingResponseSchema, () => this.#http.get<string>('ping'));
   }
 
   /** A page of the peer's log, its changes as objects (for looking at them). */
   readChanges(query: ReadChangesQuery): Promise<ChangesPageResponse> {
-    return this.#call('read changes', () => this.#http.get('changes', { searchParams: changesSearch(query) }).json<ChangesPageResponse>());
+    return this.#json('read changes', changesPageResponseSchema, () => this.#http.get<string>('changes', { searchParams: changesSearch(query) }));
   }
 
   /** A page of the peer's log to apply here: changes checked, row images kept as the text they came in. */
   async readChangesToApply(query: ReadChangesQuery): Promise<ChangesToApply> {
-    const text = await this.#call('read changes', () => this.#http.get('changes', { searchParams: changesSearch(query) }).text());
-    return changesToApply(text, this.baseUrl);
+    const response = await this.#call('read changes', () => this.#http.get<string>('changes', { searchParams: changesSearch(query) }));
+    return changesToApply(response.body, this.#from('read changes'));
   }
 
   /** One page of the peer's manifest; `scan: false` skips the peer's disk scan (for pages after the first). */
   fileManifest(directory: string, afterSeq: string, limit = 1000, scan = true): Promise<FileManifestResponse> {
-    return this.#call('file manifest', () =>
-      this.#http.get('files/checksums', { searchParams: { path: directory, after_seq: afterSeq, limit, scan: String(scan) } }).json<FileManifestResponse>(),
+    return this.#json('file manifest', fileManifestResponseSchema, () =>
+      this.#http.get<string>('files/checksums', { searchParams: { path: directory, after_seq: afterSeq, limit, scan: String(scan) } }),
     );
   }
 
   /** Starts a download; resolves once the peer answered, with the file's announced checksum and mtime. */
-  downloadFile(directory: string, file: string): Promise<DownloadedFile> {
-    return this.#call('download', async () => {
-      const stream = this.#streams.stream('files/download', { searchParams: { path: directory, file } });
-      const response = await new Promise<{ headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
-        stream.once('response', resolve);
-        stream.once('error', reject);
-      });
+  async downloadFile(directory: string, file: string): Promise<DownloadedFile> {
+    const stream = this.#streams.stream('files/download', { searchParams: { path: directory, file } });
+    try {
+      const response = await this.#call('download', () =>
+        new Promise<{ statusCode: number; headers: Response['headers'] }>((resolve, reject) => {
+          stream.once('response', resolve);
+          stream.once('error', reject);
+        }),
+      );
       const header = (name: string) => String(response.headers[name] ?? '');
       return { stream, sha256: header('x-sha256'), size: Number(header('content-length')), mtimeMs: Number(header('x-mtime-ms')) };
-    });
+    } catch (err) {
+      stream.destroy();
+      throw err;
+    }
   }
 
-  uploadFile(directory: string, file: string, body: Readable, meta: { sha256: string; size: number; mtimeMs: number }): Promise<void> {
-    return this.#call('upload', async () => {
-      await this.#streams.put('files/upload', {
+  async uploadFile(directory: string, file: string, body: Readable, meta: { sha256: string; size: number; mtimeMs: number }): Promise<void> {
+    await this.#call('upload', () =>
+      this.#streams.put('files/upload', {
         searchParams: { path: directory, file, sha256: meta.sha256, size: meta.size, mtime_ms: Math.floor(meta.mtimeMs) },
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(meta.size) },
         body,
-      });
-    });
+      }),
+    );
   }
 
   /** Sends a bundle of files (see @catchup/files encodeBundle) in one request. */
-  uploadBundle(directory: string, body: Readable, length: number): Promise<void> {
-    return this.#call('upload bundle', async () => {
-      await this.#streams.put('files/upload-bundle', {
+  async uploadBundle(directory: string, body: Readable, length: number): Promise<void> {
+    await this.#call('upload bundle', () =>
+      this.#streams.put('files/upload-bundle', {
         searchParams: { path: directory },
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
         body,
-      });
-    });
+      }),
+    );
   }
 
-  deleteFile(directory: string, file: string): Promise<{ deleted: boolean }> {
-    return this.#call('delete file', () => this.#http.delete('files', { searchParams: { path: directory, file } }).json<{ deleted: boolean }>());
+  deleteFile(directory: string, file: string): Promise<DeleteFileResponse> {
+    return this.#json('delete file', deleteFileResponseSchema, () => this.#http.delete<string>('files', { searchParams: { path: directory, file } }));
   }
 
   /** Sends a batch to the peer: changes as objects, or a batch body's bytes read straight from the log. */
   applyChanges(changes: Change[] | Buffer): Promise<ApplyResponse> {
     const body = Buffer.isBuffer(changes) ? changes : `{"changes":${JSON.stringify(changes)}}`;
-    return this.#call('apply changes', () =>
-      this.#http.post('changes', { body, headers: { 'content-type': 'application/json' } }).json<ApplyResponse>(),
+    return this.#json('apply changes', applyResponseSchema, () =>
+      this.#http.post<string>('changes', { body, headers: { 'content-type': 'application/json' } }),
     );
   }
 }

@@ -1,4 +1,21 @@
 export { PeerClient, peerBaseUrl, type PeerAddress, type PeerClientOptions } from './client.ts';
 export { PeerError, type PeerErrorKind } from './errors.ts';
-export type { ApplyResponse, ChangesPageResponse, DownloadedFile, FileManifestEntry, FileManifestResponse, PingResponse, ReadChangesQuery } from './types.ts';
+export {
+  applyResponseSchema,
+  canonicalBigintString,
+  changesPageResponseSchema,
+  deleteFileResponseSchema,
+  fileManifestEntrySchema,
+  fileManifestResponseSchema,
+  isCanonicalBigint,
+  pingResponseSchema,
+  type ApplyResponse,
+  type ChangesPageResponse,
+  type DeleteFileResponse,
+  type DownloadedFile,
+  type FileManifestEntry,
+  type FileManifestResponse,
+  type PingResponse,
+  type ReadChangesQuery,
+} from './types.ts';
 export { changesToApply, type ChangesToApply } from './changes-page.ts';

@@ -1,39 +1,77 @@
-// The peer API's wire types (snake_case), shared by the server's route schemas and this client.
-import type { ApplyResult, Change } from '@catchup/changelog';
+// The peer API's wire shapes (snake_case), as zod schemas: the client validates every answer by them, and
+// the server's route schemas may use the same definitions. The TypeScript types derive from them.
+import { z } from 'zod';
+import { changeSchema } from '@catchup/changelog';
 
-export interface PingResponse {
-  node_id: string;
-  node_name: string;
-  version: string;
-  latest_sequence: string;
+const MAX_BIGINT_TEXT = '9223372036854775807';
+const CANONICAL_DECIMAL = /^(0|[1-9][0-9]{0,18})$/;
+
+/** A number of the wire: a canonical decimal string (no sign, no leading zero) that fits PostgreSQL's bigint. */
+export const isCanonicalBigint = (value: unknown): value is string =>
+  typeof value === 'string' && CANONICAL_DECIMAL.test(value) && (value.length < 19 || value <= MAX_BIGINT_TEXT);
+
+export const canonicalBigintString = z
+  .string()
+  .refine(isCanonicalBigint, 'a non-negative integer that fits bigint, as a decimal string without leading zeros');
+
+const count = z.number().int().nonnegative();
+
+export const pingResponseSchema = z.object({
+  node_id: z.string().min(1).max(100),
+  node_name: z.string(),
+  version: z.string(),
+  latest_sequence: canonicalBigintString,
   /** Newest change sequence of this node's file manifest. */
-  latest_file_seq: string;
-  server_time: string;
-}
+  latest_file_seq: canonicalBigintString,
+  /** This node's wall clock as its hybrid logical clock reads it. */
+  server_time: z.iso.datetime({ offset: true }),
+});
+export type PingResponse = z.infer<typeof pingResponseSchema>;
 
-export interface ChangesPageResponse {
-  changes: Change[];
-  next_cursor: string;
-  has_more: boolean;
-  latest_sequence: string;
-}
+/** A page's position fields, beside its changes. */
+export const changesPagePositionSchema = z.object({
+  next_cursor: canonicalBigintString,
+  has_more: z.boolean(),
+  latest_sequence: canonicalBigintString,
+});
 
-export type ApplyResponse = ApplyResult;
+export const changesPageResponseSchema = changesPagePositionSchema.extend({ changes: z.array(changeSchema) });
+export type ChangesPageResponse = z.infer<typeof changesPageResponseSchema>;
+
+export const applyResponseSchema = z.object({
+  received: count,
+  applied: count,
+  skipped_duplicate: count,
+  skipped_stale: count,
+});
+export type ApplyResponse = z.infer<typeof applyResponseSchema>;
+
+export const fileManifestEntrySchema = z.object({
+  path: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lower-case hex sha256'),
+  size: count,
+  mtime: z.iso.datetime({ offset: true }),
+  change_seq: canonicalBigintString,
+  deleted: z.boolean(),
+});
+export type FileManifestEntry = z.infer<typeof fileManifestEntrySchema>;
+
+export const fileManifestResponseSchema = z.object({
+  path: z.string(),
+  files: z.array(fileManifestEntrySchema),
+  next_seq: canonicalBigintString,
+  has_more: z.boolean(),
+});
+export type FileManifestResponse = z.infer<typeof fileManifestResponseSchema>;
+
+export const deleteFileResponseSchema = z.object({ deleted: z.boolean() });
+export type DeleteFileResponse = z.infer<typeof deleteFileResponseSchema>;
 
 export interface ReadChangesQuery {
   after: string;
   limit: number;
   upTo?: string;
   excludeOrigin?: string;
-}
-
-export type { ManifestEntry as FileManifestEntry } from '@catchup/files';
-
-export interface FileManifestResponse {
-  path: string;
-  files: import('@catchup/files').ManifestEntry[];
-  next_seq: string;
-  has_more: boolean;
 }
 
 export interface DownloadedFile {
