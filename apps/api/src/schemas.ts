@@ -1,5 +1,6 @@
 // Shapes shared by several routes (response serialization and OpenAPI come from these).
 import { z } from 'zod';
+import { isBigintString } from '@catchup/changelog';
 
 export const isoDate = z.string().describe('ISO 8601 timestamp');
 export const nullableIso = isoDate.nullable();
@@ -13,7 +14,16 @@ export const errorResponses = {
   413: errorBody,
 };
 
-export const idParams = z.object({ id: z.coerce.number().int().positive() });
+/** Largest PostgreSQL int: row ids (serial columns) never exceed it, and the database refuses a larger one. */
+export const PG_INT_MAX = 2_147_483_647;
+/** A row id as a JSON number. */
+export const rowId = z.number().int().positive().max(PG_INT_MAX);
+/** A row id in a query string or path. */
+export const rowIdText = z.coerce.number().int().positive().max(PG_INT_MAX);
+export const idParams = z.object({ id: rowIdText });
+
+/** A sequence or cursor: a canonical decimal (no sign, no leading zeros) that fits PostgreSQL bigint. */
+export const bigintText = z.string().refine(isBigintString, 'a non-negative integer up to 9223372036854775807, without leading zeros');
 
 export const catchupResultSchema = z.object({
   server_id: z.number(),

@@ -7,6 +7,7 @@ import { requireApiKey } from './auth.ts';
 import { registerBullBoard } from './bull-board.ts';
 import type { AppContext } from './context.ts';
 import { registerErrorHandling } from './errors.ts';
+import { refuseNulBytes } from './nul-bytes.ts';
 import { catchupRoutes } from './routes/catchup.ts';
 import { configRoutes } from './routes/config.ts';
 import { fileRoutes } from './routes/files.ts';
@@ -20,6 +21,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app as unknown as FastifyInstance);
+  app.addHook('preValidation', refuseNulBytes);
 
   await app.register(swagger, {
     openapi: {

@@ -3,9 +3,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { measurePeers, type CatchupResult } from '@catchup/engine';
 import type { DetectJobResult } from '@catchup/queue';
+import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { notFound } from '../errors.ts';
-import { catchupResultSchema, errorResponses, isoDate, nullableIso, toIso } from '../schemas.ts';
+import { catchupResultSchema, errorResponses, isoDate, nullableIso, rowId, toIso } from '../schemas.ts';
 
 export const statusSchema = z.object({
   catchup_enabled: z.boolean(),
@@ -43,6 +44,7 @@ export const scanSchema = z.object({
 });
 
 export const catchupRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app) => {
+  acceptEmptyJsonBody(app as unknown as FastifyInstance);
   app.get('/catchup/status', {
     schema: { tags: ['catch-up'], summary: 'Peers needing catch-up and recent catch-up runs', response: { 200: statusSchema, 401: errorResponses[401] } },
   }, async () => {
@@ -86,16 +88,19 @@ export const catchupRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (
     schema: {
       tags: ['catch-up'],
       summary: 'Detect peers needing catch-up, ping them and catch the reachable ones up (waits up to SCAN_WAIT_SECONDS)',
-      body: z.object({ server_ids: z.array(z.number().int().positive()).optional() }).optional(),
+      // No body at all (`curl -X POST …` without -d) asks for the same as {}.
+      body: z.object({ server_ids: z.array(rowId).optional() }).nullish(),
       response: { 200: scanSchema, 202: pendingSchema, ...errorResponses },
     },
   }, async (request, reply) => {
+    const serverIds = request.body?.server_ids;
+    if (serverIds?.length) await assertServersExist(ctx, serverIds);
     const settings = await ctx.engine.settings();
     if (!settings.catchup_enabled) {
       return { message: 'Catch-up is disabled (catchup_enabled = false)', servers_processed: 0, results: [] };
     }
     const deadline = Date.now() + ctx.config.scanWaitSeconds * 1000;
-    const detect = await ctx.queues.add('detect', { trigger: 'scan', ...(request.body?.server_ids ? { serverIds: request.body.server_ids } : {}) }, { attempts: 1, delayMs: 0 });
+    const detect = await ctx.queues.add('detect', { trigger: 'scan', ...(serverIds ? { serverIds } : {}) }, { attempts: 1, delayMs: 0 });
     const pending = (refs: string[]) =>
       reply.code(202).send({
         message: 'Catch-up is still running; follow it at status_url',
@@ -153,6 +158,24 @@ export const catchupRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (
     return { jobs };
   });
 };
+
+/** An empty application/json body reads as no body (Fastify's own parser refuses it with 400). */
+function acceptEmptyJsonBody(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, null);
+    else parseJson(request, body as string, done);
+  });
+}
+
+/** A scan of peers that are not registered is refused, naming them: 404 `Server 7, 9 not found`. */
+async function assertServersExist(ctx: AppContext, ids: number[]): Promise<void> {
+  const found = await ctx.db.syncServer.findMany({ where: { id: { in: ids } }, select: { id: true } });
+  const known = new Set(found.map((s) => s.id));
+  const missing = [...new Set(ids)].filter((id) => !known.has(id));
+  if (missing.length) throw notFound(`Server ${missing.join(', ')}`);
+}
 
 const pendingSchema = z.object({ message: z.string(), job_ids: z.array(z.string()), status_url: z.string() });
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
-import { errorResponses, isoDate, nullableIso, toIso } from '../schemas.ts';
+import { errorResponses, isoDate, nullableIso, rowIdText, toIso } from '../schemas.ts';
 
 const logSchema = z.object({
   id: z.number(),
@@ -22,7 +22,7 @@ export const logRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app)
       tags: ['logs'],
       summary: 'Sync log, newest first',
       querystring: z.object({
-        server_id: z.coerce.number().int().positive().optional(),
+        server_id: rowIdText.optional(),
         operation: z.string().max(100).optional(),
         status: z.string().max(50).optional(),
         page: z.coerce.number().int().min(1).default(1),

@@ -6,9 +6,9 @@ import { changeOutputSchema, changeSchema, incomingFromChange, latestSequence, r
 import { applyPeerBatch } from '@catchup/engine';
 import { latestFileSeq } from '@catchup/files';
 import type { AppContext } from '../context.ts';
-import { errorResponses } from '../schemas.ts';
+import { bigintText, errorResponses } from '../schemas.ts';
 
-const sequenceParam = z.string().regex(/^\d{1,19}$/, 'a non-negative integer');
+const sequenceParam = bigintText;
 const MAX_BATCH = 10_000;
 
 /** A batch body read by scanChangesDocument: already checked, its row images kept as text. */
