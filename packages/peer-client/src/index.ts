@@ -7,7 +7,6 @@ export {
   deleteFileResponseSchema,
   fileManifestEntrySchema,
   fileManifestResponseSchema,
-  isCanonicalBigint,
   pingResponseSchema,
   type ApplyResponse,
   type ChangesPageResponse,

@@ -1,18 +1,12 @@
 // The peer API's wire shapes (snake_case), as zod schemas: the client validates every answer by them, and
 // the server's route schemas may use the same definitions. The TypeScript types derive from them.
 import { z } from 'zod';
-import { changeSchema } from '@catchup/changelog';
-
-const MAX_BIGINT_TEXT = '9223372036854775807';
-const CANONICAL_DECIMAL = /^(0|[1-9][0-9]{0,18})$/;
+import { changeSchema, isBigintString } from '@catchup/changelog';
 
 /** A number of the wire: a canonical decimal string (no sign, no leading zero) that fits PostgreSQL's bigint. */
-export const isCanonicalBigint = (value: unknown): value is string =>
-  typeof value === 'string' && CANONICAL_DECIMAL.test(value) && (value.length < 19 || value <= MAX_BIGINT_TEXT);
-
 export const canonicalBigintString = z
   .string()
-  .refine(isCanonicalBigint, 'a non-negative integer that fits bigint, as a decimal string without leading zeros');
+  .refine(isBigintString, 'a non-negative integer that fits bigint, as a decimal string without leading zeros');
 
 const count = z.number().int().nonnegative();
 
