@@ -1,6 +1,7 @@
 export type { EngineContext } from './context.ts';
 export { measurePeers, peerHasChangesForUs, type PeerNeed } from './detect.ts';
 export { pingPeer, type PingOutcome } from './ping.ts';
+export { nodeWallClock, clockOffsetMs, clockRefusal } from './clock.ts';
 export {
   planCatchup,
   sendRange,

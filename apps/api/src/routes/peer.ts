@@ -3,8 +3,9 @@ import type { FastifySchemaCompiler } from 'fastify';
 import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { changeOutputSchema, changeSchema, incomingFromChange, latestSequence, readChangesJson, scanChangesDocument, type IncomingChange } from '@catchup/changelog';
-import { applyPeerBatch } from '@catchup/engine';
+import { applyPeerBatch, nodeWallClock } from '@catchup/engine';
 import { latestFileSeq } from '@catchup/files';
+import { pingResponseSchema } from '@catchup/peer-client';
 import type { AppContext } from '../context.ts';
 import { bigintText, errorResponses } from '../schemas.ts';
 
@@ -45,14 +46,7 @@ export const peerRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       tags: ['peer'],
       summary: 'Identity and log position of this node',
       response: {
-        200: z.object({
-          node_id: z.string(),
-          node_name: z.string(),
-          version: z.string(),
-          latest_sequence: z.string(),
-          latest_file_seq: z.string(),
-          server_time: z.string(),
-        }),
+        200: pingResponseSchema,
         401: errorResponses[401],
       },
     },
@@ -62,7 +56,7 @@ export const peerRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
     version: ctx.version,
     latest_sequence: await latestSequence(ctx.pool),
     latest_file_seq: await latestFileSeq(ctx.pool),
-    server_time: new Date().toISOString(),
+    server_time: (await nodeWallClock(ctx.pool)).toISOString(),
   }));
 
   app.get('/changes', {
