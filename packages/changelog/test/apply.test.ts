@@ -10,6 +10,7 @@ import {
   type Change,
 } from '@catchup/changelog';
 import { createPool } from '@catchup/db';
+import { rowsWithoutTheirLoggedVersion } from '@catchup/testing';
 import { applyTo, logCount, logIdentities, tableDigest, useNodes, type TestNode } from './nodes.ts';
 
 const [a, b, c] = await useNodes(3, 'apply');
@@ -195,23 +196,6 @@ describe('what a batch carries reaches the row and the log exactly', () => {
   });
 });
 
-/** Every row of every synced table has its standing version in the log: the tables are what the log says (I12). */
-async function rowsWithoutTheirLoggedVersion(node: TestNode): Promise<number> {
-  let missing = 0;
-  for (const table of ['teams', 'events', 'matches', 'scouting_data']) {
-    const { rows } = await node.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM ${table} t
-        WHERE NOT EXISTS (
-          SELECT 1 FROM database_changes d
-           WHERE d.table_name = '${table}' AND d.record_id = t.id::text AND d.operation <> 'delete'
-             AND to_jsonb(jsonb_populate_record(NULL::${table}, d.change_data::jsonb)) = to_jsonb(t)
-             AND d.hlc = (SELECT max(hlc) FROM database_changes m WHERE m.table_name = '${table}' AND m.record_id = t.id::text))`,
-    );
-    missing += rows[0]!.n;
-  }
-  return missing;
-}
-
 describe("a peer's batch cannot split the tables or stop local writes (I12, I13)", () => {
   function teamChange(origin: string, sequence: string, name: string, hlc = BigInt(Date.now()) * 65536n): Change {
     const id = randomUUID();
@@ -282,7 +266,7 @@ describe("a peer's batch cannot split the tables or stop local writes (I12, I13)
     await expectRefused([sameStampOtherName], IdentityConflictError, /identity conflict/);
     const fresh = teamChange(origin, '304', 'new');
     await expectRefused([fresh, { ...fresh, change_data: { ...fresh.change_data!, name: 'new, twice' } }], IdentityConflictError, /change #1 .*carries .*\/304 twice with different content/);
-    expect(await rowsWithoutTheirLoggedVersion(c!)).toBe(0);
+    expect(await rowsWithoutTheirLoggedVersion(c!.pool)).toBe(0);
   });
 
   it("refuses a change claiming this node's identity that it never made, and skips one it did", async () => {
@@ -296,7 +280,7 @@ describe("a peer's batch cannot split the tables or stop local writes (I12, I13)
     const nextSequence = rows[0]!.next;
     await expectRefused([teamChange(c!.nodeId, nextSequence, 'spoofed')], IdentityConflictError, /claims to come from this node .* which never made change/);
     await localInsertWorks();
-    expect(await rowsWithoutTheirLoggedVersion(c!)).toBe(0);
+    expect(await rowsWithoutTheirLoggedVersion(c!.pool)).toBe(0);
   });
 });
 

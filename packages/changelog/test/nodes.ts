@@ -2,7 +2,7 @@
 import { afterAll } from 'vitest';
 import { createPool, type Pool } from '@catchup/db';
 import { applyBatch, getNodeIdentity, type ApplyResult } from '@catchup/changelog';
-import { useTestDatabases, type TestDatabase } from '@catchup/testing';
+import { sampleTablesDigest, useTestDatabases, type TestDatabase } from '@catchup/testing';
 
 export interface TestNode {
   name: string;
@@ -28,14 +28,7 @@ export async function useNodes(count: number, label = 'node'): Promise<TestNode[
 }
 
 /** Every synced table's rows, sorted, as one comparable value. */
-export async function tableDigest(pool: Pool): Promise<Record<string, unknown[]>> {
-  const out: Record<string, unknown[]> = {};
-  for (const table of ['teams', 'events', 'matches', 'scouting_data']) {
-    const { rows } = await pool.query(`SELECT to_jsonb(t) AS row FROM "${table}" t ORDER BY id`);
-    out[table] = rows.map((r) => r.row);
-  }
-  return out;
-}
+export const tableDigest = sampleTablesDigest;
 
 export async function logIdentities(pool: Pool): Promise<string[]> {
   const { rows } = await pool.query<{ id: string }>(

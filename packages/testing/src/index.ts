@@ -7,3 +7,4 @@ export {
   type TestDatabase,
 } from './databases.ts';
 export { uniqueQueuePrefix, deleteKeysWithPrefix, useQueuePrefix } from './redis.ts';
+export { SAMPLE_TABLES, clockLeadMs, rowsWithoutTheirLoggedVersion, sampleTablesDigest } from './integrity.ts';
