@@ -7,6 +7,7 @@ import {
   peerHasChangesForUs,
   pingPeer,
   planCatchup,
+  recordRefusal,
   receiveRange,
   sendRange,
   syncDirectory,
@@ -49,14 +50,19 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
       for (const { server, missingChanges } of peers) {
         const ping = await pingPeer(engine, server);
         if (!ping.ok) {
-          logger.warn({ server: server.name, error: ping.error.message }, `❌ ${server.name} is not reachable`);
-          out.push({ server_id: server.id, server_name: server.name, missing_changes: missingChanges, reachable: false, error: ping.error.message });
+          if (ping.answered) {
+            await recordRefusal(engine, server, ping.reason);
+            logger.warn({ server: server.name, error: ping.reason }, `❌ ${server.name} is not caught up with: ${ping.reason}`);
+          } else {
+            logger.warn({ server: server.name, error: ping.reason }, `❌ ${server.name} is not reachable`);
+          }
+          out.push({ server_id: server.id, server_name: server.name, missing_changes: missingChanges, reachable: false, error: ping.reason });
           continue;
         }
         const peerHasMore = await peerHasChangesForUs(engine, server, ping.ping.latest_sequence);
         const filesChanged =
           enabledDirectories(server).length > 0 &&
-          (localFileSeq > server.fileSeqLocal || BigInt(ping.ping.latest_file_seq ?? '0') > server.fileSeqPeer);
+          (localFileSeq > server.fileSeqLocal || BigInt(ping.ping.latest_file_seq) > server.fileSeqPeer);
         if (missingChanges === 0 && !peerHasMore && !filesChanged) {
           out.push({ server_id: server.id, server_name: server.name, missing_changes: 0, reachable: true });
           continue;
@@ -82,7 +88,7 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
         const ping = await pingPeer(engine, server);
         let children = 0;
         if (!ping.ok) {
-          planErrors.push(ping.error.message);
+          planErrors.push(ping.reason);
           await job.updateData({ ...job.data, step: 'finalize', startedAt, planErrors });
         } else {
           const plan = await planCatchup(engine, server, ping.ping);
@@ -92,7 +98,7 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
           );
           const directories = enabledDirectories(server);
           if (directories.length) {
-            fileSeqs = { fileSeqLocal: await latestFileSeq(engine.pool), fileSeqPeer: ping.ping.latest_file_seq ?? '0' };
+            fileSeqs = { fileSeqLocal: await latestFileSeq(engine.pool), fileSeqPeer: ping.ping.latest_file_seq };
             logger.info({ server: server.name, directories }, `📁 Files: syncing ${directories.join(', ')}`);
           }
           // Recorded before the children exist: whatever happens next, this job only finalizes.

@@ -23,6 +23,10 @@ export interface DetectJobData {
 
 export interface DetectJobResult {
   skipped?: string;
+  /**
+   * reachable: whether a catch-up can run with the peer — false when it gave no usable answer or its clock
+   * is beyond catchup_max_clock_skew_seconds; error says which.
+   */
   peers: { server_id: number; server_name: string; missing_changes: number; reachable: boolean; error?: string; catchup_job_id?: string }[];
 }
 
