@@ -19,6 +19,7 @@ export const statusSchema = z.object({
       last_sync: nullableIso,
       last_ping: nullableIso,
       ping_success: z.boolean().nullable(),
+      clock_offset_ms: z.number().nullable(),
       missing_changes: z.number(),
     }),
   ),
@@ -68,6 +69,7 @@ export const catchupRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (
           last_sync: toIso(server.lastSync),
           last_ping: toIso(server.lastPing),
           ping_success: server.pingSuccess,
+          clock_offset_ms: server.clockOffsetMs === null ? null : Number(server.clockOffsetMs),
           missing_changes: missingChanges,
         })),
       recent_catchup_logs: logs.map((log) => ({
