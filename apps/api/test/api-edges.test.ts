@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { registerPeer, useApiNodes } from './nodes.ts';
 
 const [a, b] = await useApiNodes(2, 'edges');
+const [listed] = await useApiNodes(1, 'edges-listed', { PEER_HOSTS: '10.0.0.0/8, node-b.lan ,fd12::/16' });
 await registerPeer(a!, b!);
 await registerPeer(b!, a!);
 
@@ -73,5 +74,51 @@ describe('out-of-range numbers and NUL bytes are 400 naming the field, never 500
     const res = await a!.call('/api/sync/changes?after=9223372036854775807');
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ changes: [], has_more: false });
+  });
+});
+
+describe('peer hosts', () => {
+  const register = (node: typeof a, host: string, name = `peer-${Math.random().toString(36).slice(2, 10)}`) =>
+    node!.call('/api/sync/servers', { method: 'POST', json: { name, host, port: 5000 } });
+
+  it.each([
+    '127.0.0.1:22', 'http://x', 'x/y', 'user@host', '[::1]:80', 'host name', 'node.', '2852039166', '169.254.43518',
+    '169.254.169.254', '169.254.1.1', 'fe80::1', 'FE80::abcd', 'fe80::1%eth0', '::ffff:169.254.169.254', 'fd00:ec2::254',
+    'metadata.google.internal', 'METADATA', '0.0.0.0', '::', '224.0.0.1', 'ff02::1', '255.255.255.255',
+  ])('refuses %j with 400 naming body.host, on create and on update, changing nothing', async (host) => {
+    const before = await a!.ctx.db.syncServer.findMany({ orderBy: { id: 'asc' } });
+    const created = await register(a, host);
+    expect(created.status).toBe(400);
+    expect(await message(created)).toMatch(/^body\.host: /);
+    const updated = await a!.call(`/api/sync/servers/${before[0]!.id}`, { method: 'PUT', json: { host } });
+    expect(updated.status).toBe(400);
+    expect(await message(updated)).toMatch(/^body\.host: /);
+    expect(await a!.ctx.db.syncServer.findMany({ orderBy: { id: 'asc' } })).toEqual(before);
+  });
+
+  it.each(['127.0.0.1', '127.0.0.9', '::1', '[::1]', 'localhost', 'node-b', 'scouting_laptop.local', 'pit.example.org', '10.0.0.5', '192.168.1.20'])(
+    'accepts %j (loopback included)',
+    async (host) => {
+      const res = await register(a, host);
+      expect(res.status).toBe(201);
+      const { id } = (await res.json()) as { id: number };
+      expect((await a!.call(`/api/sync/servers/${id}`, { method: 'DELETE' })).status).toBe(204);
+    },
+  );
+
+  it('with PEER_HOSTS set, takes only hosts on the list (names without case, addresses by CIDR)', async () => {
+    for (const host of ['10.1.2.3', 'node-b.lan', 'NODE-B.lan', 'fd12::7']) expect((await register(listed, host)).status, host).toBe(201);
+    const before = await listed!.ctx.db.syncServer.findMany({ orderBy: { id: 'asc' } });
+    for (const host of ['192.168.1.20', '127.0.0.1', 'node-c.lan', 'fd13::7']) {
+      const created = await register(listed, host);
+      expect(created.status, host).toBe(400);
+      expect(await message(created)).toBe(`body.host: ${host} is not in PEER_HOSTS`);
+      const updated = await listed!.call(`/api/sync/servers/${before[0]!.id}`, { method: 'PUT', json: { host } });
+      expect(updated.status, host).toBe(400);
+      expect(await message(updated)).toBe(`body.host: ${host} is not in PEER_HOSTS`);
+    }
+    expect(await listed!.ctx.db.syncServer.findMany({ orderBy: { id: 'asc' } })).toEqual(before);
+    // The list never lets a refused address through.
+    expect((await register(listed, '169.254.169.254')).status).toBe(400);
   });
 });

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, type ConfigProblem } from './errors.ts';
+import { isPeerHostEntry } from './peer-hosts.ts';
 import { settingDefinitions, settingKeys, type RuntimeSettings } from './settings.ts';
 import { describeExpected, parseBoolean, parseInteger, integerIn } from './values.ts';
 
@@ -34,6 +35,8 @@ export interface NodeConfig {
   fileUploadLimitBytes: number;
   /** Extra exclusion globs for synced files, added to the defaults (SYNC_EXCLUDE, comma-separated). */
   syncExclude: string[];
+  /** Hosts a peer may be registered at: names, IPs or CIDR blocks (PEER_HOSTS, comma-separated); empty allows any. */
+  peerHosts: string[];
   /** Defaults for the runtime settings; sync_config rows override them. */
   defaults: RuntimeSettings;
 }
@@ -101,6 +104,11 @@ const processFields: Record<string, EnvField> = {
     parse: (v) => v.split(',').map((p) => p.trim()).filter(Boolean),
     schema: z.array(z.string().min(1).max(200)).max(100),
   },
+  PEER_HOSTS: {
+    expected: 'comma-separated host names, IP addresses or CIDR blocks',
+    parse: (v) => v.split(',').map((p) => p.trim()).filter(Boolean),
+    schema: z.array(z.string().refine(isPeerHostEntry)).max(1000),
+  },
   LOG_LEVEL: { expected: `one of ${LOG_LEVELS.join(', ')}`, parse: (v) => v, schema: z.enum(LOG_LEVELS) },
 };
 
@@ -143,6 +151,7 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     adminUser: read('ADMIN_USER', 'admin'),
     adminPassword: read<string | undefined>('ADMIN_PASSWORD', undefined),
     syncExclude: read<string[]>('SYNC_EXCLUDE', []),
+    peerHosts: read<string[]>('PEER_HOSTS', []),
     fileUploadLimitBytes: read('FILE_UPLOAD_LIMIT_BYTES', 2 * 1024 ** 3),
     defaults: readSettingDefaults(env, problems),
   };

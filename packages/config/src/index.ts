@@ -1,5 +1,6 @@
 export { ConfigError, type ConfigProblem } from './errors.ts';
 export { loadNodeConfig, type NodeConfig } from './env.ts';
+export { isPeerHostEntry, isPeerHostListed, peerHostProblem } from './peer-hosts.ts';
 export {
   settingDefinitions,
   settingKeys,

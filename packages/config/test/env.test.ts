@@ -78,10 +78,17 @@ describe('configuration from the environment', () => {
     ['REDIS_URL', 'not a url', /REDIS_URL: expected a redis:\/\/ URL/],
     ['NODE_NAME', 'has space', /NODE_NAME: expected a name/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL: expected one of/],
+    ['PEER_HOSTS', '10.0.0.0/8,http://node-b', /PEER_HOSTS: expected comma-separated host names, IP addresses or CIDR blocks/],
+    ['PEER_HOSTS', '10.0.0.0/33', /PEER_HOSTS: expected comma-separated/],
   ])('refuses %s=%s naming the key and the expected type', (key, value, message) => {
     const err = problemsOf({ [key]: value });
     expect(err.message).toMatch(message);
     expect(err.problems.map((p) => p.key)).toEqual([key]);
+  });
+
+  it('reads PEER_HOSTS as a list of names, addresses and CIDR blocks (empty: any host)', () => {
+    expect(loadNodeConfig({}).peerHosts).toEqual([]);
+    expect(loadNodeConfig({ PEER_HOSTS: ' node-b.lan, 10.0.0.0/8 ,fd12::/16,192.168.1.7,' }).peerHosts).toEqual(['node-b.lan', '10.0.0.0/8', 'fd12::/16', '192.168.1.7']);
   });
 
   it('reports every bad key at once', () => {

@@ -1,9 +1,10 @@
 // Peer management. The outbound API key is write-only: responses say whether one is set, never what.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { isPeerHostListed, peerHostProblem } from '@catchup/config';
 import type { SyncServer } from '@catchup/db';
 import type { AppContext } from '../context.ts';
-import { notFound } from '../errors.ts';
+import { HttpError, notFound } from '../errors.ts';
 import { errorResponses, idParams, isoDate, nullableIso, toIso } from '../schemas.ts';
 
 const serverSchema = z.object({
@@ -35,7 +36,10 @@ const serverSchema = z.object({
 
 const writable = {
   name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, dash or underscore (1-64)'),
-  host: z.string().min(1).max(255).regex(/^[A-Za-z0-9.:_\-[\]]+$/, 'a host name or IP address'),
+  host: z.string().min(1).max(255).superRefine((host, check) => {
+    const problem = peerHostProblem(host);
+    if (problem) check.addIssue({ code: 'custom', message: problem });
+  }),
   port: z.number().int().min(1).max(65535),
   protocol: z.enum(['http', 'https']),
   api_key: z.string().min(1).max(512).nullable(),
@@ -97,6 +101,11 @@ function toData(body: Partial<Record<keyof typeof writable, unknown>>) {
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 'P2002';
 
+/** A host off the PEER_HOSTS list is refused (400) on create and update; an empty list allows any. */
+function assertHostListed(ctx: AppContext, host: string | undefined): void {
+  if (host !== undefined && !isPeerHostListed(host, ctx.config.peerHosts)) throw new HttpError(400, `body.host: ${host} is not in PEER_HOSTS`);
+}
+
 export const serverRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app) => {
   const tags = ['servers'];
   app.get('/servers', { schema: { tags, summary: 'List peers', response: { 200: z.object({ servers: z.array(serverSchema) }), 401: errorResponses[401] } } }, async () => ({
@@ -110,6 +119,7 @@ export const serverRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (a
   });
 
   app.post('/servers', { schema: { tags, summary: 'Register a peer', body: createBody, response: { 201: serverSchema, 409: errorResponses[400], ...errorResponses } } }, async (request, reply) => {
+    assertHostListed(ctx, request.body.host);
     try {
       const server = await ctx.db.syncServer.create({ data: toData(request.body) as Parameters<typeof ctx.db.syncServer.create>[0]['data'] });
       return reply.code(201).send(present(server));
@@ -122,6 +132,7 @@ export const serverRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (a
   app.put('/servers/:id', { schema: { tags, summary: 'Change a peer', params: idParams, body: updateBody, response: { 200: serverSchema, 409: errorResponses[400], ...errorResponses } } }, async (request, reply) => {
     const exists = await ctx.db.syncServer.findUnique({ where: { id: request.params.id } });
     if (!exists) throw notFound(`Server ${request.params.id}`);
+    assertHostListed(ctx, request.body.host);
     try {
       return present(await ctx.db.syncServer.update({ where: { id: request.params.id }, data: toData(request.body) }));
     } catch (err) {
