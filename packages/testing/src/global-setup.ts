@@ -24,12 +24,16 @@ export default async function setup(project: TestProject): Promise<void> {
   const admin = new pg.Client({ connectionString: testPostgresUrl });
   await admin.connect();
   try {
-    // Sweep what a killed run left behind, and templates of older migration sets.
+    // Sweep what a killed run left behind, and templates of older migration sets: databases nobody is
+    // connected to (another run going on at the same time keeps its databases open). One that gets a
+    // connection meanwhile refuses the drop, and stays.
     const stale = await admin.query<{ datname: string }>(
-      `SELECT datname FROM pg_database WHERE (datname LIKE $1 OR datname LIKE 'catchup_template_%') AND datname <> $2`,
+      `SELECT datname FROM pg_database d
+        WHERE (datname LIKE $1 OR datname LIKE 'catchup_template_%') AND datname <> $2
+          AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)`,
       [`${TEST_DB_PREFIX}%`, template],
     );
-    for (const { datname } of stale.rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    for (const { datname } of stale.rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}"`).catch(() => {});
 
     const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [template]);
     if (!exists.rowCount) {
