@@ -86,4 +86,17 @@ describe('logs', () => {
     expect(text).not.toContain('outbound-secret-987654321');
     expect(text).not.toContain('a-wrong-key-that-was-tried');
   });
+
+  it('never contain a key put in the URL: query parameters named like a key, token or password are redacted', async () => {
+    const secrets = ['url-secret-api-key-111', 'url-secret-apikey-222', 'url-secret-key-333', 'url-secret-token-444', 'url-secret-password-555'];
+    const before = lines.length;
+    const refused = await fetch(`${node.url}/api/sync/ping?api_key=${secrets[0]}`);
+    expect(refused.status).toBe(401);
+    const query = `APIKEY=${secrets[1]}&Key=${secrets[2]}&access_token=${secrets[3]}&password=${secrets[4]}&path=config`;
+    expect((await fetch(`${node.url}/api/sync/files/checksums?${query}`, { headers: { 'x-api-key': key } })).status).toBe(200);
+    const text = lines.slice(before).join('');
+    for (const secret of secrets) expect(text).not.toContain(secret);
+    expect(text).toContain('/api/sync/ping?api_key=[redacted]');
+    expect(text).toContain('/api/sync/files/checksums?APIKEY=[redacted]&Key=[redacted]&access_token=[redacted]&password=[redacted]&path=config');
+  });
 });
