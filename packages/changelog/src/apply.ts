@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { inTransaction, type Pool, type PoolClient } from '@catchup/db';
 import { from as copyFrom } from 'pg-copy-streams';
-import { changeIdentity, compareDecimal, compareVersions, type Change } from './change.ts';
+import { changeIdentity, compareDecimal, compareVersions, versionOf, type Change, type Version } from './change.ts';
 import { BatchRejectedError } from './errors.ts';
 import { checkIdentities, checkRepeatsAgree, checkStamps, type ChangeContent } from './integrity.ts';
 import { prepared, quoteIdent } from './sql.ts';
@@ -34,11 +34,6 @@ export interface ApplyOptions {
   nodeId: string;
   /** How far ahead of this node's clock a change's stamp may be (catchup_max_clock_skew_seconds). */
   maxClockSkewMs: number;
-}
-
-interface Version {
-  hlc: string;
-  node: string;
 }
 
 const rowKey = (table: string, id: string) => `${table}\u0000${id}`;
@@ -201,20 +196,20 @@ async function pickWinners(
   for (const c of changes) {
     const key = rowKey(c.table_name, c.record_id);
     const best = candidates.get(key);
-    if (!best || compareVersions({ hlc: c.hlc, node: c.origin_node_id }, { hlc: best.hlc, node: best.origin_node_id }) > 0) {
+    if (!best || compareVersions(versionOf(c), versionOf(best)) > 0) {
       candidates.set(key, c);
     }
   }
   const list = [...candidates.values()];
   const runs = sequenceRuns(changes);
   // The standing version of a row is its newest logged change; ties on hlc come back together and are
-  // settled here, by node id, exactly as compareVersions orders them. Identities already logged are
+  // settled here, by node id and origin sequence, exactly as compareVersions orders them. Identities already logged are
   // looked up by runs of consecutive origin sequences: one index range scan per run (usually one per
   // origin for a batch read from a peer's log), returning only identities of the batch. (The LIMIT,
   // which no run can exceed, keeps each a range scan: seeing one origin in the whole log, the planner
   // otherwise preferred hashing the entire log.)
   const { rows } = await client.query<PickedRow>({
-    ...prepared(`SELECT h.horizon, h.wall, l.logged, l.logged_content, l.logged_data, v.table_name, v.record_id, v.hlc, v.origin_node_id
+    ...prepared(`SELECT h.horizon, h.wall, l.logged, l.logged_content, l.logged_data, v.table_name, v.record_id, v.hlc, v.origin_node_id, v.origin_sequence
        FROM (
          SELECT (SELECT coalesce(max(sequence), 0)::text FROM database_changes) AS horizon, catchup_wall_clock_ms()::text AS wall
        ) h
@@ -230,10 +225,10 @@ async function pickWinners(
            ) d
        ) l
        LEFT JOIN (
-         SELECT x.table_name, x.record_id, t.hlc::text AS hlc, t.origin_node_id
+         SELECT x.table_name, x.record_id, t.hlc::text AS hlc, t.origin_node_id, t.origin_sequence::text AS origin_sequence
            FROM unnest($1::text[], $2::text[]) AS x(table_name, record_id)
            CROSS JOIN LATERAL (
-             SELECT hlc, origin_node_id FROM database_changes m
+             SELECT hlc, origin_node_id, origin_sequence FROM database_changes m
               WHERE m.table_name = x.table_name AND m.record_id = x.record_id
               ORDER BY hlc DESC FETCH FIRST 1 ROW WITH TIES
            ) t
@@ -244,13 +239,13 @@ async function pickWinners(
   for (const r of rows) {
     if (r.table_name === null) continue;
     const key = rowKey(r.table_name, r.record_id);
-    const version = { hlc: r.hlc, node: r.origin_node_id };
+    const version = { hlc: r.hlc, node: r.origin_node_id, sequence: r.origin_sequence };
     const current = standing.get(key);
     if (!current || compareVersions(version, current) > 0) standing.set(key, version);
   }
   const winners = list.filter((c) => {
     const current = standing.get(rowKey(c.table_name, c.record_id));
-    return !current || compareVersions({ hlc: c.hlc, node: c.origin_node_id }, current) > 0;
+    return !current || compareVersions(versionOf(c), current) > 0;
   });
   winners.sort((a, b) => (a.record_id < b.record_id ? -1 : a.record_id > b.record_id ? 1 : 0));
   const first = rows[0]!;
@@ -268,6 +263,7 @@ interface PickedRow {
   record_id: string;
   hlc: string;
   origin_node_id: string;
+  origin_sequence: string;
 }
 
 function loggedContents(row: PickedRow): Map<string, ChangeContent> {

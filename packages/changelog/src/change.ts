@@ -98,9 +98,20 @@ export function compareDecimal(a: string, b: string): number {
   return a === b ? 0 : a > b ? 1 : -1;
 }
 
-/** Last-writer-wins order: hybrid logical clock, then node id. Positive when a wins over b. */
-export function compareVersions(a: { hlc: string; node: string }, b: { hlc: string; node: string }): number {
+/** A change's place in last-writer-wins order. */
+export interface Version {
+  hlc: string;
+  node: string;
+  /** The origin sequence: settles two stamps a node issued alike (an honest node never does; a hostile peer can). */
+  sequence: string;
+}
+
+export const versionOf = (c: Pick<Change, 'hlc' | 'origin_node_id' | 'origin_sequence'>): Version => ({ hlc: c.hlc, node: c.origin_node_id, sequence: c.origin_sequence });
+
+/** Last-writer-wins order: hybrid logical clock, then node id, then origin sequence. Positive when a wins over b. */
+export function compareVersions(a: Version, b: Version): number {
   const byClock = compareDecimal(a.hlc, b.hlc);
   if (byClock !== 0) return byClock;
-  return a.node === b.node ? 0 : a.node > b.node ? 1 : -1;
+  if (a.node !== b.node) return a.node > b.node ? 1 : -1;
+  return compareDecimal(a.sequence, b.sequence);
 }

@@ -28,3 +28,25 @@ export async function measureBacklog(sql: Sql, peer: PeerPosition): Promise<Back
   );
   return { missing: Number(rows[0]!.n), latest: rows[0]!.latest };
 }
+
+export interface UnmadeClaims {
+  /** Changes in this log claiming the origin at sequences past its latest position. */
+  count: number;
+  /** The first of them, as origin/sequence. */
+  first: string | null;
+}
+
+/**
+ * Changes in this log that claim to come from `origin` at sequences past its latest log position: the
+ * origin never made them (a peer forged them, or the origin's database was restored from an older
+ * backup and will reuse those identities). They are never sent to the origin, which would refuse them,
+ * so detection raises them as an integrity alert (I12).
+ */
+export async function findUnmadeClaims(sql: Sql, origin: string, originLatest: string): Promise<UnmadeClaims> {
+  const { rows } = await sql.query<{ n: string; first: string | null }>(
+    `SELECT count(*)::text AS n, min(origin_sequence)::text AS first FROM database_changes WHERE origin_node_id = $1 AND origin_sequence > $2::bigint`,
+    [origin, originLatest],
+  );
+  const count = Number(rows[0]!.n);
+  return { count, first: count ? `${origin}/${rows[0]!.first}` : null };
+}

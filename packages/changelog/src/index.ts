@@ -3,7 +3,7 @@ export { BatchRejectedError, IdentityConflictError } from './errors.ts';
 export { applyBatch, applyChanges, applyIncoming, type ApplyOptions, type ApplyResult } from './apply.ts';
 export { checkChanges, incomingFromChange, scanChangesDocument, type ChangesDocument, type IncomingChange } from './wire.ts';
 export { readChanges, readChangesJson, latestSequence, type ChangePage, type ChangePageJson, type ReadOptions } from './read.ts';
-export { countMissingChanges, measureBacklog, type Backlog, type PeerPosition } from './detect.ts';
+export { countMissingChanges, findUnmadeClaims, measureBacklog, type Backlog, type PeerPosition, type UnmadeClaims } from './detect.ts';
 export { acknowledgeRange, getCursor, type AckRange, type CursorDirection } from './cursors.ts';
 export { getNodeIdentity, type NodeIdentity } from './identity.ts';
 export {

@@ -269,6 +269,22 @@ describe("a peer's batch cannot split the tables or stop local writes (I12, I13)
     expect(await rowsWithoutTheirLoggedVersion(c!.pool)).toBe(0);
   });
 
+  it('settles two changes of a row that one origin stamped alike the same way on every node, whatever the order', async () => {
+    const origin = `same-stamp-${randomUUID()}`;
+    const first = teamChange(origin, '1', 'first');
+    const stamp = first.hlc;
+    const second = { ...first, origin_sequence: '2', operation: 'update' as const, change_data: { ...first.change_data!, name: 'second' } };
+    await applyTo(a!, [first]);
+    await applyTo(a!, [second]);
+    await applyTo(b!, [second]);
+    await applyTo(b!, [first]);
+    for (const node of [a!, b!]) {
+      const { rows } = await node.pool.query('SELECT name FROM teams WHERE id = $1', [first.record_id]);
+      expect(rows, node.name).toEqual([{ name: 'second' }]);
+    }
+    expect(second.hlc).toBe(stamp);
+  });
+
   it("refuses a change claiming this node's identity that it never made, and skips one it did", async () => {
     const local = await localInsertWorks();
     const own = (await logOf(c!)).find((ch) => ch.hlc === local)!;

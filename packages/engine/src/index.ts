@@ -17,4 +17,4 @@ export {
 export { planSendRanges, planReceiveRanges, type Range, type SendPlan } from './ranges.ts';
 export { openEngine, type OpenedEngine } from './assemble.ts';
 export { syncDirectory, enabledDirectories, type FileSyncOutcome } from './files.ts';
-export { applyPeerBatch, recordIntegrityAlert, INTEGRITY_ALERT, type AlertSource } from './integrity.ts';
+export { applyPeerBatch, checkClaimsOfPeer, recordIntegrityAlert, INTEGRITY_ALERT, type AlertSource } from './integrity.ts';

@@ -1,6 +1,8 @@
 // Integrity alerts (SPEC I12): a peer sent a change whose identity is taken by another change, or that
-// claims this node's own identity. The batch was refused; the alert is how an operator hears of it.
-import { applyIncoming, IdentityConflictError, type ApplyResult, type IncomingChange } from '@catchup/changelog';
+// claims this node's own identity (the batch was refused), or this log holds changes claiming a peer as
+// their origin that the peer never made. The alert is how an operator hears of it.
+import { applyIncoming, findUnmadeClaims, IdentityConflictError, type ApplyResult, type IncomingChange } from '@catchup/changelog';
+import type { SyncServer } from '@catchup/db';
 import type { EngineContext } from './context.ts';
 
 /** The sync_logs operation of an integrity alert (counted by /metrics, listed by GET /api/sync/logs). */
@@ -13,18 +15,10 @@ export interface AlertSource {
   via: string;
 }
 
-export async function recordIntegrityAlert(ctx: EngineContext, source: AlertSource, error: IdentityConflictError): Promise<void> {
+export async function recordIntegrityAlert(ctx: EngineContext, alert: { serverId: number | null; details: string; message: string }): Promise<void> {
   const now = new Date();
   await ctx.db.syncLog.create({
-    data: {
-      serverId: source.serverId,
-      operation: INTEGRITY_ALERT,
-      status: 'failed',
-      startedAt: now,
-      completedAt: now,
-      details: `Refused a batch (${source.via}): ${error.change ?? 'a change'} conflicts with this node's log`,
-      errorMessage: error.message,
-    },
+    data: { serverId: alert.serverId, operation: INTEGRITY_ALERT, status: 'failed', startedAt: now, completedAt: now, details: alert.details, errorMessage: alert.message },
   });
 }
 
@@ -37,7 +31,28 @@ export async function applyPeerBatch(ctx: EngineContext, changes: IncomingChange
   try {
     return await applyIncoming(ctx.pool, changes, { nodeId: ctx.nodeId, maxClockSkewMs: settings.catchup_max_clock_skew_seconds * 1000 });
   } catch (err) {
-    if (err instanceof IdentityConflictError) await recordIntegrityAlert(ctx, source, err);
+    if (err instanceof IdentityConflictError) {
+      const details = `Refused a batch (${source.via}): ${err.change ?? 'a change'} conflicts with this node's log`;
+      await recordIntegrityAlert(ctx, { serverId: source.serverId, details, message: err.message });
+    }
     throw err;
   }
+}
+
+/**
+ * Looks for changes in this log that claim to come from the peer past its latest log position (as its
+ * ping just said): the peer never made them. Raises an integrity alert when they are found, or when their
+ * number changed since the last alert, and returns its message.
+ */
+export async function checkClaimsOfPeer(ctx: EngineContext, server: SyncServer, peerNodeId: string, peerLatest: string): Promise<string | null> {
+  const claims = await findUnmadeClaims(ctx.pool, peerNodeId, peerLatest);
+  if (!claims.count) return null;
+  const message =
+    `${claims.count} change(s) in this log, from ${claims.first} on, claim to come from ${server.name} past its latest position ` +
+    `${peerLatest}: ${server.name} never made them (a peer forged them, or its database was restored from an older backup)`;
+  const last = await ctx.db.syncLog.findFirst({ where: { serverId: server.id, operation: INTEGRITY_ALERT }, orderBy: { id: 'desc' }, select: { errorMessage: true } });
+  if (last?.errorMessage !== message) {
+    await recordIntegrityAlert(ctx, { serverId: server.id, details: `Changes claiming ${server.name} as their origin that it never made`, message });
+  }
+  return message;
 }
