@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { PeerError } from './errors.ts';
 
 /** At most this many of a schema's complaints are named in an error. */
-const NAMED_ISSUES = 3;
+const NAMED_ISSUES = 6;
 
 function describeIssues(error: z.ZodError): string {
   const named = error.issues.slice(0, NAMED_ISSUES).map((issue) => `${issue.path.join('.') || 'the body'}: ${issue.message}`);
