@@ -16,8 +16,17 @@ import { opsRoutes } from './routes/ops.ts';
 import { peerRoutes } from './routes/peer.ts';
 import { serverRoutes } from './routes/servers.ts';
 
+/** A client has this long to send a request's headers; one trickling them in is disconnected (408) then. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+/** How often connections are checked against HEADERS_TIMEOUT_MS (Node's default, 30 s, let a slow client stay 90 s). */
+const CONNECTIONS_CHECK_MS = 1_000;
+
 export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: ctx.logger, bodyLimit: ctx.config.bodyLimitBytes }).withTypeProvider<ZodTypeProvider>();
+  const app = Fastify({
+    loggerInstance: ctx.logger,
+    bodyLimit: ctx.config.bodyLimitBytes,
+    http: { headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: CONNECTIONS_CHECK_MS },
+  }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app as unknown as FastifyInstance);

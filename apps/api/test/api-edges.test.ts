@@ -1,6 +1,8 @@
 // The API's edges (issue 14): requests a user or a hostile peer can send that must get a clear 4xx and
 // change nothing — never a 500.
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { HEADERS_TIMEOUT_MS } from '../src/server.ts';
 import { registerPeer, useApiNodes } from './nodes.ts';
 
 const [a, b] = await useApiNodes(2, 'edges');
@@ -121,4 +123,32 @@ describe('peer hosts', () => {
     // The list never lets a refused address through.
     expect((await register(listed, '169.254.169.254')).status).toBe(400);
   });
+});
+
+describe('slow clients', () => {
+  it('a client trickling its headers in (one line every 2 s) is disconnected within seconds', async () => {
+    const { hostname, port } = new URL(a!.url);
+    const socket = connect(Number(port), hostname);
+    const started = Date.now();
+    let line = 0;
+    const trickle = setInterval(() => socket.write(`x-slow-${line++}: still coming\r\n`), 2000);
+    const answer: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => answer.push(chunk));
+    socket.write('GET /health HTTP/1.1\r\nhost: edges\r\n');
+    // Given up after 20 s (the old limit held such a client for 60–90 s).
+    const closedAfter = await new Promise<number | null>((resolve) => {
+      const giveUp = setTimeout(() => resolve(null), 20_000);
+      socket.on('close', () => {
+        clearTimeout(giveUp);
+        resolve(Date.now() - started);
+      });
+      socket.on('error', () => {});
+    });
+    clearInterval(trickle);
+    socket.destroy();
+    expect(closedAfter).not.toBeNull();
+    expect(closedAfter!).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 500);
+    expect(closedAfter!).toBeLessThan(HEADERS_TIMEOUT_MS + 3000);
+    expect(Buffer.concat(answer).toString()).toMatch(/^HTTP\/1\.1 408/);
+  }, 25_000);
 });
