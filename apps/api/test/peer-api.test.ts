@@ -93,7 +93,7 @@ describe('row images travel as written', () => {
     const page = await clientFor(b).readChangesToApply({ after, limit: 100, excludeOrigin: a!.ctx.engine.nodeId });
     expect(page.changes).toHaveLength(1);
     expect(page.has_more).toBe(false);
-    expect(await applyIncoming(a!.ctx.pool, page.changes)).toMatchObject({ applied: 1 });
+    expect(await applyIncoming(a!.ctx.pool, page.changes, { nodeId: a!.ctx.engine.nodeId, maxClockSkewMs: 300_000 })).toMatchObject({ applied: 1 });
     const { rows } = await a!.ctx.pool.query(`SELECT data::text FROM scouting_data WHERE team_number = 8`);
     expect(rows[0]?.data).toBe('{"x": 2.000, "big": 98765432109876543210}');
   });
