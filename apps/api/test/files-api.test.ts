@@ -1,7 +1,8 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useApiNodes } from './nodes.ts';
 
 const dataDir = await mkdtemp(path.join(tmpdir(), 'catchup-files-api-'));
@@ -55,5 +56,82 @@ describe('GET /api/sync/files/checksums', () => {
 
   it('needs the API key', async () => {
     expect((await fetch(`${node!.url}/api/sync/files/checksums?path=config`)).status).toBe(401);
+  });
+});
+
+describe('uploads that cannot be put in place are refused, leaving nothing behind', () => {
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+  const uploads = path.join(dataDir, 'uploads');
+  beforeAll(() => mkdir(uploads, { recursive: true }));
+  const upload = (file: string, body: string, mtimeMs: number | string = Date.now()) =>
+    node!.call(`/api/sync/files/upload?path=uploads&file=${encodeURIComponent(file)}&sha256=${sha(body)}&size=${Buffer.byteLength(body)}&mtime_ms=${mtimeMs}`, {
+      method: 'PUT',
+      body,
+      headers: { 'content-type': 'application/octet-stream' },
+    });
+  const frame = (file: string, body: string, mtimeMs = 1_780_000_000_000) =>
+    `${JSON.stringify({ file, sha256: sha(body), size: Buffer.byteLength(body), mtime_ms: mtimeMs })}\n${body}`;
+  const bundle = (body: string) =>
+    node!.call('/api/sync/files/upload-bundle?path=uploads', { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } });
+  /** Every entry under uploads/ (files and folders), temp files included. */
+  async function listing(): Promise<string[]> {
+    return (await readdir(uploads, { recursive: true })).map(String).sort();
+  }
+  const message = async (res: Response) => ((await res.json()) as { message: string }).message;
+
+  it('an upload onto a folder is 409 naming the file; the folder stays as it was', async () => {
+    await mkdir(path.join(uploads, 'robots', 'inside'), { recursive: true });
+    await writeFile(path.join(uploads, 'robots', 'inside', 'keep.jpg'), 'kept');
+    const before = await listing();
+    const single = await upload('robots', 'a file where a folder is');
+    expect(single.status).toBe(409);
+    expect(await message(single)).toMatch(/robots.*folder/);
+    const bundled = await bundle(frame('fine.txt', 'fine') + frame('robots/inside', 'x'));
+    expect(bundled.status).toBe(409);
+    expect(await message(bundled)).toMatch(/robots\/inside.*folder/);
+    expect(await listing()).toEqual(before);
+  });
+
+  it('an upload beneath a file (a file where a folder would go) is 409 naming it', async () => {
+    await writeFile(path.join(uploads, 'notes.txt'), 'a file');
+    const before = await listing();
+    const single = await upload('notes.txt/inner.txt', 'x');
+    expect(single.status).toBe(409);
+    expect(await message(single)).toMatch(/notes\.txt\/inner\.txt/);
+    const bundled = await bundle(frame('notes.txt/inner.txt', 'x'));
+    expect(bundled.status).toBe(409);
+    expect(await listing()).toEqual(before);
+  });
+
+  it('a name too long for the file system (a 300-byte path component) is 400 naming it', async () => {
+    const before = await listing();
+    for (const file of ['n'.repeat(300), `${'d'.repeat(300)}/inner.txt`, `é${'n'.repeat(254)}`]) {
+      const single = await upload(file, 'x');
+      expect(single.status, file).toBe(400);
+      const said = await message(single);
+      expect(said).toMatch(/longer than 255 bytes/);
+      expect(said).toContain(file.slice(0, 20));
+      const bundled = await bundle(frame('fine.txt', 'fine') + frame(file, 'x'));
+      expect(bundled.status, file).toBe(400);
+      expect(await message(bundled)).toMatch(/longer than 255 bytes/);
+    }
+    expect(await listing()).toEqual(before);
+  });
+
+  it('mtime_ms is bounded: year 275760 or two days ahead is 400 naming mtime_ms; an hour ahead is taken', async () => {
+    const before = await listing();
+    for (const mtimeMs of [8_640_000_000_000_000, Date.now() + 2 * 86_400_000, -1, 1.5]) {
+      const single = await upload('stamped.txt', 'x', mtimeMs);
+      expect(single.status, String(mtimeMs)).toBe(400);
+      expect(await message(single)).toMatch(/querystring\.mtime_ms/);
+      const bundled = await bundle(frame('stamped.txt', 'x', mtimeMs));
+      expect(bundled.status, String(mtimeMs)).toBe(400);
+      expect(await message(bundled)).toMatch(/entry #0: mtime_ms/);
+    }
+    expect(await listing()).toEqual(before);
+    // Clocks differ a little: an hour ahead is taken, and kept as sent.
+    const soon = Date.now() + 3_600_000;
+    expect((await upload('soon.txt', 'soon', soon)).status).toBe(200);
+    expect(Math.floor((await stat(path.join(uploads, 'soon.txt'))).mtimeMs)).toBe(soon);
   });
 });

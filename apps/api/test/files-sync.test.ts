@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, unlink, utimes, w
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CatchupResult } from '@catchup/engine';
+import { syncDirectory, type CatchupResult } from '@catchup/engine';
 import { call, useTwoNodes } from './two-nodes.ts';
 
 const dirA = await mkdtemp(path.join(tmpdir(), 'catchup-fsync-a-'));
@@ -283,5 +283,54 @@ describe('paths stay inside their folder (F5)', () => {
     expect((await apiB()('/api/sync/files/download?path=uploads&file=escape-link/secret.txt')).status).toBe(400);
     await expect(readFile(path.join(outside, 'planted.txt'))).rejects.toThrow();
     await unlink(path.join(dirB, 'uploads', 'escape-link'));
+  });
+});
+
+describe('a file on one node where the other has a folder of the same name', () => {
+  /** Every entry (files and folders) under a folder, temp files included. */
+  const entries = async (root: string) => (await readdir(root, { recursive: true })).map(String).sort();
+  const temps = async (root: string) => (await entries(root)).filter((p) => p.includes('.catchup-tmp-'));
+  const syncUploads = () => syncDirectory(a.ctx.engine, pair.bServerIdOnA, 'uploads');
+
+  it('is an error naming the path at every sync, both left as they are, no temp file anywhere, the other files synced', async () => {
+    await put(dirA, 'uploads/clash-a', 'a file on A');
+    await put(dirB, 'uploads/clash-a/inner.txt', 'a folder on B');
+    await put(dirB, 'uploads/clash-b.bin', 'b'.repeat(300_000)); // too big for a bundle: downloaded alone
+    await put(dirA, 'uploads/clash-b.bin/inner.txt', 'a folder on A');
+    await put(dirA, 'uploads/beside-the-clash.txt', 'travels in the same bundle as clash-a');
+    for (let round = 0; round < 2; round++) {
+      const { errors } = await syncUploads();
+      expect(errors).toEqual([
+        'uploads/clash-a: a file here and a folder on fsync-b; both left as they are',
+        'uploads/clash-b.bin: a folder here and a file on fsync-b; both left as they are',
+      ]);
+      expect(await temps(dirA)).toEqual([]);
+      expect(await temps(dirB)).toEqual([]);
+      expect(await readFile(path.join(dirA, 'uploads/clash-a'), 'utf8')).toBe('a file on A');
+      expect(await readFile(path.join(dirB, 'uploads/clash-a/inner.txt'), 'utf8')).toBe('a folder on B');
+      expect((await readFile(path.join(dirB, 'uploads/clash-b.bin'), 'utf8')).length).toBe(300_000);
+      expect(await readFile(path.join(dirA, 'uploads/clash-b.bin/inner.txt'), 'utf8')).toBe('a folder on A');
+      expect(await readFile(path.join(dirB, 'uploads/beside-the-clash.txt'), 'utf8')).toBe('travels in the same bundle as clash-a');
+    }
+  });
+
+  it('a scan answers 200 with the clash in errors[] and leaves no temp file', async () => {
+    await apiA('/api/sync/config', { method: 'PUT', json: { catchup_retry_attempts: 1 } });
+    const result = await scan();
+    expect(result.success).toBe(false);
+    expect(result.errors.join('\n')).toMatch(/uploads\/clash-a: a file here and a folder on fsync-b/);
+    expect(await temps(dirA)).toEqual([]);
+    expect(await temps(dirB)).toEqual([]);
+  });
+
+  it('a folder the manifest cannot see (empty) where a file goes: that file is refused, the rest of its bundle arrives', async () => {
+    await mkdir(path.join(dirB, 'uploads', 'empty-folder'), { recursive: true });
+    await put(dirA, 'uploads/empty-folder', 'a file on A');
+    await put(dirA, 'uploads/beside-the-empty-folder.txt', 'same bundle');
+    const { errors } = await syncUploads();
+    expect(errors).toHaveLength(3); // the two clashes above, and this one
+    expect(errors[2]).toMatch(/^uploads\/empty-folder: .*is a folder here/);
+    expect(await readFile(path.join(dirB, 'uploads/beside-the-empty-folder.txt'), 'utf8')).toBe('same bundle');
+    expect(await temps(dirB)).toEqual([]);
   });
 });

@@ -4,11 +4,13 @@ import { copyFile, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import {
+  clashCovering,
   confinePath,
   conflictCopyName,
   decide,
   directoryRoot,
   encodeBundle,
+  fileFolderClashes,
   manifestMap,
   MAX_BUNDLE_ENTRIES,
   recordDeletion,
@@ -21,7 +23,7 @@ import {
   type FileDirectory,
   type Side,
 } from '@catchup/files';
-import type { FileManifestEntry, PeerClient } from '@catchup/peer-client';
+import { PeerError, type FileManifestEntry, type PeerClient } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
 
 export interface FileSyncOutcome {
@@ -144,7 +146,17 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
     return file.sha256;
   };
 
-  const paths = [...new Set([...local.keys(), ...remote.keys()])].sort();
+  // A name that is a file on one side and a folder on the other is left alone on both (and reported):
+  // neither can replace the other, and trying would fail at every sync.
+  const clashes = fileFolderClashes(
+    [...local].filter(([, f]) => !f.deleted).map(([file]) => file),
+    [...remote.values()].filter((f) => !f.deleted).map((f) => f.path),
+  );
+  for (const [name, clash] of [...clashes].sort(([x], [y]) => (x < y ? -1 : 1))) {
+    const sides = clash === 'file here' ? `a file here and a folder on ${server.name}` : `a folder here and a file on ${server.name}`;
+    outcome.errors.push(`${directory}/${name}: ${sides}; both left as they are`);
+  }
+  const paths = [...new Set([...local.keys(), ...remote.keys()])].filter((file) => !clashCovering(file, clashes)).sort();
   const decisions = paths.map((file) => {
     const l = local.get(file);
     const r = remote.get(file);
@@ -156,6 +168,16 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
   const small = decisions.filter((d) => d.action.kind === 'upload' && d.localSide.size <= SMALL_FILE_BYTES);
   const bundled = new Set(small);
   const single = decisions.filter((d) => !bundled.has(d));
+  const uploadEach = async (files: string[]) => {
+    for (const file of files) {
+      try {
+        await agreed(file, await upload(file, file));
+        outcome.uploaded++;
+      } catch (err) {
+        outcome.errors.push(`${directory}/${file}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  };
   const uploadBundle = async (files: typeof small) => {
     const found = await Promise.all(
       files.map((d) =>
@@ -171,6 +193,9 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
     try {
       await client.uploadBundle(directory, body, length);
     } catch (err) {
+      // The peer refused the bundle for one of its files (a folder where it goes, say): each goes on its
+      // own, so that the others still arrive and the refused one is named.
+      if (err instanceof PeerError && err.kind === 'rejected' && entries.length > 1) return uploadEach(entries.map((e) => e.file));
       const reason = err instanceof Error ? err.message : String(err);
       for (const e of entries) outcome.errors.push(`${directory}/${e.file}: ${reason}`);
       return;

@@ -5,7 +5,7 @@
 import { lstat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { checkRelativePath } from './confine.ts';
-import { commitReceived, discardReceived, receiveToTemp, syncReceived, TransferRejectedError, type Received } from './write.ts';
+import { commitReceived, discardReceived, isPlausibleMtime, MTIME_RULE, receiveToTemp, syncReceived, TransferRejectedError, type Received } from './write.ts';
 
 export interface BundleEntry {
   file: string;
@@ -102,7 +102,7 @@ function parseHeader(line: string, index: number): BundleEntry {
   checkRelativePath(h.file);
   if (typeof h.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(h.sha256)) throw fail('sha256', 'a lower-case hex sha256');
   if (!Number.isSafeInteger(h.size) || (h.size as number) < 0) throw fail('size', 'a non-negative integer');
-  if (!Number.isSafeInteger(h.mtime_ms) || (h.mtime_ms as number) < 0) throw fail('mtime_ms', 'a non-negative integer');
+  if (!Number.isSafeInteger(h.mtime_ms) || !isPlausibleMtime(h.mtime_ms as number)) throw fail('mtime_ms', MTIME_RULE);
   return { file: h.file, sha256: h.sha256, size: h.size as number, mtimeMs: h.mtime_ms as number };
 }
 
@@ -176,7 +176,7 @@ export async function receiveBundle(root: string, source: AsyncIterable<Buffer>,
     // A folder where a file should go would fail its rename after others were put in place.
     const folders = await Promise.all(received.map(async (r) => (await lstat(r.target).catch(() => null))?.isDirectory() ?? false));
     const folder = folders.indexOf(true);
-    if (folder >= 0) throw new TransferRejectedError('format', `entry #${folder}: file: ${entries[folder]!.file} is a folder here`);
+    if (folder >= 0) throw new TransferRejectedError('conflict', `entry #${folder}: file: ${entries[folder]!.file} is a folder here`);
   } catch (err) {
     await discardReceived(received);
     throw err;

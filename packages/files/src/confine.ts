@@ -9,6 +9,9 @@ export class PathRefusedError extends Error {
   }
 }
 
+/** Longest name of one file or folder most file systems take (NAME_MAX, in bytes). */
+export const MAX_NAME_BYTES = 255;
+
 /** Checks the text of a relative path; returns it normalised to forward slashes. */
 export function checkRelativePath(relative: string): string {
   if (typeof relative !== 'string' || relative.length === 0) throw new PathRefusedError(String(relative), 'empty');
@@ -19,6 +22,7 @@ export function checkRelativePath(relative: string): string {
   const segments = relative.split('/');
   if (segments.some((s) => s === '..')) throw new PathRefusedError(relative, 'climbs out with ..');
   if (segments.some((s) => s === '' || s === '.')) throw new PathRefusedError(relative, 'has an empty or "." segment');
+  if (segments.some((s) => Buffer.byteLength(s) > MAX_NAME_BYTES)) throw new PathRefusedError(relative, `has a name longer than ${MAX_NAME_BYTES} bytes`);
   return relative;
 }
 

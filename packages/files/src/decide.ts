@@ -46,3 +46,36 @@ export function conflictCopyName(relative: string, at: Date, nodeName: string): 
   const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
   return `${dir}${stem}.sync-conflict-${stamp}-${nodeName}${ext}`;
 }
+
+/** Where a name is a file on one side and a folder on the other. */
+export type Clash = 'file here' | 'folder here';
+
+/**
+ * Names that are a file on one side and a folder on the other (`x` here, `x/…` on the peer): neither
+ * can be put in place over the other, so nothing at or under such a name is synced until someone
+ * renames or removes one of them. `local` and `remote` are the files present on each side.
+ */
+export function fileFolderClashes(local: Iterable<string>, remote: Iterable<string>): Map<string, Clash> {
+  const clashes = new Map<string, Clash>();
+  const localFiles = new Set(local);
+  const remoteFiles = new Set(remote);
+  const folderOver = (files: Set<string>, others: Set<string>, clash: Clash) => {
+    for (const file of files) {
+      for (let slash = file.indexOf('/'); slash > 0; slash = file.indexOf('/', slash + 1)) {
+        if (others.has(file.slice(0, slash))) clashes.set(file.slice(0, slash), clash);
+      }
+    }
+  };
+  folderOver(localFiles, remoteFiles, 'folder here');
+  folderOver(remoteFiles, localFiles, 'file here');
+  return clashes;
+}
+
+/** The clashing name `file` is at or under, if any. */
+export function clashCovering(file: string, clashes: Map<string, Clash>): string | undefined {
+  if (clashes.has(file)) return file;
+  for (let slash = file.indexOf('/'); slash > 0; slash = file.indexOf('/', slash + 1)) {
+    if (clashes.has(file.slice(0, slash))) return file.slice(0, slash);
+  }
+  return undefined;
+}

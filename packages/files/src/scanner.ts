@@ -1,9 +1,10 @@
 // The manifest (F2): what files each synced folder holds, kept in file_checksums. A file whose size and
-// mtime did not change is not hashed again; a file that disappeared leaves a tombstone.
-import { mkdir, readdir, stat } from 'node:fs/promises';
+// mtime did not change is not hashed again; a file that disappeared leaves a tombstone. Temp files of
+// transfers are never listed; those left over by a crashed transfer are removed.
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Pool } from '@catchup/db';
-import { excluder, type Excluder } from './exclude.ts';
+import { excluder, TEMP_FILE_PREFIX, type Excluder } from './exclude.ts';
 import { recordFiles, type RecordedFile } from './record.ts';
 import { sha256File } from './hash.ts';
 import { directoryRoot, type FileDirectory } from './roots.ts';
@@ -33,8 +34,14 @@ export interface ScanOptions {
 
 const LOCK_BASE = 7302180100;
 const SCAN_CONCURRENCY = 4;
+/**
+ * A temp file of ours untouched for this long is left over from a transfer that crashed (a running
+ * transfer writes to its temp file, or sets its mtime, which renews its ctime): the scan removes it.
+ */
+export const STALE_TEMP_FILE_MS = 60 * 60 * 1000;
 
-async function* walk(root: string, exclude: Excluder, relative = ''): AsyncGenerator<string> {
+/** The folder's files, except excluded ones and our temp files (never in the manifest), which go to `temps`. */
+async function* walk(root: string, exclude: Excluder, temps: string[], relative = ''): AsyncGenerator<string> {
   const entries = await readdir(path.join(root, relative), { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return [];
     throw err;
@@ -43,11 +50,24 @@ async function* walk(root: string, exclude: Excluder, relative = ''): AsyncGener
     const rel = relative ? `${relative}/${entry.name}` : entry.name;
     if (entry.isSymbolicLink()) continue; // never followed: a link could lead outside the folder (F5)
     if (entry.isDirectory()) {
-      if (!exclude(`${rel}/.`)) yield* walk(root, exclude, rel);
+      if (!exclude(`${rel}/.`)) yield* walk(root, exclude, temps, rel);
+    } else if (entry.isFile() && entry.name.startsWith(TEMP_FILE_PREFIX)) {
+      temps.push(rel);
     } else if (entry.isFile() && !exclude(rel)) {
       yield rel;
     }
   }
+}
+
+/** Removes the temp files among `temps` that no transfer has touched for STALE_TEMP_FILE_MS. */
+async function sweepStaleTempFiles(root: string, temps: string[]): Promise<void> {
+  const now = Date.now();
+  await Promise.all(
+    temps.map(async (rel) => {
+      const info = await stat(path.join(root, rel)).catch(() => null);
+      if (info && now - info.ctimeMs > STALE_TEMP_FILE_MS) await rm(path.join(root, rel), { force: true });
+    }),
+  );
 }
 
 /** Brings file_checksums for one folder in line with the disk. One scan per folder at a time. */
@@ -70,7 +90,9 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
     const touched: RecordedFile[] = [];
     const present = new Set<string>();
     const files: string[] = [];
-    for await (const rel of walk(root, exclude)) files.push(rel);
+    const temps: string[] = [];
+    for await (const rel of walk(root, exclude, temps)) files.push(rel);
+    await sweepStaleTempFiles(root, temps);
     // stat and hash a few files at once: the disk and the hashing overlap.
     let next = 0;
     const work = async () => {

@@ -1,11 +1,12 @@
 // Receiving a file (F3): stream into a temp file in the same folder while hashing, check the announced
 // sha256 and size, set the mtime, fsync, then rename into place. Any failure — a wrong checksum,
-// a broken connection, a size over the limit — leaves the old file untouched and no temp file behind.
+// a broken connection, a size over the limit, a folder where the file should go, a name too long for
+// the file system — leaves the old file untouched and no temp file behind.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { confinePath } from './confine.ts';
+import { confinePath, PathRefusedError } from './confine.ts';
 import { TEMP_FILE_PREFIX } from './exclude.ts';
 
 export interface Announced {
@@ -14,13 +15,51 @@ export interface Announced {
   mtimeMs: number;
 }
 
+/** Why a transfer is refused; `conflict`: a folder is where the file goes, or a file where a folder of its path goes. */
+export type RejectionReason = 'checksum' | 'size' | 'too_large' | 'format' | 'conflict';
+
 export class TransferRejectedError extends Error {
-  readonly reason: 'checksum' | 'size' | 'too_large' | 'format';
-  constructor(reason: 'checksum' | 'size' | 'too_large' | 'format', message: string) {
+  readonly reason: RejectionReason;
+  constructor(reason: RejectionReason, message: string) {
     super(message);
     this.name = 'TransferRejectedError';
     this.reason = reason;
   }
+}
+
+/** How far ahead of this node's clock an announced mtime may lie (clocks differ a little; year 275760 is no mtime). */
+export const MAX_MTIME_AHEAD_MS = 24 * 60 * 60 * 1000;
+export const MTIME_RULE = 'a non-negative integer (ms since 1970) no later than a day from now';
+
+/** An mtime a peer may announce: from 1970 on, at most MAX_MTIME_AHEAD_MS ahead of this node's clock. */
+export function isPlausibleMtime(mtimeMs: number, now = Date.now()): boolean {
+  return Number.isFinite(mtimeMs) && mtimeMs >= 0 && mtimeMs <= now + MAX_MTIME_AHEAD_MS;
+}
+
+/** The file system's refusal of a name or a place, as the refusal a sender gets (400 or 409); other errors as they are. */
+function placementError(err: unknown, relative: string): unknown {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'ENAMETOOLONG':
+      return new PathRefusedError(relative, 'has a name too long for the file system');
+    case 'EISDIR':
+    case 'ENOTEMPTY':
+      return new TransferRejectedError('conflict', `${relative}: is a folder here`);
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return new TransferRejectedError('conflict', `${relative}: a part of its path is a file here, not a folder`);
+    default:
+      return err;
+  }
+}
+
+/** Makes the target's folder; refuses a target that is a folder. */
+async function prepareTarget(target: string, relative: string): Promise<void> {
+  try {
+    await mkdir(path.dirname(target), { recursive: true });
+  } catch (err) {
+    throw placementError(err, relative);
+  }
+  if ((await lstat(target).catch(() => null))?.isDirectory()) throw new TransferRejectedError('conflict', `${relative}: is a folder here`);
 }
 
 const WRITE_BYTES = 1024 * 1024;
@@ -29,6 +68,8 @@ const WRITE_BYTES = 1024 * 1024;
 export interface Received {
   temp: string;
   target: string;
+  /** The target as the sender named it (for errors). */
+  relative: string;
   /** Still open and not yet fsynced (deferSync): syncReceived must run before commitReceived. */
   unsynced?: FileHandle;
 }
@@ -60,9 +101,12 @@ export async function receiveToTemp(
 ): Promise<Received> {
   const target = await confinePath(root, relative);
   if (announced.size > maxBytes) throw new TransferRejectedError('too_large', `${relative}: ${announced.size} bytes is over the limit of ${maxBytes}`);
-  await mkdir(path.dirname(target), { recursive: true });
+  if (!isPlausibleMtime(announced.mtimeMs)) throw new TransferRejectedError('format', `${relative}: mtime_ms ${announced.mtimeMs} is not ${MTIME_RULE}`);
+  await prepareTarget(target, relative);
   const temp = path.join(path.dirname(target), `${TEMP_FILE_PREFIX}${randomBytes(6).toString('hex')}`);
-  const file = await open(temp, 'wx');
+  const file = await open(temp, 'wx').catch((err: unknown) => {
+    throw placementError(err, relative);
+  });
   const hash = createHash('sha256');
   let size = 0;
   // Network chunks are small (16–64 KB): written one by one, each waiting for the disk, a file of a few
@@ -93,10 +137,10 @@ export async function receiveToTemp(
     if (sha256 !== announced.sha256) throw new TransferRejectedError('checksum', `${relative}: sha256 ${sha256} does not match the announced ${announced.sha256}`);
     const mtime = new Date(announced.mtimeMs);
     await file.utimes(mtime, mtime); // kept by the rename
-    if (options.deferSync) return { temp, target, unsynced: file };
+    if (options.deferSync) return { temp, target, relative, unsynced: file };
     await file.sync();
     await file.close();
-    return { temp, target };
+    return { temp, target, relative };
   } catch (err) {
     await file.close().catch(() => {});
     await rm(temp, { force: true });
@@ -105,10 +149,18 @@ export async function receiveToTemp(
   }
 }
 
-/** Puts a received (and synced) file in place: a rename over the old one (the temp file has the sender's mtime). */
+/**
+ * Puts a received (and synced) file in place: a rename over the old one (the temp file has the sender's
+ * mtime). If the rename fails (a folder appeared there meanwhile), the temp file is removed.
+ */
 export async function commitReceived(received: Received): Promise<string> {
   if (received.unsynced) throw new Error(`${received.target}: not synced yet`);
-  await rename(received.temp, received.target);
+  try {
+    await rename(received.temp, received.target);
+  } catch (err) {
+    await rm(received.temp, { force: true });
+    throw placementError(err, received.relative);
+  }
   return received.target;
 }
 

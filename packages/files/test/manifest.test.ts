@@ -1,9 +1,9 @@
-import { mkdir, mkdtemp, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createPool } from '@catchup/db';
-import { checkRelativePath, confinePath, excluder, PathRefusedError, readManifest, scanDirectory, sha256File } from '@catchup/files';
+import { checkRelativePath, confinePath, excluder, PathRefusedError, readManifest, scanDirectory, sha256File, STALE_TEMP_FILE_MS } from '@catchup/files';
 import { useTestDatabases } from '@catchup/testing';
 
 const [database] = await useTestDatabases(1, 'files');
@@ -128,5 +128,33 @@ describe('path confinement (F5)', () => {
     await expect(confinePath(uploads, 'linked-dir/new/file.txt')).rejects.toThrow(/through a symlink/);
     expect(await confinePath(uploads, 'robots/new.jpg')).toBe(path.join(uploads, 'robots/new.jpg'));
     expect(await confinePath(uploads, 'brand/new/folder/file.jpg')).toBe(path.join(uploads, 'brand/new/folder/file.jpg'));
+  });
+});
+
+describe('temp files of transfers', () => {
+  const instance = path.join(dataDir, 'instance');
+  const listed = async () => (await readManifest(pool, 'instance', { limit: 100 })).files.map((f) => f.path).sort();
+
+  it('are never listed in the manifest, whatever the exclusion patterns', async () => {
+    await mkdir(path.join(instance, 'deep'), { recursive: true });
+    await writeFile(path.join(instance, 'kept.txt'), 'a file');
+    await writeFile(path.join(instance, 'deep', '.catchup-tmp-0a1b2c3d4e5f'), 'half a transfer');
+    await scanDirectory(pool, dataDir, 'instance', { exclude: excluder([]) });
+    expect(await listed()).toEqual(['kept.txt']);
+  });
+
+  it('left untouched for an hour (a crashed transfer) are removed by the next scan; fresh ones are kept', async () => {
+    await writeFile(path.join(instance, '.catchup-tmp-ffeeddccbbaa'), 'a transfer under way');
+    await scanDirectory(pool, dataDir, 'instance');
+    expect((await readdir(instance, { recursive: true })).map(String).sort()).toEqual(['.catchup-tmp-ffeeddccbbaa', 'deep', 'deep/.catchup-tmp-0a1b2c3d4e5f', 'kept.txt']);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + STALE_TEMP_FILE_MS + 60_000);
+      await scanDirectory(pool, dataDir, 'instance');
+    } finally {
+      vi.useRealTimers();
+    }
+    expect((await readdir(instance, { recursive: true })).map(String).sort()).toEqual(['deep', 'kept.txt']);
+    expect(await listed()).toEqual(['kept.txt']);
   });
 });

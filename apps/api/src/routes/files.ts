@@ -7,6 +7,8 @@ import {
   directoryRoot,
   excluder,
   FILE_DIRECTORIES,
+  isPlausibleMtime,
+  MTIME_RULE,
   openForSending,
   readManifest,
   receiveBundle,
@@ -108,7 +110,7 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
         querystring: fileQuery.extend({
           sha256: sha256Param,
           size: z.coerce.number().int().min(0),
-          mtime_ms: z.coerce.number().int().min(0),
+          mtime_ms: z.coerce.number().int().refine((mtime) => isPlausibleMtime(mtime), MTIME_RULE),
         }),
         response: { 200: z.object({ path: z.string(), file: z.string(), sha256: z.string(), size: z.number() }), ...errorResponses },
       },
@@ -116,7 +118,12 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       const { path: directory, file, sha256, size, mtime_ms } = request.query;
       const body = uploadStream(request.body);
       if (size > ctx.config.fileUploadLimitBytes) throw new HttpError(413, `size: ${size} bytes is over the upload limit of ${ctx.config.fileUploadLimitBytes}`);
-      await writeVerified(directoryRoot(ctx.config.dataDir, directory), file, body, { sha256, size, mtimeMs: mtime_ms }, ctx.config.fileUploadLimitBytes);
+      try {
+        await writeVerified(directoryRoot(ctx.config.dataDir, directory), file, body, { sha256, size, mtimeMs: mtime_ms }, ctx.config.fileUploadLimitBytes);
+      } catch (err) {
+        body.resume(); // a refusal before the body was read (a folder there, a name too long): drain it so the answer reaches the sender
+        throw err;
+      }
       await recordFile(ctx.pool, directory, file, { sha256, size, mtimeMs: mtime_ms });
       return { path: directory, file, sha256, size };
     });
