@@ -1,6 +1,7 @@
 // What each job does: the engine's steps, wired to BullMQ jobs, with the seed's narrative in the logs.
 import { BatchRejectedError } from '@catchup/changelog';
 import {
+  checkClaimsOfPeer,
   enabledDirectories,
   finalizeCatchup,
   measurePeers,
@@ -59,6 +60,8 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
           out.push({ server_id: server.id, server_name: server.name, missing_changes: missingChanges, reachable: false, error: ping.reason });
           continue;
         }
+        const unmade = await checkClaimsOfPeer(engine, server, ping.ping.node_id, ping.ping.latest_sequence);
+        if (unmade) logger.error({ server: server.name, alert: unmade }, `❌ Integrity alert: ${unmade}`);
         const peerHasMore = await peerHasChangesForUs(engine, server, ping.ping.latest_sequence);
         const filesChanged =
           enabledDirectories(server).length > 0 &&

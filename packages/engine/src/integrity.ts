@@ -42,17 +42,18 @@ export async function applyPeerBatch(ctx: EngineContext, changes: IncomingChange
 /**
  * Looks for changes in this log that claim to come from the peer past its latest log position (as its
  * ping just said): the peer never made them. Raises an integrity alert when they are found, or when their
- * number changed since the last alert, and returns its message.
+ * number or first identity changed since the last alert, and returns its message.
  */
 export async function checkClaimsOfPeer(ctx: EngineContext, server: SyncServer, peerNodeId: string, peerLatest: string): Promise<string | null> {
   const claims = await findUnmadeClaims(ctx.pool, peerNodeId, peerLatest);
   if (!claims.count) return null;
   const message =
-    `${claims.count} change(s) in this log, from ${claims.first} on, claim to come from ${server.name} past its latest position ` +
-    `${peerLatest}: ${server.name} never made them (a peer forged them, or its database was restored from an older backup)`;
+    `${claims.count} change(s) in this log, from ${claims.first} on, claim to come from ${server.name}, which never reached ` +
+    `that position: a peer forged them, or ${server.name}'s database was restored from an older backup`;
   const last = await ctx.db.syncLog.findFirst({ where: { serverId: server.id, operation: INTEGRITY_ALERT }, orderBy: { id: 'desc' }, select: { errorMessage: true } });
   if (last?.errorMessage !== message) {
-    await recordIntegrityAlert(ctx, { serverId: server.id, details: `Changes claiming ${server.name} as their origin that it never made`, message });
+    const details = `Changes claiming ${server.name} as their origin past its latest position (${peerLatest} when found)`;
+    await recordIntegrityAlert(ctx, { serverId: server.id, details, message });
   }
   return message;
 }
