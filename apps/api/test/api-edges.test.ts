@@ -52,7 +52,6 @@ describe('out-of-range numbers and NUL bytes are 400 naming the field, never 500
   it.each([
     ['GET', '/api/sync/servers/999999999999', /params\.id/],
     ['PUT', '/api/sync/servers/2147483648', /params\.id/],
-    ['DELETE', '/api/sync/servers/99999999999999999999', /params\.id/],
     ['GET', '/api/sync/logs?server_id=999999999999', /querystring\.server_id/],
     ['GET', '/api/sync/changes?after=9223372036854775808', /querystring\.after/],
     ['GET', '/api/sync/changes?after=9999999999999999999', /querystring\.after/],
@@ -62,7 +61,6 @@ describe('out-of-range numbers and NUL bytes are 400 naming the field, never 500
     ['GET', '/api/sync/logs?operation=catch%00up', /querystring\.operation/],
     ['GET', '/api/sync/logs?status=%00', /querystring\.status/],
     ['GET', '/api/sync/changes?exclude_origin=node%00x', /querystring\.exclude_origin/],
-    ['GET', '/api/sync/servers/1%00', /params\.id/],
     ['GET', '/api/sync/files/download?path=uploads&file=a%00b.txt', /querystring\.file/],
   ])('%s %s', async (method, url, field) => {
     const servers = await a!.ctx.db.syncServer.count();
@@ -72,10 +70,11 @@ describe('out-of-range numbers and NUL bytes are 400 naming the field, never 500
     expect(await a!.ctx.db.syncServer.count()).toBe(servers);
   });
 
-  it('the largest bigint is still a valid cursor', async () => {
-    const res = await a!.call('/api/sync/changes?after=9223372036854775807');
-    expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ changes: [], has_more: false });
+  it('a cursor is a canonical bigint: 9223372036854775807 is read, one more is 400', async () => {
+    const largest = await a!.call('/api/sync/changes?after=9223372036854775807');
+    expect(largest.status).toBe(200);
+    expect(await largest.json()).toMatchObject({ changes: [], has_more: false });
+    expect((await a!.call('/api/sync/changes?after=9223372036854775808')).status).toBe(400);
   });
 });
 
@@ -83,30 +82,28 @@ describe('peer hosts', () => {
   const register = (node: typeof a, host: string, name = `peer-${Math.random().toString(36).slice(2, 10)}`) =>
     node!.call('/api/sync/servers', { method: 'POST', json: { name, host, port: 5000 } });
 
-  it.each([
-    '127.0.0.1:22', 'http://x', 'x/y', 'user@host', '[::1]:80', 'host name', 'node.', '2852039166', '169.254.43518',
-    '169.254.169.254', '169.254.1.1', 'fe80::1', 'FE80::abcd', 'fe80::1%eth0', '::ffff:169.254.169.254', 'fd00:ec2::254',
-    'metadata.google.internal', 'METADATA', '0.0.0.0', '::', '224.0.0.1', 'ff02::1', '255.255.255.255',
-  ])('refuses %j with 400 naming body.host, on create and on update, changing nothing', async (host) => {
+  it('refuses a port, scheme, path or user info and link-local, metadata, unspecified, multicast or broadcast addresses with 400 naming body.host, on create and on update, changing nothing; loopback, names and private addresses stay allowed', async () => {
     const before = await a!.ctx.db.syncServer.findMany({ orderBy: { id: 'asc' } });
-    const created = await register(a, host);
-    expect(created.status).toBe(400);
-    expect(await message(created)).toMatch(/^body\.host: /);
-    const updated = await a!.call(`/api/sync/servers/${before[0]!.id}`, { method: 'PUT', json: { host } });
-    expect(updated.status).toBe(400);
-    expect(await message(updated)).toMatch(/^body\.host: /);
+    for (const host of [
+      '127.0.0.1:22', 'http://x', 'x/y', 'user@host', '[::1]:80', 'host name', 'node.', '2852039166', '169.254.43518',
+      '169.254.169.254', '169.254.1.1', 'fe80::1', 'FE80::abcd', 'fe80::1%eth0', '::ffff:169.254.169.254', 'fd00:ec2::254',
+      'metadata.google.internal', 'METADATA', '0.0.0.0', '::', '224.0.0.1', 'ff02::1', '255.255.255.255',
+    ]) {
+      const created = await register(a, host);
+      expect(created.status, host).toBe(400);
+      expect(await message(created), host).toMatch(/^body\.host: /);
+      const updated = await a!.call(`/api/sync/servers/${before[0]!.id}`, { method: 'PUT', json: { host } });
+      expect(updated.status, host).toBe(400);
+      expect(await message(updated), host).toMatch(/^body\.host: /);
+    }
     expect(await a!.ctx.db.syncServer.findMany({ orderBy: { id: 'asc' } })).toEqual(before);
-  });
-
-  it.each(['127.0.0.1', '127.0.0.9', '::1', '[::1]', 'localhost', 'node-b', 'scouting_laptop.local', 'pit.example.org', '10.0.0.5', '192.168.1.20'])(
-    'accepts %j (loopback included)',
-    async (host) => {
+    for (const host of ['127.0.0.1', '127.0.0.9', '::1', '[::1]', 'localhost', 'node-b', 'scouting_laptop.local', 'pit.example.org', '10.0.0.5', '192.168.1.20']) {
       const res = await register(a, host);
-      expect(res.status).toBe(201);
+      expect(res.status, host).toBe(201);
       const { id } = (await res.json()) as { id: number };
       expect((await a!.call(`/api/sync/servers/${id}`, { method: 'DELETE' })).status).toBe(204);
-    },
-  );
+    }
+  });
 
   it('with PEER_HOSTS set, takes only hosts on the list (names without case, addresses by CIDR)', async () => {
     for (const host of ['10.1.2.3', 'node-b.lan', 'NODE-B.lan', 'fd12::7']) expect((await register(listed, host)).status, host).toBe(201);
