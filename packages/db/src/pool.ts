@@ -1,14 +1,23 @@
 // A plain pg pool for the change log's set-wise SQL (bulk JSON in, bulk JSON out), where going through
-// Prisma's query layer would cost more than the work itself.
+// Prisma's query layer would cost more than the work itself. Prisma's driver adapter runs on one too.
 import pg from 'pg';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
+const ignore = () => {};
+
+/**
+ * A pool on which a lost connection (a database restart, a network cut) never crashes the process: every
+ * client has an 'error' listener from its first connection on, whether idle or checked out (a
+ * transaction, a COPY, a job between two queries). The query in flight rejects, a later query on that
+ * client rejects too ("not queryable"), the pool drops the client on release, and the next checkout
+ * connects anew — so the caller's error handling (a job's retry, a request's 500) takes over.
+ */
 export function createPool(databaseUrl: string, max = 10): Pool {
   const pool = new pg.Pool({ connectionString: databaseUrl, max });
-  // An idle client losing its connection must not crash the process; the next checkout reconnects.
-  pool.on('error', () => {});
+  pool.on('error', ignore); // an idle client lost: the pool has removed it already
+  pool.on('connect', (client) => client.on('error', ignore));
   return pool;
 }
 
