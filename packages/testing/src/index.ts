@@ -8,3 +8,5 @@ export {
 } from './databases.ts';
 export { uniqueQueuePrefix, deleteKeysWithPrefix, useQueuePrefix } from './redis.ts';
 export { SAMPLE_TABLES, clockLeadMs, rowsWithoutTheirLoggedVersion, sampleTablesDigest } from './integrity.ts';
+export { startPrivatePostgres, usePrivatePostgres, type PrivatePostgres } from './private-postgres.ts';
+export { startPrivateRedis, usePrivateRedis, type PrivateRedis } from './private-redis.ts';

@@ -1,0 +1,87 @@
+// A node as its own process (apps/api/src/main.ts), for faults that must show as a crash: an unhandled
+// error kills the child, where in-process it would kill the test runner.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
+import { freePort, waitForHealth } from '@catchup/testing';
+
+const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/main.ts');
+
+export interface NodeProcess {
+  name: string;
+  key: string;
+  port: number;
+  url: string;
+  child: ChildProcess;
+  /** What the process wrote to stderr and stdout so far (its crash message, if any). */
+  output(): string;
+  alive(): boolean;
+  /** fetch against the node with its key; JSON body when `json` is given. */
+  call(route: string, json?: unknown): Promise<Response>;
+  /** Sends `signal` and resolves with the exit code and how long the exit took. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
+}
+
+/** Starts a node process on an already migrated database; killed after the file's last test if still running. */
+export async function startNodeProcess(name: string, env: Record<string, string>): Promise<NodeProcess> {
+  const port = await freePort();
+  const key = `${name}-key-0123456789abcdef`;
+  const dataDir = await mkdtemp(path.join(tmpdir(), `catchup-${name}-`));
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', main], {
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      NODE_NAME: name,
+      SYNC_API_KEY: key,
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  afterAll(async () => {
+    if (alive()) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  try {
+    await waitForHealth(url, child, name, 30_000);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${output}`);
+  }
+  return {
+    name,
+    key,
+    port,
+    url,
+    child,
+    output: () => output,
+    alive,
+    call: (route, json) =>
+      fetch(`${url}${route}`, {
+        method: json === undefined ? 'GET' : 'POST',
+        headers: { 'x-api-key': key, ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+      }),
+    async stop(signal = 'SIGTERM') {
+      const started = Date.now();
+      if (!alive()) return { code: child.exitCode, ms: 0 };
+      const exited = once(child, 'exit');
+      child.kill(signal);
+      const [code] = (await exited) as [number | null];
+      return { code, ms: Date.now() - started };
+    },
+  };
+}
