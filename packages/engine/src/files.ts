@@ -140,7 +140,12 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
   /** `expected`: the sha256 the decision was made on; content that changed since is refused, not kept. */
   const download = async (remotePath: string, localPath: string, expected?: string) => {
     const file = await client.downloadFile(directory, remotePath);
-    await writeVerified(root, localPath, file.stream, { ...file, sha256: expected ?? file.sha256 });
+    try {
+      await writeVerified(root, localPath, file.stream, { ...file, sha256: expected ?? file.sha256 });
+    } catch (err) {
+      file.stream.destroy(); // refused before it was read (a folder there, say): the connection is not left open
+      throw err;
+    }
     await recordFile(ctx.pool, directory, localPath, file);
     outcome.bytes += file.size;
     return file.sha256;
