@@ -1,6 +1,7 @@
 // The only module that talks to BullMQ: queues, flow children, schedulers and workers of one node.
 import { Queue, QueueEvents, UnrecoverableError, Worker, WaitingChildrenError, type Job, type Processor } from 'bullmq';
-import { redisConnection } from './connection.ts';
+import { closeConnections } from './close.ts';
+import { queueConnection, redisConnection } from './connection.ts';
 import { DETECT_SCHEDULER_ID, JOB_NAMES, JOB_QUEUE, QUEUE_NAMES, type JobName, type JobTypes, type QueueKey } from './jobs.ts';
 import { jobOptions, type RetryPolicy } from './options.ts';
 
@@ -26,7 +27,7 @@ export class NodeQueues {
   constructor(options: QueueSetOptions) {
     this.prefix = options.prefix;
     this.#redisUrl = options.redisUrl;
-    const make = (key: QueueKey) => new Queue(QUEUE_NAMES[key], { connection: redisConnection(options.redisUrl), prefix: options.prefix });
+    const make = (key: QueueKey) => new Queue(QUEUE_NAMES[key], { connection: queueConnection(options.redisUrl), prefix: options.prefix });
     this.queues = {
       detect: make('detect'),
       catchup: make('catchup'),
@@ -137,8 +138,9 @@ export class NodeQueues {
     return Object.values(this.queues);
   }
 
+  /** Closes every queue and event stream (at once when Redis does not answer). */
   async close(): Promise<void> {
-    await Promise.all([...Object.values(this.#events).map((e) => e.close()), ...this.allQueues().map((q) => q.close())]);
+    await closeConnections(this.#redisUrl, { queues: [...Object.values(this.#events), ...this.allQueues()] });
   }
 }
 
@@ -173,9 +175,7 @@ export function startWorkers(handlers: Handlers, options: WorkerSetOptions): { w
   });
   return {
     workers,
-    // Stops taking jobs, lets running ones finish, then closes connections.
-    close: async () => {
-      await Promise.all(workers.map((w) => w.close()));
-    },
+    // Stops taking jobs, lets running ones finish, then closes connections (at once when Redis does not answer).
+    close: () => closeConnections(options.redisUrl, { workers }),
   };
 }
