@@ -22,8 +22,11 @@ export interface NodeProcess {
   alive(): boolean;
   /** fetch against the node with its key; JSON body when `json` is given. */
   call(route: string, json?: unknown): Promise<Response>;
-  /** Sends `signal` and resolves with the exit code and how long the exit took. */
-  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
+  /**
+   * Sends `signal` and resolves with the exit code and how long the exit took; a process still running
+   * after `killAfterMs` is SIGKILLed (code null).
+   */
+  stop(signal?: NodeJS.Signals, killAfterMs?: number): Promise<{ code: number | null; ms: number }>;
 }
 
 /** Starts a node process on an already migrated database; killed after the file's last test if still running. */
@@ -75,12 +78,14 @@ export async function startNodeProcess(name: string, env: Record<string, string>
         headers: { 'x-api-key': key, ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(json === undefined ? {} : { body: JSON.stringify(json) }),
       }),
-    async stop(signal = 'SIGTERM') {
+    async stop(signal = 'SIGTERM', killAfterMs = 15_000) {
       const started = Date.now();
       if (!alive()) return { code: child.exitCode, ms: 0 };
       const exited = once(child, 'exit');
       child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
       const [code] = (await exited) as [number | null];
+      clearTimeout(timer);
       return { code, ms: Date.now() - started };
     },
   };
