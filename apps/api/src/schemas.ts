@@ -1,6 +1,6 @@
 // Shapes shared by several routes (response serialization and OpenAPI come from these).
 import { z } from 'zod';
-import { isBigintString } from '@catchup/changelog';
+export { bigintString } from '@catchup/changelog';
 
 export const isoDate = z.string().describe('ISO 8601 timestamp');
 export const nullableIso = isoDate.nullable();
@@ -22,8 +22,6 @@ export const rowId = z.number().int().positive().max(PG_INT_MAX);
 export const rowIdText = z.coerce.number().int().positive().max(PG_INT_MAX);
 export const idParams = z.object({ id: rowIdText });
 
-/** A sequence or cursor: a canonical decimal (no sign, no leading zeros) that fits PostgreSQL bigint. */
-export const bigintText = z.string().refine(isBigintString, 'a non-negative integer up to 9223372036854775807, without leading zeros');
 
 export const catchupResultSchema = z.object({
   server_id: z.number(),

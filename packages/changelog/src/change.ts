@@ -18,7 +18,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  */
 export const isBigintString = (v: unknown): v is string =>
   typeof v === 'string' && CANONICAL_DECIMAL.test(v) && (v.length < 19 || v <= MAX_BIGINT_TEXT);
-const bigintString = z.string().refine(isBigintString, 'a non-negative integer that fits bigint, as a decimal string without leading zeros');
+/** isBigintString as a zod schema: every number of the wire (positions, sequences, stamps). */
+export const bigintString = z.string().refine(isBigintString, 'a non-negative integer that fits bigint, as a decimal string without leading zeros');
 const uuid = z.string().regex(UUID, 'a UUID');
 // Row images are checked for shape only (column names and types are checked against the catalog);
 // z.custom keeps the object as it is instead of copying it.

@@ -2,7 +2,6 @@ export { PeerClient, peerBaseUrl, type PeerAddress, type PeerClientOptions } fro
 export { PeerError, type PeerErrorKind } from './errors.ts';
 export {
   applyResponseSchema,
-  canonicalBigintString,
   changesPageResponseSchema,
   deleteFileResponseSchema,
   fileManifestEntrySchema,

@@ -1,12 +1,7 @@
 // The peer API's wire shapes (snake_case), as zod schemas: the client validates every answer by them, and
 // the server's route schemas may use the same definitions. The TypeScript types derive from them.
 import { z } from 'zod';
-import { changeSchema, isBigintString } from '@catchup/changelog';
-
-/** A number of the wire: a canonical decimal string (no sign, no leading zero) that fits PostgreSQL's bigint. */
-export const canonicalBigintString = z
-  .string()
-  .refine(isBigintString, 'a non-negative integer that fits bigint, as a decimal string without leading zeros');
+import { bigintString, changeSchema } from '@catchup/changelog';
 
 const count = z.number().int().nonnegative();
 
@@ -14,9 +9,9 @@ export const pingResponseSchema = z.object({
   node_id: z.string().min(1).max(100),
   node_name: z.string(),
   version: z.string(),
-  latest_sequence: canonicalBigintString,
+  latest_sequence: bigintString,
   /** Newest change sequence of this node's file manifest. */
-  latest_file_seq: canonicalBigintString,
+  latest_file_seq: bigintString,
   /** This node's wall clock as its hybrid logical clock reads it. */
   server_time: z.iso.datetime({ offset: true }),
 });
@@ -24,9 +19,9 @@ export type PingResponse = z.infer<typeof pingResponseSchema>;
 
 /** A page's position fields, beside its changes. */
 export const changesPagePositionSchema = z.object({
-  next_cursor: canonicalBigintString,
+  next_cursor: bigintString,
   has_more: z.boolean(),
-  latest_sequence: canonicalBigintString,
+  latest_sequence: bigintString,
 });
 
 export const changesPageResponseSchema = changesPagePositionSchema.extend({ changes: z.array(changeSchema) });
@@ -45,7 +40,7 @@ export const fileManifestEntrySchema = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lower-case hex sha256'),
   size: count,
   mtime: z.iso.datetime({ offset: true }),
-  change_seq: canonicalBigintString,
+  change_seq: bigintString,
   deleted: z.boolean(),
 });
 export type FileManifestEntry = z.infer<typeof fileManifestEntrySchema>;
@@ -53,7 +48,7 @@ export type FileManifestEntry = z.infer<typeof fileManifestEntrySchema>;
 export const fileManifestResponseSchema = z.object({
   path: z.string(),
   files: z.array(fileManifestEntrySchema),
-  next_seq: canonicalBigintString,
+  next_seq: bigintString,
   has_more: z.boolean(),
 });
 export type FileManifestResponse = z.infer<typeof fileManifestResponseSchema>;

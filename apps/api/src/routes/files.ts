@@ -21,7 +21,7 @@ import {
 } from '@catchup/files';
 import type { AppContext } from '../context.ts';
 import { HttpError, notFound } from '../errors.ts';
-import { bigintText, errorResponses } from '../schemas.ts';
+import { bigintString, errorResponses } from '../schemas.ts';
 
 const fileQuery = z.object({
   path: z.enum(FILE_DIRECTORIES),
@@ -54,7 +54,7 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
         path: z.enum(FILE_DIRECTORIES),
         catchup_mode: z.enum(['true', 'false']).default('false').describe('with since: only files modified after it'),
         since: z.iso.datetime({ offset: true }).optional(),
-        after_seq: bigintText.optional().describe('only changes after this sequence (clock-independent)'),
+        after_seq: bigintString.optional().describe('only changes after this sequence (clock-independent)'),
         limit: z.coerce.number().int().min(1).max(10_000).default(1000),
         scan: z.enum(['true', 'false']).default('true').describe('bring the manifest up to date with the disk first; a reader paging through sets false after its first page'),
       }),

@@ -7,9 +7,9 @@ import { applyPeerBatch, nodeWallClock } from '@catchup/engine';
 import { latestFileSeq } from '@catchup/files';
 import { pingResponseSchema } from '@catchup/peer-client';
 import type { AppContext } from '../context.ts';
-import { bigintText, errorResponses } from '../schemas.ts';
+import { bigintString, errorResponses } from '../schemas.ts';
 
-const sequenceParam = bigintText;
+const sequenceParam = bigintString;
 const MAX_BATCH = 10_000;
 
 /** A batch body read by scanChangesDocument: already checked, its row images kept as text. */
