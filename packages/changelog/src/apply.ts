@@ -203,11 +203,11 @@ async function pickWinners(
   const list = [...candidates.values()];
   const runs = sequenceRuns(changes);
   // The standing version of a row is its newest logged change; ties on hlc come back together and are
-  // settled here, by node id and origin sequence, exactly as compareVersions orders them. Identities already logged are
-  // looked up by runs of consecutive origin sequences: one index range scan per run (usually one per
-  // origin for a batch read from a peer's log), returning only identities of the batch. (The LIMIT,
-  // which no run can exceed, keeps each a range scan: seeing one origin in the whole log, the planner
-  // otherwise preferred hashing the entire log.)
+  // settled here, by node id and origin sequence, exactly as compareVersions orders them. Identities
+  // already logged are looked up by runs of consecutive origin sequences: one index range scan per run
+  // (usually one per origin for a batch read from a peer's log), returning only identities of the batch,
+  // with what they stand for. (The LIMIT, which no run can exceed, keeps each a range scan: seeing one
+  // origin in the whole log, the planner otherwise preferred hashing the entire log.)
   const { rows } = await client.query<PickedRow>({
     ...prepared(`SELECT h.horizon, h.wall, l.logged, l.logged_content, l.logged_data, v.table_name, v.record_id, v.hlc, v.origin_node_id, v.origin_sequence
        FROM (
