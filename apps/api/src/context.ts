@@ -4,6 +4,7 @@ import type { Db, Pool } from '@catchup/db';
 import type { EngineContext } from '@catchup/engine';
 import type { Logger } from '@catchup/logger';
 import type { NodeQueues } from '@catchup/queue';
+import type { DetectionSchedulerState } from './detection-schedule.ts';
 
 export interface AppContext {
   config: NodeConfig;
@@ -14,6 +15,8 @@ export interface AppContext {
   queues: NodeQueues;
   /** Brings the detection job scheduler in line with the settings in force. */
   reschedule: () => Promise<void>;
+  /** Whether Redis holds the detection job scheduler the settings ask for (for /ready). */
+  detectionScheduler: () => Promise<DetectionSchedulerState>;
   /** Accepts or refuses a presented inbound key (constant time). */
   checkApiKey: (presented: string) => boolean;
   /** Accepts or refuses Bull Board credentials (constant time). */

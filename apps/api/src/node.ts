@@ -11,6 +11,7 @@ import { runWorkers, type RunningWorkers } from '@catchup/worker';
 import type { FastifyInstance } from 'fastify';
 import { resolveInboundKey } from './api-key.ts';
 import type { AppContext } from './context.ts';
+import { keepDetectionScheduled, SCHEDULE_CHECK_MS, type DetectionSchedule } from './detection-schedule.ts';
 import { buildServer } from './server.ts';
 
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -43,7 +44,13 @@ export async function assertRedisReachable(redisUrl: string): Promise<void> {
   }
 }
 
-export async function startNode(config: NodeConfig, options: { logger?: Logger } = {}): Promise<RunningNode> {
+export interface StartOptions {
+  logger?: Logger;
+  /** How often the detection scheduler in Redis is checked and put back if missing (tests shorten or lengthen it). */
+  scheduleCheckMs?: number;
+}
+
+export async function startNode(config: NodeConfig, options: StartOptions = {}): Promise<RunningNode> {
   const logger = options.logger ?? createLogger({ name: config.nodeName, level: config.logLevel });
   const opened = await openEngine(config);
   try {
@@ -57,13 +64,11 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
   redis.on('error', () => {}); // reported by /ready, not as a crash
   const queues = new NodeQueues({ redisUrl: config.redisUrl, prefix: config.queuePrefix });
   let workers: RunningWorkers | undefined;
+  let schedule: DetectionSchedule | undefined;
   try {
     const key = await resolveInboundKey(engine.db, config.syncApiKey);
     const adminDigest = config.adminPassword ? digest(config.adminPassword) : undefined;
-    const reschedule = async () => {
-      const s = await engine.settings();
-      await queues.scheduleDetection(s.catchup_enabled && s.catchup_scheduler_enabled, s.catchup_check_interval);
-    };
+    schedule = keepDetectionScheduled(queues, engine.settings, logger, options.scheduleCheckMs ?? SCHEDULE_CHECK_MS);
     const ctx: AppContext = {
       config,
       db: engine.db,
@@ -71,7 +76,8 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       logger,
       engine,
       queues,
-      reschedule,
+      reschedule: schedule.reschedule,
+      detectionScheduler: schedule.state,
       checkApiKey: key.check,
       checkAdmin: (user, password) =>
         timingSafeEqual(digest(user), digest(config.adminUser)) &&
@@ -82,7 +88,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       },
       version,
     };
-    await reschedule();
+    await schedule.reschedule();
     if (config.runWorkers) workers = runWorkers(config, engine, logger);
     const app = await buildServer(ctx);
     const address = await app.listen({ host: config.host, port: config.port });
@@ -93,6 +99,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       ...(key.generated ? { generatedApiKey: key.generated } : {}),
       ...(workers ? { workers } : {}),
       async close() {
+        schedule?.stop();
         await app.close();
         await workers?.close();
         await queues.close();
@@ -101,6 +108,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       },
     };
   } catch (err) {
+    schedule?.stop();
     await workers?.close().catch(() => {});
     await queues.close().catch(() => {});
     redis.disconnect();

@@ -208,6 +208,6 @@ describe('limits, docs and readiness', () => {
   it('/ready answers 200 while PostgreSQL and Redis answer', async () => {
     const res = await fetch(`${a!.url}/ready`);
     expect(res.status).toBe(200);
-    expect(await json(res)).toEqual({ status: 'ready', postgres: true, redis: true });
+    expect(await json(res)).toEqual({ status: 'ready', postgres: true, redis: true, detection_scheduler: 'off' });
   });
 });

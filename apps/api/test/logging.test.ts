@@ -52,7 +52,7 @@ describe('readiness', () => {
         await once(redis, 'exit');
         const res = await fetch(`${node.url}/ready`);
         expect(res.status).toBe(503);
-        expect(await res.json()).toEqual({ status: 'not ready', postgres: true, redis: false });
+        expect(await res.json()).toEqual({ status: 'not ready', postgres: true, redis: false, detection_scheduler: 'unknown' });
       } finally {
         await node.close();
       }

@@ -14,15 +14,25 @@ export const opsRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app)
     schema: { tags: ['ops'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok'), node: z.string(), uptime_seconds: z.number() }) } },
   }, async () => ({ status: 'ok' as const, node: ctx.config.nodeName, uptime_seconds: Math.round(process.uptime()) }));
 
-  const readiness = z.object({ status: z.enum(['ready', 'not ready']), postgres: z.boolean(), redis: z.boolean() });
+  const readiness = z.object({
+    status: z.enum(['ready', 'not ready']),
+    postgres: z.boolean(),
+    redis: z.boolean(),
+    detection_scheduler: z.enum(['present', 'missing', 'off', 'unknown']),
+  });
   app.get('/ready', {
-    schema: { tags: ['ops'], summary: 'PostgreSQL and Redis answer', response: { 200: readiness, 503: readiness } },
+    schema: {
+      tags: ['ops'],
+      summary: 'PostgreSQL and Redis answer, and Redis holds the detection scheduler the settings ask for',
+      response: { 200: readiness, 503: readiness },
+    },
   }, async (_request, reply) => {
-    const [postgres, redis] = await Promise.all([
+    const [postgres, redis, detection_scheduler] = await Promise.all([
       ctx.pool.query('SELECT 1').then(() => true, () => false),
       ctx.redisReady().catch(() => false),
+      ctx.detectionScheduler(),
     ]);
-    const ready = postgres && redis;
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', postgres, redis });
+    const ready = postgres && redis && detection_scheduler !== 'missing';
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', postgres, redis, detection_scheduler });
   });
 };
