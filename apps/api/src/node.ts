@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { RedisUnreachableError, type NodeConfig } from '@catchup/config';
 import { openEngine } from '@catchup/engine';
-import { createLogger, type Logger } from '@catchup/logger';
+import { createLogger, repeatedErrorLog, type Logger } from '@catchup/logger';
 import { NodeQueues } from '@catchup/queue';
 import { runWorkers, type RunningWorkers } from '@catchup/worker';
 import type { FastifyInstance } from 'fastify';
@@ -62,7 +62,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const { engine } = opened;
   const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
   redis.on('error', () => {}); // reported by /ready, not as a crash
-  const queues = new NodeQueues({ redisUrl: config.redisUrl, prefix: config.queuePrefix });
+  const reportQueueError = repeatedErrorLog(logger, 'queue error');
+  const queues = new NodeQueues({ redisUrl: config.redisUrl, prefix: config.queuePrefix, onError: (err) => reportQueueError(err) });
   let workers: RunningWorkers | undefined;
   let schedule: DetectionSchedule | undefined;
   try {

@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import type { NodeConfig } from '@catchup/config';
 import type { EngineContext } from '@catchup/engine';
-import type { Logger } from '@catchup/logger';
+import { repeatedErrorLog, type Logger } from '@catchup/logger';
 import { NodeQueues, startWorkers } from '@catchup/queue';
 import { createHandlers } from './handlers.ts';
 
@@ -12,7 +12,8 @@ export interface RunningWorkers {
 }
 
 export function runWorkers(config: NodeConfig, engine: EngineContext, logger: Logger): RunningWorkers {
-  const queues = new NodeQueues({ redisUrl: config.redisUrl, prefix: config.queuePrefix });
+  const reportQueueError = repeatedErrorLog(logger, 'queue error');
+  const queues = new NodeQueues({ redisUrl: config.redisUrl, prefix: config.queuePrefix, onError: (err) => reportQueueError(err) });
   const workers = startWorkers(createHandlers(engine, queues, logger), {
     redisUrl: config.redisUrl,
     prefix: config.queuePrefix,
@@ -26,8 +27,10 @@ export function runWorkers(config: NodeConfig, engine: EngineContext, logger: Lo
       fileSync: Math.max(1, Math.floor(config.workerConcurrency / 2)),
     },
   });
+  // While Redis is away every connection reports each attempt to reconnect: one line per error and 30 s.
+  const reportWorkerError = repeatedErrorLog(logger, 'worker error');
   for (const worker of workers.workers) {
-    worker.on('error', (err) => logger.error({ err, queue: worker.name }, 'worker error'));
+    worker.on('error', (err) => reportWorkerError(err, { queue: worker.name }));
   }
   return {
     queues,

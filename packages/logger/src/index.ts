@@ -72,3 +72,4 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return options.destination ? pino(base, options.destination) : pino(base);
 }
 export { closeOnSignals } from './shutdown.ts';
+export { repeatedErrorLog } from './repeated.ts';

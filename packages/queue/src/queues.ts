@@ -12,6 +12,8 @@ export interface QueueSetOptions {
   redisUrl: string;
   /** Per-node key prefix: several nodes may share one Redis. */
   prefix: string;
+  /** Connection errors of the queues and event streams (they reconnect by themselves). */
+  onError?: (err: Error) => void;
 }
 
 const ADD_SLICE = 100;
@@ -20,6 +22,7 @@ export class NodeQueues {
   readonly prefix: string;
   readonly queues: { [K in QueueKey]: Queue };
   readonly #redisUrl: string;
+  readonly #onError: (err: Error) => void;
   #events: Partial<Record<QueueKey, QueueEvents>> = {};
   /** Who waits for which job (`queue:id`) to settle. */
   #waiters = new Map<string, Set<() => void>>();
@@ -27,7 +30,12 @@ export class NodeQueues {
   constructor(options: QueueSetOptions) {
     this.prefix = options.prefix;
     this.#redisUrl = options.redisUrl;
-    const make = (key: QueueKey) => new Queue(QUEUE_NAMES[key], { connection: queueConnection(options.redisUrl), prefix: options.prefix });
+    this.#onError = options.onError ?? (() => {});
+    const make = (key: QueueKey) => {
+      const queue = new Queue(QUEUE_NAMES[key], { connection: queueConnection(options.redisUrl), prefix: options.prefix });
+      queue.on('error', this.#onError);
+      return queue;
+    };
     this.queues = {
       detect: make('detect'),
       catchup: make('catchup'),
@@ -104,6 +112,7 @@ export class NodeQueues {
     let events = this.#events[key];
     if (!events) {
       events = new QueueEvents(QUEUE_NAMES[key], { connection: redisConnection(this.#redisUrl), prefix: this.prefix });
+      events.on('error', this.#onError);
       const wake = ({ jobId }: { jobId: string }) => this.#waiters.get(`${key}:${jobId}`)?.forEach((w) => w());
       events.on('completed', wake);
       events.on('failed', wake);
