@@ -1,5 +1,6 @@
 // A node whose Redis is gone still stops on SIGTERM, promptly and with exit code 0: closing the queues
 // and workers does not wait for a Redis that is not there, nor does a request that wanted to queue a job.
+// Meanwhile its log says what is wrong without a line per attempt to reconnect.
 import { describe, expect, it } from 'vitest';
 import { usePrivateRedis, useTestDatabases } from '@catchup/testing';
 import { startNodeProcess } from './node-process.ts';
@@ -8,7 +9,7 @@ const redis = await usePrivateRedis();
 const [db] = await useTestDatabases(1, 'sigterm');
 
 describe('SIGTERM while Redis is down', () => {
-  it('the node exits 0 within 8 s', async () => {
+  it('the node answers, logs each error once (not once per attempt to reconnect), and exits 0 within 8 s', async () => {
     const node = await startNodeProcess('sigterm-a', {
       DATABASE_URL: db!.url,
       REDIS_URL: redis.url,
@@ -28,5 +29,9 @@ describe('SIGTERM while Redis is down', () => {
     expect({ code, within8s: ms < 8000 }, node.output().slice(-4000)).toEqual({ code: 0, within8s: true });
     // The scan was answered (an error: nothing can be queued) rather than left hanging.
     expect(await scan).toBeGreaterThanOrEqual(500);
+    // Its log stayed JSON lines, each error once rather than once per connection and attempt to reconnect.
+    const lines = node.output().trim().split('\n');
+    expect(lines.filter((line) => !line.startsWith('{')), node.output().slice(-2000)).toEqual([]);
+    expect(lines.length).toBeLessThan(10);
   }, 30_000);
 });
