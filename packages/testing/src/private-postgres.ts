@@ -1,6 +1,7 @@
 // A throwaway PostgreSQL cluster of a test's own (initdb into a temp folder, its own port), so that a
 // test can restart or stop the database under a node without touching the shared server.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
@@ -29,10 +30,13 @@ export interface PrivatePostgres {
   remove(): Promise<void>;
 }
 
-async function asClusterUser(command: string, args: string[]): Promise<void> {
+function clusterUserCommand(command: string, args: string[]): [string, string[]] {
   const file = path.join(pgBin, command);
-  if (userInfo().uid === 0) await run('runuser', ['-u', CLUSTER_USER, '--', file, ...args]);
-  else await run(file, args);
+  return userInfo().uid === 0 ? ['runuser', ['-u', CLUSTER_USER, '--', file, ...args]] : [file, args];
+}
+
+async function asClusterUser(command: string, args: string[]): Promise<void> {
+  await run(...clusterUserCommand(command, args));
 }
 
 /** initdb (trust, fsync off) into a temp folder and start it on a free port: about a second. */
@@ -49,6 +53,18 @@ export async function startPrivatePostgres(label = 'pg'): Promise<PrivatePostgre
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
   const pgCtl = (...args: string[]) => asClusterUser('pg_ctl', ['-D', dataDir, '-l', path.join(dir, 'server.log'), '-o', options, ...args]);
   let running = false;
+  // Not left behind by a test process that ends without its afterAll hooks.
+  const removeOnExit = () => {
+    if (running) {
+      try {
+        execFileSync(...clusterUserCommand('pg_ctl', ['-D', dataDir, 'stop', '-m', 'immediate', '-w']), { stdio: 'ignore' });
+      } catch {
+        // already stopped
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', removeOnExit);
   const cluster: PrivatePostgres = {
     port,
     url: (name) => `postgresql://postgres@127.0.0.1:${port}/${name}`,
@@ -65,6 +81,7 @@ export async function startPrivatePostgres(label = 'pg'): Promise<PrivatePostgre
       running = true;
     },
     async remove() {
+      process.off('exit', removeOnExit);
       if (running) await cluster.stop().catch(() => {});
       await rm(dir, { recursive: true, force: true });
     },

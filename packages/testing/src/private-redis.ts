@@ -42,6 +42,10 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     async start() {
       const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
       server = child;
+      // Not left behind by a test process that ends without its afterAll hooks.
+      const killOnExit = () => child.kill('SIGKILL');
+      process.once('exit', killOnExit);
+      child.once('exit', () => process.off('exit', killOnExit));
       const end = Date.now() + 10_000;
       while (!(await answers(url))) {
         if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${child.exitCode}`);

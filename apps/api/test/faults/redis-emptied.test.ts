@@ -12,6 +12,7 @@ import { startNode, type RunningNode, type StartOptions } from '../../src/node.t
 import { until } from '../two-nodes.ts';
 
 const [db1, db2, db3] = await useTestDatabases(3, 'redisempty');
+const [redis1, redis2, redis3] = [await usePrivateRedis(), await usePrivateRedis(), await usePrivateRedis()];
 const dataDir = await mkdtemp(path.join(tmpdir(), 'catchup-redis-emptied-'));
 const nodes: RunningNode[] = [];
 afterAll(async () => {
@@ -48,7 +49,7 @@ const ready = async (node: RunningNode) => {
 
 describe('a Redis that comes back empty', () => {
   it('after a restart without persistence, the detection scheduler is back within seconds and detection runs on schedule again', async () => {
-    const redis = await usePrivateRedis();
+    const redis = redis1;
     const node = await nodeOn('emptied-restart', db1!.url, redis.url, {});
     expect(await node.ctx.queues.detectionSchedule()).toEqual({ every: 1000 });
 
@@ -64,7 +65,7 @@ describe('a Redis that comes back empty', () => {
   }, 30_000);
 
   it('after a FLUSHALL, /ready answers 503 naming the missing scheduler until it is back', async () => {
-    const redis = await usePrivateRedis();
+    const redis = redis2;
     // This node checks its scheduler only once an hour, so that the test sees the gap.
     const node = await nodeOn('emptied-flush', db2!.url, redis.url, { RUN_WORKERS: 'false' }, { scheduleCheckMs: 3_600_000 });
     expect((await ready(node)).status).toBe(200);
@@ -79,7 +80,7 @@ describe('a Redis that comes back empty', () => {
   });
 
   it('after a FLUSHALL, the periodic check puts the scheduler back', async () => {
-    const redis = await usePrivateRedis();
+    const redis = redis3;
     const node = await nodeOn('emptied-check', db3!.url, redis.url, { RUN_WORKERS: 'false' }, { scheduleCheckMs: 200 });
     const admin = new Redis(redis.url);
     await admin.flushall();
