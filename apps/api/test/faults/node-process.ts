@@ -29,7 +29,10 @@ export interface NodeProcess {
   stop(signal?: NodeJS.Signals, killAfterMs?: number): Promise<{ code: number | null; ms: number }>;
 }
 
-/** Starts a node process on an already migrated database; killed after the file's last test if still running. */
+/**
+ * Starts a node process on an already migrated database; killed after the file's last test if still
+ * running. Call at the top level of a test file (it registers an afterAll hook).
+ */
 export async function startNodeProcess(name: string, env: Record<string, string>): Promise<NodeProcess> {
   const port = await freePort();
   const key = `${name}-key-0123456789abcdef`;

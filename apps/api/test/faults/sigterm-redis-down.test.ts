@@ -7,15 +7,15 @@ import { startNodeProcess } from './node-process.ts';
 
 const redis = await usePrivateRedis();
 const [db] = await useTestDatabases(1, 'sigterm');
+const node = await startNodeProcess('sigterm-a', {
+  DATABASE_URL: db!.url,
+  REDIS_URL: redis.url,
+  QUEUE_PREFIX: 'sigterm-a',
+  CATCHUP_CHECK_INTERVAL: '1',
+});
 
 describe('SIGTERM while Redis is down', () => {
   it('the node answers, logs each error once (not once per attempt to reconnect), and exits 0 within 8 s', async () => {
-    const node = await startNodeProcess('sigterm-a', {
-      DATABASE_URL: db!.url,
-      REDIS_URL: redis.url,
-      QUEUE_PREFIX: 'sigterm-a',
-      CATCHUP_CHECK_INTERVAL: '1',
-    });
     // Running normally, with its detection scheduled every second.
     expect((await fetch(`${node.url}/ready`)).status).toBe(200);
     await redis.kill();
