@@ -77,8 +77,8 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
   const exclude = options.exclude ?? excluder();
   const client = await pool.connect();
   const lockKey = LOCK_BASE + ['instance', 'config', 'uploads'].indexOf(directory);
-  await client.query('SELECT pg_advisory_lock($1)', [lockKey]);
   try {
+    await client.query('SELECT pg_advisory_lock($1)', [lockKey]);
     const { rows } = await client.query<{ path: string } & Known>(
       `SELECT path, sha256, size::text AS size, (extract(epoch FROM mtime) * 1000)::bigint::text AS "mtimeMs", deleted
          FROM file_checksums WHERE directory = $1`,
