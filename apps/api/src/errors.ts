@@ -4,6 +4,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { BatchRejectedError, IdentityConflictError, TableNotSyncableError } from '@catchup/changelog';
 import { ConfigError } from '@catchup/config';
 import { PathRefusedError, TransferRejectedError } from '@catchup/files';
+import { QueueUnavailableError } from '@catchup/queue';
 import { STATUS_CODES } from 'node:http';
 
 export class HttpError extends Error {
@@ -53,6 +54,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     if (err instanceof ConfigError) {
       return reply.code(400).send(body(400, err.problems.map((p) => `${p.key}: expected ${p.expected}`).join('; ')));
+    }
+    if (err instanceof QueueUnavailableError) {
+      request.log.warn({ err }, 'request failed: Redis is unreachable');
+      return reply.code(503).send(body(503, `${err.message}; the job was not queued (see /ready)`));
     }
     if (err instanceof HttpError) return reply.code(err.statusCode).send(body(err.statusCode, err.message));
     const status = err.statusCode ?? 500;

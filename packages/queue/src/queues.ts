@@ -1,7 +1,7 @@
 // The only module that talks to BullMQ: queues, flow children, schedulers and workers of one node.
 import { Queue, QueueEvents, UnrecoverableError, Worker, WaitingChildrenError, type Job, type Processor } from 'bullmq';
 import { closeConnections } from './close.ts';
-import { queueConnection, redisConnection } from './connection.ts';
+import { queueConnection, redisAnswers, redisConnection } from './connection.ts';
 import { DETECT_SCHEDULER_ID, JOB_NAMES, JOB_QUEUE, QUEUE_NAMES, type JobName, type JobTypes, type QueueKey } from './jobs.ts';
 import { jobOptions, type RetryPolicy } from './options.ts';
 
@@ -17,6 +17,14 @@ export interface QueueSetOptions {
 }
 
 const ADD_SLICE = 100;
+
+/** A job could not be queued because Redis is not connected (the caller may say so: 503, not 500). */
+export class QueueUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`Redis is unreachable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'QueueUnavailableError';
+  }
+}
 
 export class NodeQueues {
   readonly prefix: string;
@@ -49,7 +57,11 @@ export class NodeQueues {
     const queue = this.queues[JOB_QUEUE[name]];
     const opts = jobOptions(name, retry, extra);
     if (extra.parent) opts.parent = { id: extra.parent.id!, queue: extra.parent.queueQualifiedName };
-    return queue.add(name, data, opts);
+    try {
+      return await queue.add(name, data, opts);
+    } catch (err) {
+      throw (await redisAnswers(this.#redisUrl, 500)) ? err : new QueueUnavailableError(err);
+    }
   }
 
   /** Adds many children of one running parent job (one round trip per queue). */
