@@ -83,7 +83,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const { body } = await call('/api/sync/catchup/status');
       const peers = body.servers_needing_catchup as Record<string, unknown>[];
       io.out(`catch-up ${body.catchup_enabled ? 'enabled' : 'disabled'}, log kept ${body.max_catchup_days} days`);
-      io.out(peers.length ? formatTable(['id', 'name', 'host', 'missing', 'last sync', 'last ping', 'reachable'], peers.map((p) => [p.id, p.name, p.host, p.missing_changes, p.last_sync, p.last_ping, p.ping_success])) : 'no peer needs catch-up');
+      io.out(peers.length ? formatTable(['id', 'name', 'host', 'missing', 'last sync', 'last ping', 'reachable', 'clock offset ms'], peers.map((p) => [p.id, p.name, p.host, p.missing_changes, p.last_sync, p.last_ping, p.ping_success, p.clock_offset_ms])) : 'no peer needs catch-up');
       const logs = body.recent_catchup_logs as Record<string, unknown>[];
       if (logs.length) io.out(`\n${formatTable(['started', 'server', 'status', 'details'], logs.map((l) => [l.started_at, l.server_name, l.status, l.details]))}`);
       return 0;

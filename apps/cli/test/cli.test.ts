@@ -33,6 +33,11 @@ describe('npm run catchup', () => {
     expect(scan.out).toMatch(/Catch-up scan completed: 1 server\(s\)/);
     expect(scan.out).toMatch(/cli-b\s+yes\s+1\s+0\s+0/);
     expect((await cli('status')).out).toMatch(/no peer needs catch-up/);
+    // Once pinged, a peer's clock offset is shown (both nodes share this machine's clock).
+    await a!.ctx.db.team.create({ data: { teamNumber: 1678, name: 'Citrus', scoutingTeamNumber: 1 } });
+    const pinged = (await cli('status')).out;
+    expect(pinged).toMatch(/reachable\s+clock offset ms/);
+    expect(pinged).toMatch(/cli-b\s+127\.0\.0\.1\s+1\s.*\strue\s+-?\d{1,3}\s*$/m);
     expect((await cli('logs')).out).toMatch(/catch-up sync\s+completed\s+Applied 0 database changes/);
   });
 
