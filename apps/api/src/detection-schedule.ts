@@ -33,10 +33,19 @@ export function keepDetectionScheduled(
     const s = await settings();
     return s.catchup_enabled && s.catchup_scheduler_enabled ? s.catchup_check_interval * 1000 : null;
   };
-  const reschedule = async () => {
+  const applySettings = async () => {
     const s = await settings();
     await queues.scheduleDetection(s.catchup_enabled && s.catchup_scheduler_enabled, s.catchup_check_interval);
   };
+  // One bring-in-line at a time, each reading the settings when its turn comes: a check that read the
+  // settings just before an operator changed them would otherwise apply the old ones after the new.
+  let turn: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = turn.then(work, work);
+    turn = run.catch(() => {});
+    return run;
+  };
+  const reschedule = () => inTurn(applySettings);
   const compare = async (): Promise<{ state: DetectionSchedulerState; inLine: boolean }> => {
     let wanted: number | null;
     let held: { every: number } | null;
@@ -52,12 +61,13 @@ export function keepDetectionScheduled(
 
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
-  const check = async () => {
-    const { state, inLine } = await compare();
-    if (inLine) return;
-    await reschedule();
-    if (state === 'missing') logger.warn('⏰ the detection scheduler was missing from Redis (emptied or restarted); scheduled it again');
-  };
+  const check = () =>
+    inTurn(async () => {
+      const { state, inLine } = await compare();
+      if (inLine) return;
+      await applySettings();
+      if (state === 'missing') logger.warn('⏰ the detection scheduler was missing from Redis (emptied or restarted); scheduled it again');
+    });
   const next = () => {
     if (stopped) return;
     timer = setTimeout(() => {
