@@ -10,4 +10,4 @@ export { uniqueQueuePrefix, deleteKeysWithPrefix, useQueuePrefix } from './redis
 export { SAMPLE_TABLES, clockLeadMs, rowsWithoutTheirLoggedVersion, sampleTablesDigest } from './integrity.ts';
 export { startPrivatePostgres, usePrivatePostgres, type PrivatePostgres } from './private-postgres.ts';
 export { startPrivateRedis, usePrivateRedis, type PrivateRedis } from './private-redis.ts';
-export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+export { openTcpProxy, startTcpProxy, type TcpProxy } from './tcp-proxy.ts';

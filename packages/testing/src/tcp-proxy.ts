@@ -21,6 +21,13 @@ type LinkState = 'up' | 'cut' | 'stalled';
 
 /** Starts a proxy to `target` on a free loopback port; closed after the file's tests. */
 export async function startTcpProxy(target: { host?: string; port: number }): Promise<TcpProxy> {
+  const proxy = await openTcpProxy(target);
+  afterAll(() => proxy.close());
+  return proxy;
+}
+
+/** The same proxy without a vitest hook, for runners outside vitest (the chaos run); close it yourself. */
+export async function openTcpProxy(target: { host?: string; port: number }): Promise<TcpProxy> {
   let state: LinkState = 'up';
   let accepted = 0;
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
@@ -88,6 +95,5 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-  afterAll(() => proxy.close());
   return proxy;
 }
