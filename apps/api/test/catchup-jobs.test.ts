@@ -37,8 +37,13 @@ describe('catch-up through BullMQ', () => {
       const onB = await b.ctx.db.syncServer.findUniqueOrThrow({ where: { id: bServerIdOnB } });
       return onA.sentCursor.toString() === (await latestSequence(a)) && onB.sentCursor.toString() === (await latestSequence(b));
     });
+    // Cursors move as each batch is acknowledged; the run's sync_logs row is written when the catch-up
+    // job finalizes, after its last child: wait for it too.
+    const sendingRuns = async () =>
+      (await catchupLogs(pair.bServerIdOnA)).filter((l) => (l.result as { database_changes: { sent: number } } | null)?.database_changes.sent);
+    await until('the run that sent the rows to be recorded', async () => (await sendingRuns()).length > 0);
 
-    const sending = (await catchupLogs(pair.bServerIdOnA)).filter((l) => (l.result as { database_changes: { sent: number } }).database_changes.sent > 0);
+    const sending = await sendingRuns();
     expect(sending).toHaveLength(1);
     expect(sending[0]).toMatchObject({ status: 'completed', errorMessage: null });
     expect(sending[0]!.result).toMatchObject({ success: true, database_changes: { sent: 5000 } });
