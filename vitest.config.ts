@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+    // The fault-injection suite runs on its own: npm run test:faults (vitest.faults.config.ts).
+    exclude: ['**/node_modules/**', 'apps/api/test/faults/**'],
     globalSetup: ['packages/testing/src/global-setup.ts'],
     pool: 'forks',
     testTimeout: 30_000,
