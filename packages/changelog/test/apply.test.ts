@@ -19,6 +19,22 @@ async function logOf(node: TestNode, excludeOrigin?: string): Promise<Change[]> 
   return (await readChanges(node.pool, { after: '0', limit: 1_000_000, ...(excludeOrigin ? { excludeOrigin } : {}) })).changes;
 }
 
+/** A remote insert of a new team, stamped now unless told otherwise. */
+function teamChange(origin: string, sequence: string, name: string, hlc = BigInt(Date.now()) * 65536n): Change {
+  const id = randomUUID();
+  return {
+    table_name: 'teams',
+    record_id: id,
+    operation: 'insert',
+    change_data: { id, team_number: 4242, name, scouting_team_number: 1, is_active: true, updated_at: new Date().toISOString() },
+    old_data: null,
+    timestamp: new Date().toISOString(),
+    origin_node_id: origin,
+    origin_sequence: sequence,
+    hlc: hlc.toString(),
+  };
+}
+
 /** Sends everything `from` has that `to` did not originate. */
 async function sync(from: TestNode, to: TestNode, maxClockSkewMs?: number) {
   return applyTo(to, await logOf(from, to.nodeId), maxClockSkewMs);
@@ -153,21 +169,6 @@ describe('applying a batch', () => {
 });
 
 describe('what a batch carries reaches the row and the log exactly', () => {
-  function teamChange(origin: string, sequence: string, name: string): Change {
-    const id = randomUUID();
-    return {
-      table_name: 'teams',
-      record_id: id,
-      operation: 'insert',
-      change_data: { id, team_number: 4242, name, scouting_team_number: 1, is_active: true, updated_at: new Date().toISOString() },
-      old_data: null,
-      timestamp: new Date().toISOString(),
-      origin_node_id: origin,
-      origin_sequence: sequence,
-      hlc: (BigInt(Date.now()) * 65536n).toString(),
-    };
-  }
-
   it('keeps tabs, line breaks, backslashes and quotes in row images and node ids', async () => {
     const awkward = 'tab\there\nnew line\r\\back\\\\slashes "quoted" \\N \u00e9\u2028';
     const change = teamChange(`node\twith\\odd\nname`, '7', awkward);
@@ -197,21 +198,6 @@ describe('what a batch carries reaches the row and the log exactly', () => {
 });
 
 describe("a peer's batch cannot split the tables or stop local writes (I12, I13)", () => {
-  function teamChange(origin: string, sequence: string, name: string, hlc = BigInt(Date.now()) * 65536n): Change {
-    const id = randomUUID();
-    return {
-      table_name: 'teams',
-      record_id: id,
-      operation: 'insert',
-      change_data: { id, team_number: 4343, name, scouting_team_number: 1, is_active: true, updated_at: new Date().toISOString() },
-      old_data: null,
-      timestamp: new Date().toISOString(),
-      origin_node_id: origin,
-      origin_sequence: sequence,
-      hlc: hlc.toString(),
-    };
-  }
-
   async function expectRefused(batch: unknown[], error: typeof BatchRejectedError, message: RegExp) {
     const before = { log: await logIdentities(c!.pool), rows: await tableDigest(c!.pool) };
     const attempt = applyTo(c!, batch);
