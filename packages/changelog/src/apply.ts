@@ -209,7 +209,10 @@ async function pickWinners(
   // with what they stand for. (The LIMIT, which no run can exceed, keeps each a range scan: seeing one
   // origin in the whole log, the planner otherwise preferred hashing the entire log.)
   const { rows } = await client.query<PickedRow>({
-    ...prepared(`SELECT h.horizon, h.wall, l.logged, l.logged_content, l.logged_data, v.table_name, v.record_id, v.hlc, v.origin_node_id, v.origin_sequence
+    ...prepared(`SELECT h.horizon, h.wall, v.table_name, v.record_id, v.hlc, v.origin_node_id, v.origin_sequence,
+            CASE WHEN v.n IS NULL OR v.n = 1 THEN l.logged END AS logged,
+            CASE WHEN v.n IS NULL OR v.n = 1 THEN l.logged_content END AS logged_content,
+            CASE WHEN v.n IS NULL OR v.n = 1 THEN l.logged_data END AS logged_data
        FROM (
          SELECT (SELECT coalesce(max(sequence), 0)::text FROM database_changes) AS horizon, catchup_wall_clock_ms()::text AS wall
        ) h
@@ -225,7 +228,8 @@ async function pickWinners(
            ) d
        ) l
        LEFT JOIN (
-         SELECT x.table_name, x.record_id, t.hlc::text AS hlc, t.origin_node_id, t.origin_sequence::text AS origin_sequence
+         SELECT x.table_name, x.record_id, t.hlc::text AS hlc, t.origin_node_id, t.origin_sequence::text AS origin_sequence,
+                row_number() OVER () AS n
            FROM unnest($1::text[], $2::text[]) AS x(table_name, record_id)
            CROSS JOIN LATERAL (
              SELECT hlc, origin_node_id, origin_sequence FROM database_changes m
@@ -249,7 +253,11 @@ async function pickWinners(
   });
   winners.sort((a, b) => (a.record_id < b.record_id ? -1 : a.record_id > b.record_id ? 1 : 0));
   const first = rows[0]!;
-  return { winners, horizon: first.horizon, wallClockMs: BigInt(first.wall), alreadyLogged: loggedContents(first) };
+  // The identities already logged come on one row only: repeated on every row, a batch of 500 duplicates
+  // made PostgreSQL send (and the node parse) 500 copies of 500 row images, which took longer than a
+  // peer waits, so a resent batch timed out again on every retry.
+  const logged = rows.find((r) => r.logged !== null) ?? first;
+  return { winners, horizon: first.horizon, wallClockMs: BigInt(first.wall), alreadyLogged: loggedContents(logged) };
 }
 
 interface PickedRow {
