@@ -1,5 +1,6 @@
 // A node as its own process (apps/api/src/main.ts), for faults that must show as a crash: an unhandled
-// error kills the child, where in-process it would kill the test runner.
+// error kills the child, where in-process it would kill the test runner. A node keeps its port, data
+// folder and environment across restarts, so that its peers find it where they expect it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,8 +17,11 @@ export interface NodeProcess {
   key: string;
   port: number;
   url: string;
-  child: ChildProcess;
-  /** What the process wrote to stderr and stdout so far (its crash message, if any). */
+  /** Its DATA_DIR (instance/, config/, uploads/ below it). */
+  dataDir: string;
+  /** The running (or last) child process. */
+  readonly child: ChildProcess;
+  /** What the process wrote to stderr and stdout so far, over every start (its crash message, if any). */
   output(): string;
   alive(): boolean;
   /** fetch against the node with its key; JSON body when `json` is given. */
@@ -27,6 +31,8 @@ export interface NodeProcess {
    * after `killAfterMs` is SIGKILLed (code null).
    */
   stop(signal?: NodeJS.Signals, killAfterMs?: number): Promise<{ code: number | null; ms: number }>;
+  /** Starts the process again (same port, data folder, environment plus `env`); resolves once /health answers. */
+  start(env?: Record<string, string>): Promise<void>;
 }
 
 /**
@@ -34,45 +40,38 @@ export interface NodeProcess {
  * running. Call at the top level of a test file (it registers an afterAll hook).
  */
 export async function startNodeProcess(name: string, env: Record<string, string>): Promise<NodeProcess> {
+  const node = await nodeProcess(name, env);
+  await node.start();
+  return node;
+}
+
+/** A node process that is not started yet (call start()); killed and cleaned up after the file's tests. */
+export async function nodeProcess(name: string, env: Record<string, string>): Promise<NodeProcess> {
   const port = await freePort();
   const key = `${name}-key-0123456789abcdef`;
   const dataDir = await mkdtemp(path.join(tmpdir(), `catchup-${name}-`));
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', main], {
-    env: {
-      ...process.env,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      NODE_NAME: name,
-      SYNC_API_KEY: key,
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const url = `http://127.0.0.1:${port}`;
-  const alive = () => child.exitCode === null && child.signalCode === null;
+  let child: ChildProcess | undefined;
+  let output = '';
+  const alive = () => child !== undefined && child.exitCode === null && child.signalCode === null;
   afterAll(async () => {
     if (alive()) {
-      child.kill('SIGKILL');
-      await once(child, 'exit');
+      const exited = once(child!, 'exit');
+      child!.kill('SIGKILL');
+      await exited;
     }
     await rm(dataDir, { recursive: true, force: true });
   });
-  try {
-    await waitForHealth(url, child, name, 30_000);
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n${output}`);
-  }
-  return {
+  const node: NodeProcess = {
     name,
     key,
     port,
     url,
-    child,
+    dataDir,
+    get child() {
+      if (!child) throw new Error(`${name} was never started`);
+      return child;
+    },
     output: () => output,
     alive,
     call: (route, json) =>
@@ -83,13 +82,39 @@ export async function startNodeProcess(name: string, env: Record<string, string>
       }),
     async stop(signal = 'SIGTERM', killAfterMs = 15_000) {
       const started = Date.now();
-      if (!alive()) return { code: child.exitCode, ms: 0 };
-      const exited = once(child, 'exit');
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      if (!alive()) return { code: child?.exitCode ?? null, ms: 0 };
+      const exited = once(child!, 'exit');
+      child!.kill(signal);
+      const timer = setTimeout(() => child!.kill('SIGKILL'), killAfterMs);
       const [code] = (await exited) as [number | null];
       clearTimeout(timer);
       return { code, ms: Date.now() - started };
     },
+    async start(extra = {}) {
+      if (alive()) throw new Error(`${name} is running already`);
+      const spawned = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', main], {
+        env: {
+          ...process.env,
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          NODE_NAME: name,
+          SYNC_API_KEY: key,
+          DATA_DIR: dataDir,
+          LOG_LEVEL: 'warn',
+          ...env,
+          ...extra,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child = spawned;
+      spawned.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+      spawned.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+      try {
+        await waitForHealth(url, spawned, name, 30_000);
+      } catch (err) {
+        throw new Error(`${(err as Error).message}\n${output}`);
+      }
+    },
   };
+  return node;
 }
