@@ -49,7 +49,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return reply.code(400).send(body(400, err.message));
     }
     if (err instanceof TransferRejectedError) {
-      const status = err.reason === 'too_large' ? 413 : err.reason === 'conflict' ? 409 : 400;
+      const status = err.reason === 'too_large' ? 413 : err.reason === 'conflict' ? 409 : err.reason === 'no_space' ? 507 : 400;
       return reply.code(status).send(body(status, err.message));
     }
     if (err instanceof ConfigError) {

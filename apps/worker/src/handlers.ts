@@ -3,6 +3,7 @@ import { BatchRejectedError } from '@catchup/changelog';
 import {
   checkClaimsOfPeer,
   enabledDirectories,
+  failureSummary,
   finalizeCatchup,
   measurePeers,
   peerHasChangesForUs,
@@ -171,7 +172,7 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
       if (out.errors.length) {
         // What moved is settled (the base remembers it); the retry redoes only the rest.
         logger.warn({ server_id: serverId, directory, errors: out.errors }, `❌ file-sync ${directory}: ${out.errors.length} file(s) failed`);
-        throw new Error(`file-sync ${directory}: ${out.errors.length} file(s) failed: ${out.errors[0]}`);
+        throw new Error(failureSummary(directory, out.errors));
       }
       return { directory, uploaded: out.uploaded, downloaded: out.downloaded, deleted: out.deleted, conflicts: out.conflicts, bytes: out.bytes };
     },

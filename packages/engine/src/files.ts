@@ -272,6 +272,16 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
   return outcome;
 }
 
+/** Failed files named in one failure message: enough to act on, short enough for a log line. */
+export const NAMED_FAILURES = 10;
+
+/** A folder's failed files as one message, each named with its reason (the first NAMED_FAILURES, then how many more). */
+export function failureSummary(directory: FileDirectory, errors: string[]): string {
+  const named = errors.slice(0, NAMED_FAILURES).join('; ');
+  const more = errors.length > NAMED_FAILURES ? `; and ${errors.length - NAMED_FAILURES} more` : '';
+  return `file-sync ${directory}: ${errors.length} file(s) failed: ${named}${more}`;
+}
+
 /** The folders a peer's flags ask to sync. */
 export function enabledDirectories(server: { syncInstanceFiles: boolean; syncConfigFiles: boolean; syncUploads: boolean }): FileDirectory[] {
   return [

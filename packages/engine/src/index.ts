@@ -16,5 +16,5 @@ export {
 } from './catchup.ts';
 export { planSendRanges, planReceiveRanges, type Range, type SendPlan } from './ranges.ts';
 export { openEngine, type OpenedEngine } from './assemble.ts';
-export { syncDirectory, enabledDirectories, type FileSyncOutcome } from './files.ts';
+export { syncDirectory, enabledDirectories, failureSummary, type FileSyncOutcome } from './files.ts';
 export { applyPeerBatch, checkClaimsOfPeer, recordIntegrityAlert, INTEGRITY_ALERT, type AlertSource } from './integrity.ts';

@@ -2,10 +2,10 @@
 // hundreds of requests. Each file is a header line of JSON — {"file","sha256","size","mtime_ms"} — then
 // exactly `size` bytes. The receiver verifies every file into a temp file first and puts them in place
 // only when all of them passed: a bad entry anywhere changes nothing.
-import { lstat } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { checkRelativePath } from './confine.ts';
-import { commitReceived, discardReceived, isPlausibleMtime, MTIME_RULE, receiveToTemp, syncReceived, TransferRejectedError, type Received } from './write.ts';
+import { commitReceived, discardReceived, ensureRoom, isPlausibleMtime, MTIME_RULE, receiveToTemp, ROOM_CHECK_BYTES, syncReceived, TransferRejectedError, type Received } from './write.ts';
 
 export interface BundleEntry {
   file: string;
@@ -119,9 +119,14 @@ async function collect(pieces: AsyncIterable<Buffer>): Promise<Buffer[]> {
 
 /**
  * Receives a bundle into `root`: every entry verified into a temp file, then all renamed into place.
- * Throws (leaving nothing behind, the old files untouched) on the first bad entry.
+ * Throws (leaving nothing behind, the old files untouched) on the first bad entry. A bundle of
+ * `totalBytes` (from ROOM_CHECK_BYTES on) that cannot fit on the disk is refused before it is read.
  */
-export async function receiveBundle(root: string, source: AsyncIterable<Buffer>, maxBytes = Number.MAX_SAFE_INTEGER): Promise<BundleEntry[]> {
+export async function receiveBundle(root: string, source: AsyncIterable<Buffer>, maxBytes = Number.MAX_SAFE_INTEGER, totalBytes = 0): Promise<BundleEntry[]> {
+  if (totalBytes >= ROOM_CHECK_BYTES) {
+    await mkdir(root, { recursive: true });
+    await ensureRoom(root, 'the bundle', totalBytes);
+  }
   const reader = new ByteReader(source);
   const entries: BundleEntry[] = [];
   const names = new Set<string>();

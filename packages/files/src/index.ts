@@ -2,9 +2,10 @@ export { FILE_DIRECTORIES, isFileDirectory, directoryRoot, type FileDirectory } 
 export { checkRelativePath, confinePath, MAX_NAME_BYTES, PathRefusedError } from './confine.ts';
 export { DEFAULT_EXCLUDES, TEMP_FILE_PREFIX, excluder, type Excluder } from './exclude.ts';
 export { sha256File } from './hash.ts';
+export { fits, freeBytes, SPARE_BYTES } from './space.ts';
 export { scanDirectory, STALE_TEMP_FILE_MS, type ScanOptions, type ScanStats } from './scanner.ts';
 export { latestFileSeq, readManifest, type ManifestEntry, type ManifestPage, type ManifestQuery } from './manifest.ts';
-export { writeVerified, removeFile, isPlausibleMtime, MAX_MTIME_AHEAD_MS, MTIME_RULE, TransferRejectedError, type Announced, type RejectionReason } from './write.ts';
+export { writeVerified, removeFile, isPlausibleMtime, ROOM_CHECK_BYTES, MAX_MTIME_AHEAD_MS, MTIME_RULE, TransferRejectedError, type Announced, type RejectionReason } from './write.ts';
 export { encodeBundle, receiveBundle, MAX_BUNDLE_ENTRIES, type BundleEntry } from './bundle.ts';
 export { recordFile, recordFiles, recordDeletion, manifestMap } from './record.ts';
 export { decide, conflictCopyName, clashCovering, fileFolderClashes, type Clash, type FileAction, type Side } from './decide.ts';

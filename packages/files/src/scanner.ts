@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Pool } from '@catchup/db';
 import { excluder, TEMP_FILE_PREFIX, type Excluder } from './exclude.ts';
 import { recordFiles, type RecordedFile } from './record.ts';
-import { sha256File } from './hash.ts';
+import { sha256File, unchangedSince } from './hash.ts';
 import { directoryRoot, type FileDirectory } from './roots.ts';
 
 export interface ScanStats {
@@ -108,6 +108,9 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
         options.onHash?.(rel);
         const sha256 = await sha256File(path.join(root, rel));
         stats.hashed++;
+        // A file that changed while it was hashed (still being written) keeps its last recorded version
+        // until a scan reads it whole and still: what was hashed is no version of it.
+        if (!unchangedSince(info, await stat(path.join(root, rel)).catch(() => null))) continue;
         if (before && !before.deleted && before.sha256 === sha256 && before.size === String(info.size)) {
           touched.push({ file: rel, sha256, size: info.size, mtimeMs });
           continue;

@@ -1,13 +1,16 @@
-// Receiving a file (F3): stream into a temp file in the same folder while hashing, check the announced
-// sha256 and size, set the mtime, fsync, then rename into place. Any failure — a wrong checksum,
-// a broken connection, a size over the limit, a folder where the file should go, a name too long for
-// the file system — leaves the old file untouched and no temp file behind.
-import { createHash, randomBytes } from 'node:crypto';
+// Receiving a file (F3, F6): stream into a temp file in the same folder, read back what reached the disk
+// and check its size and sha256 against what the sender announced, set the mtime, fsync, then rename
+// into place. Any failure — a wrong checksum, a broken connection, a size over the limit, a full disk,
+// a folder where the file should go, a name too long for the file system — leaves the old file
+// untouched and no temp file behind.
+import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { confinePath, PathRefusedError } from './confine.ts';
 import { TEMP_FILE_PREFIX } from './exclude.ts';
+import { digestHandle } from './hash.ts';
+import { fits, freeBytes, isOutOfSpace } from './space.ts';
 
 export interface Announced {
   sha256: string;
@@ -15,8 +18,11 @@ export interface Announced {
   mtimeMs: number;
 }
 
-/** Why a transfer is refused; `conflict`: a folder is where the file goes, or a file where a folder of its path goes. */
-export type RejectionReason = 'checksum' | 'size' | 'too_large' | 'format' | 'conflict';
+/**
+ * Why a transfer is refused; `conflict`: a folder is where the file goes, or a file where a folder of its
+ * path goes; `no_space`: the file does not fit on this node's disk (refused up front, or the disk filled).
+ */
+export type RejectionReason = 'checksum' | 'size' | 'too_large' | 'format' | 'conflict' | 'no_space';
 
 export class TransferRejectedError extends Error {
   readonly reason: RejectionReason;
@@ -36,8 +42,9 @@ export function isPlausibleMtime(mtimeMs: number, now = Date.now()): boolean {
   return Number.isFinite(mtimeMs) && mtimeMs >= 0 && mtimeMs <= now + MAX_MTIME_AHEAD_MS;
 }
 
-/** The file system's refusal of a name or a place, as the refusal a sender gets (400 or 409); other errors as they are. */
+/** The file system's refusal of a name, a place or space, as the refusal a sender gets (400, 409, 507); other errors as they are. */
 function placementError(err: unknown, relative: string): unknown {
+  if (isOutOfSpace(err)) return new TransferRejectedError('no_space', `${relative}: the disk is full here (${(err as NodeJS.ErrnoException).code}); nothing was put in place`);
   switch ((err as NodeJS.ErrnoException).code) {
     case 'ENAMETOOLONG':
       return new PathRefusedError(relative, 'has a name too long for the file system');
@@ -63,6 +70,47 @@ async function prepareTarget(target: string, relative: string): Promise<void> {
 }
 
 const WRITE_BYTES = 1024 * 1024;
+/** Files from this size on are checked against the disk's free space before a byte is written. */
+export const ROOM_CHECK_BYTES = 1024 * 1024;
+
+/** What is left of `chunks` once their first `written` bytes are written (the rest of a short write). */
+export function unwritten(chunks: Buffer[], written: number): Buffer[] {
+  let skip = written;
+  let first = 0;
+  while (first < chunks.length && skip >= chunks[first]!.length) skip -= chunks[first++]!.length;
+  if (first === chunks.length) return [];
+  return [chunks[first]!.subarray(skip), ...chunks.slice(first + 1)];
+}
+
+/**
+ * Writes all of `chunks` at the file's position. A short write (a disk close to full writes part of the
+ * data without an error) goes on with the rest, which then meets the disk's ENOSPC.
+ */
+async function writeAll(file: FileHandle, chunks: Buffer[]): Promise<void> {
+  for (let rest = chunks; rest.length; ) {
+    const { bytesWritten } = await file.writev(rest);
+    if (bytesWritten === 0) throw Object.assign(new Error('nothing written'), { code: 'ENOSPC' });
+    rest = unwritten(rest, bytesWritten);
+  }
+}
+
+/** Refuses a file of `size` bytes that cannot fit on the disk holding `folder` (with room to spare). */
+export async function ensureRoom(folder: string, relative: string, size: number): Promise<void> {
+  const free = await freeBytes(folder);
+  if (!fits(size, free)) throw new TransferRejectedError('no_space', `${relative}: ${size} bytes do not fit on this node's disk (${free} bytes free)`);
+}
+
+/** A stream's chunks, leaving the stream open when reading stops early: its owner drains it (so the refusal reaches the sender) or destroys it. */
+function chunksOf(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncIterable<Buffer> | Iterable<Buffer> {
+  return source instanceof Readable ? source.iterator({ destroyOnReturn: false }) : source;
+}
+
+/** Checks what lies in the temp file — its length and sha256, read back — against what the sender announced. */
+async function verifyOnDisk(file: FileHandle, relative: string, announced: Announced): Promise<void> {
+  const onDisk = await digestHandle(file);
+  if (onDisk.size !== announced.size) throw new TransferRejectedError('size', `${relative}: ${onDisk.size} of ${announced.size} bytes reached the disk`);
+  if (onDisk.sha256 !== announced.sha256) throw new TransferRejectedError('checksum', `${relative}: sha256 ${onDisk.sha256} does not match the announced ${announced.sha256}`);
+}
 
 /** A verified file waiting in its temp file beside the target. */
 export interface Received {
@@ -79,7 +127,11 @@ export async function syncReceived(received: Received[]): Promise<void> {
   await Promise.all(
     received.map(async (r) => {
       if (!r.unsynced) return;
-      await r.unsynced.sync();
+      try {
+        await r.unsynced.sync();
+      } catch (err) {
+        throw placementError(err, r.relative);
+      }
       await r.unsynced.close();
       delete r.unsynced;
     }),
@@ -87,27 +139,30 @@ export async function syncReceived(received: Received[]): Promise<void> {
 }
 
 /**
- * Streams `source` into a temp file beside the target while hashing and counting, checks it against
- * what the sender announced, gives it the sender's mtime and fsyncs it (or leaves that to syncReceived,
- * with deferSync). Nothing is in place yet: commitReceived does that. On failure the temp file is removed.
+ * Streams `source` into a temp file beside the target, counting, then checks what reached the disk
+ * against what the sender announced, gives it the sender's mtime and fsyncs it (or leaves that to
+ * syncReceived, with deferSync). Nothing is in place yet: commitReceived does that. A file from
+ * ROOM_CHECK_BYTES on that cannot fit is refused before the temp file exists. On failure the temp file
+ * is removed; a stream source is left open (its owner drains or destroys it).
  */
 export async function receiveToTemp(
   root: string,
   relative: string,
-  source: (AsyncIterable<Buffer> | Iterable<Buffer>) & { destroy?: () => void },
+  source: AsyncIterable<Buffer> | Iterable<Buffer>,
   announced: Announced,
   maxBytes = Number.MAX_SAFE_INTEGER,
   options: { deferSync?: boolean } = {},
 ): Promise<Received> {
+  await mkdir(root, { recursive: true });
   const target = await confinePath(root, relative);
   if (announced.size > maxBytes) throw new TransferRejectedError('too_large', `${relative}: ${announced.size} bytes is over the limit of ${maxBytes}`);
   if (!isPlausibleMtime(announced.mtimeMs)) throw new TransferRejectedError('format', `${relative}: mtime_ms ${announced.mtimeMs} is not ${MTIME_RULE}`);
   await prepareTarget(target, relative);
+  if (announced.size >= ROOM_CHECK_BYTES) await ensureRoom(path.dirname(target), relative, announced.size);
   const temp = path.join(path.dirname(target), `${TEMP_FILE_PREFIX}${randomBytes(6).toString('hex')}`);
-  const file = await open(temp, 'wx').catch((err: unknown) => {
+  const file = await open(temp, 'wx+').catch((err: unknown) => {
     throw placementError(err, relative);
   });
-  const hash = createHash('sha256');
   let size = 0;
   // Network chunks are small (16–64 KB): written one by one, each waiting for the disk, a file of a few
   // MB took hundreds of milliseconds. They are gathered and written together instead.
@@ -118,23 +173,21 @@ export async function receiveToTemp(
     const chunks = pending;
     pending = [];
     pendingBytes = 0;
-    await file.writev(chunks);
+    await writeAll(file, chunks);
   };
   try {
-    for await (const buffer of source) {
+    for await (const buffer of chunksOf(source)) {
       size += buffer.length;
       if (size > announced.size || size > maxBytes) {
         throw new TransferRejectedError(size > maxBytes ? 'too_large' : 'size', `${relative}: more than the announced ${announced.size} bytes`);
       }
-      hash.update(buffer);
       pending.push(buffer);
       pendingBytes += buffer.length;
       if (pendingBytes >= WRITE_BYTES) await flush();
     }
     await flush();
     if (size !== announced.size) throw new TransferRejectedError('size', `${relative}: received ${size} of ${announced.size} bytes`);
-    const sha256 = hash.digest('hex');
-    if (sha256 !== announced.sha256) throw new TransferRejectedError('checksum', `${relative}: sha256 ${sha256} does not match the announced ${announced.sha256}`);
+    await verifyOnDisk(file, relative, announced);
     const mtime = new Date(announced.mtimeMs);
     await file.utimes(mtime, mtime); // kept by the rename
     if (options.deferSync) return { temp, target, relative, unsynced: file };
@@ -144,8 +197,7 @@ export async function receiveToTemp(
   } catch (err) {
     await file.close().catch(() => {});
     await rm(temp, { force: true });
-    if (typeof source.destroy === 'function') source.destroy();
-    throw err;
+    throw placementError(err, relative);
   }
 }
 

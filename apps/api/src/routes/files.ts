@@ -143,7 +143,7 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       const body = uploadStream(request.body);
       let entries;
       try {
-        entries = await receiveBundle(directoryRoot(ctx.config.dataDir, directory), body, ctx.config.fileUploadLimitBytes);
+        entries = await receiveBundle(directoryRoot(ctx.config.dataDir, directory), body, ctx.config.fileUploadLimitBytes, Number(request.headers['content-length'] ?? 0));
       } catch (err) {
         body.resume(); // drain what is left so the refusal reaches the sender
         throw err;
