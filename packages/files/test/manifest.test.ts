@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -64,6 +65,19 @@ describe('file manifest (F2)', () => {
     const changes = await readManifest(pool, 'uploads', { afterSeq: before.next_seq, limit: 100 });
     expect(changes.files.map((f) => f.path)).toEqual(['notes.txt']);
     expect((await scan()).hashed).toEqual([]);
+  });
+
+  it('does not record a file that changed while it was hashed; the next scan records it whole', async () => {
+    const config = path.join(dataDir, 'config');
+    await mkdir(config, { recursive: true });
+    await writeFile(path.join(config, 'growing.bin'), 'first part;');
+    const row = async () => (await pool.query<{ sha256: string; size: string }>(`SELECT sha256, size::text AS size FROM file_checksums WHERE directory = 'config' AND path = 'growing.bin'`)).rows[0];
+    // A writer appends between the scan's stat and its hash.
+    const stats = await scanDirectory(pool, dataDir, 'config', { onHash: (p) => appendFileSync(path.join(config, p), ' second part') });
+    expect(stats.hashed).toBe(1);
+    expect(await row()).toBeUndefined();
+    await scanDirectory(pool, dataDir, 'config');
+    expect(await row()).toEqual({ sha256: await sha256File(path.join(config, 'growing.bin')), size: String('first part; second part'.length) });
   });
 
   it('leaves a tombstone for a deleted file', async () => {
