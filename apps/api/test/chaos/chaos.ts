@@ -15,10 +15,9 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { dropDatabase } from '@catchup/db';
+import { createPool, dropDatabase, type Pool } from '@catchup/db';
 import { migrateDeploy } from '@catchup/db/migrations';
-import { deleteKeysWithPrefix, openTcpProxy, type TcpProxy } from '@catchup/testing';
+import { deleteKeysWithPrefix, openTcpProxy, rowsWithoutTheirLoggedVersion, type TcpProxy } from '@catchup/testing';
 import { databaseUrl, freePort, TEST_DB_PREFIX, testRedisUrl } from '@catchup/testing/services';
 
 const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/main.ts');
@@ -146,8 +145,10 @@ export function makeSchedule(seed: number, seconds: number): Step[] {
     } else if (r < 0.8) {
       const big = rng.next() < 0.12;
       const size = big ? rng.int(300_000, 2_500_000) : rng.int(0, 40_000);
-      // A few dozen paths, so that nodes overwrite each other's files (conflicts) as well as add new ones.
-      const p = `${rng.pick(['photos', 'docs', 'photos/robots'])}/f${rng.int(0, 24)}.${big ? 'bin' : rng.pick(['jpg', 'json', 'txt'])}`;
+      // Few paths (3 folders × 8 small + 3 large names), so that nodes often write the same file while
+      // apart (conflicts, conflict copies) as well as add new ones.
+      const k = rng.int(0, 7);
+      const p = `${rng.pick(['photos', 'docs', 'photos/robots'])}/${big ? `big${k % 3}.bin` : `f${k}.${['jpg', 'json', 'txt'][k % 3]}`}`;
       steps.push({ at: t, op: { kind: 'file', node, path: p, size, fileSeed: rng.int(1, 2 ** 31 - 1) } });
     } else if (r < 0.88) {
       const other = (node + rng.int(1, 2)) % 3;
@@ -191,7 +192,7 @@ interface ChaosNode {
   checkInterval: number;
   child: ChildProcess | null;
   log: WriteStream;
-  pool: pg.Pool;
+  pool: Pool;
   /** Why the process ended when the schedule did not end it (a crash). */
   crashes: string[];
 }
@@ -357,13 +358,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         checkInterval: rng.int(1, 2),
         child: null,
         log: createWriteStream(path.join(root, `${name}.log`)),
-        pool: new pg.Pool({ connectionString: url, max: 4 }),
+        pool: createPool(url, 4),
         crashes: [],
       });
     }
     const t0 = Date.now();
     await Promise.all(nodes.map((n) => migrateDeploy(n.databaseUrl)));
-    for (const n of nodes) n.pool.on('error', () => {});
     for (const n of nodes) spawnNode(n);
     await Promise.all(nodes.map((n) => waitHealthy(n)));
     // One proxy per directed link: `from` reaches `to` at proxy from→to.
@@ -516,6 +516,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // ---- heal ----
     for (const proxy of proxies.values()) proxy.heal();
     executed.push(`${String(Date.now() - chaosStart).padStart(7)} ms  heal every link, restart every node that is down; writing stops`);
+    const healed = Date.now();
     await Promise.all(restarts);
     for (const n of nodes) {
       if (!alive(n)) {
@@ -524,7 +525,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
     }
     await Promise.all(scans);
-    const healed = Date.now();
     const settleEnd = healed + settleLimit;
     let levelSince: number | null = null;
     while (Date.now() < settleEnd) {
@@ -595,6 +595,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (bad.length) failures.push(`(3) partial, unverified or temp file on ${n.name}: ${bad.length}; first:\n    ${bad.slice(0, 5).join('\n    ')}`);
     }
     stats['files on each node'] = trees[0]!.size;
+
+    // (5) every row is the version its log holds under the identity it came with (I12)
+    for (const n of nodes) {
+      const drifted = await rowsWithoutTheirLoggedVersion(n.pool);
+      if (drifted) failures.push(`(5) integrity: ${drifted} row(s) on ${n.name} are not their newest logged version`);
+    }
 
     // (4) every node process alive, never crashed
     for (const n of nodes) {
