@@ -50,7 +50,11 @@ export async function startPrivatePostgres(label = 'pg'): Promise<PrivatePostgre
   }
   const port = await freePort();
   await asClusterUser('initdb', ['-A', 'trust', '-U', 'postgres', '-D', dataDir, '--no-sync', '-E', 'UTF8', '--locale=C']);
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+  // fsync off is safe here: a restart `-m immediate` kills the server, not the machine, so what reached
+  // the OS survives. synchronous_commit stays on: off, the server acknowledges commits it has not yet
+  // written, and an immediate restart loses them — a lost acknowledged write the tests would blame on
+  // the product.
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`;
   const pgCtl = (...args: string[]) => asClusterUser('pg_ctl', ['-D', dataDir, '-l', path.join(dir, 'server.log'), '-o', options, ...args]);
   let running = false;
   // Not left behind by a test process that ends without its afterAll hooks.
