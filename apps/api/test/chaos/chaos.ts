@@ -380,6 +380,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // What the writers were told: acknowledged values per row, versions per file path.
     const acked = new Map<string, { table: string; values: Set<string>; inserted: boolean }>();
+    // Writes whose answer was an error: they may have committed all the same (an answer lost on the way).
+    const maybe = new Map<string, Set<string>>();
     const versions = new Map<string, Set<string>>();
     const restarts: Promise<void>[] = [];
     const scans: Promise<void>[] = [];
@@ -418,6 +420,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             count('updates of rows not there yet');
             return 'row not on this node yet (0 rows)';
           } catch (err) {
+            if (!maybe.has(op.id)) maybe.set(op.id, new Set());
+            maybe.get(op.id)!.add(op.value);
             count('updates failed');
             return `failed: ${(err as Error).message}`;
           }
@@ -566,7 +570,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         }
         const parsed = JSON.parse(json) as { name?: string; data?: { v?: string } };
         const value = row.table === 'teams' ? parsed.name : parsed.data?.v;
-        if (!row.values.has(value ?? '')) {
+        if (!row.values.has(value ?? '') && !maybe.get(id)?.has(value ?? '')) {
           if (wrong.length < 5) wrong.push(`${row.table} ${id} on ${names[i]} reads ${value}, acknowledged: ${[...row.values].join(', ')}`);
           else wrong.push('');
         }
