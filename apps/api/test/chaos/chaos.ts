@@ -383,6 +383,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // Writes whose answer was an error: they may have committed all the same (an answer lost on the way).
     const maybe = new Map<string, Set<string>>();
     const versions = new Map<string, Set<string>>();
+    // The newest version written to each path (writes run one at a time, so the last one is the newest,
+    // by mtime too): nothing may overwrite it, so it must stand at its path, or at least as a conflict copy.
+    const newest = new Map<string, { hash: string; node: string; at: number }>();
     const restarts: Promise<void>[] = [];
     const scans: Promise<void>[] = [];
 
@@ -447,6 +450,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             count('file writes refused');
             return `failed: ${(err as Error).message}`;
           }
+          newest.set(op.path, { hash, node: n.name, at: Date.now() - chaosStart });
           count('files written');
           return `sha256 ${hash.slice(0, 12)}`;
         }
@@ -599,6 +603,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (bad.length) failures.push(`(3) partial, unverified or temp file on ${n.name}: ${bad.length}; first:\n    ${bad.slice(0, 5).join('\n    ')}`);
     }
     stats['files on each node'] = trees[0]!.size;
+
+    // (2) for files: the newest write of every path is not lost (F4: the newer change wins; a loser is
+    // kept as a conflict copy)
+    for (const [i, n] of nodes.entries()) {
+      const lostFiles: string[] = [];
+      for (const [p, v] of newest) {
+        if (trees[i]!.get(p) === v.hash) continue;
+        const copy = [...trees[i]!].find(([rel, hash]) => hash === v.hash && rel.replace(CONFLICT, '') === p);
+        if (copy) {
+          count('newest versions kept only as a conflict copy');
+          continue;
+        }
+        lostFiles.push(`uploads/${p}: newest write (sha256 ${v.hash.slice(0, 16)}, on ${v.node} at ${v.at} ms) is gone; the path holds ${trees[i]!.get(p)?.slice(0, 16) ?? 'nothing'}`);
+      }
+      if (lostFiles.length) failures.push(`(2) lost file write on ${n.name}: ${lostFiles.length} path(s); first:\n    ${lostFiles.slice(0, 5).join('\n    ')}`);
+    }
 
     // (5) every row is the version its log holds under the identity it came with (I12)
     for (const n of nodes) {
