@@ -1,6 +1,7 @@
 // Prometheus metrics. Catch-up outcomes come from sync_logs (so runs finalized by any worker process
 // count), queue depths from Redis and missing changes from the change log, all read at scrape time.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { connectionsLost as lostConnections } from '@catchup/db';
 import { INTEGRITY_ALERT, measurePeers, type CatchupResult } from '@catchup/engine';
 import { QUEUE_NAMES, type QueueKey } from '@catchup/queue';
 import type { AppContext } from './context.ts';
@@ -36,9 +37,37 @@ export function createMetrics(ctx: AppContext): Metrics {
     registers: [registry],
   });
   const jobs = new Gauge({ name: 'catchup_queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers: [registry] });
+  // Faults survived (SPEC I14), counted by this process since it started.
+  const retried = new Counter({
+    name: 'catchup_job_retries_total',
+    help: "Job attempts that failed and were run again (attempts beyond the first), by this process's workers",
+    labelNames: ['queue'],
+    registers: [registry],
+  });
+  const stalled = new Counter({
+    name: 'catchup_jobs_stalled_total',
+    help: "Jobs handed back after their worker died or lost its lock, found by this process's workers",
+    labelNames: ['queue'],
+    registers: [registry],
+  });
+  const connectionsLost = new Counter({
+    name: 'catchup_database_connections_lost_total',
+    help: "Connections of this process's change-log pool that PostgreSQL dropped (a restart, a network cut), replaced at the next checkout",
+    registers: [registry],
+  });
+  const counted = new Map<string, number>();
+  const catchUp = (counter: Counter<string>, key: string, total: number, labels: Record<string, string> = {}) => {
+    const delta = total - (counted.get(key) ?? 0);
+    if (delta > 0) counter.inc(labels, delta);
+    counted.set(key, total);
+  };
 
   let lastLogId = 0;
   const refresh = async () => {
+    const faults = ctx.jobFaults?.();
+    for (const [queue, n] of Object.entries(faults?.retried ?? {})) catchUp(retried, `retried:${queue}`, n, { queue });
+    for (const [queue, n] of Object.entries(faults?.stalled ?? {})) catchUp(stalled, `stalled:${queue}`, n, { queue });
+    catchUp(connectionsLost, 'connections', lostConnections(ctx.pool));
     const logs = await ctx.db.syncLog.findMany({ where: { id: { gt: lastLogId }, operation: { in: ['catch-up sync', INTEGRITY_ALERT] } }, orderBy: { id: 'asc' } });
     for (const log of logs) {
       lastLogId = log.id;

@@ -90,7 +90,10 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       version,
     };
     await schedule.reschedule();
-    if (config.runWorkers) workers = runWorkers(config, engine, logger);
+    if (config.runWorkers) {
+      workers = runWorkers(config, engine, logger);
+      ctx.jobFaults = workers.faults;
+    }
     const app = await buildServer(ctx);
     const address = await app.listen({ host: config.host, port: config.port });
     return {

@@ -16,9 +16,18 @@ const ignore = () => {};
  */
 export function createPool(databaseUrl: string, max = 10): Pool {
   const pool = new pg.Pool({ connectionString: databaseUrl, max });
+  lost.set(pool, 0);
+  const lose = () => lost.set(pool, (lost.get(pool) ?? 0) + 1);
   pool.on('error', ignore); // an idle client lost: the pool has removed it already
-  pool.on('connect', (client) => client.on('error', ignore));
+  pool.on('connect', (client) => client.once('error', lose).on('error', ignore));
   return pool;
+}
+
+const lost = new WeakMap<Pool, number>();
+
+/** Connections of `pool` lost since it was created (each replaced by a new one at the next checkout). */
+export function connectionsLost(pool: Pool): number {
+  return lost.get(pool) ?? 0;
 }
 
 /**
