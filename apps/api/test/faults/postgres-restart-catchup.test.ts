@@ -40,6 +40,16 @@ describe("the receiver's PostgreSQL restarted immediate mid catch-up", () => {
     expect(writers.every((w) => w.acknowledged > 0)).toBe(true);
     const ms = await expectConvergence([a, b], writers, { timeoutMs: 60_000 });
     expect(await rowCount(b, `scouter = 'bulk-a'`)).toBe(ROWS);
+    // /metrics counts the faults ridden out: B's lost database connections, and the attempts that failed
+    // (B's batches cut mid-query, A's pushes B answered with an error) and were run again.
+    const metric = async (node: typeof a, name: string) =>
+      (await (await fetch(`${node.url}/metrics`)).text())
+        .split('\n')
+        .filter((l) => l.startsWith(name))
+        .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+    expect(await metric(b, 'catchup_database_connections_lost_total')).toBeGreaterThan(0);
+    expect(await metric(a, 'catchup_database_connections_lost_total')).toBe(0);
+    expect((await metric(a, 'catchup_job_retries_total')) + (await metric(b, 'catchup_job_retries_total'))).toBeGreaterThan(0);
     console.log(`[postgres restart] seed ${random.seed}: converged ${ms} ms after the writers stopped; writes acknowledged ${writers.map((w) => w.acknowledged).join('/')}, failed ${writers.map((w) => w.failed).join('/')}`);
   }, LONG ? 300_000 : 90_000);
 });
