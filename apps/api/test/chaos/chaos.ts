@@ -200,6 +200,12 @@ interface ChaosNode {
 /** Processes the run SIGKILLed itself: their exit is no crash. */
 const killedByUs = new WeakSet<ChildProcess>();
 
+/** Node processes still running: killed when this process exits, however it exits (a timeout, Ctrl-C). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 function spawnNode(node: ChaosNode): ChildProcess {
   const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', '--max-old-space-size=160', '--max-semi-space-size=2', main], {
     env: {
@@ -228,7 +234,9 @@ function spawnNode(node: ChaosNode): ChildProcess {
   child.stdout!.pipe(node.log, { end: false });
   child.stderr!.pipe(node.log, { end: false });
   node.child = child;
+  running.add(child);
   child.once('exit', (code, signal) => {
+    running.delete(child);
     if (!killedByUs.has(child)) node.crashes.push(`${node.name} exited by itself (code ${code}, signal ${signal})`);
   });
   return child;
@@ -388,6 +396,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const newest = new Map<string, { hash: string; node: string; at: number }>();
     const restarts: Promise<void>[] = [];
     const scans: Promise<void>[] = [];
+    const scanErrors: string[] = [];
 
     const runOp = async (op: Op): Promise<string> => {
       switch (op.kind) {
@@ -495,6 +504,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
               async (res) => {
                 count(`scan answers ${res.status}`);
                 const body = await res.text();
+                if (res.status >= 500) scanErrors.push(`scan on ${n.name} at ${at} ms answered ${res.status}: ${body.slice(0, 300)}`);
                 executed.push(`  (scan on ${n.name} at ${at} ms answered ${res.status}${res.status >= 500 ? `: ${body.slice(0, 200)}` : ''})`);
               },
               (err: Error) => {
@@ -625,6 +635,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const drifted = await rowsWithoutTheirLoggedVersion(n.pool);
       if (drifted) failures.push(`(5) integrity: ${drifted} row(s) on ${n.name} are not their newest logged version`);
     }
+
+    // (6) an operator's scan of a live node answers (200 or 202), whatever the links are doing
+    if (scanErrors.length) failures.push(`(6) operator scans answered with a server error: ${scanErrors.length}; first:\n    ${scanErrors.slice(0, 5).join('\n    ')}`);
 
     // (4) every node process alive, never crashed
     for (const n of nodes) {
