@@ -118,3 +118,53 @@ export async function nodeProcess(name: string, env: Record<string, string>): Pr
   };
   return node;
 }
+
+const workerMain = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../worker/src/main.ts');
+
+export interface WorkerProcess {
+  name: string;
+  output(): string;
+  alive(): boolean;
+  /** Starts the process (as `npm run worker` does); resolves once it says its workers started. */
+  start(): Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** A worker process of a node (apps/worker/src/main.ts) with the node's environment; killed after the file's tests. */
+export function workerProcess(name: string, env: Record<string, string>): WorkerProcess {
+  let child: ChildProcess | undefined;
+  let output = '';
+  const alive = () => child !== undefined && child.exitCode === null && child.signalCode === null;
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (!alive()) return;
+    const exited = once(child!, 'exit');
+    child!.kill(signal);
+    const timer = setTimeout(() => child!.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  afterAll(() => stop('SIGKILL'));
+  return {
+    name,
+    output: () => output,
+    alive,
+    stop,
+    async start() {
+      if (alive()) throw new Error(`${name} is running already`);
+      const spawned = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', workerMain], {
+        env: { ...process.env, NODE_NAME: name, ...env, LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child = spawned;
+      const started = output.length;
+      spawned.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+      spawned.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+      const end = Date.now() + 30_000;
+      while (!output.slice(started).includes('workers for')) {
+        if (spawned.exitCode !== null) throw new Error(`${name} exited with ${spawned.exitCode}\n${output.slice(started)}`);
+        if (Date.now() > end) throw new Error(`${name} did not start within 30 s\n${output.slice(started)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
+}

@@ -35,6 +35,8 @@ export function seededRandom(label: string): { seed: number; next(): number; bet
 /** A node process and a pool on its database (for writers and checks). */
 export interface FaultNode extends NodeProcess {
   databaseUrl: string;
+  /** The node's environment (for worker processes of the same node). */
+  env: Record<string, string>;
   pool: Pool;
 }
 
@@ -57,10 +59,11 @@ export function nodeEnv(name: string, extra: Record<string, string> = {}): Recor
 
 /** A node process (not started) on the database at `databaseUrl`. */
 export async function faultNode(name: string, databaseUrl: string, env: Record<string, string> = {}): Promise<FaultNode> {
-  const proc = await nodeProcess(name, { DATABASE_URL: databaseUrl, ...nodeEnv(name, env) });
+  const fullEnv = { DATABASE_URL: databaseUrl, ...nodeEnv(name, env) };
+  const proc = await nodeProcess(name, fullEnv);
   const pool = createPool(databaseUrl, 3);
   afterAll(() => pool.end());
-  return Object.assign(proc, { databaseUrl, pool });
+  return Object.assign(proc, { databaseUrl, env: fullEnv, pool });
 }
 
 /** Registers `peer` on `on`, reached at `port` (the peer's own, or a proxy's). */
