@@ -28,7 +28,7 @@ describe('SIGKILL at random points of a catch-up', () => {
     const kills = LONG ? 6 : random.between(2, 3);
     const killed: string[] = [];
     for (let i = 0; i < kills; i++) {
-      await sleep(random.between(200, 2500));
+      await sleep(random.between(200, 1500));
       const victim = random.next() < 0.5 ? a : b;
       killed.push(`${victim.name}@${await rowCount(b, `scouter = 'bulk-a'`)}`);
       await victim.stop('SIGKILL');

@@ -34,7 +34,7 @@ describe('SIGKILL of API and worker processes at random points of a catch-up', (
     const kills = LONG ? 8 : 3;
     const killed: string[] = [];
     for (let i = 0; i < kills; i++) {
-      await sleep(random.between(200, 2000));
+      await sleep(random.between(200, 1500));
       const victim = victims[random.between(0, victims.length - 1)]!;
       killed.push(`${victim.name}@${await rowCount(b, `scouter = 'bulk-a'`)}`);
       await victim.stop();
