@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
 import {
   DEFAULT_EXCLUDES,
   directoryRoot,
@@ -42,6 +43,16 @@ const entrySchema = z.object({
 function uploadStream(body: unknown): Readable {
   if (body instanceof Readable) return body;
   throw new HttpError(415, 'content-type: send files as application/octet-stream');
+}
+
+/**
+ * After a refusal, the rest of an upload's body is dropped: read on while the answer goes out, and the
+ * connection closed after it when the body had not ended (a body stopped in the middle is not read
+ * further once the answer is sent; its connection would wait, holding the sender's bytes, for a server timeout).
+ */
+function refuseUnreadBody(body: Readable, reply: FastifyReply): void {
+  if (!body.readableEnded) void reply.header('connection', 'close');
+  body.resume();
 }
 
 export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app) => {
@@ -114,14 +125,14 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
         }),
         response: { 200: z.object({ path: z.string(), file: z.string(), sha256: z.string(), size: z.number() }), ...errorResponses },
       },
-    }, async (request) => {
+    }, async (request, reply) => {
       const { path: directory, file, sha256, size, mtime_ms } = request.query;
       const body = uploadStream(request.body);
       if (size > ctx.config.fileUploadLimitBytes) throw new HttpError(413, `size: ${size} bytes is over the upload limit of ${ctx.config.fileUploadLimitBytes}`);
       try {
         await writeVerified(directoryRoot(ctx.config.dataDir, directory), file, body, { sha256, size, mtimeMs: mtime_ms }, ctx.config.fileUploadLimitBytes);
       } catch (err) {
-        body.resume(); // a refusal before the body was read (a folder there, a name too long): drain it so the answer reaches the sender
+        refuseUnreadBody(body, reply);
         throw err;
       }
       await recordFile(ctx.pool, directory, file, { sha256, size, mtimeMs: mtime_ms });
@@ -138,14 +149,14 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
           ...errorResponses,
         },
       },
-    }, async (request) => {
+    }, async (request, reply) => {
       const { path: directory } = request.query;
       const body = uploadStream(request.body);
       let entries;
       try {
         entries = await receiveBundle(directoryRoot(ctx.config.dataDir, directory), body, ctx.config.fileUploadLimitBytes, Number(request.headers['content-length'] ?? 0));
       } catch (err) {
-        body.resume(); // drain what is left so the refusal reaches the sender
+        refuseUnreadBody(body, reply);
         throw err;
       }
       await recordFiles(ctx.pool, directory, entries);
