@@ -355,7 +355,9 @@ function firstDifferences(label: string, names: string[], maps: Map<string, stri
   return out;
 }
 
-const CONFLICT = /\.sync-conflict-\d{8}T\d{6}Z-[^/.]+(?=\.[^./]*$|$)/;
+// A conflict copy's name (conflictCopyName); a copy of a copy carries two. Stripping them all gives the
+// path whose version the copy keeps.
+const CONFLICT = /\.sync-conflict-\d{8}T\d{6}Z-[^/.]+/g;
 
 // ---------- the run ----------
 
@@ -661,7 +663,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         if (trees[i]!.get(p) === v.hash) continue;
         const copy = [...trees[i]!].find(([rel, hash]) => hash === v.hash && rel.replace(CONFLICT, '') === p);
         if (copy) {
+          // Not lost, but not the winner either, though no later write of the path exists (F4: the newer
+          // change wins): reported, with the path's version, in every report.
           count('newest versions kept only as a conflict copy');
+          notes.push(`${n.name}: uploads/${p}: the newest write (sha256 ${v.hash.slice(0, 16)}, on ${v.node} at ${v.at} ms) is kept only as the conflict copy uploads/${copy[0]}; the path holds ${trees[i]!.get(p)?.slice(0, 16) ?? 'nothing'}`);
           continue;
         }
         lostFiles.push(`uploads/${p}: newest write (sha256 ${v.hash.slice(0, 16)}, on ${v.node} at ${v.at} ms) is gone; the path holds ${trees[i]!.get(p)?.slice(0, 16) ?? 'nothing'}`);
