@@ -45,14 +45,31 @@ function uploadStream(body: unknown): Readable {
   throw new HttpError(415, 'content-type: send files as application/octet-stream');
 }
 
+/** How much of a refused body is read and dropped before the answer goes out. */
+const DRAIN_BYTES = 32 * 1024 * 1024;
+const DRAIN_MS = 5000;
+
+async function readToEnd(body: Readable): Promise<void> {
+  let left = DRAIN_BYTES;
+  for await (const chunk of body.iterator({ destroyOnReturn: false })) {
+    left -= (chunk as Buffer).length;
+    if (left <= 0) return;
+  }
+}
+
 /**
- * After a refusal, the rest of an upload's body is dropped: read on while the answer goes out, and the
- * connection closed after it when the body had not ended (a body stopped in the middle is not read
- * further once the answer is sent; its connection would wait, holding the sender's bytes, for a server timeout).
+ * After a refusal, the rest of an upload's body is read and dropped before the answer goes out (Node
+ * reads no more of a request once its answer is sent, and closing a connection with unread bytes resets
+ * it, so the sender could lose the answer). A body longer than DRAIN_BYTES, or slower than DRAIN_MS, is
+ * cut instead: its connection closes after the answer rather than wait for a server timeout.
  */
-function refuseUnreadBody(body: Readable, reply: FastifyReply): void {
+async function dropRestOfBody(body: Readable, reply: FastifyReply): Promise<void> {
+  if (!body.readableEnded) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([readToEnd(body).catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, DRAIN_MS)))]);
+    clearTimeout(timer);
+  }
   if (!body.readableEnded) void reply.header('connection', 'close');
-  body.resume();
 }
 
 export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app) => {
@@ -132,7 +149,7 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       try {
         await writeVerified(directoryRoot(ctx.config.dataDir, directory), file, body, { sha256, size, mtimeMs: mtime_ms }, ctx.config.fileUploadLimitBytes);
       } catch (err) {
-        refuseUnreadBody(body, reply);
+        await dropRestOfBody(body, reply);
         throw err;
       }
       await recordFile(ctx.pool, directory, file, { sha256, size, mtimeMs: mtime_ms });
@@ -156,7 +173,7 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       try {
         entries = await receiveBundle(directoryRoot(ctx.config.dataDir, directory), body, ctx.config.fileUploadLimitBytes, Number(request.headers['content-length'] ?? 0));
       } catch (err) {
-        refuseUnreadBody(body, reply);
+        await dropRestOfBody(body, reply);
         throw err;
       }
       await recordFiles(ctx.pool, directory, entries);
