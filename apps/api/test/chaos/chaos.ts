@@ -708,6 +708,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await rm(root, { recursive: true, force: true });
   } else {
     report.kept = root;
+    await writeFile(path.join(root, 'schedule.txt'), `${formatReport({ ...report, schedule: [] })}\n\n${executed.join('\n')}\n`).catch(() => {});
   }
   return report;
 }
@@ -725,7 +726,7 @@ export function formatReport(report: ChaosReport, scheduleLines = 60): string {
     const shown = report.schedule.slice(-scheduleLines);
     lines.push(`  schedule so far (${report.schedule.length} lines${shown.length < report.schedule.length ? `, last ${shown.length}` : ''}):`);
     for (const s of shown) lines.push(`    ${s}`);
-    if (report.kept) lines.push(`  node logs and data kept in ${report.kept}`);
+    if (report.kept) lines.push(`  node logs, data and the whole schedule (schedule.txt) kept in ${report.kept}`);
   }
   return lines.join('\n');
 }
