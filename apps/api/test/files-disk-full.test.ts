@@ -13,10 +13,19 @@ import { call, useTwoNodes } from './two-nodes.ts';
 
 const big = await mkdtemp(path.join(tmpdir(), 'catchup-disk-big-'));
 const small = await mkdtemp(path.join(tmpdir(), 'catchup-disk-small-'));
-execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', small]);
+/** Mounting needs root: where it is refused, the scenario is skipped (and says so), not failed. */
+const mounted = (() => {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', small], { stdio: 'pipe' });
+    return true;
+  } catch (err) {
+    console.warn(`files-disk-full: skipped, a tmpfs cannot be mounted here (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+    return false;
+  }
+})();
 // Registered before the nodes start, so that it runs after they are closed.
 afterAll(async () => {
-  execFileSync('umount', ['-l', small]);
+  if (mounted) execFileSync('umount', ['-l', small]);
   for (const d of [big, small]) await rm(d, { recursive: true, force: true });
 });
 const pair = await useTwoNodes('diskfull', { CATCHUP_SCHEDULER_ENABLED: 'false', SCAN_WAIT_SECONDS: '120', CATCHUP_RETRY_ATTEMPTS: '2', CATCHUP_RETRY_DELAY_MS: '100' }, { DATA_DIR: big });
@@ -57,7 +66,7 @@ async function expectOriginalsIntact(): Promise<void> {
   expect(await listing(path.join(big, 'uploads'))).toEqual(Object.fromEntries(names.map((name) => [name, sha(originals.get(name)!)])));
 }
 
-describe('a receiver whose disk fills up', () => {
+describe.skipIf(!mounted)('a receiver whose disk fills up', () => {
   it('puts nothing partial in place, reports each file that did not fit, and sends nothing partial back', async () => {
     await mkdir(path.join(big, 'uploads'), { recursive: true });
     for (const name of names) await writeFile(path.join(big, 'uploads', name), originals.get(name)!);
