@@ -80,7 +80,11 @@ describe.skipIf(!mounted)('a receiver whose disk fills up', () => {
 
     // The next exchanges, from either side, carry nothing partial back.
     const [bIdOfA] = (await pair.b!.ctx.pool.query<{ id: number }>('SELECT id FROM sync_servers')).rows.map((r) => r.id);
-    await catchUp(apiB(), bIdOfA!);
+    // From the small side, the same files are downloads: refused the same way, each named.
+    const fromSmall = await catchUp(apiB(), bIdOfA!);
+    expect(fromSmall.success).toBe(false);
+    const stillMissing = names.filter((name) => !arrived.includes(name));
+    for (const name of stillMissing) expect(fromSmall.errors.join('\n')).toMatch(new RegExp(`uploads/${name}: .*disk`));
     await catchUp(apiA, pair.bServerIdOnA);
     await expectNothingPartial();
     await expectOriginalsIntact();
