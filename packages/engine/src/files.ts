@@ -20,6 +20,7 @@ import {
   sha256File,
   writeVerified,
   type BundleEntry,
+  type ComparedState,
   type FileDirectory,
   type Side,
 } from '@catchup/files';
@@ -137,11 +138,19 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
     outcome.bytes += described.size;
     return described.sha256;
   };
-  /** `expected`: the sha256 the decision was made on; content that changed since is refused, not kept. */
-  const download = async (remotePath: string, localPath: string, expected?: string) => {
+  /** What a local path held when the decision was made (its manifest entry after the scan). */
+  const comparedHere = (localPath: string): ComparedState => {
+    const entry = local.get(localPath);
+    return entry && !entry.deleted ? { size: entry.size, mtimeMs: entry.mtimeMs } : 'absent';
+  };
+  /**
+   * `expected`: the sha256 the decision was made on; content that changed since is refused, not kept.
+   * `replaces`: what the local path held then; a local file written since is not replaced.
+   */
+  const download = async (remotePath: string, localPath: string, expected?: string, replaces?: ComparedState) => {
     const file = await client.downloadFile(directory, remotePath);
     try {
-      await writeVerified(root, localPath, file.stream, { ...file, sha256: expected ?? file.sha256 });
+      await writeVerified(root, localPath, file.stream, { ...file, sha256: expected ?? file.sha256 }, replaces ? { replaces } : {});
     } catch (err) {
       file.stream.destroy(); // refused before it was read (a folder there, say): the connection is not left open
       throw err;
@@ -226,7 +235,7 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
           outcome.uploaded++;
           return;
         case 'download':
-          await agreed(file, await download(file, file));
+          await agreed(file, await download(file, file, undefined, comparedHere(file)));
           outcome.downloaded++;
           return;
         case 'delete-remote':
@@ -235,7 +244,7 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
           outcome.deleted++;
           return;
         case 'delete-local':
-          await removeFile(root, file);
+          await removeFile(root, file, comparedHere(file));
           await recordDeletion(ctx.pool, directory, file);
           await agreed(file, null);
           outcome.deleted++;
@@ -258,7 +267,7 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
             const copySha = await upload(copy, copy);
             await recordFile(ctx.pool, directory, copy, { sha256: copySha, size: localSide.size, mtimeMs: Date.now() });
             await agreed(copy, copySha);
-            await agreed(file, await download(file, file));
+            await agreed(file, await download(file, file, undefined, comparedHere(file)));
           }
           outcome.conflicts++;
           return;

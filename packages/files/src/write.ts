@@ -5,6 +5,7 @@
 // untouched and no temp file behind.
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { assertUnchangedSince, type ComparedState } from './as-compared.ts';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { confinePath, PathRefusedError } from './confine.ts';
@@ -203,11 +204,13 @@ export async function receiveToTemp(
 
 /**
  * Puts a received (and synced) file in place: a rename over the old one (the temp file has the sender's
- * mtime). If the rename fails (a folder appeared there meanwhile), the temp file is removed.
+ * mtime) — with `replaces`, only while the target still holds what a file sync compared. If the rename
+ * fails (a folder appeared there meanwhile), or the target changed, the temp file is removed.
  */
-export async function commitReceived(received: Received): Promise<string> {
+export async function commitReceived(received: Received, replaces?: ComparedState): Promise<string> {
   if (received.unsynced) throw new Error(`${received.target}: not synced yet`);
   try {
+    await assertUnchangedSince(received.target, received.relative, replaces);
     await rename(received.temp, received.target);
   } catch (err) {
     await rm(received.temp, { force: true });
@@ -224,13 +227,23 @@ export async function discardReceived(received: Received[]): Promise<void> {
   }));
 }
 
-export async function writeVerified(root: string, relative: string, source: Readable, announced: Announced, maxBytes = Number.MAX_SAFE_INTEGER): Promise<string> {
-  return commitReceived(await receiveToTemp(root, relative, source, announced, maxBytes));
+export async function writeVerified(
+  root: string,
+  relative: string,
+  source: Readable,
+  announced: Announced,
+  options: { maxBytes?: number; replaces?: ComparedState } = {},
+): Promise<string> {
+  return commitReceived(await receiveToTemp(root, relative, source, announced, options.maxBytes), options.replaces);
 }
 
-/** Removes a file (a propagated delete). Missing already is fine. */
-export async function removeFile(root: string, relative: string): Promise<boolean> {
+/**
+ * Removes a file (a propagated delete) — with `compared`, only while it still holds what a file sync
+ * compared. Missing already is fine.
+ */
+export async function removeFile(root: string, relative: string, compared?: ComparedState): Promise<boolean> {
   const target = await confinePath(root, relative);
+  await assertUnchangedSince(target, relative, compared);
   try {
     await rm(target);
     return true;

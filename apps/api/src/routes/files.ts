@@ -147,7 +147,7 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       const body = uploadStream(request.body);
       if (size > ctx.config.fileUploadLimitBytes) throw new HttpError(413, `size: ${size} bytes is over the upload limit of ${ctx.config.fileUploadLimitBytes}`);
       try {
-        await writeVerified(directoryRoot(ctx.config.dataDir, directory), file, body, { sha256, size, mtimeMs: mtime_ms }, ctx.config.fileUploadLimitBytes);
+        await writeVerified(directoryRoot(ctx.config.dataDir, directory), file, body, { sha256, size, mtimeMs: mtime_ms }, { maxBytes: ctx.config.fileUploadLimitBytes });
       } catch (err) {
         await dropRestOfBody(body, reply);
         throw err;

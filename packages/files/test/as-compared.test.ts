@@ -1,0 +1,75 @@
+// A file sync replaces or removes a local file only while it is what the comparison saw (F4): a write the
+// application made in between is kept and left for the next sync.
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ChangedSinceComparedError, unchangedSince, type ComparedState } from '../src/as-compared.ts';
+import { commitReceived, receiveToTemp, removeFile } from '../src/write.ts';
+
+const root = await mkdtemp(path.join(tmpdir(), 'catchup-compared-'));
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+const announced = (body: string) => ({ sha256: createHash('sha256').update(body).digest('hex'), size: Buffer.byteLength(body), mtimeMs: 1_780_000_000_000 });
+
+async function compared(relative: string): Promise<ComparedState> {
+  const info = await stat(path.join(root, relative));
+  return { size: info.size, mtimeMs: Math.floor(info.mtimeMs) };
+}
+
+describe('unchangedSince', () => {
+  const file = { size: 10, mtimeMs: 1000.7, isFile: true };
+  it('holds for the same size and whole-millisecond mtime, or absent on both', () => {
+    expect(unchangedSince({ size: 10, mtimeMs: 1000 }, file)).toBe(true);
+    expect(unchangedSince('absent', 'absent')).toBe(true);
+  });
+  it('fails for another size or mtime, a file that appeared or vanished, or a folder in its place', () => {
+    expect(unchangedSince({ size: 11, mtimeMs: 1000 }, file)).toBe(false);
+    expect(unchangedSince({ size: 10, mtimeMs: 1001 }, file)).toBe(false);
+    expect(unchangedSince('absent', file)).toBe(false);
+    expect(unchangedSince({ size: 10, mtimeMs: 1000 }, 'absent')).toBe(false);
+    expect(unchangedSince({ size: 10, mtimeMs: 1000 }, { ...file, isFile: false })).toBe(false);
+  });
+});
+
+describe('replacing a local file written after the comparison', () => {
+  it("keeps the application's write, removes the temp file, and names the file", async () => {
+    await writeFile(path.join(root, 'notes.txt'), 'as compared');
+    const seen = await compared('notes.txt');
+    const received = await receiveToTemp(root, 'notes.txt', [Buffer.from("the peer's version")], announced("the peer's version"));
+    // The application writes the file while the peer's version is on its way.
+    await writeFile(path.join(root, 'notes.txt'), 'written after the comparison');
+    await utimes(path.join(root, 'notes.txt'), new Date(), new Date(Date.now() + 5000));
+    await expect(commitReceived(received, seen)).rejects.toThrow(ChangedSinceComparedError);
+    expect(await readFile(path.join(root, 'notes.txt'), 'utf8')).toBe('written after the comparison');
+    expect(await readdir(root)).toEqual(['notes.txt']);
+  });
+
+  it('puts the file in place while the target is as compared, absent included', async () => {
+    await writeFile(path.join(root, 'same.txt'), 'old');
+    const received = await receiveToTemp(root, 'same.txt', [Buffer.from('new')], announced('new'));
+    await commitReceived(received, await compared('same.txt'));
+    expect(await readFile(path.join(root, 'same.txt'), 'utf8')).toBe('new');
+    const fresh = await receiveToTemp(root, 'fresh.txt', [Buffer.from('first')], announced('first'));
+    await commitReceived(fresh, 'absent');
+    expect(await readFile(path.join(root, 'fresh.txt'), 'utf8')).toBe('first');
+  });
+
+  it('does not put a file in place over one the application created after the comparison saw none', async () => {
+    const received = await receiveToTemp(root, 'created.txt', [Buffer.from('peer')], announced('peer'));
+    await writeFile(path.join(root, 'created.txt'), 'made here meanwhile');
+    await expect(commitReceived(received, 'absent')).rejects.toThrow(/created\.txt: changed here since it was compared/);
+    expect(await readFile(path.join(root, 'created.txt'), 'utf8')).toBe('made here meanwhile');
+  });
+
+  it('does not remove a file (a propagated delete) written after the comparison', async () => {
+    await writeFile(path.join(root, 'gone.txt'), 'deleted on the peer');
+    const seen = await compared('gone.txt');
+    await writeFile(path.join(root, 'gone.txt'), 'but edited here since, and longer');
+    await expect(removeFile(root, 'gone.txt', seen)).rejects.toThrow(ChangedSinceComparedError);
+    expect(await readFile(path.join(root, 'gone.txt'), 'utf8')).toBe('but edited here since, and longer');
+    await removeFile(root, 'gone.txt', await compared('gone.txt'));
+    await expect(stat(path.join(root, 'gone.txt'))).rejects.toThrow(/ENOENT/);
+  });
+});
