@@ -3,7 +3,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { BatchRejectedError, IdentityConflictError, TableNotSyncableError } from '@catchup/changelog';
 import { ConfigError } from '@catchup/config';
-import { PathRefusedError, TransferRejectedError } from '@catchup/files';
+import { ChangedSinceComparedError, PathRefusedError, TransferRejectedError } from '@catchup/files';
 import { QueueUnavailableError } from '@catchup/queue';
 import { STATUS_CODES } from 'node:http';
 
@@ -55,6 +55,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (err instanceof ConfigError) {
       return reply.code(400).send(body(400, err.problems.map((p) => `${p.key}: expected ${p.expected}`).join('; ')));
     }
+    if (err instanceof ChangedSinceComparedError) return reply.code(409).send(body(409, err.message));
     if (err instanceof QueueUnavailableError) {
       request.log.warn({ err }, 'request failed: Redis is unreachable');
       return reply.code(503).send(body(503, `${err.message}; the job was not queued (see /ready)`));

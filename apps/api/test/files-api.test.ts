@@ -135,3 +135,45 @@ describe('uploads that cannot be put in place are refused, leaving nothing behin
     expect(Math.floor((await stat(path.join(uploads, 'soon.txt'))).mtimeMs)).toBe(soon);
   });
 });
+
+describe('replacing or removing only what the sender compared (replaces=)', () => {
+  const upload = (file: string, body: string, replaces: string) =>
+    node!.call(
+      `/api/sync/files/upload?path=uploads&file=${file}&sha256=${createHash('sha256').update(body).digest('hex')}&size=${Buffer.byteLength(body)}&mtime_ms=${Date.now()}&replaces=${replaces}`,
+      { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body },
+    );
+  const compared = async (file: string) => {
+    const info = await stat(path.join(dataDir, 'uploads', file));
+    return `${info.size}:${Math.floor(info.mtimeMs)}`;
+  };
+  const content = (file: string) => import('node:fs/promises').then((fs) => fs.readFile(path.join(dataDir, 'uploads', file), 'utf8'));
+
+  it('an upload over a file written here after the sender compared is 409 and keeps it; over the compared one it lands', async () => {
+    await mkdir(path.join(dataDir, 'uploads'), { recursive: true });
+    await writeFile(path.join(dataDir, 'uploads', 'score.txt'), 'as the sender saw it');
+    const seen = await compared('score.txt');
+    await writeFile(path.join(dataDir, 'uploads', 'score.txt'), 'written here after the comparison');
+    const refused = await upload('score.txt', "the sender's version", seen);
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { message: string }).message).toMatch(/^score\.txt: changed here since it was compared/);
+    expect(await content('score.txt')).toBe('written here after the comparison');
+    expect((await readdir(path.join(dataDir, 'uploads'))).filter((f) => f.startsWith('.catchup-tmp'))).toEqual([]);
+
+    expect((await upload('score.txt', "the sender's version", await compared('score.txt'))).status).toBe(200);
+    expect(await content('score.txt')).toBe("the sender's version");
+    expect((await upload('new.txt', 'first', 'absent')).status).toBe(200);
+    expect((await upload('new.txt', 'second', 'absent')).status).toBe(409);
+    expect((await upload('bad.txt', 'x', 'yesterday')).status).toBe(400);
+  });
+
+  it('a propagated delete of a file written here after the sender compared is 409 and keeps it', async () => {
+    await writeFile(path.join(dataDir, 'uploads', 'keep.txt'), 'old');
+    const seen = await compared('keep.txt');
+    await writeFile(path.join(dataDir, 'uploads', 'keep.txt'), 'edited here since');
+    const refused = await node!.call(`/api/sync/files?path=uploads&file=keep.txt&replaces=${seen}`, { method: 'DELETE' });
+    expect(refused.status).toBe(409);
+    expect(await content('keep.txt')).toBe('edited here since');
+    const removed = await node!.call(`/api/sync/files?path=uploads&file=keep.txt&replaces=${await compared('keep.txt')}`, { method: 'DELETE' });
+    expect(removed.status).toBe(200);
+  });
+});

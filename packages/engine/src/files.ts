@@ -132,9 +132,14 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
     const known = entry && !entry.deleted && entry.size === info.size && entry.mtimeMs === Math.floor(info.mtimeMs);
     return { file: localPath, sha256: known ? entry.sha256 : await sha256File(full), size: info.size, mtimeMs: info.mtimeMs };
   };
-  const upload = async (localPath: string, remotePath: string) => {
+  /** What a path of the peer held when the decision was made (its manifest entry). */
+  const comparedThere = (remotePath: string): ComparedState => {
+    const entry = remote.get(remotePath);
+    return entry && !entry.deleted ? { size: entry.size, mtimeMs: Date.parse(entry.mtime) } : 'absent';
+  };
+  const upload = async (localPath: string, remotePath: string, replaces?: ComparedState) => {
     const described = await describeLocal(localPath);
-    await client.uploadFile(directory, remotePath, createReadStream(path.join(root, localPath)), described);
+    await client.uploadFile(directory, remotePath, createReadStream(path.join(root, localPath)), replaces ? { ...described, replaces } : described);
     outcome.bytes += described.size;
     return described.sha256;
   };
@@ -185,7 +190,7 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
   const uploadEach = async (files: string[]) => {
     for (const file of files) {
       try {
-        await agreed(file, await upload(file, file));
+        await agreed(file, await upload(file, file, comparedThere(file)));
         outcome.uploaded++;
       } catch (err) {
         outcome.errors.push(`${directory}/${file}: ${err instanceof Error ? err.message : String(err)}`);
@@ -195,7 +200,7 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
   const uploadBundle = async (files: typeof small) => {
     const found = await Promise.all(
       files.map((d) =>
-        describeLocal(d.file).catch((err: unknown) => {
+        describeLocal(d.file).then((entry): BundleEntry => ({ ...entry, replaces: comparedThere(d.file) })).catch((err: unknown) => {
           outcome.errors.push(`${directory}/${d.file}: ${err instanceof Error ? err.message : String(err)}`);
           return null;
         }),
@@ -231,7 +236,7 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
           if (base.get(file) !== localSide.sha256) await agreed(file, localSide.sha256);
           return;
         case 'upload':
-          await agreed(file, await upload(file, file));
+          await agreed(file, await upload(file, file, comparedThere(file)));
           outcome.uploaded++;
           return;
         case 'download':
@@ -239,7 +244,7 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
           outcome.downloaded++;
           return;
         case 'delete-remote':
-          await client.deleteFile(directory, file);
+          await client.deleteFile(directory, file, comparedThere(file));
           await agreed(file, null);
           outcome.deleted++;
           return;
@@ -260,7 +265,7 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
             const copySha = await download(file, copy, remoteSide.sha256 ?? undefined);
             await upload(copy, copy);
             await agreed(copy, copySha);
-            await agreed(file, await upload(file, file));
+            await agreed(file, await upload(file, file, comparedThere(file)));
           } else {
             const copy = conflictCopyName(file, new Date(localSide.mtimeMs), ctx.nodeName);
             await copyFile(await confinePath(root, file), await confinePath(root, copy));

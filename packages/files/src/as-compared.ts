@@ -37,3 +37,15 @@ export class ChangedSinceComparedError extends Error {
 export async function assertUnchangedSince(target: string, relative: string, compared: ComparedState | undefined): Promise<void> {
   if (compared !== undefined && !unchangedSince(compared, await currentState(target))) throw new ChangedSinceComparedError(relative);
 }
+
+/** A ComparedState as a peer announces it (query parameter `replaces`, bundle header field). */
+export const COMPARED_TEXT = /^(?:absent|\d{1,15}:\d{1,15})$/;
+export const COMPARED_TEXT_RULE = "'absent' or '<size>:<mtime_ms>' of the version the sender compared";
+
+export const comparedText = (state: ComparedState): string => (state === 'absent' ? 'absent' : `${state.size}:${Math.floor(state.mtimeMs)}`);
+
+export function parseComparedText(text: string): ComparedState {
+  if (text === 'absent') return 'absent';
+  const [size, mtimeMs] = text.split(':').map(Number) as [number, number];
+  return { size, mtimeMs };
+}

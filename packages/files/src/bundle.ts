@@ -5,6 +5,7 @@
 import { lstat, mkdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { checkRelativePath } from './confine.ts';
+import { COMPARED_TEXT, COMPARED_TEXT_RULE, comparedText, parseComparedText, type ComparedState } from './as-compared.ts';
 import { commitReceived, discardReceived, ensureRoom, isPlausibleMtime, MTIME_RULE, receiveToTemp, ROOM_CHECK_BYTES, syncReceived, TransferRejectedError, type Received } from './write.ts';
 
 export interface BundleEntry {
@@ -12,6 +13,8 @@ export interface BundleEntry {
   sha256: string;
   size: number;
   mtimeMs: number;
+  /** What the receiver's file held when the sender compared: it is replaced only while it still does. */
+  replaces?: ComparedState;
 }
 
 const MAX_HEADER_BYTES = 4096;
@@ -19,7 +22,8 @@ const MAX_HEADER_BYTES = 4096;
 export const MAX_BUNDLE_ENTRIES = 200;
 
 function headerOf(entry: BundleEntry): Buffer {
-  return Buffer.from(`${JSON.stringify({ file: entry.file, sha256: entry.sha256, size: entry.size, mtime_ms: Math.floor(entry.mtimeMs) })}\n`);
+  const replaces = entry.replaces === undefined ? {} : { replaces: comparedText(entry.replaces) };
+  return Buffer.from(`${JSON.stringify({ file: entry.file, sha256: entry.sha256, size: entry.size, mtime_ms: Math.floor(entry.mtimeMs), ...replaces })}\n`);
 }
 
 /** The bundle's bytes and exact length; `open` gives each file's content when its turn comes. */
@@ -103,7 +107,9 @@ function parseHeader(line: string, index: number): BundleEntry {
   if (typeof h.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(h.sha256)) throw fail('sha256', 'a lower-case hex sha256');
   if (!Number.isSafeInteger(h.size) || (h.size as number) < 0) throw fail('size', 'a non-negative integer');
   if (!Number.isSafeInteger(h.mtime_ms) || !isPlausibleMtime(h.mtime_ms as number)) throw fail('mtime_ms', MTIME_RULE);
-  return { file: h.file, sha256: h.sha256, size: h.size as number, mtimeMs: h.mtime_ms as number };
+  if (h.replaces !== undefined && (typeof h.replaces !== 'string' || !COMPARED_TEXT.test(h.replaces))) throw fail('replaces', COMPARED_TEXT_RULE);
+  const entry: BundleEntry = { file: h.file, sha256: h.sha256, size: h.size as number, mtimeMs: h.mtime_ms as number };
+  return h.replaces === undefined ? entry : { ...entry, replaces: parseComparedText(h.replaces as string) };
 }
 
 /** Entries up to this size are read into memory and written while the next ones arrive. */
@@ -188,7 +194,7 @@ export async function receiveBundle(root: string, source: AsyncIterable<Buffer>,
   }
   // Renaming can still fail (say, a folder appeared meanwhile): the temp files are not left behind.
   try {
-    for (const r of received) await commitReceived(r);
+    for (const [i, r] of received.entries()) await commitReceived(r, entries[i]!.replaces);
   } catch (err) {
     await discardReceived(received);
     throw err;

@@ -10,4 +10,4 @@ export { encodeBundle, receiveBundle, MAX_BUNDLE_ENTRIES, type BundleEntry } fro
 export { recordFile, recordFiles, recordDeletion, manifestMap } from './record.ts';
 export { decide, conflictCopyName, clashCovering, fileFolderClashes, type Clash, type FileAction, type Side } from './decide.ts';
 export { openForSending, type ServedFile } from './serve.ts';
-export { ChangedSinceComparedError, unchangedSince, type ComparedState, type CurrentState } from './as-compared.ts';
+export { ChangedSinceComparedError, COMPARED_TEXT, COMPARED_TEXT_RULE, comparedText, parseComparedText, unchangedSince, type ComparedState, type CurrentState } from './as-compared.ts';

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import got, { HTTPError, RequestError, TimeoutError, type Got, type Response } from 'got';
 import type { z } from 'zod';
 import type { Change } from '@catchup/changelog';
+import { comparedText, type ComparedState } from '@catchup/files';
 import { parseAnswer, refuseRedirect } from './answer.ts';
 import { changesToApply, type ChangesToApply } from './changes-page.ts';
 import { PeerError } from './errors.ts';
@@ -161,10 +162,12 @@ export class PeerClient {
     }
   }
 
-  async uploadFile(directory: string, file: string, body: Readable, meta: { sha256: string; size: number; mtimeMs: number }): Promise<void> {
+  /** `meta.replaces`: what the peer's file held when compared; the peer replaces it only while it still does. */
+  async uploadFile(directory: string, file: string, body: Readable, meta: { sha256: string; size: number; mtimeMs: number; replaces?: ComparedState }): Promise<void> {
+    const replaces = meta.replaces === undefined ? {} : { replaces: comparedText(meta.replaces) };
     await this.#call('upload', () =>
       this.#streams.put('files/upload', {
-        searchParams: { path: directory, file, sha256: meta.sha256, size: meta.size, mtime_ms: Math.floor(meta.mtimeMs) },
+        searchParams: { path: directory, file, sha256: meta.sha256, size: meta.size, mtime_ms: Math.floor(meta.mtimeMs), ...replaces },
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(meta.size) },
         body,
       }),
@@ -182,8 +185,10 @@ export class PeerClient {
     );
   }
 
-  deleteFile(directory: string, file: string): Promise<DeleteFileResponse> {
-    return this.#json('delete file', deleteFileResponseSchema, () => this.#http.delete<string>('files', { searchParams: { path: directory, file } }));
+  /** `replaces`: what the peer's file held when compared; the peer removes it only while it still does. */
+  deleteFile(directory: string, file: string, replaces?: ComparedState): Promise<DeleteFileResponse> {
+    const searchParams = { path: directory, file, ...(replaces === undefined ? {} : { replaces: comparedText(replaces) }) };
+    return this.#json('delete file', deleteFileResponseSchema, () => this.#http.delete<string>('files', { searchParams }));
   }
 
   /** Sends a batch to the peer: changes as objects, or a batch body's bytes read straight from the log. */

@@ -17,6 +17,9 @@ import {
   recordFile,
   recordFiles,
   removeFile,
+  COMPARED_TEXT,
+  COMPARED_TEXT_RULE,
+  parseComparedText,
   scanDirectory,
   writeVerified,
 } from '@catchup/files';
@@ -28,6 +31,8 @@ const fileQuery = z.object({
   path: z.enum(FILE_DIRECTORIES),
   file: z.string().min(1).max(1024).describe('path relative to the folder, with forward slashes'),
 });
+/** What the sender compared against (a file sync): the file is replaced or removed only while it still holds it. */
+const replacesParam = z.string().regex(COMPARED_TEXT, COMPARED_TEXT_RULE).optional();
 const sha256Param = z.string().regex(/^[0-9a-f]{64}$/, 'a lower-case hex sha256');
 
 const entrySchema = z.object({
@@ -139,15 +144,19 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
           sha256: sha256Param,
           size: z.coerce.number().int().min(0),
           mtime_ms: z.coerce.number().int().refine((mtime) => isPlausibleMtime(mtime), MTIME_RULE),
+          replaces: replacesParam,
         }),
         response: { 200: z.object({ path: z.string(), file: z.string(), sha256: z.string(), size: z.number() }), ...errorResponses },
       },
     }, async (request, reply) => {
-      const { path: directory, file, sha256, size, mtime_ms } = request.query;
+      const { path: directory, file, sha256, size, mtime_ms, replaces } = request.query;
       const body = uploadStream(request.body);
       if (size > ctx.config.fileUploadLimitBytes) throw new HttpError(413, `size: ${size} bytes is over the upload limit of ${ctx.config.fileUploadLimitBytes}`);
       try {
-        await writeVerified(directoryRoot(ctx.config.dataDir, directory), file, body, { sha256, size, mtimeMs: mtime_ms }, { maxBytes: ctx.config.fileUploadLimitBytes });
+        await writeVerified(directoryRoot(ctx.config.dataDir, directory), file, body, { sha256, size, mtimeMs: mtime_ms }, {
+          maxBytes: ctx.config.fileUploadLimitBytes,
+          ...(replaces ? { replaces: parseComparedText(replaces) } : {}),
+        });
       } catch (err) {
         await dropRestOfBody(body, reply);
         throw err;
@@ -185,12 +194,12 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
     schema: {
       tags: ['files'],
       summary: 'Delete a file (a propagated delete); deleting a missing file is not an error',
-      querystring: fileQuery,
+      querystring: fileQuery.extend({ replaces: replacesParam }),
       response: { 200: z.object({ deleted: z.boolean() }), ...errorResponses },
     },
   }, async (request) => {
-    const { path: directory, file } = request.query;
-    const deleted = await removeFile(directoryRoot(ctx.config.dataDir, directory), file);
+    const { path: directory, file, replaces } = request.query;
+    const deleted = await removeFile(directoryRoot(ctx.config.dataDir, directory), file, replaces ? parseComparedText(replaces) : undefined);
     await recordDeletion(ctx.pool, directory, file);
     return { deleted };
   });
