@@ -647,7 +647,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           if (kill === undefined) bad.push(`temp file left: ${dir}/${temp.rel} (${temp.size} bytes, last written ${new Date(temp.ctimeMs).toISOString()}, no SIGKILL of ${n.name} after it)`);
           else {
             count('temp files left by a SIGKILL');
-            notes.push(`${n.name}: ${dir}/${temp.rel} (${temp.size} bytes) left by the SIGKILL at ${kill - chaosStart} ms (last written ${kill - temp.ctimeMs} ms before it); removed by a scan an hour later`);
+            notes.push(`${n.name}: ${dir}/${temp.rel} (${temp.size} bytes) left by the SIGKILL at ${kill - chaosStart} ms (last written ${Math.round(kill - temp.ctimeMs)} ms before it); removed by a scan an hour later`);
           }
         }
       }
