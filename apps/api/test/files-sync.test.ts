@@ -87,9 +87,10 @@ describe('file catch-up between two nodes', () => {
     expect(ta['instance/notes.md']).toBeUndefined();
     expect(await readFile(path.join(dirA, 'config/event.json'), 'utf8')).toContain('on B, later');
     const copies = Object.keys(ta).filter((p) => p.startsWith('config/event.sync-conflict-'));
-    // Named after A's version's modification time, so that both nodes name the same conflict alike.
+    // Named after A's version (its modification time and sha256), so that every node names it alike.
     const stamp = old.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-    expect(copies).toEqual([`config/event.sync-conflict-${stamp}-fsync-a.json`]);
+    const sha = createHash('sha256').update('{"event":"2026casj","edited":"on A"}').digest('hex').slice(0, 8);
+    expect(copies).toEqual([`config/event.sync-conflict-${stamp}-${sha}.json`]);
     expect(await readFile(path.join(dirB, copies[0]!), 'utf8')).toContain('on A');
   });
 

@@ -259,7 +259,7 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
           // resolving the same conflict at once (each catching the other up) then keep one copy, not two.
           if (action.winner === 'local') {
             // Keep the peer's version beside ours on both sides, then give the peer ours.
-            const copy = conflictCopyName(file, new Date(remoteSide.mtimeMs), server.name);
+            const copy = conflictCopyName(file, new Date(remoteSide.mtimeMs), remoteSide.sha256!);
             // The peer's version as it was when compared: if the peer replaced it meanwhile (say, settling
             // the same conflict the other way at the same time), the copy would keep the wrong version.
             const copySha = await download(file, copy, remoteSide.sha256 ?? undefined);
@@ -267,7 +267,7 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
             await agreed(copy, copySha);
             await agreed(file, await upload(file, file, comparedThere(file)));
           } else {
-            const copy = conflictCopyName(file, new Date(localSide.mtimeMs), ctx.nodeName);
+            const copy = conflictCopyName(file, new Date(localSide.mtimeMs), localSide.sha256!);
             await copyFile(await confinePath(root, file), await confinePath(root, copy));
             const copySha = await upload(copy, copy);
             await recordFile(ctx.pool, directory, copy, { sha256: copySha, size: localSide.size, mtimeMs: Date.now() });

@@ -33,18 +33,23 @@ export function decide(local: Side, remote: Side, base: string | null | undefine
   return { kind: 'conflict', winner: localNewer ? 'local' : 'remote' };
 }
 
+/** Hex digits of the kept version's sha256 in a conflict copy's name. */
+const CONFLICT_HASH_CHARS = 8;
+
 /**
- * `photos/robot.jpg` → `photos/robot.sync-conflict-20261126T143000Z-field-laptop.jpg`, where `at` is the
- * kept version's modification time and `nodeName` the node it came from.
+ * `photos/robot.jpg` → `photos/robot.sync-conflict-20261126T143000Z-3f9a1c07.jpg`, where `at` is the kept
+ * version's modification time and the digits begin its sha256. The name depends only on the version
+ * kept, so every node that settles the same conflict — whichever peer it learned that version from —
+ * names the copy alike and keeps one, not one per node.
  */
-export function conflictCopyName(relative: string, at: Date, nodeName: string): string {
+export function conflictCopyName(relative: string, at: Date, sha256: string): string {
   const slash = relative.lastIndexOf('/');
   const dir = relative.slice(0, slash + 1);
   const base = relative.slice(slash + 1);
   const dot = base.lastIndexOf('.');
   const [stem, ext] = dot > 0 ? [base.slice(0, dot), base.slice(dot)] : [base, ''];
   const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  return `${dir}${stem}.sync-conflict-${stamp}-${nodeName}${ext}`;
+  return `${dir}${stem}.sync-conflict-${stamp}-${sha256.slice(0, CONFLICT_HASH_CHARS)}${ext}`;
 }
 
 /** Where a name is a file on one side and a folder on the other. */
