@@ -11,3 +11,4 @@ export { SAMPLE_TABLES, clockLeadMs, rowsWithoutTheirLoggedVersion, sampleTables
 export { startPrivatePostgres, usePrivatePostgres, type PrivatePostgres } from './private-postgres.ts';
 export { startPrivateRedis, usePrivateRedis, type PrivateRedis } from './private-redis.ts';
 export { openTcpProxy, startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+export { mulberry32 } from './seeded.ts';

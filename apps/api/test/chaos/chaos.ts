@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPool, dropDatabase, type Pool } from '@catchup/db';
 import { migrateDeploy } from '@catchup/db/migrations';
-import { deleteKeysWithPrefix, openTcpProxy, rowsWithoutTheirLoggedVersion, type TcpProxy } from '@catchup/testing';
+import { deleteKeysWithPrefix, mulberry32, openTcpProxy, rowsWithoutTheirLoggedVersion, type TcpProxy } from '@catchup/testing';
 import { databaseUrl, freePort, TEST_DB_PREFIX, testRedisUrl } from '@catchup/testing/services';
 
 const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/main.ts');
@@ -60,14 +60,7 @@ export interface ChaosReport {
 // ---------- seeded PRNG (mulberry32) ----------
 
 export function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     next,
     int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),

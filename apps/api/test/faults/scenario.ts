@@ -6,7 +6,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, expect, onTestFailed } from 'vitest';
 import { createPool, type Pool } from '@catchup/db';
-import { sampleTablesDigest, useQueuePrefix } from '@catchup/testing';
+import { mulberry32, sampleTablesDigest, useQueuePrefix } from '@catchup/testing';
 import { nodeProcess, type NodeProcess } from './node-process.ts';
 
 export const LONG = process.env.FAULTS_LONG === '1';
@@ -21,14 +21,7 @@ export function seededRandom(label: string): { seed: number; next(): number; bet
   onTestFailed(() => {
     console.error(`[${label}] failed with seed ${seed}: replay with FAULTS_SEED=${seed}`);
   });
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return { seed, next, between: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)) };
 }
 
