@@ -3,8 +3,7 @@ import type { NodeConfig } from '@catchup/config';
 import type { Db, Pool } from '@catchup/db';
 import type { EngineContext } from '@catchup/engine';
 import type { Logger } from '@catchup/logger';
-import type { NodeQueues } from '@catchup/queue';
-import type { JobFaults } from '@catchup/worker';
+import type { FaultLedger, NodeQueues } from '@catchup/queue';
 import type { DetectionSchedulerState } from './detection-schedule.ts';
 
 export interface AppContext {
@@ -25,6 +24,6 @@ export interface AppContext {
   /** Answers whether Redis is reachable (for /ready). */
   redisReady: () => Promise<boolean>;
   version: string;
-  /** Faults the workers of this process rode out (when it runs workers). */
-  jobFaults?: () => JobFaults;
+  /** Faults the node's processes rode out, counted across them (for /metrics). */
+  faults: FaultLedger;
 }

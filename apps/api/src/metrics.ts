@@ -1,9 +1,8 @@
 // Prometheus metrics. Catch-up outcomes come from sync_logs (so runs finalized by any worker process
 // count), queue depths from Redis and missing changes from the change log, all read at scrape time.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { connectionsLost as lostConnections } from '@catchup/db';
 import { INTEGRITY_ALERT, measurePeers, type CatchupResult } from '@catchup/engine';
-import { QUEUE_NAMES, type QueueKey } from '@catchup/queue';
+import { QUEUE_NAMES, type FaultCount, type FaultKind, type QueueKey } from '@catchup/queue';
 import type { AppContext } from './context.ts';
 
 export interface Metrics {
@@ -37,37 +36,35 @@ export function createMetrics(ctx: AppContext): Metrics {
     registers: [registry],
   });
   const jobs = new Gauge({ name: 'catchup_queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers: [registry] });
-  // Faults survived (SPEC I14), counted by this process since it started.
-  const retried = new Counter({
-    name: 'catchup_job_retries_total',
-    help: "Job attempts that failed and were run again (attempts beyond the first), by this process's workers",
-    labelNames: ['queue'],
-    registers: [registry],
-  });
-  const stalled = new Counter({
-    name: 'catchup_jobs_stalled_total',
-    help: "Jobs handed back after their worker died or lost its lock, found by this process's workers",
-    labelNames: ['queue'],
-    registers: [registry],
-  });
-  const connectionsLost = new Counter({
-    name: 'catchup_database_connections_lost_total',
-    help: "Connections of this process's change-log pool that PostgreSQL dropped (a restart, a network cut), replaced at the next checkout",
-    registers: [registry],
-  });
-  const counted = new Map<string, number>();
-  const catchUp = (counter: Counter<string>, key: string, total: number, labels: Record<string, string> = {}) => {
-    const delta = total - (counted.get(key) ?? 0);
-    if (delta > 0) counter.inc(labels, delta);
-    counted.set(key, total);
+  // Faults survived (SPEC I14), summed over the node's processes (this API process and any worker
+  // processes), as the fault ledger in Redis holds them: each scrape reports the sums as they stand.
+  const faultCounter = (name: string, help: string, kinds: FaultKind[], labelNames: string[] = []) => {
+    const counter = new Counter({ name, help, labelNames, registers: [registry] });
+    return (counts: FaultCount[]) => {
+      counter.reset();
+      for (const c of counts) if (kinds.includes(c.kind)) counter.inc(labelNames.length ? { queue: c.queue } : {}, c.count);
+    };
   };
+  const faultCounters = [
+    faultCounter('catchup_job_retries_total', "Job attempts that failed and were run again (attempts beyond the first), by the node's workers", ['job_retried'], ['queue']),
+    faultCounter('catchup_jobs_stalled_total', "Jobs handed back after their worker died or lost its lock, found by the node's workers", ['job_stalled'], ['queue']),
+    faultCounter(
+      'catchup_database_connections_lost_total',
+      "Connections of the node's processes to PostgreSQL that were dropped (a restart, a network cut), replaced at the next checkout",
+      ['database_connection_lost'],
+    ),
+    faultCounter('catchup_redis_reconnects_total', "Times a process of the node connected to Redis again after losing it", ['redis_reconnected']),
+  ];
+
+  const up = new Gauge({
+    name: 'catchup_dependency_up',
+    help: 'Whether the last scrape could read PostgreSQL or Redis (metrics from one that could not keep their last values)',
+    labelNames: ['dependency'],
+    registers: [registry],
+  });
 
   let lastLogId = 0;
-  const refresh = async () => {
-    const faults = ctx.jobFaults?.();
-    for (const [queue, n] of Object.entries(faults?.retried ?? {})) catchUp(retried, `retried:${queue}`, n, { queue });
-    for (const [queue, n] of Object.entries(faults?.stalled ?? {})) catchUp(stalled, `stalled:${queue}`, n, { queue });
-    catchUp(connectionsLost, 'connections', lostConnections(ctx.pool));
+  const fromDatabase = async () => {
     const logs = await ctx.db.syncLog.findMany({ where: { id: { gt: lastLogId }, operation: { in: ['catch-up sync', INTEGRITY_ALERT] } }, orderBy: { id: 'asc' } });
     for (const log of logs) {
       lastLogId = log.id;
@@ -84,13 +81,27 @@ export function createMetrics(ctx: AppContext): Metrics {
       bytes.inc(moved);
       duration.observe(result.duration);
     }
+    const peers = await measurePeers(ctx.engine);
     missing.reset();
-    for (const peer of await measurePeers(ctx.engine)) missing.set({ peer: peer.server.name }, peer.missingChanges);
+    for (const peer of peers) missing.set({ peer: peer.server.name }, peer.missingChanges);
+  };
+  const fromRedis = async () => {
+    const faults = await ctx.faults.totals();
+    const counts = await Promise.all(
+      (Object.keys(QUEUE_NAMES) as QueueKey[]).map(async (key) => ({
+        queue: QUEUE_NAMES[key],
+        counts: await ctx.queues.queues[key].getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children'),
+      })),
+    );
+    for (const report of faultCounters) report(faults);
     jobs.reset();
-    for (const key of Object.keys(QUEUE_NAMES) as QueueKey[]) {
-      const counts = await ctx.queues.queues[key].getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children');
-      for (const [state, n] of Object.entries(counts)) jobs.set({ queue: QUEUE_NAMES[key], state }, n);
-    }
+    for (const { queue, counts: byState } of counts) for (const [state, n] of Object.entries(byState)) jobs.set({ queue, state }, n);
+  };
+  // A scrape during a fault answers with what it could read: that is when the fault counters matter most.
+  const refresh = async () => {
+    const [postgres, redis] = await Promise.allSettled([fromDatabase(), fromRedis()]);
+    up.set({ dependency: 'postgres' }, postgres.status === 'fulfilled' ? 1 : 0);
+    up.set({ dependency: 'redis' }, redis.status === 'fulfilled' ? 1 : 0);
   };
   return { registry, refresh };
 }

@@ -4,9 +4,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { RedisUnreachableError, type NodeConfig } from '@catchup/config';
+import { onConnectionLost } from '@catchup/db';
 import { openEngine } from '@catchup/engine';
 import { createLogger, repeatedErrorLog, type Logger } from '@catchup/logger';
-import { NodeQueues } from '@catchup/queue';
+import { FaultLedger, NodeQueues } from '@catchup/queue';
 import { runWorkers, type RunningWorkers } from '@catchup/worker';
 import type { FastifyInstance } from 'fastify';
 import { resolveInboundKey } from './api-key.ts';
@@ -64,6 +65,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   redis.on('error', () => {}); // reported by /ready, not as a crash
   const reportQueueError = repeatedErrorLog(logger, 'queue error');
   const queues = new NodeQueues({ redisUrl: config.redisUrl, prefix: config.queuePrefix, onError: (err) => reportQueueError(err) });
+  const faults = new FaultLedger(config.redisUrl, config.queuePrefix);
+  onConnectionLost(engine.pool, () => faults.record('database_connection_lost'));
   let workers: RunningWorkers | undefined;
   let schedule: DetectionSchedule | undefined;
   try {
@@ -77,6 +80,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       logger,
       engine,
       queues,
+      faults,
       reschedule: schedule.reschedule,
       detectionScheduler: schedule.state,
       checkApiKey: key.check,
@@ -91,8 +95,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     };
     await schedule.reschedule();
     if (config.runWorkers) {
-      workers = runWorkers(config, engine, logger);
-      ctx.jobFaults = workers.faults;
+      workers = runWorkers(config, engine, logger, faults);
     }
     const app = await buildServer(ctx);
     const address = await app.listen({ host: config.host, port: config.port });
@@ -107,6 +110,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         await app.close();
         await workers?.close();
         await queues.close();
+        faults.close();
         redis.disconnect();
         await opened.close();
       },
@@ -115,6 +119,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     schedule?.stop();
     await workers?.close().catch(() => {});
     await queues.close().catch(() => {});
+    faults.close();
     redis.disconnect();
     await opened.close();
     throw err;

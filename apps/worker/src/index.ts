@@ -1,2 +1,2 @@
-export { runWorkers, type JobFaults, type RunningWorkers } from './run.ts';
+export { runWorkers, type RunningWorkers } from './run.ts';
 export { createHandlers } from './handlers.ts';

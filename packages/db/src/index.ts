@@ -2,4 +2,4 @@ export { createDb, type Db } from './client.ts';
 export { ensureDatabase, dropDatabase, redactUrl } from './admin.ts';
 export { Prisma } from './generated/client.ts';
 export type { SyncServer, SyncLog, SyncConfig, FileChecksum, NodeIdentity } from './generated/client.ts';
-export { connectionsLost, createPool, inTransaction, type Pool, type PoolClient } from './pool.ts';
+export { createPool, onConnectionLost, inTransaction, type Pool, type PoolClient } from './pool.ts';

@@ -16,18 +16,19 @@ const ignore = () => {};
  */
 export function createPool(databaseUrl: string, max = 10): Pool {
   const pool = new pg.Pool({ connectionString: databaseUrl, max });
-  lost.set(pool, 0);
-  const lose = () => lost.set(pool, (lost.get(pool) ?? 0) + 1);
+  const lose = () => {
+    for (const listener of lostListeners.get(pool) ?? []) listener();
+  };
   pool.on('error', ignore); // an idle client lost: the pool has removed it already
   pool.on('connect', (client) => client.once('error', lose).on('error', ignore));
   return pool;
 }
 
-const lost = new WeakMap<Pool, number>();
+const lostListeners = new WeakMap<Pool, (() => void)[]>();
 
-/** Connections of `pool` lost since it was created (each replaced by a new one at the next checkout). */
-export function connectionsLost(pool: Pool): number {
-  return lost.get(pool) ?? 0;
+/** Calls `listener` each time a connection of `pool` is lost (it is replaced by a new one at the next checkout). */
+export function onConnectionLost(pool: Pool, listener: () => void): void {
+  lostListeners.set(pool, [...(lostListeners.get(pool) ?? []), listener]);
 }
 
 /**

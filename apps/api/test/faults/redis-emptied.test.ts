@@ -47,6 +47,11 @@ const ready = async (node: RunningNode) => {
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
 
+const metricsOf = async (node: RunningNode) => {
+  const res = await fetch(`${node.url}/metrics`);
+  return { status: res.status, text: await res.text() };
+};
+
 describe('a Redis that comes back empty', () => {
   it('after a restart without persistence, the detection scheduler is back within seconds and detection runs on schedule again', async () => {
     const redis = redis1;
@@ -54,6 +59,11 @@ describe('a Redis that comes back empty', () => {
     expect(await node.ctx.queues.detectionSchedule()).toEqual({ every: 1000 });
 
     await redis.kill();
+    // /metrics still answers while Redis is away, saying which dependency it could not read.
+    const during = await metricsOf(node);
+    expect(during.status).toBe(200);
+    expect(during.text).toMatch(/^catchup_dependency_up\{dependency="redis"\} 0$/m);
+    expect(during.text).toMatch(/^catchup_dependency_up\{dependency="postgres"\} 1$/m);
     await redis.start();
     const back = Date.now();
     await until('the detection scheduler to be back', async () => (await node.ctx.queues.detectionSchedule().catch(() => null)) !== null, 10_000);
@@ -62,6 +72,9 @@ describe('a Redis that comes back empty', () => {
     await until('a scheduled detection to complete', async () => (await node.ctx.queues.queues.detect.getCompletedCount().catch(() => 0)) > 0, 10_000);
     expect(Date.now() - back).toBeLessThan(10_000);
     expect(await ready(node)).toEqual({ status: 200, body: { status: 'ready', postgres: true, redis: true, detection_scheduler: 'present' } });
+    // The reconnection is counted as a fault survived.
+    await until('the reconnection to be counted', async () => /^catchup_redis_reconnects_total [1-9]/m.test((await metricsOf(node)).text), 10_000);
+    expect((await metricsOf(node)).text).toMatch(/^catchup_dependency_up\{dependency="redis"\} 1$/m);
   }, 30_000);
 
   it('after a FLUSHALL, /ready answers 503 naming the missing scheduler until it is back', async () => {
