@@ -8,12 +8,18 @@ export { acknowledgeRange, getCursor, type AckRange, type CursorDirection } from
 export { getNodeIdentity, type NodeIdentity } from './identity.ts';
 export {
   DEFAULT_SYNCED_TABLES,
+  TableBusyError,
+  TableNotFoundError,
   TableNotSyncableError,
   listSyncedTables,
   describeSyncedTables,
   enableTableSync,
   disableTableSync,
   setSyncedTables,
+  reportTables,
+  type EnableOutcome,
   type TableInfo,
+  type TableReport,
 } from './tables.ts';
+export { countsExactly, keyRefusal, nameRefusal, standingOf, TABLE_NAME, type TableFacts, type TableStanding } from './table-rules.ts';
 export type { Sql } from './sql.ts';

@@ -1,27 +1,34 @@
 // Which tables are synced. The database is the truth: a table is synced exactly when it carries the
-// capture trigger. Table names reach SQL only after they were checked against the catalog here.
+// capture trigger. Table names reach SQL only after they were checked (table-rules.ts) and found in the
+// catalog here.
+import { inTransaction, type Pool, type PoolClient } from '@catchup/db';
 import type { Sql } from './sql.ts';
 import { quoteIdent } from './sql.ts';
+import { countsExactly, keyRefusal, nameRefusal, standingOf, type KeyColumn, type TableFacts, type TableStanding } from './table-rules.ts';
 
 export const DEFAULT_SYNCED_TABLES = ['teams', 'events', 'matches', 'scouting_data'];
 
-const INTERNAL_TABLES = new Set([
-  '_prisma_migrations',
-  'database_changes',
-  'file_checksums',
-  'sync_acks',
-  'sync_config',
-  'sync_logs',
-  'sync_node',
-  'sync_servers',
-]);
-
-const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
-
+/** The table cannot be synced as it is; the message says what is missing and how to fix it. */
 export class TableNotSyncableError extends Error {
   constructor(table: string, reason: string) {
     super(`table ${JSON.stringify(table)} cannot be synced: ${reason}`);
     this.name = 'TableNotSyncableError';
+  }
+}
+
+/** No such table in schema public, or (when removing) the table is not synced. */
+export class TableNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TableNotFoundError';
+  }
+}
+
+/** Writers of the table held it longer than a table may wait to be put under sync. */
+export class TableBusyError extends Error {
+  constructor(table: string) {
+    super(`table ${JSON.stringify(table)} is being written by a transaction that has not finished within ${LOCK_WAIT}; try again`);
+    this.name = 'TableBusyError';
   }
 }
 
@@ -66,53 +73,181 @@ export async function describeSyncedTables(sql: Sql): Promise<Map<string, TableI
   return tables;
 }
 
-async function checkSyncable(sql: Sql, table: string): Promise<void> {
-  if (!IDENTIFIER.test(table)) throw new TableNotSyncableError(table, 'not a plain lower-case table name');
-  if (INTERNAL_TABLES.has(table)) throw new TableNotSyncableError(table, 'it is one of the sync system tables');
-  const { rows } = await sql.query<{ pk: string[] | null; id_type: string | null }>(
-    `SELECT (SELECT array_agg(a.attname::text) FROM pg_index i
-               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-              WHERE i.indrelid = c.oid AND i.indisprimary) AS pk,
+
+/** The catalog facts about a public table (table-rules.ts decides from them), or null when it does not exist. */
+async function tableFacts(sql: Sql, table: string): Promise<TableFacts | null> {
+  const { rows } = await sql.query<{ kind: string; primary_key: KeyColumn[]; pk_constraint: string | null; id_type: string | null }>(
+    `SELECT c.relkind::text AS kind,
+            coalesce((SELECT json_agg(json_build_object('column', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
+                                                        'serial', a.attidentity <> '' OR coalesce(pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%', false))
+                                      ORDER BY array_position(i.indkey::int2[], a.attnum))
+                        FROM pg_index i
+                        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                       WHERE i.indrelid = c.oid AND i.indisprimary), '[]') AS primary_key,
+            (SELECT conname::text FROM pg_constraint WHERE conrelid = c.oid AND contype = 'p') AS pk_constraint,
             (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-              WHERE a.attrelid = c.oid AND a.attname = 'id' AND NOT a.attisdropped) AS id_type
+              WHERE a.attrelid = c.oid AND a.attname = 'id' AND a.attnum > 0 AND NOT a.attisdropped) AS id_type
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'public' AND c.relname = $1 AND c.relkind = 'r'`,
+      WHERE n.nspname = 'public' AND c.relname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`,
     [table],
   );
-  const info = rows[0];
-  if (!info) throw new TableNotSyncableError(table, 'no such table');
-  if (info.id_type !== 'uuid' || info.pk?.length !== 1 || info.pk[0] !== 'id') {
-    throw new TableNotSyncableError(table, 'its primary key must be a single uuid column named id');
-  }
+  const r = rows[0];
+  return r ? { name: table, kind: r.kind, primaryKey: r.primary_key, primaryKeyConstraint: r.pk_constraint, idType: r.id_type } : null;
 }
 
-/** Installs the capture trigger (idempotent). */
-export async function enableTableSync(sql: Sql, table: string): Promise<void> {
-  await checkSyncable(sql, table);
-  const synced = await listSyncedTables(sql);
-  if (synced.includes(table)) return;
-  catalogCache.delete(sql);
-  await sql.query(
-    `CREATE CONSTRAINT TRIGGER catchup_capture AFTER INSERT OR UPDATE OR DELETE ON ${quoteIdent(table)}
-       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION catchup_capture()`,
+async function checkSyncable(sql: Sql, table: string): Promise<void> {
+  const refusal = nameRefusal(table);
+  if (refusal) throw new TableNotSyncableError(table, refusal);
+  const facts = await tableFacts(sql, table);
+  if (!facts) throw new TableNotFoundError(`table ${JSON.stringify(table)} not found in schema public`);
+  const problem = keyRefusal(facts);
+  if (problem) throw new TableNotSyncableError(table, problem);
+}
+
+async function carriesTrigger(sql: Sql, table: string): Promise<boolean> {
+  const { rows } = await sql.query(
+    `SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE t.tgname = 'catchup_capture' AND NOT t.tgisinternal AND n.nspname = 'public' AND c.relname = $1`,
+    [table],
   );
+  return rows.length > 0;
 }
 
-/** Removes the capture trigger (idempotent). The table's log history stays. */
+/** How long putting a table under sync waits for the table's writers to finish. */
+const LOCK_WAIT = '10s';
+const LOCK_NOT_AVAILABLE = '55P03';
+
+export interface EnableOutcome {
+  table: string;
+  /** False when the table was synced already (nothing changed). */
+  added: boolean;
+  /** The rows logged as this node's inserts when the table was put under sync. */
+  baselineRows: number;
+}
+
+/**
+ * Puts a table under sync: installs the capture trigger and logs every row the table holds as this
+ * node's insert (its baseline), in one transaction. The table is locked against writes (SHARE ROW
+ * EXCLUSIVE: reads go on) before anything else, so that every write is either in the baseline or
+ * captured by the trigger — none slips between. The baseline is one INSERT … SELECT inside PostgreSQL
+ * (memory stays flat in the table's size), stamped as capture stamps: positions and hybrid-clock stamps
+ * taken under the log lock, which is held from then until commit, so that positions follow commit order
+ * (I2). The table lock comes first: writers of the table take the log lock at their commit, so taking it
+ * first would deadlock with them. Idempotent: a table synced already is left as it is.
+ */
+export async function enableTableSync(pool: Pool, table: string): Promise<EnableOutcome> {
+  await checkSyncable(pool, table);
+  const outcome = await inTransaction(pool, async (client) => {
+    await lockAgainstWrites(client, table);
+    await checkSyncable(client, table); // again, now that the table cannot change
+    if (await carriesTrigger(client, table)) return { table, added: false, baselineRows: 0 };
+    const t = quoteIdent(table);
+    await client.query(
+      `CREATE CONSTRAINT TRIGGER catchup_capture AFTER INSERT OR UPDATE OR DELETE ON ${t}
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION catchup_capture()`,
+    );
+    const { rows } = await client.query<{ node: string }>('SELECT catchup_node_id() AS node');
+    await client.query('SELECT catchup_lock_log()');
+    // Each row once, as the trigger would log its insert: the same row image (to_jsonb) and one position
+    // and one stamp per row (the CTE is materialized so that nextval and the clock run once per row).
+    const baseline = await client.query(
+      `WITH baseline AS MATERIALIZED (
+         SELECT nextval('database_changes_sequence_seq') AS position, catchup_next_hlc() AS hlc, r.id::text AS record_id, to_jsonb(r) AS row
+           FROM ${t} AS r
+       )
+       INSERT INTO database_changes (sequence, table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc)
+       SELECT position, $1, record_id, 'insert', row::json, NULL, clock_timestamp(), $2, position, hlc FROM baseline`,
+      [table, rows[0]!.node],
+    );
+    return { table, added: true, baselineRows: baseline.rowCount ?? 0 };
+  });
+  catalogCache.delete(pool);
+  return outcome;
+}
+
+async function lockAgainstWrites(client: PoolClient, table: string): Promise<void> {
+  await client.query(`SET LOCAL lock_timeout = '${LOCK_WAIT}'`);
+  try {
+    await client.query(`LOCK TABLE ${quoteIdent(table)} IN SHARE ROW EXCLUSIVE MODE`);
+  } catch (err) {
+    if ((err as { code?: unknown }).code === LOCK_NOT_AVAILABLE) throw new TableBusyError(table);
+    throw err;
+  }
+  await client.query('SET LOCAL lock_timeout = 0');
+}
+
+/**
+ * Takes a table out of sync: removes the capture trigger. The table's log history stays (peers that lack
+ * it still receive it). A table that is not synced is a TableNotFoundError.
+ */
 export async function disableTableSync(sql: Sql, table: string): Promise<void> {
-  const synced = await listSyncedTables(sql);
-  if (!synced.includes(table)) return;
-  catalogCache.delete(sql);
+  if (nameRefusal(table) || !(await carriesTrigger(sql, table))) {
+    throw new TableNotFoundError(`table ${JSON.stringify(table)} is not synced`);
+  }
   await sql.query(`DROP TRIGGER catchup_capture ON ${quoteIdent(table)}`);
+  catalogCache.delete(sql);
 }
 
 /** Makes the synced set exactly `wanted`. Checks every name before changing anything. */
-export async function setSyncedTables(sql: Sql, wanted: string[]): Promise<{ enabled: string[]; disabled: string[] }> {
-  for (const table of wanted) await checkSyncable(sql, table);
-  const current = await listSyncedTables(sql);
+export async function setSyncedTables(pool: Pool, wanted: string[]): Promise<{ enabled: string[]; disabled: string[] }> {
+  for (const table of wanted) await checkSyncable(pool, table);
+  const current = await listSyncedTables(pool);
   const enabled = wanted.filter((t) => !current.includes(t));
   const disabled = current.filter((t) => !wanted.includes(t));
-  for (const t of enabled) await enableTableSync(sql, t);
-  for (const t of disabled) await disableTableSync(sql, t);
+  for (const t of enabled) await enableTableSync(pool, t);
+  for (const t of disabled) await disableTableSync(pool, t);
   return { enabled, disabled };
+}
+
+export interface TableReport {
+  name: string;
+  standing: TableStanding;
+  /** Rows in the table (null when it no longer exists); estimated for large tables (see rowsEstimated). */
+  rows: number | null;
+  rowsEstimated: boolean;
+  /** Entries of this table in the change log. */
+  logEntries: number;
+  /** Why the table cannot be put under sync as it is (with the fix), or null. */
+  problem: string | null;
+}
+
+/**
+ * Every application table of schema public, and every table the log names that no longer exists: where
+ * each stands, its rows (exact for small tables, the planner's estimate for large ones) and its log entries.
+ */
+export async function reportTables(sql: Sql): Promise<TableReport[]> {
+  const { rows } = await sql.query<{ name: string; present: boolean; tgenabled: string | null; size: string; estimate: number; log_entries: string }>(
+    `WITH logged AS (SELECT table_name, count(*) AS n FROM database_changes GROUP BY table_name),
+          tables AS (
+            SELECT c.relname::text AS name, c.oid, c.reltuples, t.tgenabled::text AS tgenabled
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+              LEFT JOIN pg_trigger t ON t.tgrelid = c.oid AND t.tgname = 'catchup_capture' AND NOT t.tgisinternal
+             WHERE c.relkind IN ('r', 'p'))
+     SELECT coalesce(t.name, l.table_name) AS name, t.oid IS NOT NULL AS present, t.tgenabled,
+            coalesce(pg_relation_size(t.oid), 0)::text AS size, coalesce(t.reltuples, -1) AS estimate,
+            coalesce(l.n, 0)::text AS log_entries
+       FROM tables t FULL JOIN logged l ON l.table_name = t.name
+      ORDER BY 1`,
+  );
+  const reports: TableReport[] = [];
+  for (const r of rows) {
+    if (r.present && nameRefusal(r.name)) continue; // the sync's own tables, and names it cannot hold
+    let count: number | null = null;
+    let rowsEstimated = false;
+    let problem: string | null = null;
+    if (r.present) {
+      rowsEstimated = !countsExactly(Number(r.size), r.estimate);
+      count = rowsEstimated ? Math.round(r.estimate) : await exactRowCount(sql, r.name);
+      const facts = await tableFacts(sql, r.name);
+      problem = facts && keyRefusal(facts);
+    }
+    reports.push({ name: r.name, standing: standingOf(r.present, r.tgenabled), rows: count, rowsEstimated, logEntries: Number(r.log_entries), problem });
+  }
+  return reports;
+}
+
+async function exactRowCount(sql: Sql, table: string): Promise<number> {
+  const { rows } = await sql.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${quoteIdent(table)}`);
+  return Number(rows[0]!.n);
 }

@@ -6,6 +6,7 @@ import {
   listSyncedTables,
   readChanges,
   setSyncedTables,
+  TableNotFoundError,
   TableNotSyncableError,
 } from '@catchup/changelog';
 import { logCount, useNodes } from './nodes.ts';
@@ -169,27 +170,33 @@ describe('which tables are synced', () => {
     const before = await logCount(pool);
     await pool.query(`INSERT INTO pit_notes (note) VALUES ('before')`);
     expect(await logCount(pool)).toBe(before);
-    await enableTableSync(pool, 'pit_notes');
+    // Putting it under sync logs the row it holds (its baseline), then captures.
+    expect(await enableTableSync(pool, 'pit_notes')).toEqual({ table: 'pit_notes', added: true, baselineRows: 1 });
+    expect(await enableTableSync(pool, 'pit_notes')).toEqual({ table: 'pit_notes', added: false, baselineRows: 0 });
     await pool.query(`INSERT INTO pit_notes (note) VALUES ('during')`);
-    expect(await logCount(pool)).toBe(before + 1);
+    expect(await logCount(pool)).toBe(before + 2);
     await disableTableSync(pool, 'pit_notes');
     await pool.query(`INSERT INTO pit_notes (note) VALUES ('after')`);
-    expect(await logCount(pool)).toBe(before + 1);
+    expect(await logCount(pool)).toBe(before + 2);
+    await expect(disableTableSync(pool, 'pit_notes')).rejects.toThrow(TableNotFoundError);
   });
 
   it.each([
     ['teams; DROP TABLE teams', /not a plain lower-case table name/],
     ['database_changes', /one of the sync system tables/],
     ['sync_servers', /one of the sync system tables/],
-    ['no_such_table', /no such table/],
   ])('refuses %s', async (table, reason) => {
     await expect(enableTableSync(pool, table)).rejects.toThrow(TableNotSyncableError);
     await expect(enableTableSync(pool, table)).rejects.toThrow(reason);
   });
 
+  it('does not find a table that does not exist', async () => {
+    await expect(enableTableSync(pool, 'no_such_table')).rejects.toThrow(TableNotFoundError);
+  });
+
   it('refuses a table without a uuid primary key named id', async () => {
     await pool.query(`CREATE TABLE legacy (id serial PRIMARY KEY, note text)`);
-    await expect(enableTableSync(pool, 'legacy')).rejects.toThrow(/single uuid column named id/);
+    await expect(enableTableSync(pool, 'legacy')).rejects.toThrow(/its primary key id is a serial integer/);
   });
 
   it('sets the synced set as a whole, checking every name first', async () => {

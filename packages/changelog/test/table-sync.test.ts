@@ -1,0 +1,163 @@
+// Putting a table under sync: its existing rows are logged (the baseline) atomically with installing the
+// capture trigger — no write slips between — and cursor readers never skip a change while it commits (I2).
+import { describe, expect, it } from 'vitest';
+import { enableTableSync, readChanges, reportTables, TableNotSyncableError } from '@catchup/changelog';
+import { logCount, useNodes } from './nodes.ts';
+
+const [node] = await useNodes(1, 'tablesync');
+const pool = node!.pool;
+
+async function logOf(table: string) {
+  const { rows } = await pool.query<{ record_id: string; operation: string; origin_node_id: string; same: boolean }>(
+    `SELECT d.record_id, d.operation, d.origin_node_id, d.origin_sequence = d.sequence AS same
+       FROM database_changes d WHERE d.table_name = $1 ORDER BY d.sequence`,
+    [table],
+  );
+  return rows;
+}
+
+describe('the baseline of a table put under sync', () => {
+  it("logs every existing row as this node's insert, with its row image, stamped in order", async () => {
+    await pool.query(`CREATE TABLE pit_scouting (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), team int, notes text)`);
+    await pool.query(`INSERT INTO pit_scouting (team, notes) SELECT g, 'robot ' || g FROM generate_series(1, 300) g`);
+    const stampBefore = (await pool.query<{ n: string }>('SELECT last_value::text AS n FROM catchup_hlc_seq')).rows[0]!.n;
+
+    expect(await enableTableSync(pool, 'pit_scouting')).toEqual({ table: 'pit_scouting', added: true, baselineRows: 300 });
+
+    const logged = await logOf('pit_scouting');
+    expect(logged).toHaveLength(300);
+    expect(logged.every((c) => c.operation === 'insert' && c.origin_node_id === node!.nodeId && c.same)).toBe(true);
+    const { rows } = await pool.query<{ mismatched: string; stamps_distinct: boolean; after_clock: boolean }>(
+      `SELECT count(*) FILTER (WHERE d.change_data::jsonb <> to_jsonb(p))::text AS mismatched,
+              count(DISTINCT d.hlc) = count(*) AS stamps_distinct,
+              min(d.hlc) > $1::bigint AS after_clock
+         FROM database_changes d JOIN pit_scouting p ON p.id::text = d.record_id WHERE d.table_name = 'pit_scouting'`,
+      [stampBefore],
+    );
+    expect(rows[0]).toEqual({ mismatched: '0', stamps_distinct: true, after_clock: true });
+    // The clock moved past the baseline: the next local write is stamped after it.
+    await pool.query(`UPDATE pit_scouting SET notes = 'rebuilt' WHERE team = 1`);
+    const { rows: newest } = await pool.query<{ newest: boolean }>(
+      `SELECT (SELECT hlc FROM database_changes ORDER BY sequence DESC LIMIT 1) > (SELECT max(hlc) FROM database_changes WHERE operation = 'insert' AND table_name = 'pit_scouting') AS newest`,
+    );
+    expect(newest[0]!.newest).toBe(true);
+  });
+
+  it('does not lose a write made while the table is being put under sync', async () => {
+    await pool.query(`CREATE TABLE pit_photos (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), caption text)`);
+    await pool.query(`INSERT INTO pit_photos (caption) VALUES ('old')`);
+    // A writer in the middle of its transaction when the table is put under sync…
+    const early = await pool.connect();
+    const late = await pool.connect();
+    try {
+      await early.query(`BEGIN; INSERT INTO pit_photos (caption) VALUES ('early')`);
+      const enabling = enableTableSync(pool, 'pit_photos');
+      await waitForLockQueue('pit_photos', 1);
+      // …and one that starts after: it waits for the sync to be in place.
+      const lateWrite = late.query(`INSERT INTO pit_photos (caption) VALUES ('late')`);
+      await waitForLockQueue('pit_photos', 2);
+      await early.query('COMMIT');
+      expect((await enabling).baselineRows).toBe(2); // old, early
+      await lateWrite;
+    } finally {
+      early.release();
+      late.release();
+    }
+    const { rows } = await pool.query<{ caption: string; logged: string }>(
+      `SELECT p.caption, (SELECT count(*)::text FROM database_changes d WHERE d.table_name = 'pit_photos' AND d.record_id = p.id::text) AS logged
+         FROM pit_photos p ORDER BY p.caption`,
+    );
+    expect(rows).toEqual([
+      { caption: 'early', logged: '1' },
+      { caption: 'late', logged: '1' },
+      { caption: 'old', logged: '1' },
+    ]);
+  });
+
+  it('keeps cursor readers from skipping a change while a large baseline commits (I2)', async () => {
+    await pool.query(`CREATE TABLE scout_notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), body text)`);
+    await pool.query(`INSERT INTO scout_notes (body) SELECT repeat('n', 40) || g FROM generate_series(1, 20000) g`);
+    const start = (await pool.query<{ n: string }>('SELECT coalesce(max(sequence), 0)::text AS n FROM database_changes')).rows[0]!.n;
+    let writing = true;
+    let reading = true;
+    const seen: string[] = [];
+    const reader = (async () => {
+      let cursor = start;
+      for (;;) {
+        const last = !reading;
+        const page = await readChanges(pool, { after: cursor, limit: 5000 });
+        for (const c of page.changes) seen.push(c.sequence!);
+        cursor = page.nextCursor;
+        if (last && !page.hasMore) return;
+      }
+    })();
+    // Other tables' writers commit before, during and after the baseline.
+    const writer = (async () => {
+      for (let i = 0; writing || i < 5; i++) {
+        await pool.query(`INSERT INTO teams (team_number, name, scouting_team_number) VALUES ($1, 'busy', 1)`, [10_000 + i]);
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await enableTableSync(pool, 'scout_notes')).baselineRows).toBe(20000);
+    writing = false;
+    await writer;
+    reading = false;
+    await reader;
+    const { rows } = await pool.query<{ sequence: string }>('SELECT d.sequence::text FROM database_changes d WHERE d.sequence > $1 ORDER BY d.sequence', [start]);
+    const logged = rows.map((r) => r.sequence);
+    expect(logged.length).toBeGreaterThan(20000);
+    expect(seen.length).toBe(logged.length);
+    expect(seen.filter((s, i) => s !== logged[i])).toEqual([]);
+  });
+
+  it('changes nothing when it refuses a table', async () => {
+    await pool.query(`CREATE TABLE legacy_scouting (id serial PRIMARY KEY, notes text)`);
+    await pool.query(`INSERT INTO legacy_scouting (notes) VALUES ('a'), ('b')`);
+    const before = await logCount(pool);
+    const refusal = enableTableSync(pool, 'legacy_scouting');
+    await expect(refusal).rejects.toThrow(TableNotSyncableError);
+    const message = await refusal.catch((err: Error) => err.message);
+    expect(await logCount(pool)).toBe(before);
+    // The fix the refusal gives works.
+    const fix = /add a uuid key column: (.*)$/.exec(message)![1]!;
+    await pool.query(fix);
+    expect(await enableTableSync(pool, 'legacy_scouting')).toMatchObject({ added: true, baselineRows: 2 });
+  });
+});
+
+describe('reportTables', () => {
+  it('lists application tables with their standing, rows and log entries', async () => {
+    await pool.query(`CREATE TABLE loose_notes (note text)`);
+    await pool.query(`ALTER TABLE pit_photos DISABLE TRIGGER catchup_capture`);
+    const report = await reportTables(pool);
+    const byName = new Map(report.map((t) => [t.name, t]));
+    expect(byName.get('pit_scouting')).toEqual({ name: 'pit_scouting', standing: 'synced', rows: 300, rowsEstimated: false, logEntries: 301, problem: null });
+    expect(byName.get('pit_photos')).toMatchObject({ standing: 'trigger disabled', rows: 3, logEntries: 3 });
+    expect(byName.get('loose_notes')).toMatchObject({ standing: 'not synced', rows: 0, logEntries: 0, problem: expect.stringMatching(/^it has no primary key; add a uuid key column: ALTER TABLE loose_notes ADD COLUMN id uuid/) });
+    expect(byName.get('teams')).toMatchObject({ standing: 'synced', problem: null });
+    expect([...byName.keys()].filter((n) => n.startsWith('sync_') || n === 'database_changes')).toEqual([]);
+    await pool.query(`ALTER TABLE pit_photos ENABLE TRIGGER catchup_capture`);
+    await pool.query(`DROP TABLE scout_notes`);
+    expect((await reportTables(pool)).find((t) => t.name === 'scout_notes')).toEqual({
+      name: 'scout_notes',
+      standing: 'table missing',
+      rows: null,
+      rowsEstimated: false,
+      logEntries: 20000,
+      problem: null,
+    });
+  });
+});
+
+/** Waits until `count` sessions wait for a lock on `table`. */
+async function waitForLockQueue(table: string, count: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const { rows } = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = $1 AND NOT l.granted`,
+      [table],
+    );
+    if (rows[0]!.n >= count) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no ${count} sessions waiting for ${table}`);
+}
