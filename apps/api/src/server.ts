@@ -15,6 +15,7 @@ import { logRoutes } from './routes/logs.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { peerRoutes } from './routes/peer.ts';
 import { serverRoutes } from './routes/servers.ts';
+import { tableRoutes } from './routes/tables.ts';
 
 /** A client has this long to send a request's headers; one trickling them in is disconnected (408) then. */
 export const HEADERS_TIMEOUT_MS = 10_000;
@@ -58,6 +59,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
       await api.register(configRoutes(ctx));
       await api.register(logRoutes(ctx));
       await api.register(fileRoutes(ctx));
+      await api.register(tableRoutes(ctx));
     },
     { prefix: '/api/sync' },
   );

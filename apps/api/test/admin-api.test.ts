@@ -117,8 +117,8 @@ describe('catch-up status and scan (seed shapes)', () => {
     expect(status.timestamp).toMatch(ISO);
     expect(status.recent_catchup_logs).toEqual([]);
     const [peer] = status.servers_needing_catchup as Record<string, unknown>[];
-    expect(Object.keys(peer!).sort()).toEqual(['clock_offset_ms', 'host', 'id', 'last_ping', 'last_sync', 'missing_changes', 'name', 'ping_success']);
-    expect(peer).toMatchObject({ name: 'admin-b', host: '127.0.0.1', last_sync: null, last_ping: null, ping_success: null, clock_offset_ms: null, missing_changes: 7 });
+    expect(Object.keys(peer!).sort()).toEqual(['clock_offset_ms', 'host', 'id', 'last_error', 'last_ping', 'last_sync', 'missing_changes', 'name', 'ping_success']);
+    expect(peer).toMatchObject({ name: 'admin-b', host: '127.0.0.1', last_sync: null, last_ping: null, ping_success: null, clock_offset_ms: null, missing_changes: 7, last_error: null });
   });
 
   it('scan catches the peer up in both directions and answers with the seed shape', async () => {

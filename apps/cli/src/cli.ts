@@ -11,6 +11,10 @@ commands:
   servers add NAME HOST PORT [--key KEY] [--protocol http|https]
   servers remove ID
   logs [--limit N]                         recent sync log entries
+  prune                                    drop log entries, file tombstones and sync logs older than max_catchup_days
+  tables list                              application tables: synced or not, rows, log entries
+  tables add NAME                          put a table under sync (its existing rows are logged)
+  tables remove NAME                       take a table out of sync
 
 options:
   --url URL   the node's API (default: CATCHUP_URL or http://127.0.0.1:$PORT, PORT default 5000)
@@ -122,6 +126,42 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       if (!id) throw new CliError('servers remove needs an ID');
       await call(`/api/sync/servers/${encodeURIComponent(id)}`, { method: 'DELETE' });
       io.out(`removed server ${id}`);
+      return 0;
+    }
+    if (command === 'tables' && sub === 'list') {
+      const { body } = await call('/api/sync/tables');
+      const tables = body.tables as Record<string, unknown>[];
+      io.out(tables.length ? formatTable(['name', 'standing', 'rows', 'log entries'], tables.map((t) => [t.name, t.standing, t.rows_estimated ? `~${t.rows}` : t.rows, t.log_entries])) : 'no application tables');
+      const problems = tables.filter((t) => t.standing !== 'synced' && t.problem);
+      if (problems.length) io.out(`\ncannot be synced as they are:\n${problems.map((t) => `  ${t.name}: ${t.problem}`).join('\n')}`);
+      return 0;
+    }
+    if (command === 'tables' && sub === 'add') {
+      const [name] = rest;
+      if (!name) throw new CliError('tables add needs a table NAME');
+      const { body } = await call('/api/sync/tables', { method: 'POST', json: { name } });
+      io.out(body.added ? `${name} is synced now; ${body.baseline_rows} existing row(s) logged` : `${name} was synced already`);
+      return 0;
+    }
+    if (command === 'tables' && sub === 'remove') {
+      const [name] = rest;
+      if (!name) throw new CliError('tables remove needs a table NAME');
+      await call(`/api/sync/tables/${encodeURIComponent(name)}`, { method: 'DELETE' });
+      io.out(`${name} is no longer synced`);
+      return 0;
+    }
+    if (command === 'prune') {
+      const { body } = await call('/api/sync/maintenance/prune', { method: 'POST' });
+      if (!body.ran) {
+        io.out('another prune is running; nothing done');
+        return 0;
+      }
+      const removed = body.removed as Record<string, number>;
+      const horizons = body.horizons as Record<string, string>;
+      io.out(
+        `pruned what is older than ${String(body.before)}: ${removed.change_log_entries} change-log entries (${removed.change_log_deletes} superseded deletes), ` +
+          `${removed.file_tombstones} file tombstones, ${removed.sync_logs} sync logs; log pruned through position ${horizons.pruned_through}`,
+      );
       return 0;
     }
     if (command === 'logs') {

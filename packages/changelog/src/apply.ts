@@ -13,7 +13,7 @@ import { inTransaction, type Pool, type PoolClient } from '@catchup/db';
 import { from as copyFrom } from 'pg-copy-streams';
 import { changeIdentity, compareDecimal, compareVersions, versionOf, type Change, type Version } from './change.ts';
 import { BatchRejectedError } from './errors.ts';
-import { checkIdentities, checkRepeatsAgree, checkStamps, type ChangeContent } from './integrity.ts';
+import { checkIdentities, checkPrunedOwnLose, checkRepeatsAgree, checkStamps, type ChangeContent } from './integrity.ts';
 import { prepared, quoteIdent } from './sql.ts';
 import { describeSyncedTables, type TableInfo } from './tables.ts';
 import { checkChanges, incomingFromChange, serializeRowImages, type IncomingChange } from './wire.ts';
@@ -42,10 +42,10 @@ function checkTables(changes: IncomingChange[], tables: Map<string, TableInfo>):
   changes.forEach((c, index) => {
     const table = tables.get(c.table_name);
     const where = { index, change: changeIdentity(c) };
-    if (!table) throw new BatchRejectedError(`table_name: unknown or unsynced table ${JSON.stringify(c.table_name)}`, where);
+    if (!table) throw new BatchRejectedError(`table_name: unknown or unsynced table ${JSON.stringify(c.table_name)} on the receiving node (put it under sync there)`, where);
     for (const key of c.columns) {
       if (!table.columns.includes(key)) {
-        throw new BatchRejectedError(`change_data.${key}: unknown column of ${c.table_name}`, where);
+        throw new BatchRejectedError(`change_data.${key}: unknown column of ${c.table_name} on the receiving node (add the column there)`, where);
       }
     }
   });
@@ -106,12 +106,12 @@ export async function applyIncoming(pool: Pool, parsed: IncomingChange[], option
     inTransaction(
       pool,
       async (client) => {
-        const { winners, logged } = await applyInTransaction(client, unique, identities, tables, locked, options);
+        const { winners, logged, prunedOwn } = await applyInTransaction(client, unique, identities, tables, locked, options);
         return {
           ...result,
           applied: winners,
-          skipped_duplicate: result.skipped_duplicate + unique.length - logged,
-          skipped_stale: logged - winners,
+          skipped_duplicate: result.skipped_duplicate + unique.length - logged - prunedOwn,
+          skipped_stale: logged - winners + prunedOwn,
         };
       },
       APPLYING,
@@ -139,7 +139,7 @@ async function applyInTransaction(
   tables: Map<string, TableInfo>,
   locked: boolean,
   options: ApplyOptions,
-): Promise<{ winners: number; logged: number }> {
+): Promise<{ winners: number; logged: number; prunedOwn: number }> {
   if (locked) {
     await lockExistingRows(client, changes);
     await client.query('SELECT catchup_lock_log()');
@@ -147,10 +147,16 @@ async function applyInTransaction(
   const picking = pickWinners(client, changes);
   picking.catch(() => {}); // awaited below; this only keeps a failure from going unhandled if the next line throws
   serializeRowImages(changes); // while the database looks up the standing versions
-  const { winners, horizon, wallClockMs, alreadyLogged } = await picking;
+  const { winners, horizon, wallClockMs, alreadyLogged, ownPrunedThrough } = await picking;
   checkStamps(changes, wallClockMs, options.maxClockSkewMs);
-  checkIdentities(changes, alreadyLogged, options.nodeId);
-  const fresh = alreadyLogged.size === 0 ? changes : changes.filter((_, i) => !alreadyLogged.has(identities[i]!));
+  // This node's own changes pruned here (superseded) may come back from a peer: skipped as stale, never
+  // logged again; one that would win cannot be one of them and is refused (I11, I12).
+  const prunedOwn = checkIdentities(changes, alreadyLogged, options.nodeId, ownPrunedThrough);
+  checkPrunedOwnLose(changes, winners, prunedOwn);
+  const fresh =
+    alreadyLogged.size === 0 && prunedOwn.size === 0
+      ? changes
+      : changes.filter((_, i) => !alreadyLogged.has(identities[i]!) && !prunedOwn.has(identities[i]!));
   const writing = writeRows(client, winners, tables).catch((err: unknown) => {
     throw new RowWriteFailed(winners, err);
   });
@@ -163,7 +169,7 @@ async function applyInTransaction(
   // are all there are, unless something logged a change of one of the batch's rows since the horizon.
   else if (await lockLogAndCheckSince(client, horizon, changes, newest)) throw new Interfered();
   await appendToLog(client, lines);
-  return { winners: winners.length, logged: fresh.length };
+  return { winners: winners.length, logged: fresh.length, prunedOwn: prunedOwn.size };
 }
 
 async function lockExistingRows(client: PoolClient, changes: IncomingChange[]): Promise<void> {
@@ -191,7 +197,7 @@ async function lockExistingRows(client: PoolClient, changes: IncomingChange[]): 
 async function pickWinners(
   client: PoolClient,
   changes: IncomingChange[],
-): Promise<{ winners: IncomingChange[]; horizon: string; wallClockMs: bigint; alreadyLogged: Map<string, ChangeContent> }> {
+): Promise<{ winners: IncomingChange[]; horizon: string; wallClockMs: bigint; alreadyLogged: Map<string, ChangeContent>; ownPrunedThrough: string }> {
   const candidates = new Map<string, IncomingChange>();
   for (const c of changes) {
     const key = rowKey(c.table_name, c.record_id);
@@ -209,12 +215,13 @@ async function pickWinners(
   // with what they stand for. (The LIMIT, which no run can exceed, keeps each a range scan: seeing one
   // origin in the whole log, the planner otherwise preferred hashing the entire log.)
   const { rows } = await client.query<PickedRow>({
-    ...prepared(`SELECT h.horizon, h.wall, v.table_name, v.record_id, v.hlc, v.origin_node_id, v.origin_sequence,
+    ...prepared(`SELECT h.horizon, h.wall, h.own_pruned, v.table_name, v.record_id, v.hlc, v.origin_node_id, v.origin_sequence,
             CASE WHEN v.n IS NULL OR v.n = 1 THEN l.logged END AS logged,
             CASE WHEN v.n IS NULL OR v.n = 1 THEN l.logged_content END AS logged_content,
             CASE WHEN v.n IS NULL OR v.n = 1 THEN l.logged_data END AS logged_data
        FROM (
-         SELECT (SELECT coalesce(max(sequence), 0)::text FROM database_changes) AS horizon, catchup_wall_clock_ms()::text AS wall
+         SELECT (SELECT coalesce(max(sequence), 0)::text FROM database_changes) AS horizon, catchup_wall_clock_ms()::text AS wall,
+                coalesce((SELECT own_pruned_through FROM change_log_horizon WHERE id = 1), 0)::text AS own_pruned
        ) h
        CROSS JOIN (
          SELECT array_agg(d.origin_node_id || '/' || d.origin_sequence) AS logged,
@@ -257,12 +264,13 @@ async function pickWinners(
   // made PostgreSQL send (and the node parse) 500 copies of 500 row images, which took longer than a
   // peer waits, so a resent batch timed out again on every retry.
   const logged = rows.find((r) => r.logged !== null) ?? first;
-  return { winners, horizon: first.horizon, wallClockMs: BigInt(first.wall), alreadyLogged: loggedContents(logged) };
+  return { winners, horizon: first.horizon, wallClockMs: BigInt(first.wall), alreadyLogged: loggedContents(logged), ownPrunedThrough: first.own_pruned };
 }
 
 interface PickedRow {
   horizon: string;
   wall: string;
+  own_pruned: string;
   logged: string[] | null;
   /** Per logged identity: table name, record id, operation and hlc, space-separated (none holds a space). */
   logged_content: string[] | null;

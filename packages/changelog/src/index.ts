@@ -7,6 +7,19 @@ export { countMissingChanges, findUnmadeClaims, measureBacklog, type Backlog, ty
 export { acknowledgeRange, getCursor, type AckRange, type CursorDirection } from './cursors.ts';
 export { getNodeIdentity, type NodeIdentity } from './identity.ts';
 export {
+  PRUNE_CHUNK,
+  PRUNE_LOCK_KEY,
+  needsFullBaseline,
+  pruneLog,
+  pruneRanges,
+  prunableEntries,
+  readLogHorizon,
+  type LogHorizon,
+  type LoggedVersion,
+  type PruneLogOptions,
+  type PruneLogResult,
+} from './prune.ts';
+export {
   DEFAULT_SYNCED_TABLES,
   TableBusyError,
   TableNotFoundError,

@@ -61,9 +61,13 @@ export function checkRepeatsAgree(changes: IncomingChange[]): void {
 /**
  * Refuses a change whose identity the log already holds with other content, or that claims this node's
  * own identity without being in its log (I12): applying either would put a row in a table that the log
- * does not explain, and the tables of the network would drift apart unseen.
+ * does not explain, and the tables of the network would drift apart unseen. An own identity at or below
+ * `ownPrunedThrough` (the highest own origin sequence pruned here) that is not in the log was pruned as
+ * superseded (I11): a peer may relay it back, and it is returned among the identities to skip as stale
+ * (checkPrunedOwnLose makes sure none of them would win).
  */
-export function checkIdentities(changes: IncomingChange[], logged: Map<string, ChangeContent>, nodeId: string): void {
+export function checkIdentities(changes: IncomingChange[], logged: Map<string, ChangeContent>, nodeId: string, ownPrunedThrough = '0'): Set<string> {
+  const prunedOwn = new Set<string>();
   changes.forEach((c, index) => {
     const identity = changeIdentity(c);
     const known = logged.get(identity);
@@ -75,9 +79,28 @@ export function checkIdentities(changes: IncomingChange[], logged: Map<string, C
         );
       }
     } else if (c.origin_node_id === nodeId) {
-      throw new IdentityConflictError(`claims to come from this node (${nodeId}), which never made change ${identity}`, { index, change: identity });
+      if (compareDecimal(c.origin_sequence, ownPrunedThrough) <= 0) prunedOwn.add(identity);
+      else throw new IdentityConflictError(`claims to come from this node (${nodeId}), which never made change ${identity}`, { index, change: identity });
     }
   });
+  return prunedOwn;
+}
+
+/**
+ * A change of this node's that was pruned here lost to a version the log keeps, and only newer versions
+ * come after it: one that would win over its row's standing version was never made here (I12).
+ */
+export function checkPrunedOwnLose(changes: IncomingChange[], winners: IncomingChange[], prunedOwn: Set<string>): void {
+  if (prunedOwn.size === 0) return;
+  for (const c of winners) {
+    const identity = changeIdentity(c);
+    if (prunedOwn.has(identity)) {
+      throw new IdentityConflictError(
+        `claims this node's identity ${identity}, pruned here as superseded, yet wins over the row's standing version: this node never made it`,
+        { index: changes.findIndex((b) => changeIdentity(b) === identity), change: identity },
+      );
+    }
+  }
 }
 
 const describe = (c: ChangeContent) => `${c.operation} of ${c.table_name} ${c.record_id} at hlc ${c.hlc}`;

@@ -34,6 +34,8 @@ export interface ChangePageJson {
    */
   body: Buffer;
   count: number;
+  /** Of them, deletes (tombstones): a full baseline reports rows and tombstones sent. */
+  deletes: number;
   nextCursor: string;
   hasMore: boolean;
   latestSequence: string;
@@ -59,10 +61,11 @@ function pageQuery(options: ReadOptions, quote: (text: string) => string, sorted
   // of order is read again with the order spelled out in the aggregate (which sorts, even rows already
   // in order, before PostgreSQL 16).
   return `COPY (
-    SELECT latest.latest, p.last::text, p.count::text, '{"changes":[' || coalesce(p.json, '') || ']}', p.positions
+    SELECT latest.latest, p.last::text, p.count::text, '{"changes":[' || coalesce(p.json, '') || ']}', p.positions, p.deletes::text
       FROM (SELECT coalesce(max(sequence), 0)::text AS latest FROM database_changes) latest
       CROSS JOIN LATERAL (
         SELECT max(c.sequence) AS last, count(*) AS count, array_agg(c.sequence) AS positions,
+               count(*) FILTER (WHERE c.operation = 'delete') AS deletes,
                string_agg(${CHANGE_JSON}, ','${sorted ? ' ORDER BY c.sequence' : ''}) AS json
           FROM (SELECT * FROM database_changes WHERE sequence > ${options.after} ${upTo} ${excluded} ORDER BY sequence LIMIT ${options.limit}) c
       ) p
@@ -86,13 +89,13 @@ export async function readChangesJson(db: Pool | PoolClient, options: ReadOption
   } finally {
     if (client !== db) client.release();
   }
-  const [latest, last, counted, body] = fields;
+  const [latest, last, counted, body, , deletes] = fields;
   const latestSequence = latest!.toString('latin1');
   const count = Number(counted!.toString('latin1'));
   const hasMore = count === options.limit;
   const end = options.upTo !== undefined && BigInt(options.upTo) < BigInt(latestSequence) ? options.upTo : latestSequence;
   const nextCursor = hasMore ? last!.toString('latin1') : maxOf(end, options.after);
-  return { body: body!, count, nextCursor, hasMore, latestSequence };
+  return { body: body!, count, deletes: Number(deletes!.toString('latin1')), nextCursor, hasMore, latestSequence };
 }
 
 async function copyOneRow(client: PoolClient, query: string): Promise<(Buffer | null)[]> {

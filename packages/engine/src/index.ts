@@ -18,3 +18,4 @@ export { planSendRanges, planReceiveRanges, type Range, type SendPlan } from './
 export { openEngine, type OpenedEngine } from './assemble.ts';
 export { syncDirectory, enabledDirectories, failureSummary, type FileSyncOutcome } from './files.ts';
 export { applyPeerBatch, checkClaimsOfPeer, recordIntegrityAlert, INTEGRITY_ALERT, type AlertSource } from './integrity.ts';
+export { addSyncedTable, removeSyncedTable, TABLE_ADDED, TABLE_REMOVED } from './tables.ts';

@@ -21,6 +21,7 @@ export const statusSchema = z.object({
       ping_success: z.boolean().nullable(),
       clock_offset_ms: z.number().nullable(),
       missing_changes: z.number(),
+      last_error: z.string().nullable().describe("why the last catch-up of this peer failed (e.g. a batch the peer refused, naming table and column); null after a successful one"),
     }),
   ),
   recent_catchup_logs: z.array(
@@ -71,6 +72,7 @@ export const catchupRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (
           ping_success: server.pingSuccess,
           clock_offset_ms: server.clockOffsetMs === null ? null : Number(server.clockOffsetMs),
           missing_changes: missingChanges,
+          last_error: server.lastError,
         })),
       recent_catchup_logs: logs.map((log) => ({
         id: log.id,

@@ -1,0 +1,26 @@
+// The operator puts tables under sync and takes them out; each change is recorded in sync_logs.
+import { disableTableSync, enableTableSync, type EnableOutcome } from '@catchup/changelog';
+import type { EngineContext } from './context.ts';
+
+/** The sync_logs operations of the table admin actions (listed by GET /api/sync/logs). */
+export const TABLE_ADDED = 'table added';
+export const TABLE_REMOVED = 'table removed';
+
+async function record(ctx: EngineContext, operation: string, details: string, startedAt: Date): Promise<void> {
+  await ctx.db.syncLog.create({ data: { serverId: null, operation, status: 'completed', startedAt, completedAt: new Date(), details } });
+}
+
+/** Puts a table under sync with its existing rows as its baseline (see enableTableSync); idempotent. */
+export async function addSyncedTable(ctx: EngineContext, table: string): Promise<EnableOutcome> {
+  const startedAt = new Date();
+  const outcome = await enableTableSync(ctx.pool, table);
+  if (outcome.added) await record(ctx, TABLE_ADDED, `${table} put under sync; ${outcome.baselineRows} existing row(s) logged as its baseline`, startedAt);
+  return outcome;
+}
+
+/** Takes a table out of sync; its log history stays and is still sent to peers that lack it. */
+export async function removeSyncedTable(ctx: EngineContext, table: string): Promise<void> {
+  const startedAt = new Date();
+  await disableTableSync(ctx.pool, table);
+  await record(ctx, TABLE_REMOVED, `${table} taken out of sync; writes to it are no longer captured`, startedAt);
+}
