@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterAll, inject } from 'vitest';
 import { createDb, dropDatabase, type Db } from '@catchup/db';
 import './provided.ts';
-import { databaseUrl, TEST_DB_PREFIX, testPostgresUrl } from './services.ts';
+import { databaseUrl, testDatabaseName, testPostgresUrl } from './services.ts';
 
 export interface TestDatabase {
   name: string;
@@ -16,7 +16,7 @@ export interface TestDatabase {
 
 export function uniqueName(label: string): string {
   const clean = label.toLowerCase().replace(/[^a-z0-9]/g, '_').slice(0, 20);
-  return `${TEST_DB_PREFIX}${clean}_${randomBytes(5).toString('hex')}`;
+  return testDatabaseName(inject('testRunPid'), `${clean}_${randomBytes(5).toString('hex')}`);
 }
 
 async function cloneTemplate(name: string, template: string): Promise<void> {

@@ -2,6 +2,8 @@
 declare module 'vitest' {
   export interface ProvidedContext {
     templateDatabase: string;
+    /** The test run's main process: owner of every database the run creates. */
+    testRunPid: number;
   }
 }
 export {};

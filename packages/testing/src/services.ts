@@ -8,6 +8,21 @@ export const testRedisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:637
 /** Every database the harness creates starts with this, so leftovers of a killed run can be swept. */
 export const TEST_DB_PREFIX = 'catchup_test_';
 
+/**
+ * The name of a test database owned by the process `ownerPid` (a test run's main process, or a chaos
+ * run): `catchup_test_<pid>_<label>`. A sweep drops only databases whose owner is gone, so runs going
+ * on at the same time never drop each other's databases.
+ */
+export function testDatabaseName(ownerPid: number, label: string): string {
+  return `${TEST_DB_PREFIX}${ownerPid}_${label}`.slice(0, 63);
+}
+
+/** The owner's pid of a test database name; undefined for a name without one. */
+export function testDatabaseOwner(name: string): number | undefined {
+  const match = new RegExp(`^${TEST_DB_PREFIX}(\\d+)_`).exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
 export function databaseUrl(name: string): string {
   const url = new URL(testPostgresUrl);
   url.pathname = `/${name}`;

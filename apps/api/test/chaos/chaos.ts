@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { createPool, dropDatabase, type Pool } from '@catchup/db';
 import { migrateDeploy } from '@catchup/db/migrations';
 import { deleteKeysWithPrefix, mulberry32, openTcpProxy, rowsWithoutTheirLoggedVersion, type TcpProxy } from '@catchup/testing';
-import { databaseUrl, freePort, TEST_DB_PREFIX, testRedisUrl } from '@catchup/testing/services';
+import { databaseUrl, freePort, testDatabaseName, testRedisUrl } from '@catchup/testing/services';
 
 const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/main.ts');
 const TABLES = ['teams', 'events', 'matches', 'scouting_data'] as const;
@@ -379,7 +379,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const [index, name] of NAMES.entries()) {
       const dataDir = path.join(root, name);
       await mkdir(path.join(dataDir, 'uploads'), { recursive: true });
-      const url = databaseUrl(`${TEST_DB_PREFIX}chaos_${runId}_${index}`);
+      const url = databaseUrl(testDatabaseName(process.pid, `chaos_${runId}_${index}`));
       const port = await freePort();
       nodes.push({
         index,
