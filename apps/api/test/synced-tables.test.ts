@@ -59,6 +59,16 @@ describe('the tables API', () => {
     expect((await fetch(`${a.url}/api/sync/tables/teams`, { method: 'DELETE' })).status).toBe(401);
   });
 
+  it('is in the OpenAPI document with its schemas', async () => {
+    const spec = await json<{ paths: Record<string, Record<string, { requestBody?: unknown; parameters?: { name: string }[]; responses: Record<string, unknown> }>> }>(
+      await fetch(`${a.url}/docs/json`),
+    );
+    expect(Object.keys(spec.paths['/api/sync/tables']!).sort()).toEqual(['get', 'post']);
+    expect(spec.paths['/api/sync/tables']!.post!.requestBody).toBeDefined();
+    expect(Object.keys(spec.paths['/api/sync/tables']!.post!.responses)).toEqual(expect.arrayContaining(['200', '201', '400', '404', '409']));
+    expect(spec.paths['/api/sync/tables/{name}']!.delete!.parameters!.map((p) => p.name)).toEqual(['name']);
+  });
+
   it('refuses bad input, naming the field, and changes nothing', async () => {
     const before = await footprint(a);
     const post = (body: unknown) => a.call('/api/sync/tables', { method: 'POST', json: body });
