@@ -39,7 +39,7 @@ export function nameRefusal(name: string): string | null {
 const KINDS: Record<string, string> = { p: 'a partitioned table', v: 'a view', m: 'a materialized view', f: 'a foreign table' };
 
 /** An identifier as SQL spells it: bare when plain lower case, quoted otherwise. */
-const sqlName = (name: string) => (TABLE_NAME.test(name) ? name : `"${name.replace(/"/g, '""')}"`);
+export const sqlName = (name: string) => (TABLE_NAME.test(name) ? name : `"${name.replace(/"/g, '""')}"`);
 
 /**
  * Why an existing table cannot be synced, or null when it can: it must be a plain table whose primary key

@@ -4,14 +4,14 @@
 import { inTransaction, type Pool, type PoolClient } from '@catchup/db';
 import type { Sql } from './sql.ts';
 import { quoteIdent } from './sql.ts';
-import { countsExactly, keyRefusal, nameRefusal, standingOf, type KeyColumn, type TableFacts, type TableStanding } from './table-rules.ts';
+import { countsExactly, keyRefusal, nameRefusal, sqlName, standingOf, type KeyColumn, type TableFacts, type TableStanding } from './table-rules.ts';
 
 export const DEFAULT_SYNCED_TABLES = ['teams', 'events', 'matches', 'scouting_data'];
 
-/** The table cannot be synced as it is; the message says what is missing and how to fix it. */
+/** The table cannot be synced (or taken out of sync) as it is; the message says what is missing and how to fix it. */
 export class TableNotSyncableError extends Error {
-  constructor(table: string, reason: string) {
-    super(`table ${JSON.stringify(table)} cannot be synced: ${reason}`);
+  constructor(table: string, reason: string, refused = 'cannot be synced') {
+    super(`table ${JSON.stringify(table)} ${refused}: ${reason}`);
     this.name = 'TableNotSyncableError';
   }
 }
@@ -138,7 +138,7 @@ export interface EnableOutcome {
  */
 export async function enableTableSync(pool: Pool, table: string): Promise<EnableOutcome> {
   await checkSyncable(pool, table);
-  const outcome = await inTransaction(pool, async (client) => {
+  const outcome = await refusingUnprivileged(pool, table, 'cannot be synced', () => inTransaction(pool, async (client) => {
     await lockAgainstWrites(client, table);
     await checkSyncable(client, table); // again, now that the table cannot change
     if (await carriesTrigger(client, table)) return { table, added: false, baselineRows: 0 };
@@ -161,9 +161,31 @@ export async function enableTableSync(pool: Pool, table: string): Promise<Enable
       [table, rows[0]!.node],
     );
     return { table, added: true, baselineRows: baseline.rowCount ?? 0 };
-  });
+  }));
   catalogCache.delete(pool);
   return outcome;
+}
+
+const INSUFFICIENT_PRIVILEGE = '42501';
+
+/**
+ * Runs `work`, turning PostgreSQL's refusal of a privilege (locking the table, creating or dropping its
+ * trigger, reading its rows) into a refusal that says what to run: the node's database user needs to own
+ * the table (only an owner may drop a trigger, or alter the table when its schema changes).
+ */
+async function refusingUnprivileged<T>(sql: Sql, table: string, refused: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== INSUFFICIENT_PRIVILEGE) throw err;
+    const { rows } = await sql.query<{ user: string }>('SELECT current_user AS user');
+    const user = rows[0]!.user;
+    throw new TableNotSyncableError(
+      table,
+      `this node's database user ${user} lacks a privilege on it (${(err as Error).message}); make it the owner: ALTER TABLE ${table} OWNER TO ${sqlName(user)}`,
+      refused,
+    );
+  }
 }
 
 async function lockAgainstWrites(client: PoolClient, table: string): Promise<void> {
@@ -185,7 +207,7 @@ export async function disableTableSync(sql: Sql, table: string): Promise<void> {
   if (nameRefusal(table) || !(await carriesTrigger(sql, table))) {
     throw new TableNotFoundError(`table ${JSON.stringify(table)} is not synced`);
   }
-  await sql.query(`DROP TRIGGER catchup_capture ON ${quoteIdent(table)}`);
+  await refusingUnprivileged(sql, table, 'cannot be taken out of sync', () => sql.query(`DROP TRIGGER catchup_capture ON ${quoteIdent(table)}`));
   catalogCache.delete(sql);
 }
 

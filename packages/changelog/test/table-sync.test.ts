@@ -1,7 +1,8 @@
 // Putting a table under sync: its existing rows are logged (the baseline) atomically with installing the
 // capture trigger — no write slips between — and cursor readers never skip a change while it commits (I2).
 import { describe, expect, it } from 'vitest';
-import { enableTableSync, readChanges, reportTables, TableNotSyncableError } from '@catchup/changelog';
+import { createPool } from '@catchup/db';
+import { disableTableSync, enableTableSync, readChanges, reportTables, TableNotSyncableError } from '@catchup/changelog';
 import { logCount, useNodes } from './nodes.ts';
 
 const [node] = await useNodes(1, 'tablesync');
@@ -122,6 +123,33 @@ describe('the baseline of a table put under sync', () => {
     const fix = /add a uuid key column: (.*)$/.exec(message)![1]!;
     await pool.query(fix);
     expect(await enableTableSync(pool, 'legacy_scouting')).toMatchObject({ added: true, baselineRows: 2 });
+  });
+});
+
+describe("a table this node's database user does not own", () => {
+  it('is refused with the statement that fixes it, and changes nothing', async () => {
+    // The node connects as a role that may use the sync's tables but does not own the application's table.
+    const role = `tablesync_node_${process.pid}_${Date.now()}`;
+    await pool.query(`CREATE ROLE ${role} LOGIN`);
+    await pool.query(`GRANT ALL ON SCHEMA public TO ${role}; GRANT ALL ON ALL TABLES IN SCHEMA public TO ${role}; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+    await pool.query(`CREATE TABLE booth_visits (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), note text); GRANT SELECT ON booth_visits TO ${role}`);
+    const url = new URL(node!.database.url);
+    url.username = role;
+    const asNode = createPool(url.toString(), 2);
+    try {
+      const before = await logCount(pool);
+      await expect(enableTableSync(asNode, 'booth_visits')).rejects.toThrow(
+        new RegExp(`^table "booth_visits" cannot be synced: this node's database user ${role} lacks a privilege on it \\(permission denied for table booth_visits\\); make it the owner: ALTER TABLE booth_visits OWNER TO ${role}$`),
+      );
+      expect(await logCount(pool)).toBe(before);
+      await pool.query(`ALTER TABLE booth_visits OWNER TO ${role}`);
+      expect(await enableTableSync(asNode, 'booth_visits')).toMatchObject({ added: true });
+      await pool.query(`ALTER TABLE booth_visits OWNER TO CURRENT_USER`);
+      await expect(disableTableSync(asNode, 'booth_visits')).rejects.toThrow(/^table "booth_visits" cannot be taken out of sync: this node's database user .* make it the owner/);
+    } finally {
+      await asNode.end();
+      await pool.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    }
   });
 });
 
