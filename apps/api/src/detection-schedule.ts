@@ -1,7 +1,7 @@
-// The detection job scheduler lives only in Redis, so a Redis that comes back empty (FLUSHALL, a restart
-// without persistence) has lost it. This keeps it in line with the settings: it compares what Redis holds
-// with what the settings ask for every few seconds, puts the scheduler back when it is missing, and tells
-// /ready what it found.
+// The job schedulers — detection and the retention prune — live only in Redis, so a Redis that comes back
+// empty (FLUSHALL, a restart without persistence) has lost them. This keeps them in line with the
+// settings: it compares what Redis holds with what the settings ask for every few seconds, puts a
+// scheduler back when it is missing, and tells /ready what it found for detection.
 import type { RuntimeSettings } from '@catchup/config';
 import type { Logger } from '@catchup/logger';
 import type { NodeQueues } from '@catchup/queue';
@@ -19,8 +19,19 @@ export interface DetectionSchedule {
   /** Brings the scheduler in line with the settings now. */
   reschedule(): Promise<void>;
   state(): Promise<DetectionSchedulerState>;
+  /** The same for the retention prune's scheduler. */
+  pruneState(): Promise<DetectionSchedulerState>;
   /** Stops the periodic check. */
   stop(): void;
+}
+
+/** One job scheduler kept in line with the settings. */
+interface KeptScheduler {
+  what: string;
+  /** Milliseconds between runs the settings ask for, or null for none. */
+  wantedEvery: (s: RuntimeSettings) => number | null;
+  held: () => Promise<{ every: number } | null>;
+  apply: (s: RuntimeSettings) => Promise<void>;
 }
 
 export function keepDetectionScheduled(
@@ -29,13 +40,24 @@ export function keepDetectionScheduled(
   logger: Logger,
   checkEveryMs = SCHEDULE_CHECK_MS,
 ): DetectionSchedule {
-  const wantedEvery = async (): Promise<number | null> => {
-    const s = await settings();
-    return s.catchup_enabled && s.catchup_scheduler_enabled ? s.catchup_check_interval * 1000 : null;
-  };
+  const kept: KeptScheduler[] = [
+    {
+      what: 'detection',
+      wantedEvery: (s) => (s.catchup_enabled && s.catchup_scheduler_enabled ? s.catchup_check_interval * 1000 : null),
+      held: () => queues.detectionSchedule(),
+      apply: (s) => queues.scheduleDetection(s.catchup_enabled && s.catchup_scheduler_enabled, s.catchup_check_interval),
+    },
+    {
+      // Retention is maintenance of this node's own log: it runs whenever schedules run, sync on or off.
+      what: 'prune',
+      wantedEvery: (s) => (s.catchup_scheduler_enabled ? s.catchup_prune_interval * 1000 : null),
+      held: () => queues.pruneSchedule(),
+      apply: (s) => queues.schedulePrune(s.catchup_scheduler_enabled, s.catchup_prune_interval),
+    },
+  ];
   const applySettings = async () => {
     const s = await settings();
-    await queues.scheduleDetection(s.catchup_enabled && s.catchup_scheduler_enabled, s.catchup_check_interval);
+    for (const k of kept) await k.apply(s);
   };
   // One bring-in-line at a time, each reading the settings when its turn comes: a check that read the
   // settings just before an operator changed them would otherwise apply the old ones after the new.
@@ -46,14 +68,18 @@ export function keepDetectionScheduled(
     return run;
   };
   const reschedule = () => inTurn(applySettings);
-  const compare = async (): Promise<{ state: DetectionSchedulerState; inLine: boolean }> => {
-    let wanted: number | null;
-    let held: { every: number } | null;
+  const compare = async (only?: KeptScheduler): Promise<{ state: DetectionSchedulerState; inLine: boolean }[]> => {
+    const which = only ? [only] : kept;
+    let s: RuntimeSettings;
+    let held: ({ every: number } | null)[];
     try {
-      [wanted, held] = await Promise.all([wantedEvery(), queues.detectionSchedule()]);
+      [s, held] = await Promise.all([settings(), Promise.all(which.map((k) => k.held()))]);
     } catch {
-      return { state: 'unknown', inLine: true };
+      return which.map(() => ({ state: 'unknown', inLine: true }));
     }
+    return which.map((k, i) => judge(k.wantedEvery(s), held[i]!));
+  };
+  const judge = (wanted: number | null, held: { every: number } | null): { state: DetectionSchedulerState; inLine: boolean } => {
     if (wanted === null) return { state: 'off', inLine: held === null };
     if (held === null) return { state: 'missing', inLine: false };
     return { state: 'present', inLine: held.every === wanted };
@@ -63,10 +89,12 @@ export function keepDetectionScheduled(
   let stopped = false;
   const check = () =>
     inTurn(async () => {
-      const { state, inLine } = await compare();
-      if (inLine) return;
+      const found = await compare();
+      if (found.every((f) => f.inLine)) return;
       await applySettings();
-      if (state === 'missing') logger.warn('⏰ the detection scheduler was missing from Redis (emptied or restarted); scheduled it again');
+      kept.forEach((k, i) => {
+        if (found[i]!.state === 'missing') logger.warn(`⏰ the ${k.what} scheduler was missing from Redis (emptied or restarted); scheduled it again`);
+      });
     });
   const next = () => {
     if (stopped) return;
@@ -82,7 +110,8 @@ export function keepDetectionScheduled(
   next();
   return {
     reschedule,
-    state: async () => (await compare()).state,
+    state: async () => (await compare(kept[0]))[0]!.state,
+    pruneState: async () => (await compare(kept[1]))[0]!.state,
     stop() {
       stopped = true;
       clearTimeout(timer);

@@ -39,4 +39,14 @@ export const catchupResultSchema = z.object({
   file_changes: z.object({ uploaded: z.number(), downloaded: z.number(), deleted: z.number(), conflicts: z.number(), bytes: z.number() }),
   errors: z.array(z.string()),
   duration: z.number().describe('seconds'),
+  mode: z.enum(['incremental', 'full baseline']).describe("'full baseline' when a direction's reader was behind the pruned horizon of the log it read (SPEC I11)"),
+  full_baseline: z
+    .object({
+      directions: z.array(z.enum(['send', 'receive'])),
+      rows_sent: z.number(),
+      tombstones_sent: z.number(),
+      rows_received: z.number(),
+      tombstones_received: z.number(),
+    })
+    .optional(),
 });

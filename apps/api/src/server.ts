@@ -12,6 +12,7 @@ import { catchupRoutes } from './routes/catchup.ts';
 import { configRoutes } from './routes/config.ts';
 import { fileRoutes } from './routes/files.ts';
 import { logRoutes } from './routes/logs.ts';
+import { maintenanceRoutes } from './routes/maintenance.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { peerRoutes } from './routes/peer.ts';
 import { serverRoutes } from './routes/servers.ts';
@@ -59,6 +60,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
       await api.register(configRoutes(ctx));
       await api.register(logRoutes(ctx));
       await api.register(fileRoutes(ctx));
+      await api.register(maintenanceRoutes(ctx));
       await api.register(tableRoutes(ctx));
     },
     { prefix: '/api/sync' },

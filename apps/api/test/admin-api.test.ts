@@ -111,14 +111,19 @@ describe('catch-up status and scan (seed shapes)', () => {
     await registerPeer(b!, a!);
     for (let i = 0; i < 7; i++) await a!.ctx.db.scoutingData.create({ data: { teamNumber: i, matchNumber: 1, scoutingTeamNumber: 1 } });
     const status = await json<Record<string, unknown>>(await a!.call('/api/sync/catchup/status'));
-    expect(Object.keys(status).sort()).toEqual(['catchup_enabled', 'max_catchup_days', 'recent_catchup_logs', 'servers_needing_catchup', 'timestamp']);
+    expect(Object.keys(status).sort()).toEqual(['catchup_enabled', 'max_catchup_days', 'recent_catchup_logs', 'retention', 'servers_needing_catchup', 'timestamp']);
     expect(status.catchup_enabled).toBe(true);
     expect(status.max_catchup_days).toBe(30);
     expect(status.timestamp).toMatch(ISO);
     expect(status.recent_catchup_logs).toEqual([]);
     const [peer] = status.servers_needing_catchup as Record<string, unknown>[];
-    expect(Object.keys(peer!).sort()).toEqual(['clock_offset_ms', 'host', 'id', 'last_error', 'last_ping', 'last_sync', 'missing_changes', 'name', 'ping_success']);
+    expect(Object.keys(peer!).sort()).toEqual([
+      'clock_offset_ms', 'days_until_full_baseline', 'host', 'id', 'last_error', 'last_ping', 'last_sync', 'missing_changes', 'name', 'needs_full_baseline', 'ping_success',
+    ]);
     expect(peer).toMatchObject({ name: 'admin-b', host: '127.0.0.1', last_sync: null, last_ping: null, ping_success: null, clock_offset_ms: null, missing_changes: 7, last_error: null });
+    // Nothing pruned yet: the whole retention period is left (the changes were just written).
+    expect(peer).toMatchObject({ needs_full_baseline: false });
+    expect(peer!.days_until_full_baseline).toBeGreaterThan(29);
   });
 
   it('scan catches the peer up in both directions and answers with the seed shape', async () => {
@@ -130,7 +135,7 @@ describe('catch-up status and scan (seed shapes)', () => {
     expect(scan.servers_processed).toBe(1);
     const [result] = scan.results as Record<string, unknown>[];
     expect(Object.keys(result!).sort()).toEqual([
-      'completed_at', 'database_changes', 'duration', 'errors', 'file_changes', 'server_id', 'server_name', 'started_at', 'success',
+      'completed_at', 'database_changes', 'duration', 'errors', 'file_changes', 'mode', 'server_id', 'server_name', 'started_at', 'success',
     ]);
     expect(result).toMatchObject({
       server_name: 'admin-b',

@@ -6,6 +6,7 @@ import { createLogger } from '@catchup/logger';
 import { NodeQueues } from '@catchup/queue';
 import { testRedisUrl, useQueuePrefix } from '@catchup/testing';
 import { keepDetectionScheduled } from '../src/detection-schedule.ts';
+import { until } from './two-nodes.ts';
 
 const queues = new NodeQueues({ redisUrl: testRedisUrl, prefix: useQueuePrefix('schedule') });
 afterAll(() => queues.close());
@@ -42,6 +43,25 @@ describe('keeping detection scheduled', () => {
       await operator;
       expect(await queues.detectionSchedule()).toBeNull();
       expect(await schedule.state()).toBe('off');
+    } finally {
+      schedule.stop();
+    }
+  });
+
+  it('puts the prune scheduler back when Redis lost it, and removes it when schedules are off', async () => {
+    let current: RuntimeSettings = { ...defaults, catchup_scheduler_enabled: true, catchup_prune_interval: 60 };
+    const schedule = keepDetectionScheduled(queues, async () => current, createLogger({ level: 'silent' }), 20);
+    try {
+      await schedule.reschedule();
+      expect(await queues.pruneSchedule()).toEqual({ every: 60_000 });
+      await queues.schedulePrune(false, 60); // as if Redis had been emptied
+      expect(await schedule.pruneState()).toBe('missing');
+      await until('the prune scheduler to be back', async () => (await queues.pruneSchedule()) !== null, 5000);
+      expect(await schedule.pruneState()).toBe('present');
+      current = { ...current, catchup_scheduler_enabled: false };
+      await schedule.reschedule();
+      expect(await queues.pruneSchedule()).toBeNull();
+      expect(await schedule.pruneState()).toBe('off');
     } finally {
       schedule.stop();
     }

@@ -9,6 +9,7 @@ import {
   peerHasChangesForUs,
   pingPeer,
   planCatchup,
+  pruneNode,
   recordRefusal,
   receiveRange,
   sendRange,
@@ -100,13 +101,17 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
             { server: server.name, missing_changes: plan.missingChanges, send_batches: plan.send.length, receive_ranges: plan.receive.length },
             `🗄️ Database: ${plan.missingChanges} changes to send in ${plan.send.length} batches, ${plan.receive.length} ranges to receive`,
           );
+          if (plan.fullBaseline.send || plan.fullBaseline.receive) {
+            const directions = [...(plan.fullBaseline.send ? [`${server.name} is behind this node's pruned log`] : []), ...(plan.fullBaseline.receive ? [`this node is behind ${server.name}'s pruned log`] : [])];
+            logger.warn({ server: server.name, full_baseline: plan.fullBaseline }, `🧱 Full baseline: ${directions.join('; ')} — sending the standing version of every row instead of every change`);
+          }
           const directories = enabledDirectories(server);
           if (directories.length) {
             fileSeqs = { fileSeqLocal: await latestFileSeq(engine.pool), fileSeqPeer: ping.ping.latest_file_seq };
             logger.info({ server: server.name, directories }, `📁 Files: syncing ${directories.join(', ')}`);
           }
           // Recorded before the children exist: whatever happens next, this job only finalizes.
-          await job.updateData({ ...job.data, step: 'finalize', startedAt, planErrors, ...fileSeqs });
+          await job.updateData({ ...job.data, step: 'finalize', startedAt, planErrors, ...fileSeqs, fullBaseline: plan.fullBaseline });
           const retry = await retryPolicy();
           const sends = await queues.addChildren('batch-send', plan.send.map((range) => ({ serverId, peerNodeId: plan.peerNodeId, range })), retry, job);
           const receives = await queues.addChildren('batch-receive', plan.receive.map((range) => ({ serverId, range })), retry, job);
@@ -139,9 +144,10 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
           bytes: fileResults.reduce((n, f) => n + f.bytes, 0),
         },
         ...(job.data.fileSeqLocal && !fileFailures ? { fileSeqs: { local: job.data.fileSeqLocal, peer: job.data.fileSeqPeer ?? '0' } } : {}),
+        ...(job.data.fullBaseline ? { fullBaseline: job.data.fullBaseline } : {}),
         errors,
       });
-      const fields = { server: result.server_name, job_id: job.id, duration: result.duration, ...result.database_changes };
+      const fields = { server: result.server_name, job_id: job.id, duration: result.duration, mode: result.mode, ...result.database_changes };
       if (result.success) {
         logger.info(fields, `✅ Catch-up sync completed for ${result.server_name}: sent ${result.database_changes.sent}, received ${result.database_changes.received}, applied ${result.database_changes.applied} in ${result.duration.toFixed(1)}s`);
       } else {
@@ -175,6 +181,20 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
         throw new Error(failureSummary(directory, out.errors));
       }
       return { directory, uploaded: out.uploaded, downloaded: out.downloaded, deleted: out.deleted, conflicts: out.conflicts, bytes: out.bytes };
+    },
+
+    async prune(job) {
+      const report = await pruneNode(engine);
+      if (!report.ran) {
+        logger.info({ job_id: job.id }, '🧹 Prune skipped: another prune is running');
+        return report;
+      }
+      const r = report.removed;
+      logger.info(
+        { job_id: job.id, trigger: job.data.trigger, ...r, ...report.horizons, duration: report.duration },
+        `🧹 Pruned ${r.change_log_entries} change-log entries, ${r.file_tombstones} file tombstones, ${r.sync_logs} sync logs older than ${report.before}`,
+      );
+      return report;
     },
 
     async 'batch-receive'(job) {

@@ -35,6 +35,13 @@ export const settingDefinitions = {
     default: 30,
     description: 'Change-log retention; a peer behind it gets a full baseline.',
   }),
+  catchup_prune_interval: define({
+    env: 'CATCHUP_PRUNE_INTERVAL',
+    type: 'integer',
+    schema: integerIn(1, 604800),
+    default: 21600,
+    description: 'Seconds between scheduled retention prunes (change log, file tombstones, sync logs older than max_catchup_days).',
+  }),
   catchup_batch_size: define({
     env: 'CATCHUP_BATCH_SIZE',
     type: 'integer',

@@ -1,6 +1,6 @@
 // One catch-up of one peer, in steps the job layer can run as separate jobs: plan, send a range,
 // receive a range, finalize. Cursors only move over ranges the other side acknowledged (I8).
-import { acknowledgeRange, readChangesJson } from '@catchup/changelog';
+import { acknowledgeRange, needsFullBaseline, readChangesJson, readLogHorizon } from '@catchup/changelog';
 import type { SyncServer } from '@catchup/db';
 import type { PingResponse } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
@@ -14,11 +14,25 @@ export interface CatchupPlan {
   send: Range[];
   receive: Range[];
   missingChanges: number;
+  fullBaseline: FullBaselineDirections;
+}
+
+/**
+ * Which directions of a run are full baselines (SPEC I11): the reader's cursor lies below the pruned
+ * horizon of the log it reads, so it gets the standing version of every row it lacks — not every change.
+ */
+export interface FullBaselineDirections {
+  /** The peer's sent cursor is below this node's pruned horizon. */
+  send: boolean;
+  /** This node's received cursor is below the peer's pruned horizon. */
+  receive: boolean;
 }
 
 export interface SendOutcome {
   range: Range;
   sent: number;
+  /** Of them, deletes (tombstones). */
+  tombstones: number;
 }
 
 export interface ReceiveOutcome {
@@ -27,6 +41,19 @@ export interface ReceiveOutcome {
   applied: number;
   skippedDuplicate: number;
   skippedStale: number;
+  /** Of the received, deletes (tombstones). */
+  tombstones: number;
+  /** The peer's pages said its log was pruned past the range's start: what came was a baseline. */
+  fullBaseline: boolean;
+}
+
+/** What a full baseline moved, by direction: rows (their standing versions) and tombstones. */
+export interface FullBaselineCounts {
+  directions: ('send' | 'receive')[];
+  rows_sent: number;
+  tombstones_sent: number;
+  rows_received: number;
+  tombstones_received: number;
 }
 
 /** The seed's per-server result shape (snake_case, as the API returns and sync_logs stores it). */
@@ -41,6 +68,9 @@ export interface CatchupResult {
   errors: string[];
   /** Seconds. */
   duration: number;
+  /** 'full baseline' when a direction's reader was behind the pruned horizon (SPEC I11). */
+  mode: 'incremental' | 'full baseline';
+  full_baseline?: FullBaselineCounts;
 }
 
 export async function planCatchup(ctx: EngineContext, server: SyncServer, ping: PingResponse): Promise<CatchupPlan> {
@@ -49,6 +79,7 @@ export async function planCatchup(ctx: EngineContext, server: SyncServer, ping: 
     ? await planSendRanges(ctx.pool, server.sentCursor.toString(), ping.node_id, batchSize)
     : { ranges: [], changes: 0 };
   const receive = server.syncDatabase ? planReceiveRanges(server.receivedCursor.toString(), ping.latest_sequence, batchSize) : [];
+  const horizon = await readLogHorizon(ctx.pool);
   return {
     serverId: server.id,
     peerNodeId: ping.node_id,
@@ -56,6 +87,10 @@ export async function planCatchup(ctx: EngineContext, server: SyncServer, ping: 
     send: send.ranges,
     receive,
     missingChanges: send.changes,
+    fullBaseline: {
+      send: send.ranges.length > 0 && needsFullBaseline(server.sentCursor.toString(), horizon.prunedThrough),
+      receive: receive.length > 0 && needsFullBaseline(server.receivedCursor.toString(), ping.pruned_through ?? '0'),
+    },
   };
 }
 
@@ -70,18 +105,20 @@ export async function sendRange(ctx: EngineContext, serverId: number, peerNodeId
   const server = await serverById(ctx, serverId);
   const settings = await ctx.settings();
   let sent = 0;
+  let tombstones = 0;
   let cursor = range.from;
   for (;;) {
     const page = await readChangesJson(ctx.pool, { after: cursor, upTo: range.to, limit: settings.catchup_batch_size, excludeOrigin: peerNodeId });
     if (page.count) {
       await ctx.peerClient(server, settings).applyChanges(page.body);
       sent += page.count;
+      tombstones += page.deletes;
     }
     cursor = page.nextCursor;
     if (!page.hasMore) break;
   }
   await acknowledgeRange(ctx.pool, serverId, 'sent', range);
-  return { range, sent };
+  return { range, sent, tombstones };
 }
 
 /** Fetches one range of the peer's log, applies it here, then records it as received. */
@@ -89,7 +126,7 @@ export async function receiveRange(ctx: EngineContext, serverId: number, range: 
   const server = await serverById(ctx, serverId);
   const settings = await ctx.settings();
   const client = ctx.peerClient(server, settings);
-  const outcome: ReceiveOutcome = { range, received: 0, applied: 0, skippedDuplicate: 0, skippedStale: 0 };
+  const outcome: ReceiveOutcome = { range, received: 0, applied: 0, skippedDuplicate: 0, skippedStale: 0, tombstones: 0, fullBaseline: false };
   let cursor = range.from;
   for (;;) {
     const page = await client.readChangesToApply({ after: cursor, upTo: range.to, limit: settings.catchup_batch_size, excludeOrigin: ctx.nodeId });
@@ -99,7 +136,9 @@ export async function receiveRange(ctx: EngineContext, serverId: number, range: 
       outcome.applied += result.applied;
       outcome.skippedDuplicate += result.skipped_duplicate;
       outcome.skippedStale += result.skipped_stale;
+      for (const c of page.changes) if (c.operation === 'delete') outcome.tombstones++;
     }
+    if (page.pruned_through !== undefined && needsFullBaseline(range.from, page.pruned_through)) outcome.fullBaseline = true;
     if (!page.has_more || BigInt(page.next_cursor) >= BigInt(range.to)) break;
     cursor = page.next_cursor;
   }
@@ -115,14 +154,44 @@ export interface FinalizeInput {
   files?: CatchupResult['file_changes'];
   /** Set when every folder synced: the manifest positions to remember for detection. */
   fileSeqs?: { local: string; peer: string };
+  /** The directions planned as full baselines (a receive is one as well when the peer's pages said so). */
+  fullBaseline?: FullBaselineDirections;
   errors: string[];
 }
 
 export function describeResult(result: CatchupResult): string {
   const db = result.database_changes;
   const files = result.file_changes.uploaded + result.file_changes.downloaded + result.file_changes.deleted;
-  const text = `Applied ${db.applied} database changes, ${files} files synced (sent ${db.sent}, received ${db.received})`;
+  let text = `Applied ${db.applied} database changes, ${files} files synced (sent ${db.sent}, received ${db.received})`;
+  const baseline = result.full_baseline;
+  if (baseline) {
+    const parts = [
+      ...(baseline.directions.includes('send') ? [`sent ${baseline.rows_sent} rows and ${baseline.tombstones_sent} tombstones`] : []),
+      ...(baseline.directions.includes('receive') ? [`received ${baseline.rows_received} rows and ${baseline.tombstones_received} tombstones`] : []),
+    ];
+    text = `Full baseline (${parts.join('; ')}): ${text}`;
+  }
   return result.errors.length ? `${text}; ${result.errors.length} error(s)` : text;
+}
+
+/**
+ * The directions that were full baselines and what they moved: a direction counts when it was planned
+ * as one, or (receiving) when a page of the peer said its log was pruned past the range read.
+ */
+export function fullBaselineCounts(planned: FullBaselineDirections | undefined, sends: SendOutcome[], receives: ReceiveOutcome[]): FullBaselineCounts | undefined {
+  const send = planned?.send === true;
+  const receive = planned?.receive === true || receives.some((r) => r.fullBaseline);
+  if (!send && !receive) return undefined;
+  const sum = <T>(items: T[], pick: (t: T) => number) => items.reduce((n, t) => n + pick(t), 0);
+  const tombstonesSent = send ? sum(sends, (s) => s.tombstones ?? 0) : 0;
+  const tombstonesReceived = receive ? sum(receives, (r) => r.tombstones ?? 0) : 0;
+  return {
+    directions: [...(send ? (['send'] as const) : []), ...(receive ? (['receive'] as const) : [])],
+    rows_sent: send ? sum(sends, (s) => s.sent) - tombstonesSent : 0,
+    tombstones_sent: tombstonesSent,
+    rows_received: receive ? sum(receives, (r) => r.received) - tombstonesReceived : 0,
+    tombstones_received: tombstonesReceived,
+  };
 }
 
 /** Records the outcome: last_sync, one sync_logs row with the full result. */
@@ -146,7 +215,13 @@ export async function finalizeCatchup(ctx: EngineContext, input: FinalizeInput):
     file_changes: input.files ?? { uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0, bytes: 0 },
     errors: input.errors,
     duration: (completedAt.getTime() - input.startedAt.getTime()) / 1000,
+    mode: 'incremental',
   };
+  const baseline = fullBaselineCounts(input.fullBaseline, input.sends, input.receives);
+  if (baseline) {
+    result.mode = 'full baseline';
+    result.full_baseline = baseline;
+  }
   const files = result.file_changes;
   const somethingDone = input.sends.length + input.receives.length + files.uploaded + files.downloaded + files.deleted + files.conflicts > 0;
   const status = result.success ? 'completed' : somethingDone ? 'partial' : 'failed';

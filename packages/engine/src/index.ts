@@ -8,7 +8,10 @@ export {
   receiveRange,
   finalizeCatchup,
   describeResult,
+  fullBaselineCounts,
   type CatchupPlan,
+  type FullBaselineCounts,
+  type FullBaselineDirections,
   type CatchupResult,
   type SendOutcome,
   type ReceiveOutcome,
@@ -19,3 +22,14 @@ export { openEngine, type OpenedEngine } from './assemble.ts';
 export { syncDirectory, enabledDirectories, failureSummary, type FileSyncOutcome } from './files.ts';
 export { applyPeerBatch, checkClaimsOfPeer, recordIntegrityAlert, INTEGRITY_ALERT, type AlertSource } from './integrity.ts';
 export { addSyncedTable, removeSyncedTable, TABLE_ADDED, TABLE_REMOVED } from './tables.ts';
+export {
+  PRUNE_OPERATION,
+  peerRetention,
+  presentHorizon,
+  pruneNode,
+  pruneSyncLogs,
+  retentionCutoff,
+  retentionOf,
+  type PeerRetention,
+  type PruneReport,
+} from './retention.ts';

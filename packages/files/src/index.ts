@@ -11,3 +11,4 @@ export { recordFile, recordFiles, recordDeletion, manifestMap } from './record.t
 export { decide, conflictCopyName, clashCovering, fileFolderClashes, type Clash, type FileAction, type Side } from './decide.ts';
 export { openForSending, type ServedFile } from './serve.ts';
 export { ChangedSinceComparedError, COMPARED_TEXT, COMPARED_TEXT_RULE, comparedText, parseComparedText, unchangedSince, type ComparedState, type CurrentState } from './as-compared.ts';
+export { pruneFileTombstones, FILE_PRUNE_CHUNK } from './prune.ts';

@@ -14,6 +14,11 @@ export const pingResponseSchema = z.object({
   latest_file_seq: bigintString,
   /** This node's wall clock as its hybrid logical clock reads it. */
   server_time: z.iso.datetime({ offset: true }),
+  /**
+   * Highest position pruned from this node's log (SPEC I11): a reader whose cursor is below it is caught
+   * up by a full baseline. Absent from nodes that do not prune (read as never pruned).
+   */
+  pruned_through: bigintString.optional(),
 });
 export type PingResponse = z.infer<typeof pingResponseSchema>;
 
@@ -22,6 +27,8 @@ export const changesPagePositionSchema = z.object({
   next_cursor: bigintString,
   has_more: z.boolean(),
   latest_sequence: bigintString,
+  /** The log's pruned horizon when the page was read (see pingResponseSchema). */
+  pruned_through: bigintString.optional(),
 });
 
 export const changesPageResponseSchema = changesPagePositionSchema.extend({ changes: z.array(changeSchema) });

@@ -6,6 +6,7 @@ export const QUEUE_NAMES = {
   batchSend: 'batch-send',
   batchReceive: 'batch-receive',
   fileSync: 'file-sync',
+  prune: 'catchup-prune',
 } as const;
 
 export type QueueKey = keyof typeof QUEUE_NAMES;
@@ -41,6 +42,8 @@ export interface CatchupJobData {
   /** File manifest positions when planning: recorded once every file-sync child succeeded. */
   fileSeqLocal?: string;
   fileSeqPeer?: string;
+  /** Set when planning: which directions are full baselines (a cursor below the log's pruned horizon). */
+  fullBaseline?: { send: boolean; receive: boolean };
 }
 
 export interface FileSyncJobData {
@@ -66,6 +69,8 @@ export interface BatchSendJobData {
 export interface BatchSendJobResult {
   range: Range;
   sent: number;
+  /** Of them, deletes. */
+  tombstones?: number;
 }
 
 export interface BatchReceiveJobData {
@@ -79,6 +84,14 @@ export interface BatchReceiveJobResult {
   applied: number;
   skippedDuplicate: number;
   skippedStale: number;
+  /** Of the received, deletes. */
+  tombstones?: number;
+  /** The peer's pages said its log was pruned past the range's start. */
+  fullBaseline?: boolean;
+}
+
+export interface PruneJobData {
+  trigger: 'schedule' | 'request';
 }
 
 /** Job name → its queue, payload and result. Handlers are typed from this. */
@@ -88,6 +101,8 @@ export interface JobTypes {
   'batch-send': { queue: 'batchSend'; data: BatchSendJobData; result: BatchSendJobResult };
   'batch-receive': { queue: 'batchReceive'; data: BatchReceiveJobData; result: BatchReceiveJobResult };
   'file-sync': { queue: 'fileSync'; data: FileSyncJobData; result: FileSyncJobResult };
+  /** Retention: prunes the change log, file tombstones and sync logs (the result is the engine's prune report). */
+  prune: { queue: 'prune'; data: PruneJobData; result: unknown };
 }
 
 export type JobName = keyof JobTypes;
@@ -98,9 +113,13 @@ export const JOB_QUEUE: { [N in JobName]: JobTypes[N]['queue'] } = {
   'batch-send': 'batchSend',
   'batch-receive': 'batchReceive',
   'file-sync': 'fileSync',
+  prune: 'prune',
 };
 
 export const JOB_NAMES = Object.keys(JOB_QUEUE) as JobName[];
 
 /** Id of the job scheduler that runs detection every catchup_check_interval seconds. */
 export const DETECT_SCHEDULER_ID = 'catchup-detect-schedule';
+
+/** Id of the job scheduler that runs the retention prune every catchup_prune_interval seconds. */
+export const PRUNE_SCHEDULER_ID = 'catchup-prune-schedule';

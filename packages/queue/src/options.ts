@@ -14,6 +14,9 @@ export function jobOptions(name: JobName, retry: RetryPolicy, extra: { serverId?
   switch (name) {
     case 'detect':
       return { ...keep, attempts: 1 };
+    case 'prune':
+      // One prune at a time: a prune asked for while one waits or runs is that one.
+      return { ...keep, attempts: 1, deduplication: { id: 'prune' } };
     case 'catchup':
       // One catch-up per peer at a time: while one exists (waiting, active or waiting for its
       // children), adding another for the same peer returns the existing job.

@@ -2,7 +2,7 @@
 import { Queue, QueueEvents, UnrecoverableError, Worker, WaitingChildrenError, type Job, type Processor } from 'bullmq';
 import { closeConnections } from './close.ts';
 import { queueConnection, redisAnswers, redisConnection } from './connection.ts';
-import { DETECT_SCHEDULER_ID, JOB_NAMES, JOB_QUEUE, QUEUE_NAMES, type JobName, type JobTypes, type QueueKey } from './jobs.ts';
+import { DETECT_SCHEDULER_ID, JOB_NAMES, PRUNE_SCHEDULER_ID, JOB_QUEUE, QUEUE_NAMES, type JobName, type JobTypes, type QueueKey } from './jobs.ts';
 import { jobOptions, type RetryPolicy } from './options.ts';
 
 export { UnrecoverableError, WaitingChildrenError };
@@ -50,6 +50,7 @@ export class NodeQueues {
       batchSend: make('batchSend'),
       batchReceive: make('batchReceive'),
       fileSync: make('fileSync'),
+      prune: make('prune'),
     };
   }
 
@@ -96,8 +97,30 @@ export class NodeQueues {
   }
 
   async detectionSchedule(): Promise<{ every: number } | null> {
-    const schedulers = await this.queues.detect.getJobSchedulers();
-    const mine = schedulers.find((s) => s.key === DETECT_SCHEDULER_ID || s.id === DETECT_SCHEDULER_ID);
+    return this.#scheduleOf('detect', DETECT_SCHEDULER_ID);
+  }
+
+  /** Runs the retention prune every `intervalSeconds`, or stops it (enabled = false). Idempotent. */
+  async schedulePrune(enabled: boolean, intervalSeconds: number): Promise<void> {
+    if (!enabled) {
+      await this.queues.prune.removeJobScheduler(PRUNE_SCHEDULER_ID);
+      return;
+    }
+    await this.queues.prune.upsertJobScheduler(
+      PRUNE_SCHEDULER_ID,
+      { every: intervalSeconds * 1000 },
+      // A scheduler's jobs take no deduplication; the prune itself runs one at a time (a database lock).
+      { name: 'prune', data: { trigger: 'schedule' }, opts: jobOptions('detect', { attempts: 1, delayMs: 0 }) },
+    );
+  }
+
+  async pruneSchedule(): Promise<{ every: number } | null> {
+    return this.#scheduleOf('prune', PRUNE_SCHEDULER_ID);
+  }
+
+  async #scheduleOf(key: QueueKey, id: string): Promise<{ every: number } | null> {
+    const schedulers = await this.queues[key].getJobSchedulers();
+    const mine = schedulers.find((s) => s.key === id || s.id === id);
     return mine?.every ? { every: Number(mine.every) } : null;
   }
 

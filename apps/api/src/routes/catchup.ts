@@ -1,12 +1,20 @@
 // Operators' view of catch-up: status and on-demand scans (seed response shapes).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { measurePeers, type CatchupResult } from '@catchup/engine';
+import { readLogHorizon } from '@catchup/changelog';
+import { measurePeers, peerRetention, presentHorizon, type CatchupResult } from '@catchup/engine';
 import type { DetectJobResult } from '@catchup/queue';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { notFound } from '../errors.ts';
 import { catchupResultSchema, errorResponses, isoDate, nullableIso, rowId, toIso } from '../schemas.ts';
+
+const horizonSchema = z.object({
+  pruned_through: z.string(),
+  own_pruned_through: z.string(),
+  pruned_before: nullableIso,
+  pruned_at: nullableIso,
+});
 
 export const statusSchema = z.object({
   catchup_enabled: z.boolean(),
@@ -20,10 +28,16 @@ export const statusSchema = z.object({
       last_ping: nullableIso,
       ping_success: z.boolean().nullable(),
       clock_offset_ms: z.number().nullable(),
-      missing_changes: z.number(),
+      missing_changes: z.number().describe('changes in the retained log above its cursor (after pruning: the retained entries, SPEC I10/I11)'),
+      needs_full_baseline: z.boolean().describe("its cursor is below this node's pruned horizon: its next catch-up is a full baseline"),
+      days_until_full_baseline: z
+        .number()
+        .nullable()
+        .describe('days until the oldest change it lacks is older than max_catchup_days (0: already); null when it lacks nothing'),
       last_error: z.string().nullable().describe("why the last catch-up of this peer failed (e.g. a batch the peer refused, naming table and column); null after a successful one"),
     }),
   ),
+  retention: horizonSchema.describe("how far this node's change log was pruned"),
   recent_catchup_logs: z.array(
     z.object({
       id: z.number(),
@@ -52,6 +66,9 @@ export const catchupRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (
   }, async () => {
     const settings = await ctx.engine.settings();
     const peers = await measurePeers(ctx.engine);
+    const horizon = await readLogHorizon(ctx.pool);
+    const needing = peers.filter((p) => p.missingChanges > 0);
+    const retention = await Promise.all(needing.map((p) => peerRetention(ctx.engine, p.server, horizon)));
     const logs = await ctx.db.syncLog.findMany({
       where: { operation: 'catch-up sync' },
       orderBy: { startedAt: 'desc' },
@@ -61,9 +78,7 @@ export const catchupRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (
     return {
       catchup_enabled: settings.catchup_enabled,
       max_catchup_days: settings.max_catchup_days,
-      servers_needing_catchup: peers
-        .filter((p) => p.missingChanges > 0)
-        .map(({ server, missingChanges }) => ({
+      servers_needing_catchup: needing.map(({ server, missingChanges }, i) => ({
           id: server.id,
           name: server.name,
           host: server.host,
@@ -72,8 +87,10 @@ export const catchupRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (
           ping_success: server.pingSuccess,
           clock_offset_ms: server.clockOffsetMs === null ? null : Number(server.clockOffsetMs),
           missing_changes: missingChanges,
+          ...retention[i]!,
           last_error: server.lastError,
         })),
+      retention: presentHorizon(horizon),
       recent_catchup_logs: logs.map((log) => ({
         id: log.id,
         server_id: log.serverId,
@@ -214,5 +231,6 @@ function unreachableResult(serverId: number, serverName: string, error: string):
     file_changes: { uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0, bytes: 0 },
     errors: [error],
     duration: 0,
+    mode: 'incremental',
   };
 }

@@ -2,7 +2,7 @@
 import type { FastifySchemaCompiler } from 'fastify';
 import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { changeOutputSchema, changeSchema, incomingFromChange, latestSequence, readChangesJson, scanChangesDocument, type IncomingChange } from '@catchup/changelog';
+import { changeOutputSchema, changeSchema, incomingFromChange, latestSequence, readChangesJson, readLogHorizon, scanChangesDocument, type IncomingChange } from '@catchup/changelog';
 import { applyPeerBatch, nodeWallClock } from '@catchup/engine';
 import { latestFileSeq } from '@catchup/files';
 import { pingResponseSchema } from '@catchup/peer-client';
@@ -57,6 +57,7 @@ export const peerRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
     latest_sequence: await latestSequence(ctx.pool),
     latest_file_seq: await latestFileSeq(ctx.pool),
     server_time: (await nodeWallClock(ctx.pool)).toISOString(),
+    pruned_through: (await readLogHorizon(ctx.pool)).prunedThrough,
   }));
 
   app.get('/changes', {
@@ -70,7 +71,13 @@ export const peerRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
         exclude_origin: z.string().min(1).max(100).optional().describe("the reader's node id: its own changes are left out"),
       }),
       response: {
-        200: z.object({ changes: z.array(changeOutputSchema), next_cursor: z.string(), has_more: z.boolean(), latest_sequence: z.string() }),
+        200: z.object({
+          changes: z.array(changeOutputSchema),
+          next_cursor: z.string(),
+          has_more: z.boolean(),
+          latest_sequence: z.string(),
+          pruned_through: z.string().describe("the log's pruned horizon: a reader whose cursor is below it gets a full baseline"),
+        }),
         ...errorResponses,
       },
     },
@@ -82,10 +89,13 @@ export const peerRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       ...(up_to ? { upTo: up_to } : {}),
       ...(exclude_origin ? { excludeOrigin: exclude_origin } : {}),
     });
+    // The horizon is read after the page: entries pruned before the page was read are then always within
+    // it (a prune in between can only make it say more was pruned than the page missed, never less).
+    const horizon = await readLogHorizon(ctx.pool);
     // The page comes from PostgreSQL as JSON bytes in the response's shape: sent as they are, not parsed
     // and serialized again (Fastify sends a Buffer untouched, which the type provider cannot express —
     // hence the cast).
-    const tail = `,"next_cursor":"${page.nextCursor}","has_more":${page.hasMore},"latest_sequence":"${page.latestSequence}"}`;
+    const tail = `,"next_cursor":"${page.nextCursor}","has_more":${page.hasMore},"latest_sequence":"${page.latestSequence}","pruned_through":"${horizon.prunedThrough}"}`;
     const body = Buffer.concat([page.body.subarray(0, page.body.length - 1), Buffer.from(tail)]); // {"changes":[…] + tail
     return reply.type('application/json; charset=utf-8').send(body as never);
   });

@@ -2,7 +2,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isPeerHostListed, peerHostProblem } from '@catchup/config';
+import { readLogHorizon } from '@catchup/changelog';
 import type { SyncServer } from '@catchup/db';
+import { peerRetention, type PeerRetention } from '@catchup/engine';
 import type { AppContext } from '../context.ts';
 import { HttpError, notFound } from '../errors.ts';
 import { errorResponses, idParams, isoDate, nullableIso, toIso } from '../schemas.ts';
@@ -30,6 +32,11 @@ const serverSchema = z.object({
   clock_offset_ms: z.number().nullable().describe("the peer's clock minus this node's, measured at its last answered ping"),
   sent_cursor: z.string(),
   received_cursor: z.string(),
+  needs_full_baseline: z.boolean().describe("its sent cursor is below this node's pruned horizon: its next catch-up is a full baseline (SPEC I11)"),
+  days_until_full_baseline: z
+    .number()
+    .nullable()
+    .describe('days until the oldest change it lacks is older than max_catchup_days (0: already); null when it lacks nothing'),
   created_at: isoDate,
   updated_at: isoDate,
 });
@@ -57,7 +64,7 @@ const createBody = z
   .strict();
 const updateBody = z.object(writable).partial().strict();
 
-function present(s: SyncServer): z.infer<typeof serverSchema> {
+function present(s: SyncServer, retention: PeerRetention): z.infer<typeof serverSchema> {
   return {
     id: s.id,
     name: s.name,
@@ -81,6 +88,7 @@ function present(s: SyncServer): z.infer<typeof serverSchema> {
     clock_offset_ms: s.clockOffsetMs === null ? null : Number(s.clockOffsetMs),
     sent_cursor: s.sentCursor.toString(),
     received_cursor: s.receivedCursor.toString(),
+    ...retention,
     created_at: s.createdAt.toISOString(),
     updated_at: s.updatedAt.toISOString(),
   };
@@ -108,21 +116,27 @@ function assertHostListed(ctx: AppContext, host: string | undefined): void {
 
 export const serverRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app) => {
   const tags = ['servers'];
+  /** Peers as the API shows them, with how each stands against this node's retention. */
+  const presentAll = async (servers: SyncServer[]) => {
+    const horizon = await readLogHorizon(ctx.pool);
+    return Promise.all(servers.map(async (s) => present(s, await peerRetention(ctx.engine, s, horizon))));
+  };
+  const presentOne = async (s: SyncServer) => (await presentAll([s]))[0]!;
   app.get('/servers', { schema: { tags, summary: 'List peers', response: { 200: z.object({ servers: z.array(serverSchema) }), 401: errorResponses[401] } } }, async () => ({
-    servers: (await ctx.db.syncServer.findMany({ orderBy: { id: 'asc' } })).map(present),
+    servers: await presentAll(await ctx.db.syncServer.findMany({ orderBy: { id: 'asc' } })),
   }));
 
   app.get('/servers/:id', { schema: { tags, summary: 'One peer', params: idParams, response: { 200: serverSchema, ...errorResponses } } }, async (request) => {
     const server = await ctx.db.syncServer.findUnique({ where: { id: request.params.id } });
     if (!server) throw notFound(`Server ${request.params.id}`);
-    return present(server);
+    return presentOne(server);
   });
 
   app.post('/servers', { schema: { tags, summary: 'Register a peer', body: createBody, response: { 201: serverSchema, 409: errorResponses[400], ...errorResponses } } }, async (request, reply) => {
     assertHostListed(ctx, request.body.host);
     try {
       const server = await ctx.db.syncServer.create({ data: toData(request.body) as Parameters<typeof ctx.db.syncServer.create>[0]['data'] });
-      return reply.code(201).send(present(server));
+      return reply.code(201).send(await presentOne(server));
     } catch (err) {
       if (isUniqueViolation(err)) return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: `name: a server named ${request.body.name} exists` });
       throw err;
@@ -134,7 +148,7 @@ export const serverRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (a
     if (!exists) throw notFound(`Server ${request.params.id}`);
     assertHostListed(ctx, request.body.host);
     try {
-      return present(await ctx.db.syncServer.update({ where: { id: request.params.id }, data: toData(request.body) }));
+      return presentOne(await ctx.db.syncServer.update({ where: { id: request.params.id }, data: toData(request.body) }));
     } catch (err) {
       if (isUniqueViolation(err)) return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: `name: a server named ${request.body.name} exists` });
       throw err;

@@ -100,5 +100,8 @@ describe('a Redis that comes back empty', () => {
     admin.disconnect();
     await until('the detection scheduler to be back', async () => (await node.ctx.queues.detectionSchedule()) !== null, 5000);
     expect((await ready(node)).body.detection_scheduler).toBe('present');
+    // The retention prune's scheduler comes back with it (every catchup_prune_interval seconds).
+    await until('the prune scheduler to be back', async () => (await node.ctx.queues.pruneSchedule()) !== null, 5000);
+    expect(await node.ctx.queues.pruneSchedule()).toEqual({ every: 21_600_000 });
   });
 });
