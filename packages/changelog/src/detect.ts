@@ -1,4 +1,7 @@
-// Exact detection (I10): what a peer lacks is counted from its cursor, never guessed from clocks.
+// Exact detection (I10): what a peer lacks is counted from its cursor, never guessed from clocks. Once the
+// log is pruned (I11), what is counted is the retained entries above the cursor — exactly what a catch-up
+// sends; the pruned ones were superseded by versions the log keeps, and a cursor below the pruned horizon
+// makes the run a full baseline.
 import type { Sql } from './sql.ts';
 
 export interface PeerPosition {
@@ -40,7 +43,8 @@ export interface UnmadeClaims {
  * Changes in this log that claim to come from `origin` at sequences past its latest log position: the
  * origin never made them (a peer forged them, or the origin's database was restored from an older
  * backup and will reuse those identities). They are never sent to the origin, which would refuse them,
- * so detection raises them as an integrity alert (I12).
+ * so detection raises them as an integrity alert (I12). Pruning never lowers a node's latest position
+ * (its log's newest entry is kept), so an origin that pruned its log raises no alarm here.
  */
 export async function findUnmadeClaims(sql: Sql, origin: string, originLatest: string): Promise<UnmadeClaims> {
   const { rows } = await sql.query<{ n: string; first: string | null }>(
