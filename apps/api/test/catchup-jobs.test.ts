@@ -1,5 +1,5 @@
 // Catch-up on BullMQ between two real nodes: scheduled detection, flows, cursors, sync_logs.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { createPool } from '@catchup/db';
 import { call, latestSequence, tableRows, until, useTwoNodes, writeRows } from './two-nodes.ts';
 
@@ -54,8 +54,19 @@ describe('catch-up through BullMQ', () => {
   }, 120_000);
 
   it('two scans at once run one catch-up for the peer', async () => {
-    await writeRows(a, 600, 'for the double scan');
+    // Scheduled detection off and settled first: a scheduled catch-up of the new rows would leave the
+    // scans nothing to do.
     await apiA('/api/sync/config', { method: 'PUT', json: { catchup_scheduler_enabled: false } });
+    onTestFinished(async () => {
+      await apiA('/api/sync/config', { method: 'PUT', json: { catchup_scheduler_enabled: true } });
+    });
+    await until('no detection or catch-up to be in flight', async () => {
+      const counts = await Promise.all(
+        [a.ctx.queues.queues.detect, a.ctx.queues.queues.catchup].map((q) => q.getJobCounts('active', 'waiting', 'delayed', 'waiting-children')),
+      );
+      return counts.every((c) => Object.values(c).every((n) => n === 0));
+    });
+    await writeRows(a, 600, 'for the double scan');
     const before = (await catchupLogs(pair.bServerIdOnA)).length;
     const scan = () => apiA('/api/sync/catchup/scan', { method: 'POST', json: { server_ids: [pair.bServerIdOnA] } });
     const [r1, r2] = await Promise.all([scan(), scan()]);
@@ -68,7 +79,6 @@ describe('catch-up through BullMQ', () => {
     expect(s1!.results[0]!.started_at).toBe(s2!.results[0]!.started_at);
     expect(s1!.results[0]!.database_changes.sent).toBe(600);
     expect(await tableRows(pair.b!)).toEqual(await tableRows(a));
-    await apiA('/api/sync/config', { method: 'PUT', json: { catchup_scheduler_enabled: true } });
   }, 60_000);
 
   it('changing catchup_check_interval through the API reschedules detection; disabling removes it', async () => {
