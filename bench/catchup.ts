@@ -14,7 +14,7 @@ import { formatRate, printTable, timed } from './report.ts';
 const PREFIX = 'catchup_bench_e2e_';
 const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
 
-const row = (idExpr: string, n: string) => `(${idExpr}, 1 + (${n}) % 9000, 1 + (${n}) % 120, NULL, 1678, 'scout-' || ((${n}) % 40),
+export const row = (idExpr: string, n: string) => `(${idExpr}, 1 + (${n}) % 9000, 1 + (${n}) % 120, NULL, 1678, 'scout-' || ((${n}) % 40),
   jsonb_build_object('auto', jsonb_build_object('leave', (${n}) % 2 = 0, 'speaker', (${n}) % 5, 'amp', (${n}) % 3),
                      'teleop', jsonb_build_object('speaker', (${n}) % 17, 'amp', (${n}) % 7, 'trap', (${n}) % 2),
                      'endgame', jsonb_build_object('climb', 'onstage'),
@@ -40,7 +40,7 @@ function workloadSql(size: number): string[] {
   ];
 }
 
-const DIGEST = `SELECT count(*)::text AS n, md5(string_agg(id::text || ':' || match_number || ':' || data::text, ',' ORDER BY id)) AS h FROM scouting_data`;
+export const DIGEST = `SELECT count(*)::text AS n, md5(string_agg(id::text || ':' || match_number || ':' || data::text, ',' ORDER BY id)) AS h FROM scouting_data`;
 
 export interface NodeProcess {
   child: ChildProcess;
@@ -124,7 +124,7 @@ export async function stop(node: NodeProcess): Promise<void> {
   );
 }
 
-async function sql<T extends pg.QueryResultRow>(db: string, text: string): Promise<T[]> {
+export async function sql<T extends pg.QueryResultRow>(db: string, text: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: benchUrl(db) });
   await client.connect();
   try {
@@ -135,7 +135,7 @@ async function sql<T extends pg.QueryResultRow>(db: string, text: string): Promi
 }
 
 /** Asked while the backend is alive: its parent is the postmaster. */
-async function postmasterOfDatabase(db: string): Promise<number> {
+export async function postmasterOfDatabase(db: string): Promise<number> {
   const client = new pg.Client({ connectionString: benchUrl(db) });
   await client.connect();
   try {

@@ -25,7 +25,11 @@ export interface LogicalResult {
  * subscription, runs `workloadSql` on the publisher, enables it, and times until `markerSql` finds the
  * marker row on the subscriber.
  */
-export async function logicalReplicationBaseline(setupSql: string, workloadSql: string[], markerSql: string): Promise<LogicalResult> {
+/**
+ * Runs `work` against a throwaway cluster with wal_level=logical holding two empty databases, `pub` and
+ * `sub`, and stops and removes the cluster afterwards.
+ */
+async function withLogicalCluster<T>(work: (pub: pg.Client, sub: pg.Client) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(path.join(tmpdir(), 'catchup-logical-'));
   chmodSync(dir, 0o777);
   const data = path.join(dir, 'data');
@@ -41,43 +45,17 @@ export async function logicalReplicationBaseline(setupSql: string, workloadSql: 
       await new Promise((r) => setTimeout(r, 3000));
       start();
     }
-    const url = (db: string) => `postgresql://postgres@127.0.0.1:${PORT}/${db}`;
-    const admin = new pg.Client({ connectionString: url('postgres') });
+    const admin = new pg.Client({ connectionString: clusterUrl('postgres') });
     await admin.connect();
     await admin.query('CREATE DATABASE pub');
     await admin.query('CREATE DATABASE sub');
     await admin.end();
-    const pub = new pg.Client({ connectionString: url('pub') });
-    const sub = new pg.Client({ connectionString: url('sub') });
+    const pub = new pg.Client({ connectionString: clusterUrl('pub') });
+    const sub = new pg.Client({ connectionString: clusterUrl('sub') });
     await pub.connect();
     await sub.connect();
     try {
-      await pub.query(setupSql);
-      await sub.query(setupSql);
-      await pub.query('CREATE PUBLICATION bench FOR ALL TABLES');
-      // In one cluster the slot must exist before the subscription (CREATE SUBSCRIPTION would wait on itself).
-      await pub.query(`SELECT pg_create_logical_replication_slot('bench', 'pgoutput')`);
-      await sub.query(
-        `CREATE SUBSCRIPTION bench CONNECTION 'host=127.0.0.1 port=${PORT} dbname=pub user=postgres' PUBLICATION bench
-         WITH (copy_data = false, create_slot = false, slot_name = 'bench')`,
-      );
-      await sub.query('ALTER SUBSCRIPTION bench DISABLE');
-      for (const sql of workloadSql) await pub.query(sql);
-      // A subscription worker is not restarted within wal_retrieve_retry_interval (5 s) of its last start.
-      await new Promise((r) => setTimeout(r, 6000));
-      await pub.query('CHECKPOINT'); // as before our catch-up: nothing left to write back while timing
-      const seconds = await timed(async () => {
-        await sub.query('ALTER SUBSCRIPTION bench ENABLE');
-        for (;;) {
-          const { rows } = await sub.query(markerSql);
-          if (rows.length) return;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      });
-      await sub.query('ALTER SUBSCRIPTION bench DISABLE');
-      await sub.query(`ALTER SUBSCRIPTION bench SET (slot_name = NONE)`);
-      await sub.query('DROP SUBSCRIPTION bench');
-      return { seconds, note: 'subscriber applies with synchronous_commit=off (PostgreSQL default for apply workers)' };
+      return await work(pub, sub);
     } finally {
       await pub.end();
       await sub.end();
@@ -90,6 +68,79 @@ export async function logicalReplicationBaseline(setupSql: string, workloadSql: 
     }
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const clusterUrl = (db: string) => `postgresql://postgres@127.0.0.1:${PORT}/${db}`;
+
+/**
+ * Builds publisher and subscriber databases with `setupSql` (schema + baseline), disables the
+ * subscription, runs `workloadSql` on the publisher, enables it, and times until `markerSql` finds the
+ * marker row on the subscriber.
+ */
+export async function logicalReplicationBaseline(setupSql: string, workloadSql: string[], markerSql: string): Promise<LogicalResult> {
+  return withLogicalCluster(async (pub, sub) => {
+    await pub.query(setupSql);
+    await sub.query(setupSql);
+    await pub.query('CREATE PUBLICATION bench FOR ALL TABLES');
+    // In one cluster the slot must exist before the subscription (CREATE SUBSCRIPTION would wait on itself).
+    await pub.query(`SELECT pg_create_logical_replication_slot('bench', 'pgoutput')`);
+    await sub.query(
+      `CREATE SUBSCRIPTION bench CONNECTION 'host=127.0.0.1 port=${PORT} dbname=pub user=postgres' PUBLICATION bench
+       WITH (copy_data = false, create_slot = false, slot_name = 'bench')`,
+    );
+    await sub.query('ALTER SUBSCRIPTION bench DISABLE');
+    for (const sql of workloadSql) await pub.query(sql);
+    // A subscription worker is not restarted within wal_retrieve_retry_interval (5 s) of its last start.
+    await new Promise((r) => setTimeout(r, 6000));
+    await pub.query('CHECKPOINT'); // as before our catch-up: nothing left to write back while timing
+    const seconds = await timed(async () => {
+      await sub.query('ALTER SUBSCRIPTION bench ENABLE');
+      for (;;) {
+        const { rows } = await sub.query(markerSql);
+        if (rows.length) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+    await sub.query('ALTER SUBSCRIPTION bench DISABLE');
+    await sub.query(`ALTER SUBSCRIPTION bench SET (slot_name = NONE)`);
+    await sub.query('DROP SUBSCRIPTION bench');
+    return { seconds, note: 'subscriber applies with synchronous_commit=off (PostgreSQL default for apply workers)' };
+  });
+}
+
+/**
+ * Logical replication's initial table synchronization (ANCHORS.md, Full baseline): the publisher's
+ * tables are built by `schemaSql` then `fillSql`, the subscriber's by `schemaSql` alone (empty); times
+ * CREATE SUBSCRIPTION … WITH (copy_data = true) until every table's state is 'r' (ready) in
+ * pg_subscription_rel.
+ */
+export async function logicalInitialCopy(schemaSql: string, fillSql: string[]): Promise<LogicalResult> {
+  return withLogicalCluster(async (pub, sub) => {
+    await pub.query(schemaSql);
+    for (const sql of fillSql) await pub.query(sql);
+    await sub.query(schemaSql);
+    await pub.query('CREATE PUBLICATION bench FOR ALL TABLES');
+    await pub.query(`SELECT pg_create_logical_replication_slot('bench', 'pgoutput')`);
+    await pub.query('VACUUM ANALYZE');
+    await pub.query('CHECKPOINT'); // as before our catch-up: nothing left to write back while timing
+    const seconds = await timed(async () => {
+      await sub.query(
+        `CREATE SUBSCRIPTION bench CONNECTION 'host=127.0.0.1 port=${PORT} dbname=pub user=postgres' PUBLICATION bench
+         WITH (copy_data = true, create_slot = false, slot_name = 'bench')`,
+      );
+      for (;;) {
+        const { rows } = await sub.query<{ waiting: string; tables: string }>(
+          `SELECT count(*) FILTER (WHERE srsubstate <> 'r')::text AS waiting, count(*)::text AS tables FROM pg_subscription_rel`,
+        );
+        if (rows[0]!.tables !== '0' && rows[0]!.waiting === '0') return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+    await sub.query('ALTER SUBSCRIPTION bench DISABLE');
+    await sub.query(`ALTER SUBSCRIPTION bench SET (slot_name = NONE)`);
+    await sub.query('DROP SUBSCRIPTION bench');
+    return { seconds, note: 'initial table copy (COPY between the two databases of one cluster), synchronous_commit=off on the subscriber' };
+  });
 }
 
 export function logicalAvailable(): boolean {

@@ -1,12 +1,14 @@
 // npm run bench — performance figures with their baselines measured in the same run (see ../shared/ANCHORS.md).
 import { benchApply } from './apply.ts';
+import { benchBaseline } from './baseline.ts';
 import { benchCatchup } from './catchup.ts';
 import { benchFiles } from './files.ts';
 import { peakRssMb } from './report.ts';
 
-const parts = new Set((process.env.BENCH_PARTS ?? 'apply,catchup,files').split(','));
+const parts = new Set((process.env.BENCH_PARTS ?? 'apply,catchup,files,baseline').split(','));
 console.log(`# Catch-up Sync benchmark (node ${process.version}, ${new Date().toISOString()})`);
 if (parts.has('apply')) await benchApply();
 if (parts.has('catchup')) await benchCatchup();
 if (parts.has('files')) await benchFiles();
+if (parts.has('baseline')) await benchBaseline();
 console.log(`\npeak RSS of the benchmark process: ${peakRssMb()} MB`);
