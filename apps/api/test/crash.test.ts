@@ -46,10 +46,16 @@ async function start(node: typeof a): Promise<void> {
       SCAN_WAIT_SECONDS: '0',
       ...node.env,
     },
-    stdio: 'ignore',
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
   node.child = child;
-  await waitForHealth(`http://127.0.0.1:${node.port}`, child, node.name, 20_000);
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  try {
+    await waitForHealth(`http://127.0.0.1:${node.port}`, child, node.name, 20_000);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${stderr}`);
+  }
 }
 afterAll(async () => {
   for (const n of nodes) if (n.child?.exitCode === null) n.child.kill('SIGKILL');
