@@ -88,6 +88,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const peers = body.servers_needing_catchup as Record<string, unknown>[];
       io.out(`catch-up ${body.catchup_enabled ? 'enabled' : 'disabled'}, log kept ${body.max_catchup_days} days`);
       io.out(peers.length ? formatTable(['id', 'name', 'host', 'missing', 'last sync', 'last ping', 'reachable', 'clock offset ms'], peers.map((p) => [p.id, p.name, p.host, p.missing_changes, p.last_sync, p.last_ping, p.ping_success, p.clock_offset_ms])) : 'no peer needs catch-up');
+      // Retention: a peer behind this node's pruned log gets a full baseline; warn a week ahead.
+      for (const p of peers) {
+        if (p.needs_full_baseline) io.out(`${String(p.name)}: behind this node's pruned log, its next catch-up is a full baseline`);
+        else if (typeof p.days_until_full_baseline === 'number' && p.days_until_full_baseline <= 7) {
+          io.out(`${String(p.name)}: needs a full baseline in ${p.days_until_full_baseline} day(s) unless caught up (max_catchup_days ${String(body.max_catchup_days)})`);
+        }
+      }
       const logs = body.recent_catchup_logs as Record<string, unknown>[];
       if (logs.length) io.out(`\n${formatTable(['started', 'server', 'status', 'details'], logs.map((l) => [l.started_at, l.server_name, l.status, l.details]))}`);
       return 0;

@@ -41,6 +41,15 @@ describe('npm run catchup', () => {
     expect((await cli('logs')).out).toMatch(/catch-up sync\s+completed\s+Applied 0 database changes/);
   });
 
+  it('warns of a peer about to fall behind retention, and prunes on demand', async () => {
+    await a!.ctx.db.team.create({ data: { teamNumber: 971, name: 'Spartan', scoutingTeamNumber: 1 } });
+    await a!.ctx.pool.query(`UPDATE database_changes SET "timestamp" = now() - interval '25 days'`);
+    expect((await cli('status')).out).toMatch(/^cli-b: needs a full baseline in 4\.9 day\(s\) unless caught up \(max_catchup_days 30\)$/m);
+    const pruned = await cli('prune');
+    expect(pruned.code).toBe(0);
+    expect(pruned.out).toMatch(/^pruned what is older than \S+: 0 change-log entries \(0 superseded deletes\), 0 file tombstones, \d+ sync logs; log pruned through position 0$/);
+  });
+
   it('explains bad usage, a wrong key and an unreachable node', async () => {
     expect(await cli('frobnicate')).toMatchObject({ code: 1, err: expect.stringMatching(/unknown command: frobnicate/) });
     expect(await cli('servers', 'add', 'only-name')).toMatchObject({ code: 1, err: expect.stringMatching(/needs NAME HOST PORT/) });
