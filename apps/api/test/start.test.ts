@@ -53,7 +53,7 @@ describe('a node process', () => {
     const run = async () => {
       const port = await freePort();
       const started = startNode({ DATABASE_URL: fresh!.url, PORT: String(port), HOST: '127.0.0.1', SYNC_API_KEY: '' });
-      await waitForHealth(`http://127.0.0.1:${port}`, started.child, 'node', 10_000).catch((err: Error) => {
+      await waitForHealth(`http://127.0.0.1:${port}`, started.child, 'node', 30_000).catch((err: Error) => {
         throw new Error(`${err.message}: ${started.output()}`);
       });
       return { port, ...started };
@@ -78,7 +78,7 @@ describe('a node process', () => {
     } finally {
       if (first.child.exitCode === null) first.child.kill('SIGKILL');
     }
-  });
+  }, 90_000);
 
   it('says in one line that PostgreSQL is unreachable, where it looked and how to start it', async () => {
     const port = await freePort();
