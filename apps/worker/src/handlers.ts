@@ -12,6 +12,7 @@ import {
   pruneNode,
   recordRefusal,
   receiveRange,
+  resumeTableBaselines,
   sendRange,
   syncDirectory,
   type EngineContext,
@@ -41,8 +42,21 @@ export function createHandlers(engine: EngineContext, queues: NodeQueues, logger
     return { attempts: s.catchup_retry_attempts, delayMs: s.catchup_retry_delay_ms };
   };
 
+  // Every detection first finishes table baselines a stopped process left pending (the log then holds
+  // every row of every synced table); a failure is logged and retried by the next detection.
+  const finishInterruptedBaselines = async () => {
+    try {
+      for (const { table, rowsLogged } of await resumeTableBaselines(engine)) {
+        logger.info({ table, baseline_rows: rowsLogged }, `🧾 Finished the interrupted baseline of ${table}: ${rowsLogged} existing row(s) logged`);
+      }
+    } catch (err) {
+      logger.warn({ error: message(err) }, `❌ Could not finish an interrupted table baseline: ${message(err)}`);
+    }
+  };
+
   return {
     async detect(job) {
+      await finishInterruptedBaselines();
       const settings = await engine.settings();
       if (!settings.catchup_enabled) return { skipped: 'catchup_enabled is false', peers: [] };
       logger.info({ job_id: job.id, trigger: job.data.trigger }, '🔍 Checking for servers that need catch-up');

@@ -27,12 +27,15 @@ export {
   listSyncedTables,
   describeSyncedTables,
   enableTableSync,
+  installCapture,
   disableTableSync,
   setSyncedTables,
   reportTables,
+  type EnableOptions,
   type EnableOutcome,
   type TableInfo,
   type TableReport,
 } from './tables.ts';
+export { logBaselineChunk, resumeBaselines, type BaselineProgress } from './baseline.ts';
 export { countsExactly, keyRefusal, nameRefusal, standingOf, TABLE_NAME, type TableFacts, type TableStanding } from './table-rules.ts';
 export type { Sql } from './sql.ts';

@@ -70,17 +70,19 @@ export function keyRefusal(t: TableFacts): string | null {
 }
 
 /** Where a table stands with the sync. */
-export type TableStanding = 'synced' | 'trigger disabled' | 'not synced' | 'table missing';
+export type TableStanding = 'synced' | 'baseline in progress' | 'trigger disabled' | 'not synced' | 'table missing';
 
 /**
- * From the catalog and the log: `synced` when the capture trigger fires, `trigger disabled` when it is
- * there but switched off (ALTER TABLE … DISABLE TRIGGER, or replica-only), `not synced` without it,
- * `table missing` when the log names a table that no longer exists. tgenabled is pg_trigger's flag.
+ * From the catalog and the log: `synced` when the capture trigger fires, `baseline in progress` when it
+ * fires and the rows the table held before are still being logged, `trigger disabled` when it is there
+ * but switched off (ALTER TABLE … DISABLE TRIGGER, or replica-only), `not synced` without it, `table
+ * missing` when the log names a table that no longer exists. tgenabled is pg_trigger's flag.
  */
-export function standingOf(exists: boolean, tgenabled: string | null): TableStanding {
+export function standingOf(exists: boolean, tgenabled: string | null, baselinePending = false): TableStanding {
   if (!exists) return 'table missing';
   if (tgenabled === null) return 'not synced';
-  return tgenabled === 'O' || tgenabled === 'A' ? 'synced' : 'trigger disabled';
+  if (tgenabled !== 'O' && tgenabled !== 'A') return 'trigger disabled';
+  return baselinePending ? 'baseline in progress' : 'synced';
 }
 
 /** Tables up to this size are counted row by row; larger ones are given the planner's estimate. */

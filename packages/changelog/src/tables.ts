@@ -2,6 +2,7 @@
 // capture trigger. Table names reach SQL only after they were checked (table-rules.ts) and found in the
 // catalog here.
 import { inTransaction, type Pool, type PoolClient } from '@catchup/db';
+import { dropBaseline, finishBaseline, pendingBaselines, recordPendingBaseline } from './baseline.ts';
 import type { Sql } from './sql.ts';
 import { quoteIdent } from './sql.ts';
 import { countsExactly, keyRefusal, nameRefusal, sqlName, standingOf, type KeyColumn, type TableFacts, type TableStanding } from './table-rules.ts';
@@ -120,50 +121,52 @@ const LOCK_NOT_AVAILABLE = '55P03';
 
 export interface EnableOutcome {
   table: string;
-  /** False when the table was synced already (nothing changed). */
+  /** False when the table was synced already (nothing changed, beyond finishing a pending baseline). */
   added: boolean;
-  /** The rows logged as this node's inserts when the table was put under sync. */
+  /** The rows its baseline logged as this node's inserts (0 when the table was synced already and its baseline finished). */
   baselineRows: number;
 }
 
+export interface EnableOptions {
+  /** Rows per baseline chunk (BASELINE_CHUNK). */
+  chunkRows?: number;
+}
+
 /**
- * Puts a table under sync: installs the capture trigger and logs every row the table holds as this
- * node's insert (its baseline), in one transaction. The table is locked against writes (SHARE ROW
- * EXCLUSIVE: reads go on) before anything else, so that every write is either in the baseline or
- * captured by the trigger — none slips between. The baseline is one INSERT … SELECT inside PostgreSQL
- * (memory stays flat in the table's size), stamped as capture stamps: positions and hybrid-clock stamps
- * taken under the log lock, which is held from then until commit, so that positions follow commit order
- * (I2). The table lock comes first: writers of the table take the log lock at their commit, so taking it
- * first would deadlock with them. Idempotent: a table synced already is left as it is.
+ * Puts a table under sync: installs the capture trigger, then logs every row the table holds as this
+ * node's insert (its baseline; see baseline.ts). Installing the trigger is one short transaction with the
+ * table locked against writes (SHARE ROW EXCLUSIVE: reads go on), which records the baseline as pending:
+ * from its commit every write is captured. The baseline follows in chunks, each its own transaction under
+ * the log lock, so that other synced tables' writers wait for one chunk at most, never for the whole
+ * table; each chunk is an INSERT … SELECT inside PostgreSQL (memory stays flat in the table's size).
+ * Idempotent: a table synced already is left as it is, and a pending baseline of it is finished.
  */
-export async function enableTableSync(pool: Pool, table: string): Promise<EnableOutcome> {
+export async function enableTableSync(pool: Pool, table: string, options: EnableOptions = {}): Promise<EnableOutcome> {
+  const added = await installCapture(pool, table);
+  const baselineRows = await finishBaseline(pool, table, options.chunkRows);
+  return { table, added, baselineRows: added ? baselineRows : 0 };
+}
+
+/**
+ * Installs the table's capture trigger and records its baseline as pending, in one transaction; false
+ * when the table carries the trigger already. The table lock comes first and no log lock is taken: the
+ * table's writers take the log lock at their commit, so taking it here would deadlock with them.
+ */
+export async function installCapture(pool: Pool, table: string): Promise<boolean> {
   await checkSyncable(pool, table);
-  const outcome = await refusingUnprivileged(pool, table, 'cannot be synced', () => inTransaction(pool, async (client) => {
+  const added = await refusingUnprivileged(pool, table, 'cannot be synced', () => inTransaction(pool, async (client) => {
     await lockAgainstWrites(client, table);
     await checkSyncable(client, table); // again, now that the table cannot change
-    if (await carriesTrigger(client, table)) return { table, added: false, baselineRows: 0 };
-    const t = quoteIdent(table);
+    if (await carriesTrigger(client, table)) return false;
     await client.query(
-      `CREATE CONSTRAINT TRIGGER catchup_capture AFTER INSERT OR UPDATE OR DELETE ON ${t}
+      `CREATE CONSTRAINT TRIGGER catchup_capture AFTER INSERT OR UPDATE OR DELETE ON ${quoteIdent(table)}
          DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION catchup_capture()`,
     );
-    const { rows } = await client.query<{ node: string }>('SELECT catchup_node_id() AS node');
-    await client.query('SELECT catchup_lock_log()');
-    // Each row once, as the trigger would log its insert: the same row image (to_jsonb) and one position
-    // and one stamp per row (the CTE is materialized so that nextval and the clock run once per row).
-    const baseline = await client.query(
-      `WITH baseline AS MATERIALIZED (
-         SELECT nextval('database_changes_sequence_seq') AS position, catchup_next_hlc() AS hlc, r.id::text AS record_id, to_jsonb(r) AS row
-           FROM ${t} AS r
-       )
-       INSERT INTO database_changes (sequence, table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc)
-       SELECT position, $1, record_id, 'insert', row::json, NULL, clock_timestamp(), $2, position, hlc FROM baseline`,
-      [table, rows[0]!.node],
-    );
-    return { table, added: true, baselineRows: baseline.rowCount ?? 0 };
+    await recordPendingBaseline(client, table);
+    return true;
   }));
   catalogCache.delete(pool);
-  return outcome;
+  return added;
 }
 
 const INSUFFICIENT_PRIVILEGE = '42501';
@@ -200,15 +203,22 @@ async function lockAgainstWrites(client: PoolClient, table: string): Promise<voi
 }
 
 /**
- * Takes a table out of sync: removes the capture trigger. The table's log history stays (peers that lack
- * it still receive it). A table that is not synced is a TableNotFoundError.
+ * Takes a table out of sync: removes the capture trigger and ends a pending baseline where it is, in one
+ * transaction. The table's log history stays (peers that lack it still receive it). A table that is not
+ * synced is a TableNotFoundError. Locks in the order a baseline chunk meets them, so that neither waits
+ * for the other in a cycle: the table against writes (a writer waiting for a chunk's log lock finishes
+ * first), the baseline's row (a chunk holding it commits first), then the trigger.
  */
-export async function disableTableSync(sql: Sql, table: string): Promise<void> {
-  if (nameRefusal(table) || !(await carriesTrigger(sql, table))) {
+export async function disableTableSync(pool: Pool, table: string): Promise<void> {
+  if (nameRefusal(table) || !(await carriesTrigger(pool, table))) {
     throw new TableNotFoundError(`table ${JSON.stringify(table)} is not synced`);
   }
-  await refusingUnprivileged(sql, table, 'cannot be taken out of sync', () => sql.query(`DROP TRIGGER catchup_capture ON ${quoteIdent(table)}`));
-  catalogCache.delete(sql);
+  await refusingUnprivileged(pool, table, 'cannot be taken out of sync', () => inTransaction(pool, async (client) => {
+    await lockAgainstWrites(client, table);
+    await dropBaseline(client, table);
+    await client.query(`DROP TRIGGER catchup_capture ON ${quoteIdent(table)}`);
+  }));
+  catalogCache.delete(pool);
 }
 
 /** Makes the synced set exactly `wanted`. Checks every name before changing anything. */
@@ -230,6 +240,8 @@ export interface TableReport {
   rowsEstimated: boolean;
   /** Entries of this table in the change log. */
   logEntries: number;
+  /** While its baseline is in progress (standing 'baseline in progress'), the rows it logged so far; otherwise null. */
+  baselineRowsLogged: number | null;
   /** Why the table cannot be put under sync as it is (with the fix), or null. */
   problem: string | null;
 }
@@ -252,6 +264,7 @@ export async function reportTables(sql: Sql): Promise<TableReport[]> {
        FROM tables t FULL JOIN logged l ON l.table_name = t.name
       ORDER BY 1`,
   );
+  const baselines = await pendingBaselines(sql);
   const reports: TableReport[] = [];
   for (const r of rows) {
     if (r.present && nameRefusal(r.name)) continue; // the sync's own tables, and names it cannot hold
@@ -264,7 +277,9 @@ export async function reportTables(sql: Sql): Promise<TableReport[]> {
       const facts = await tableFacts(sql, r.name);
       problem = facts && keyRefusal(facts);
     }
-    reports.push({ name: r.name, standing: standingOf(r.present, r.tgenabled), rows: count, rowsEstimated, logEntries: Number(r.log_entries), problem });
+    const standing = standingOf(r.present, r.tgenabled, baselines.has(r.name));
+    const baselineRowsLogged = standing === 'baseline in progress' ? baselines.get(r.name)! : null;
+    reports.push({ name: r.name, standing, rows: count, rowsEstimated, logEntries: Number(r.log_entries), baselineRowsLogged, problem });
   }
   return reports;
 }

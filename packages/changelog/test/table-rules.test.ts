@@ -85,6 +85,10 @@ describe('standingOf', () => {
     [true, null, 'not synced'],
     [false, null, 'table missing'],
   ] as const)('exists %s, trigger %s: %s', (exists, tgenabled, standing) => expect(standingOf(exists, tgenabled)).toBe(standing));
+  it('says a synced table whose baseline is still being logged is in progress', () => {
+    expect(standingOf(true, 'O', true)).toBe('baseline in progress');
+    expect(standingOf(true, 'D', true)).toBe('trigger disabled');
+  });
 });
 
 describe('countsExactly', () => {

@@ -1,8 +1,8 @@
 // Putting a table under sync: its existing rows are logged (the baseline) atomically with installing the
 // capture trigger — no write slips between — and cursor readers never skip a change while it commits (I2).
 import { describe, expect, it } from 'vitest';
-import { createPool } from '@catchup/db';
-import { disableTableSync, enableTableSync, readChanges, reportTables, TableNotSyncableError } from '@catchup/changelog';
+import { createPool, inTransaction } from '@catchup/db';
+import { disableTableSync, enableTableSync, installCapture, logBaselineChunk, readChanges, reportTables, resumeBaselines, TableNotSyncableError } from '@catchup/changelog';
 import { logCount, useNodes } from './nodes.ts';
 
 const [node] = await useNodes(1, 'tablesync');
@@ -159,7 +159,7 @@ describe('reportTables', () => {
     await pool.query(`ALTER TABLE pit_photos DISABLE TRIGGER catchup_capture`);
     const report = await reportTables(pool);
     const byName = new Map(report.map((t) => [t.name, t]));
-    expect(byName.get('pit_scouting')).toEqual({ name: 'pit_scouting', standing: 'synced', rows: 300, rowsEstimated: false, logEntries: 301, problem: null });
+    expect(byName.get('pit_scouting')).toEqual({ name: 'pit_scouting', standing: 'synced', rows: 300, rowsEstimated: false, logEntries: 301, baselineRowsLogged: null, problem: null });
     expect(byName.get('pit_photos')).toMatchObject({ standing: 'trigger disabled', rows: 3, logEntries: 3 });
     expect(byName.get('loose_notes')).toMatchObject({ standing: 'not synced', rows: 0, logEntries: 0, problem: expect.stringMatching(/^it has no primary key; add a uuid key column: ALTER TABLE loose_notes ADD COLUMN id uuid/) });
     expect(byName.get('teams')).toMatchObject({ standing: 'synced', problem: null });
@@ -172,10 +172,117 @@ describe('reportTables', () => {
       rows: null,
       rowsEstimated: false,
       logEntries: 20000,
+      baselineRowsLogged: null,
       problem: null,
     });
   });
 });
+
+describe('a baseline logged in chunks', () => {
+  it("lets another synced table's writer commit while a large baseline is being logged", async () => {
+    await pool.query(`CREATE TABLE match_video (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), clip text)`);
+    await pool.query(`INSERT INTO match_video (clip) SELECT 'clip ' || g FROM generate_series(1, 50000) g`);
+    const finished: string[] = [];
+    const enabling = enableTableSync(pool, 'match_video').then((outcome) => {
+      finished.push('baseline');
+      return outcome;
+    });
+    await waitForBaselineProgress('match_video');
+    await pool.query(`INSERT INTO teams (team_number, name, scouting_team_number) VALUES (20001, 'prompt', 1)`);
+    const { rows } = await pool.query<{ sequence: string }>(`SELECT max(sequence)::text AS sequence FROM database_changes WHERE table_name = 'teams'`);
+    finished.push('write');
+    expect((await enabling).baselineRows).toBe(50000);
+    expect(finished).toEqual(['write', 'baseline']);
+    // The write's entry sits between the baseline's: it committed between two chunks.
+    const { rows: around } = await pool.query<{ before: boolean; after: boolean }>(
+      `SELECT min(sequence) < $1::bigint AS before, max(sequence) > $1::bigint AS after FROM database_changes WHERE table_name = 'match_video'`,
+      [rows[0]!.sequence],
+    );
+    expect(around[0]).toEqual({ before: true, after: true });
+  });
+
+  it("ends with every row's newest entry its final state while the table is written during the chunks", async () => {
+    await pool.query(`CREATE TABLE drive_notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), n int NOT NULL DEFAULT 0, body text)`);
+    await pool.query(`INSERT INTO drive_notes (body) SELECT 'note ' || g FROM generate_series(1, 20000) g`);
+    const ids = (await pool.query<{ id: string }>('SELECT id FROM drive_notes')).rows.map((r) => r.id);
+    const pick = () => ids[Math.floor(Math.random() * ids.length)]!;
+    let writing = true;
+    let writes = 0;
+    const writer = (async () => {
+      while (writing) {
+        await inTransaction(pool, async (client) => {
+          await client.query('UPDATE drive_notes SET n = n + 1 WHERE id = ANY($1::uuid[])', [[pick(), pick(), pick()]]);
+          await client.query('DELETE FROM drive_notes WHERE id = $1', [pick()]);
+          await client.query(`INSERT INTO drive_notes (body) VALUES ('added')`);
+        });
+        writes++;
+      }
+    })();
+    const outcome = await enableTableSync(pool, 'drive_notes', { chunkRows: 2000 });
+    writing = false;
+    await writer;
+    expect(writes).toBeGreaterThan(0);
+    expect(outcome.baselineRows).toBeGreaterThan(19000);
+    const { rows } = await pool.query<{ rows: string; stale: string; deletes_undone: string }>(
+      `WITH newest AS (
+         SELECT DISTINCT ON (record_id) record_id, operation, change_data::jsonb AS image, hlc,
+                max(hlc) OVER (PARTITION BY record_id) AS newest_hlc
+           FROM database_changes WHERE table_name = 'drive_notes' ORDER BY record_id, sequence DESC)
+       SELECT (SELECT count(*) FROM drive_notes)::text AS rows,
+              count(*) FILTER (WHERE d.id IS NOT NULL AND (e.operation = 'delete' OR e.image <> to_jsonb(d) OR e.hlc <> e.newest_hlc))::text AS stale,
+              count(*) FILTER (WHERE d.id IS NULL AND e.operation <> 'delete')::text AS deletes_undone
+         FROM newest e LEFT JOIN drive_notes d ON d.id::text = e.record_id`,
+    );
+    expect(rows[0]).toMatchObject({ stale: '0', deletes_undone: '0' });
+    const { rows: unlogged } = await pool.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM drive_notes d WHERE NOT EXISTS (SELECT 1 FROM database_changes c WHERE c.table_name = 'drive_notes' AND c.record_id = d.id::text)`,
+    );
+    expect(unlogged[0]!.n).toBe('0');
+  });
+
+  it('is continued after it was interrupted, and says so meanwhile', async () => {
+    await pool.query(`CREATE TABLE alliance_picks (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), team int)`);
+    await pool.query(`INSERT INTO alliance_picks (team) SELECT g FROM generate_series(1, 12000) g`);
+    // The process that put it under sync stops after the first chunk…
+    expect(await installCapture(pool, 'alliance_picks')).toBe(true);
+    expect(await logBaselineChunk(pool, 'alliance_picks', 5000)).toEqual({ table: 'alliance_picks', rowsLogged: 5000, finished: false });
+    expect((await reportTables(pool)).find((t) => t.name === 'alliance_picks')).toMatchObject({ standing: 'baseline in progress', baselineRowsLogged: 5000 });
+    // …a row not yet logged is written meanwhile (captured: the baseline leaves it)…
+    await pool.query(`UPDATE alliance_picks SET team = -team WHERE id = (SELECT max(id::text)::uuid FROM alliance_picks)`);
+    // …and the next start finishes it.
+    expect(await resumeBaselines(pool, 5000)).toEqual([{ table: 'alliance_picks', rowsLogged: 11999, finished: true }]);
+    expect(await resumeBaselines(pool)).toEqual([]);
+    expect((await reportTables(pool)).find((t) => t.name === 'alliance_picks')).toMatchObject({ standing: 'synced', baselineRowsLogged: null, logEntries: 12000 });
+    const { rows } = await pool.query<{ mismatched: string }>(
+      `SELECT count(*)::text AS mismatched FROM alliance_picks p
+        WHERE (SELECT change_data::jsonb FROM database_changes d WHERE d.table_name = 'alliance_picks' AND d.record_id = p.id::text ORDER BY sequence DESC LIMIT 1)
+              IS DISTINCT FROM to_jsonb(p)`,
+    );
+    expect(rows[0]!.mismatched).toBe('0');
+  });
+
+  it('stops where it is when the table is taken out of sync', async () => {
+    await pool.query(`CREATE TABLE award_notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), award text)`);
+    await pool.query(`INSERT INTO award_notes (award) SELECT 'award ' || g FROM generate_series(1, 300) g`);
+    await installCapture(pool, 'award_notes');
+    await logBaselineChunk(pool, 'award_notes', 100);
+    await disableTableSync(pool, 'award_notes');
+    expect(await resumeBaselines(pool)).toEqual([]);
+    expect((await reportTables(pool)).find((t) => t.name === 'award_notes')).toMatchObject({ standing: 'not synced', logEntries: 100 });
+    // Put under sync again, it gets a whole baseline of its own.
+    expect(await enableTableSync(pool, 'award_notes')).toMatchObject({ added: true, baselineRows: 300 });
+  });
+});
+
+/** Waits until the table's baseline has logged its first chunk and is not finished. */
+async function waitForBaselineProgress(table: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const { rows } = await pool.query<{ n: string }>('SELECT rows_logged::text AS n FROM sync_table_baselines WHERE table_name = $1 AND finished_at IS NULL', [table]);
+    if (Number(rows[0]?.n ?? 0) > 0) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`the baseline of ${table} logged nothing`);
+}
 
 /** Waits until `count` sessions wait for a lock on `table`. */
 async function waitForLockQueue(table: string, count: number): Promise<void> {

@@ -21,7 +21,7 @@ export { planSendRanges, planReceiveRanges, type Range, type SendPlan } from './
 export { openEngine, type OpenedEngine } from './assemble.ts';
 export { syncDirectory, enabledDirectories, failureSummary, type FileSyncOutcome } from './files.ts';
 export { applyPeerBatch, checkClaimsOfPeer, recordIntegrityAlert, INTEGRITY_ALERT, type AlertSource } from './integrity.ts';
-export { addSyncedTable, removeSyncedTable, TABLE_ADDED, TABLE_REMOVED } from './tables.ts';
+export { addSyncedTable, removeSyncedTable, resumeTableBaselines, TABLE_ADDED, TABLE_REMOVED } from './tables.ts';
 export {
   PRUNE_OPERATION,
   peerRetention,

@@ -1,5 +1,5 @@
 // The operator puts tables under sync and takes them out; each change is recorded in sync_logs.
-import { disableTableSync, enableTableSync, type EnableOutcome } from '@catchup/changelog';
+import { disableTableSync, enableTableSync, resumeBaselines, type BaselineProgress, type EnableOutcome } from '@catchup/changelog';
 import type { EngineContext } from './context.ts';
 
 /** The sync_logs operations of the table admin actions (listed by GET /api/sync/logs). */
@@ -10,7 +10,11 @@ async function record(ctx: EngineContext, operation: string, details: string, st
   await ctx.db.syncLog.create({ data: { serverId: null, operation, status: 'completed', startedAt, completedAt: new Date(), details } });
 }
 
-/** Puts a table under sync with its existing rows as its baseline (see enableTableSync); idempotent. */
+/**
+ * Puts a table under sync with its existing rows as its baseline (see enableTableSync); idempotent. The
+ * baseline is logged before this answers, in chunks that keep other tables' writers waiting for a
+ * fraction of a second at most; an interrupted one is finished by resumeTableBaselines.
+ */
 export async function addSyncedTable(ctx: EngineContext, table: string): Promise<EnableOutcome> {
   const startedAt = new Date();
   const outcome = await enableTableSync(ctx.pool, table);
@@ -23,4 +27,17 @@ export async function removeSyncedTable(ctx: EngineContext, table: string): Prom
   const startedAt = new Date();
   await disableTableSync(ctx.pool, table);
   await record(ctx, TABLE_REMOVED, `${table} taken out of sync; writes to it are no longer captured`, startedAt);
+}
+
+/**
+ * Finishes every baseline left pending (the process that put its table under sync stopped midway), and
+ * records each as the table's addition, which was not recorded when it was interrupted.
+ */
+export async function resumeTableBaselines(ctx: EngineContext): Promise<BaselineProgress[]> {
+  const startedAt = new Date();
+  const finished = await resumeBaselines(ctx.pool);
+  for (const { table, rowsLogged } of finished) {
+    await record(ctx, TABLE_ADDED, `${table} put under sync; its interrupted baseline was finished, ${rowsLogged} existing row(s) logged in all`, startedAt);
+  }
+  return finished;
 }

@@ -11,12 +11,13 @@ const tableName = z.string().regex(TABLE_NAME, 'a plain lower-case table name (l
 
 const tableSchema = z.object({
   name: z.string(),
-  standing: z.enum(['synced', 'trigger disabled', 'not synced', 'table missing']).describe(
-    'synced: writes are captured; trigger disabled: the capture trigger is switched off, writes are not captured; not synced; table missing: the log names a table that no longer exists',
+  standing: z.enum(['synced', 'baseline in progress', 'trigger disabled', 'not synced', 'table missing']).describe(
+    'synced: writes are captured; baseline in progress: writes are captured and the rows the table held before are still being logged (baseline_rows_logged so far); trigger disabled: the capture trigger is switched off, writes are not captured; not synced; table missing: the log names a table that no longer exists',
   ),
   rows: z.number().nullable().describe('rows in the table; estimated when rows_estimated'),
   rows_estimated: z.boolean().describe("true for large tables: rows is the planner's estimate"),
   log_entries: z.number().describe("this table's entries in the change log"),
+  baseline_rows_logged: z.number().nullable().describe('while the baseline is in progress, the existing rows it logged so far; otherwise null'),
   problem: z.string().nullable().describe('why the table cannot be put under sync as it is, and the SQL that fixes it'),
 });
 
@@ -27,7 +28,7 @@ const addedSchema = z.object({
 });
 
 function present(t: TableReport): z.infer<typeof tableSchema> {
-  return { name: t.name, standing: t.standing, rows: t.rows, rows_estimated: t.rowsEstimated, log_entries: t.logEntries, problem: t.problem };
+  return { name: t.name, standing: t.standing, rows: t.rows, rows_estimated: t.rowsEstimated, log_entries: t.logEntries, baseline_rows_logged: t.baselineRowsLogged, problem: t.problem };
 }
 
 /** The table errors that are not the request's shape: 404 unknown, 409 busy (TableNotSyncableError is a 400 everywhere). */
