@@ -1,8 +1,10 @@
 // Synced tables at run time, over HTTP between real nodes: putting existing tables under sync (their rows
 // travel, to a third node too; the same rows on two nodes converge without churn), refusals that change
-// nothing, and a schema difference between nodes that is reported precisely and heals by itself.
+// nothing, a schema difference between nodes that is reported precisely and heals by itself, and a
+// baseline interrupted midway that the next detection finishes.
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { installCapture, logBaselineChunk } from '@catchup/changelog';
 import type { CatchupResult } from '@catchup/engine';
 import { runCli } from '../../cli/src/cli.ts';
 import { registerPeer, useApiNodes, type TestApiNode } from './nodes.ts';
@@ -244,5 +246,24 @@ describe('taking a table out of sync', () => {
     expect(await cli(a, 'tables', 'remove', 'pit_photos')).toMatchObject({ code: 1, err: '404: table "pit_photos" is not synced' });
     const removed = await a.ctx.db.syncLog.findMany({ where: { operation: 'table removed' } });
     expect(removed.map((l) => l.details)).toEqual(['pit_photos taken out of sync; writes to it are no longer captured']);
+  });
+});
+
+describe('a baseline interrupted midway', () => {
+  it('shows as in progress and is finished by the next detection, then travels', async () => {
+    const create = `CREATE TABLE pit_drawings (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), sketch text)`;
+    for (const node of [a, b]) await sql(node, create);
+    await sql(a, `INSERT INTO pit_drawings (sketch) SELECT 'sketch ' || g FROM generate_series(1, 2500) g`);
+    expect((await b.call('/api/sync/tables', { method: 'POST', json: { name: 'pit_drawings' } })).status).toBe(201);
+    // a's node stopped after the trigger and the first chunk of its baseline.
+    await installCapture(a.ctx.pool, 'pit_drawings');
+    await logBaselineChunk(a.ctx.pool, 'pit_drawings', 1000);
+    expect((await listTables(a)).find((t) => t.name === 'pit_drawings')).toMatchObject({ standing: 'baseline in progress', baseline_rows_logged: 1000, log_entries: 1000 });
+
+    expect((await scan(a)).every((r) => r.success)).toBe(true);
+    expect((await listTables(a)).find((t) => t.name === 'pit_drawings')).toMatchObject({ standing: 'synced', baseline_rows_logged: null, log_entries: 2500 });
+    const added = await a.ctx.db.syncLog.findMany({ where: { operation: 'table added', details: { startsWith: 'pit_drawings' } } });
+    expect(added.map((l) => l.details)).toEqual(['pit_drawings put under sync; its interrupted baseline was finished, 2500 existing row(s) logged in all']);
+    expect(await tableRows(b, 'pit_drawings')).toEqual(await tableRows(a, 'pit_drawings'));
   });
 });
