@@ -137,6 +137,7 @@ const PRUNE_CHUNK_SQL = `WITH gone AS (
 export async function pruneLog(pool: Pool, options: PruneLogOptions): Promise<PruneLogResult> {
   const chunkSize = options.chunkSize ?? PRUNE_CHUNK;
   const client = await pool.connect();
+  let failure: Error | undefined;
   try {
     const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [String(PRUNE_LOCK_KEY)]);
     if (!locked.rows[0]!.ok) return { ran: false, entries: 0, deletes: 0, chunks: 0, horizon: await readLogHorizon(client) };
@@ -159,7 +160,12 @@ export async function pruneLog(pool: Pool, options: PruneLogOptions): Promise<Pr
     } finally {
       await client.query('SELECT pg_advisory_unlock($1::bigint)', [String(PRUNE_LOCK_KEY)]);
     }
+  } catch (err) {
+    failure = err instanceof Error ? err : new Error(String(err));
+    throw err;
   } finally {
-    client.release();
+    // A connection that failed (lost mid-prune) is discarded, not handed to the next user; the lock
+    // went with its session.
+    client.release(failure);
   }
 }

@@ -14,6 +14,7 @@ import {
   type Change,
   type LoggedVersion,
 } from '@catchup/changelog';
+import { createPool } from '@catchup/db';
 import { applyTo, tableDigest, useNodes } from './nodes.ts';
 
 const OLD = new Date('2026-01-01T00:00:00Z');
@@ -143,6 +144,42 @@ describe('pruning a log', () => {
       await holder.query('SELECT pg_advisory_unlock($1::bigint)', [String(PRUNE_LOCK_KEY)]);
       holder.release();
     }
+  });
+
+  it('a prune cut short leaves the horizon saying exactly what is gone', async () => {
+    await a!.pool.query(`INSERT INTO teams (team_number, name, scouting_team_number) SELECT g, 'cut', 7 FROM generate_series(1, 4000) g`);
+    await a!.pool.query(`UPDATE teams SET name = 'cut2' WHERE scouting_team_number = 7`);
+    await ageLog(40);
+    const positions = async () => new Set((await a!.pool.query<{ s: string }>(`SELECT sequence::text AS s FROM database_changes`)).rows.map((r) => r.s));
+    const before = await positions();
+    const horizonBefore = await readLogHorizon(a!.pool);
+    const pruning = pruneLog(a!.pool, { before: new Date(Date.now() - 30 * 86_400_000), nodeId: a!.nodeId, chunkSize: 50 });
+    pruning.catch(() => {}); // awaited below
+    // Its connection is cut once it has deleted some, but not all.
+    const watcher = createPool(a!.database.url, 1);
+    try {
+      for (;;) {
+        const gone = Number((await watcher.query<{ n: string }>(`SELECT $1::int - count(*) AS n FROM database_changes`, [before.size])).rows[0]!.n);
+        if (gone > 500) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await watcher.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'WITH gone AS%' AND pid <> pg_backend_pid()`);
+    } finally {
+      await watcher.end();
+    }
+    await expect(pruning).rejects.toThrow();
+    const after = await positions();
+    const gone = [...before].filter((s) => !after.has(s)).map(BigInt);
+    expect(gone.length).toBeGreaterThan(500);
+    expect(gone.length).toBeLessThan(4000);
+    const highest = gone.reduce((m, s) => (s > m ? s : m), BigInt(horizonBefore.prunedThrough));
+    const horizon = await readLogHorizon(a!.pool);
+    expect(horizon.prunedThrough).toBe(String(highest));
+    expect(horizon.ownPrunedThrough).toBe(String(highest));
+    // The lock went with the connection: the next prune runs and finishes the work.
+    const rest = await pruneLog(a!.pool, { before: new Date(Date.now() - 30 * 86_400_000), nodeId: a!.nodeId });
+    expect(rest.ran).toBe(true);
+    expect(gone.length + rest.entries).toBe(4000);
   });
 
   it("an own change pruned here and relayed back is skipped as stale, not refused; a winning one is refused", async () => {
