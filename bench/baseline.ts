@@ -5,7 +5,8 @@
 import { getNodeIdentity, pruneLog } from '@catchup/changelog';
 import { createPool } from '@catchup/db';
 import { freePort } from '@catchup/testing/services';
-import { DIGEST, peakRssMb, register, row, sql, startNodeProcess, stop, type NodeProcess } from './catchup.ts';
+import { DIGEST, peakRssMb, postmasterOfDatabase, register, row, sql, startNodeProcess, stop, type NodeProcess } from './catchup.ts';
+import { instanceCpuSeconds, processCpuSeconds } from './cpu.ts';
 import { benchUrl, checkpoint, dropBenchDatabases, freshMigratedDatabase } from './databases.ts';
 import { logicalAvailable, logicalInitialCopy } from './logical-replication.ts';
 import { formatRate, printTable, timed } from './report.ts';
@@ -91,12 +92,19 @@ export async function benchBaseline(): Promise<void> {
       await register(a, b, 'bench-base-b');
       await register(b, a, 'bench-base-a');
       let result: ScanResult | undefined;
+      const postmasterPid = await postmasterOfDatabase(dbA);
+      const pids = [a.child.pid!, a.worker!.pid!, b.child.pid!, b.worker!.pid!];
+      const cpuNow = () => [...pids.map(processCpuSeconds), instanceCpuSeconds(postmasterPid)];
+      const cpuBefore = cpuNow();
       seconds = await timed(async () => {
         const res = await fetch(`http://127.0.0.1:${a.port}/api/sync/catchup/scan`, { method: 'POST', headers: { 'x-api-key': a.key, 'content-type': 'application/json' }, body: '{}' });
         const body = (await res.json()) as { results: ScanResult[] };
         result = body.results[0];
         if (res.status !== 200 || !result?.success) throw new Error(`scan: ${res.status} ${JSON.stringify(body).slice(0, 500)}`);
       });
+      // Where the time went: with every core busy, CPU saved anywhere shortens the baseline.
+      const cpu = cpuNow().map((after, i) => (after - cpuBefore[i]!).toFixed(2));
+      console.log(`CPU seconds during the full baseline: API A ${cpu[0]}, worker A ${cpu[1]}, API B ${cpu[2]}, worker B ${cpu[3]}, PostgreSQL ${cpu[4]} (the whole instance, others' work included)`);
       if (result!.mode !== 'full baseline' || result!.full_baseline?.rows_sent !== rows) {
         throw new Error(`not a full baseline of ${rows} rows: ${JSON.stringify(result).slice(0, 500)}`);
       }
