@@ -76,8 +76,14 @@ class RowWriteFailed extends Error {
 /** Another transaction logged a change of one of the batch's rows while the optimistic path was deciding. */
 class Interfered extends Error {}
 
-/** Capture leaves the applier's own writes to it (I6). */
-const APPLYING = `SET LOCAL catchup.applying = 'on'`;
+/**
+ * Capture leaves the applier's own writes to it (I6). Its trigger is deferred to commit, where it would
+ * run once per row written — only to return, the applier being at work — while the applier holds the
+ * log lock, keeping every other writer of the log waiting: made immediate, those calls happen as the rows
+ * are written, before the lock. (A node whose last synced table was just removed has no such trigger.)
+ */
+const APPLYING = `SET LOCAL catchup.applying = 'on';
+  DO $catchup$ BEGIN SET CONSTRAINTS catchup_capture IMMEDIATE; EXCEPTION WHEN undefined_object THEN NULL; END $catchup$`;
 
 const DEADLOCK = '40P01';
 const isDeadlock = (err: unknown) => (err as { code?: unknown } | null)?.code === DEADLOCK;
@@ -164,11 +170,16 @@ async function applyInTransaction(
   const lines = logLines(fresh); // made while the database writes the rows
   await writing;
   const newest = newestStamp(changes);
-  if (locked) await client.query(observeClock(newest));
   // Under the log lock, nothing can log one of the batch's identities: the ones found already logged
   // are all there are, unless something logged a change of one of the batch's rows since the horizon.
-  else if (await lockLogAndCheckSince(client, horizon, changes, newest)) throw new Interfered();
-  await appendToLog(client, lines);
+  // The lock, the clock and that check go in the same message as the append (see appendToLog).
+  const prelude = locked ? observeClockBlock(newest) : lockLogAndCheckSinceBlock(horizon, changes, newest);
+  try {
+    await appendToLog(client, lines, prelude);
+  } catch (err) {
+    if ((err as { code?: unknown } | null)?.code === INTERFERED) throw new Interfered();
+    throw err;
+  }
   return { winners: winners.length, logged: fresh.length, prunedOwn: prunedOwn.size };
 }
 
@@ -355,37 +366,46 @@ function newestStamp(changes: IncomingChange[]): string {
   return newest;
 }
 
+/** The SQLSTATE the prelude raises when a change of one of the batch's rows was logged after the horizon. */
+const INTERFERED = 'CU001';
+
+/** Row keys of synced tables (plain identifiers) and UUIDs, as they go into a literal in the prelude. */
+const PLAIN_TABLE = /^[a-z_][a-z0-9_]*$/;
+const PLAIN_ID = /^[0-9a-f-]+$/;
+
 /**
- * Moves the clock past the batch's newest stamp: later local stamps must order after every remote one
- * now in the log (I5). (Simple-query text: the stamp is checked digits.)
+ * A DO block that takes the log lock, observes the batch's newest stamp, then raises INTERFERED when a
+ * change of one of these rows was logged after the horizon. Each statement of the block has its own
+ * snapshot, so the check sees everything committed before the lock was granted. Usually nothing was
+ * logged since (max() reads one end of the primary key whatever the plan); the few entries that were
+ * are matched in SQL, so that a large local commit in the meantime costs no memory here.
  */
-function observeClock(newestStamp: string): string {
+function lockLogAndCheckSinceBlock(horizon: string, changes: IncomingChange[], newestStamp: string): string {
+  if (!/^\d+$/.test(horizon)) throw new Error(`unexpected log horizon ${horizon}`);
   if (!/^\d+$/.test(newestStamp)) throw new Error(`unexpected stamp ${newestStamp}`);
-  return `SELECT catchup_observe_hlc(${newestStamp})`;
+  const tables = changes.map((c) => c.table_name);
+  const ids = changes.map((c) => c.record_id);
+  if (!tables.every((t) => PLAIN_TABLE.test(t)) || !ids.every((id) => PLAIN_ID.test(id))) throw new Error('unexpected table name or record id');
+  return `DO $catchup$ BEGIN
+    PERFORM catchup_lock_log();
+    PERFORM catchup_observe_hlc(${newestStamp});
+    IF (SELECT coalesce(max(sequence), 0) > ${horizon} FROM database_changes) THEN
+      IF EXISTS (WITH recent AS MATERIALIZED (SELECT table_name, record_id FROM database_changes WHERE sequence > ${horizon})
+                 SELECT 1 FROM recent JOIN unnest('${plainTextArray(tables)}'::text[], '${plainTextArray(ids)}'::text[]) AS x(table_name, record_id)
+                   USING (table_name, record_id)) THEN
+        RAISE EXCEPTION 'a change of the batch''s rows was logged meanwhile' USING ERRCODE = '${INTERFERED}';
+      END IF;
+    END IF;
+  END $catchup$`;
 }
 
 /**
- * Takes the log lock and observes the batch's newest stamp, then says whether a change of one of these
- * rows was logged after the horizon. Usually nothing was logged since; the few entries that were are
- * matched in SQL, so that a large local commit in the meantime costs no memory here.
+ * A DO block that moves the clock past the batch's newest stamp (the locked path holds the log lock
+ * already): later local stamps must order after every remote one now in the log (I5).
  */
-async function lockLogAndCheckSince(client: PoolClient, horizon: string, changes: IncomingChange[], newestStamp: string): Promise<boolean> {
-  if (!/^\d+$/.test(horizon)) throw new Error(`unexpected log horizon ${horizon}`);
-  // One round trip, three statements: the last gets its own snapshot, taken once the lock is held. max()
-  // reads one end of the primary key whatever the plan (EXISTS … WHERE sequence > horizon, as a prepared
-  // statement's generic plan, scanned the whole log).
-  const results = (await client.query(
-    `SELECT catchup_lock_log(); ${observeClock(newestStamp)}; SELECT coalesce(max(sequence), 0) > ${horizon} AS any FROM database_changes`,
-  )) as unknown as [unknown, unknown, { rows: { any: boolean }[] }];
-  if (!results[2].rows[0]!.any) return false;
-  const { rows } = await client.query<{ interfered: boolean }>({
-    ...prepared(`WITH recent AS MATERIALIZED (SELECT table_name, record_id FROM database_changes WHERE sequence > $1::bigint)
-       SELECT EXISTS (
-         SELECT 1 FROM recent JOIN unnest($2::text[], $3::text[]) AS x(table_name, record_id) USING (table_name, record_id)
-       ) AS interfered`),
-    values: [horizon, plainTextArray(changes.map((c) => c.table_name)), plainTextArray(changes.map((c) => c.record_id))],
-  });
-  return rows[0]!.interfered;
+function observeClockBlock(newestStamp: string): string {
+  if (!/^\d+$/.test(newestStamp)) throw new Error(`unexpected stamp ${newestStamp}`);
+  return `DO $catchup$ BEGIN PERFORM catchup_observe_hlc(${newestStamp}); END $catchup$`;
 }
 
 /**
@@ -400,12 +420,18 @@ const plainTextArray = (values: string[]) => `{"${values.join('","')}"}`;
  * in line order: taken now, under the log lock, which every writer of the log holds until it commits,
  * so that positions follow commit order.
  */
-async function appendToLog(client: PoolClient, lines: string): Promise<void> {
-  if (lines === '') return;
+async function appendToLog(client: PoolClient, lines: string, prelude: string): Promise<void> {
+  if (lines === '') {
+    await client.query(prelude);
+    return;
+  }
   // COPY costs about a third less than INSERT … SELECT FROM json_to_recordset, whose parsing of the
-  // whole batch as one JSON document was most of the append's time.
+  // whole batch as one JSON document was most of the append's time. The prelude (lock, clock, check)
+  // goes in the same simple-query message, ahead of the COPY: the log lock is held from the moment it is
+  // granted until commit, and a round trip through this process's event loop (busy with other batches)
+  // between taking it and appending kept every other applier of the node waiting.
   const copy = client.query(
-    copyFrom(`COPY database_changes (table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc) FROM STDIN`),
+    copyFrom(`${prelude}; COPY database_changes (table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc) FROM STDIN`),
   );
   await pipeline(Readable.from([lines]), copy);
 }
