@@ -1,7 +1,16 @@
 // A file sync decides from both manifests, then acts; the application may write a file in between. A
 // local file is replaced or removed only while it is still what the decision saw, so that a write made
 // after the comparison is never overwritten unseen (F4): it is left for the next sync, which sees it.
-import { lstat } from 'node:fs/promises';
+//
+// Checking and then renaming leaves a window between the two (a loaded event loop makes it milliseconds),
+// so the check comes after the act: the file in place is first kept aside under a hard link (a new name
+// for the same inode, so a writer that has it open writes into what is kept), the new file goes in by
+// rename, and the kept one is then checked; if it changed, it is put back. Kept files carry the temp
+// prefix: never synced, and swept by a scan if a crash leaves one behind.
+import { randomBytes } from 'node:crypto';
+import { link, lstat, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { TEMP_FILE_PREFIX } from './exclude.ts';
 
 /** What a path held when the decision was made: a file of this size and mtime, or nothing. */
 export type ComparedState = { size: number; mtimeMs: number } | 'absent';
@@ -36,6 +45,78 @@ export class ChangedSinceComparedError extends Error {
 /** Throws ChangedSinceComparedError unless `target` still holds what the decision saw. */
 export async function assertUnchangedSince(target: string, relative: string, compared: ComparedState | undefined): Promise<void> {
   if (compared !== undefined && !unchangedSince(compared, await currentState(target))) throw new ChangedSinceComparedError(relative);
+}
+
+const keptName = (target: string) => path.join(path.dirname(target), `${TEMP_FILE_PREFIX}${randomBytes(6).toString('hex')}`);
+/** link(2) errors of a filesystem that has no hard links (FAT, some network and FUSE filesystems). */
+const HARD_LINKS_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
+const errorCode = (err: unknown) => (err as NodeJS.ErrnoException | null)?.code;
+
+/**
+ * Renames `temp` to `target` only while `target` holds what the decision saw (see the top of this file);
+ * otherwise leaves `target` as it is and throws ChangedSinceComparedError (`temp` is the caller's to remove).
+ */
+export async function replaceIfUnchanged(temp: string, target: string, relative: string, compared: ComparedState): Promise<void> {
+  if (compared === 'absent') {
+    // A new name only: link fails when a file appeared there meanwhile.
+    try {
+      await link(temp, target);
+    } catch (err) {
+      if (errorCode(err) === 'EEXIST') throw new ChangedSinceComparedError(relative);
+      if (!HARD_LINKS_UNSUPPORTED.has(errorCode(err) ?? '')) throw err;
+      await assertUnchangedSince(target, relative, compared);
+      await rename(temp, target);
+      return;
+    }
+    await rm(temp, { force: true });
+    return;
+  }
+  await assertUnchangedSince(target, relative, compared);
+  const kept = keptName(target);
+  try {
+    await link(target, kept);
+  } catch (err) {
+    // Gone or no longer a file (a folder cannot be linked): not what was compared. On a filesystem
+    // without hard links, the check before the rename is all there is.
+    await assertUnchangedSince(target, relative, compared);
+    if (!HARD_LINKS_UNSUPPORTED.has(errorCode(err) ?? '')) throw err;
+    await rename(temp, target);
+    return;
+  }
+  try {
+    await rename(temp, target);
+  } catch (err) {
+    await rm(kept, { force: true });
+    throw err;
+  }
+  if (unchangedSince(compared, await currentState(kept))) {
+    await rm(kept, { force: true });
+    return;
+  }
+  await rename(kept, target); // a write made after the comparison: it stays, the received version goes
+  throw new ChangedSinceComparedError(relative);
+}
+
+/**
+ * Removes `target` only while it holds what the decision saw (see the top of this file). False when it
+ * was absent as compared; throws ChangedSinceComparedError when it changed (and leaves it in place).
+ */
+export async function removeIfUnchanged(target: string, relative: string, compared: ComparedState): Promise<boolean> {
+  await assertUnchangedSince(target, relative, compared);
+  if (compared === 'absent') return false;
+  const kept = keptName(target);
+  try {
+    await rename(target, kept);
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') throw new ChangedSinceComparedError(relative);
+    throw err;
+  }
+  if (unchangedSince(compared, await currentState(kept))) {
+    await rm(kept, { recursive: true, force: true });
+    return true;
+  }
+  await rename(kept, target); // a write made after the comparison: put back
+  throw new ChangedSinceComparedError(relative);
 }
 
 /** A ComparedState as a peer announces it (query parameter `replaces`, bundle header field). */

@@ -5,7 +5,7 @@
 // untouched and no temp file behind.
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { assertUnchangedSince, type ComparedState } from './as-compared.ts';
+import { removeIfUnchanged, replaceIfUnchanged, type ComparedState } from './as-compared.ts';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { confinePath, PathRefusedError } from './confine.ts';
@@ -210,8 +210,8 @@ export async function receiveToTemp(
 export async function commitReceived(received: Received, replaces?: ComparedState): Promise<string> {
   if (received.unsynced) throw new Error(`${received.target}: not synced yet`);
   try {
-    await assertUnchangedSince(received.target, received.relative, replaces);
-    await rename(received.temp, received.target);
+    if (replaces === undefined) await rename(received.temp, received.target);
+    else await replaceIfUnchanged(received.temp, received.target, received.relative, replaces);
   } catch (err) {
     await rm(received.temp, { force: true });
     throw placementError(err, received.relative);
@@ -243,7 +243,7 @@ export async function writeVerified(
  */
 export async function removeFile(root: string, relative: string, compared?: ComparedState): Promise<boolean> {
   const target = await confinePath(root, relative);
-  await assertUnchangedSince(target, relative, compared);
+  if (compared !== undefined) return removeIfUnchanged(target, relative, compared);
   try {
     await rm(target);
     return true;
