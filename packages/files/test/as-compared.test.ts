@@ -54,6 +54,8 @@ describe('replacing a local file written after the comparison', () => {
     const fresh = await receiveToTemp(root, 'fresh.txt', [Buffer.from('first')], announced('first'));
     await commitReceived(fresh, 'absent');
     expect(await readFile(path.join(root, 'fresh.txt'), 'utf8')).toBe('first');
+    // The old version kept aside while the new one went in, and the temp file, are gone.
+    expect((await readdir(root)).filter((name) => name.startsWith('.catchup-tmp-'))).toEqual([]);
   });
 
   it('does not put a file in place over one the application created after the comparison saw none', async () => {
@@ -71,5 +73,6 @@ describe('replacing a local file written after the comparison', () => {
     expect(await readFile(path.join(root, 'gone.txt'), 'utf8')).toBe('but edited here since, and longer');
     await removeFile(root, 'gone.txt', await compared('gone.txt'));
     await expect(stat(path.join(root, 'gone.txt'))).rejects.toThrow(/ENOENT/);
+    expect((await readdir(root)).filter((name) => name.startsWith('.catchup-tmp-'))).toEqual([]);
   });
 });
