@@ -181,7 +181,9 @@ export async function syncDirectory(ctx: EngineContext, serverId: number, direct
     const r = remote.get(file);
     const localSide: Side = { sha256: l && !l.deleted ? l.sha256 : null, mtimeMs: l?.mtimeMs ?? 0, size: l?.size ?? 0 };
     const remoteSide: Side = { sha256: r && !r.deleted ? r.sha256 : null, mtimeMs: r ? Date.parse(r.mtime) : 0, size: r?.size ?? 0 };
-    return { file, localSide, remoteSide, action: decide(localSide, remoteSide, baseOf(file, localSide.sha256, remoteSide.sha256), ctx.nodeName, server.name) };
+    const fileBase = baseOf(file, localSide.sha256, remoteSide.sha256);
+    const action = decide(localSide, remoteSide, fileBase, ctx.nodeName, server.name, !base.has(file) && fileBase !== undefined);
+    return { file, localSide, remoteSide, action };
   });
   // Small files going up travel in bundles; everything else one by one.
   const small = decisions.filter((d) => d.action.kind === 'upload' && d.localSide.size <= SMALL_FILE_BYTES);

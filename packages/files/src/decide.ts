@@ -18,14 +18,29 @@ export type FileAction =
 
 /**
  * @param base sha256 agreed at the last sync (null: deleted on both), or undefined when never synced.
+ * @param baseFromAnotherPeer the base is a version agreed with another peer (never synced with this one).
  * Ties in mtime go to the side whose node name sorts higher, so both nodes decide the same way.
  */
-export function decide(local: Side, remote: Side, base: string | null | undefined, localName: string, remoteName: string): FileAction {
+export function decide(
+  local: Side,
+  remote: Side,
+  base: string | null | undefined,
+  localName: string,
+  remoteName: string,
+  baseFromAnotherPeer = false,
+): FileAction {
   if (local.sha256 === remote.sha256) return { kind: 'none' };
   const localChanged = base === undefined ? local.sha256 !== null : local.sha256 !== base;
   const remoteChanged = base === undefined ? remote.sha256 !== null : remote.sha256 !== base;
-  if (localChanged && !remoteChanged) return local.sha256 === null ? { kind: 'delete-remote' } : { kind: 'upload' };
-  if (remoteChanged && !localChanged) return remote.sha256 === null ? { kind: 'delete-local' } : { kind: 'download' };
+  // A base agreed with another peer says this version went through this node, not that the other side
+  // grew from it: it may overwrite only an older version (else both are kept, as in a conflict).
+  const overwritesNewer = baseFromAnotherPeer && local.sha256 !== null && remote.sha256 !== null && local.mtimeMs !== remote.mtimeMs;
+  if (localChanged && !remoteChanged && !(overwritesNewer && remote.mtimeMs > local.mtimeMs)) {
+    return local.sha256 === null ? { kind: 'delete-remote' } : { kind: 'upload' };
+  }
+  if (remoteChanged && !localChanged && !(overwritesNewer && local.mtimeMs > remote.mtimeMs)) {
+    return remote.sha256 === null ? { kind: 'delete-local' } : { kind: 'download' };
+  }
   // Both changed. A deletion never beats a change: nothing is silently lost.
   if (local.sha256 === null) return { kind: 'download' };
   if (remote.sha256 === null) return { kind: 'upload' };
