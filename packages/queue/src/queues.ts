@@ -85,15 +85,7 @@ export class NodeQueues {
 
   /** Runs detection every `intervalSeconds`, or stops it (enabled = false). Idempotent. */
   async scheduleDetection(enabled: boolean, intervalSeconds: number): Promise<void> {
-    if (!enabled) {
-      await this.queues.detect.removeJobScheduler(DETECT_SCHEDULER_ID);
-      return;
-    }
-    await this.queues.detect.upsertJobScheduler(
-      DETECT_SCHEDULER_ID,
-      { every: intervalSeconds * 1000 },
-      { name: 'detect', data: { trigger: 'schedule' }, opts: jobOptions('detect', { attempts: 1, delayMs: 0 }) },
-    );
+    await this.#schedule('detect', DETECT_SCHEDULER_ID, enabled ? intervalSeconds : null, jobOptions('detect', { attempts: 1, delayMs: 0 }));
   }
 
   async detectionSchedule(): Promise<{ every: number } | null> {
@@ -102,16 +94,18 @@ export class NodeQueues {
 
   /** Runs the retention prune every `intervalSeconds`, or stops it (enabled = false). Idempotent. */
   async schedulePrune(enabled: boolean, intervalSeconds: number): Promise<void> {
-    if (!enabled) {
-      await this.queues.prune.removeJobScheduler(PRUNE_SCHEDULER_ID);
+    // A scheduler's jobs take no deduplication; the prune itself runs one at a time (a database lock).
+    await this.#schedule('prune', PRUNE_SCHEDULER_ID, enabled ? intervalSeconds : null, jobOptions('detect', { attempts: 1, delayMs: 0 }));
+  }
+
+  /** Puts the job scheduler `id` in place (a `name` job every `intervalSeconds`), or removes it (null). */
+  async #schedule(name: 'detect' | 'prune', id: string, intervalSeconds: number | null, opts: ReturnType<typeof jobOptions>): Promise<void> {
+    const queue = this.queues[JOB_QUEUE[name]];
+    if (intervalSeconds === null) {
+      await queue.removeJobScheduler(id);
       return;
     }
-    await this.queues.prune.upsertJobScheduler(
-      PRUNE_SCHEDULER_ID,
-      { every: intervalSeconds * 1000 },
-      // A scheduler's jobs take no deduplication; the prune itself runs one at a time (a database lock).
-      { name: 'prune', data: { trigger: 'schedule' }, opts: jobOptions('detect', { attempts: 1, delayMs: 0 }) },
-    );
+    await queue.upsertJobScheduler(id, { every: intervalSeconds * 1000 }, { name, data: { trigger: 'schedule' }, opts });
   }
 
   async pruneSchedule(): Promise<{ every: number } | null> {
