@@ -8,7 +8,7 @@ import { onConnectionLost } from '@catchup/db';
 import { openEngine } from '@catchup/engine';
 import { createLogger, repeatedErrorLog, type Logger } from '@catchup/logger';
 import { FaultLedger, NodeQueues } from '@catchup/queue';
-import { runWorkers, type RunningWorkers } from '@catchup/worker';
+import { runWorkers, type RunningWorkers } from '@catchup/jobs';
 import type { FastifyInstance } from 'fastify';
 import { resolveInboundKey } from './api-key.ts';
 import type { AppContext } from './context.ts';

@@ -22,31 +22,3 @@ export const rowId = z.number().int().positive().max(PG_INT_MAX);
 export const rowIdText = z.coerce.number().int().positive().max(PG_INT_MAX);
 export const idParams = z.object({ id: rowIdText });
 
-
-export const catchupResultSchema = z.object({
-  server_id: z.number(),
-  server_name: z.string(),
-  started_at: isoDate,
-  completed_at: isoDate,
-  success: z.boolean(),
-  database_changes: z.object({
-    sent: z.number(),
-    received: z.number(),
-    applied: z.number(),
-    skipped_duplicate: z.number(),
-    skipped_stale: z.number(),
-  }),
-  file_changes: z.object({ uploaded: z.number(), downloaded: z.number(), deleted: z.number(), conflicts: z.number(), bytes: z.number() }),
-  errors: z.array(z.string()),
-  duration: z.number().describe('seconds'),
-  mode: z.enum(['incremental', 'full baseline']).describe("'full baseline' when a direction's reader was behind the pruned horizon of the log it read (SPEC I11)"),
-  full_baseline: z
-    .object({
-      directions: z.array(z.enum(['send', 'receive'])),
-      rows_sent: z.number(),
-      tombstones_sent: z.number(),
-      rows_received: z.number(),
-      tombstones_received: z.number(),
-    })
-    .optional(),
-});

@@ -1,5 +1,6 @@
 // `npm run catchup -- <command>`: a node's operator commands over its HTTP API.
 import { parseArgs } from 'node:util';
+import type { CatchupResult } from '@catchup/engine';
 import { formatTable } from './table.ts';
 
 const USAGE = `usage: npm run catchup -- <command> [options]
@@ -27,15 +28,6 @@ export interface CliIo {
 }
 
 class CliError extends Error {}
-
-interface ScanResult {
-  server_name: string;
-  success: boolean;
-  database_changes: { sent: number; received: number; applied: number };
-  file_changes: { uploaded: number; downloaded: number };
-  duration: number;
-  errors: string[];
-}
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let parsed;
@@ -105,7 +97,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         io.out(`${body.message}\n  ${base}${String(body.status_url)}`);
         return 0;
       }
-      const results = body.results as ScanResult[];
+      const results = body.results as CatchupResult[];
       io.out(`${body.message}: ${body.servers_processed} server(s)`);
       if (results.length) {
         io.out(formatTable(['server', 'ok', 'sent', 'received', 'applied', 'files up', 'files down', 'seconds', 'errors'], results.map((r) => [r.server_name, r.success ? 'yes' : 'no', r.database_changes.sent, r.database_changes.received, r.database_changes.applied, r.file_changes.uploaded, r.file_changes.downloaded, r.duration.toFixed(1), r.errors.join('; ')])));

@@ -5,7 +5,7 @@ import { openEngine } from '@catchup/engine';
 import { onConnectionLost } from '@catchup/db';
 import { closeOnSignals, createLogger } from '@catchup/logger';
 import { FaultLedger } from '@catchup/queue';
-import { runWorkers } from './run.ts';
+import { runWorkers } from '@catchup/jobs';
 
 let config: NodeConfig | undefined;
 try {

@@ -6,6 +6,7 @@ import type { PingResponse } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
 import { planReceiveRanges, planSendRanges, type Range } from './ranges.ts';
 import { applyPeerBatch } from './integrity.ts';
+import { describeResult, sumFileChanges, type CatchupResult, type FileChanges, type FullBaselineCounts } from './catchup-result.ts';
 
 export interface CatchupPlan {
   serverId: number;
@@ -47,31 +48,7 @@ export interface ReceiveOutcome {
   fullBaseline: boolean;
 }
 
-/** What a full baseline moved, by direction: rows (their standing versions) and tombstones. */
-export interface FullBaselineCounts {
-  directions: ('send' | 'receive')[];
-  rows_sent: number;
-  tombstones_sent: number;
-  rows_received: number;
-  tombstones_received: number;
-}
-
-/** The seed's per-server result shape (snake_case, as the API returns and sync_logs stores it). */
-export interface CatchupResult {
-  server_id: number;
-  server_name: string;
-  started_at: string;
-  completed_at: string;
-  success: boolean;
-  database_changes: { sent: number; received: number; applied: number; skipped_duplicate: number; skipped_stale: number };
-  file_changes: { uploaded: number; downloaded: number; deleted: number; conflicts: number; bytes: number };
-  errors: string[];
-  /** Seconds. */
-  duration: number;
-  /** 'full baseline' when a direction's reader was behind the pruned horizon (SPEC I11). */
-  mode: 'incremental' | 'full baseline';
-  full_baseline?: FullBaselineCounts;
-}
+const sum = <T>(items: T[], pick: (t: T) => number) => items.reduce((n, t) => n + pick(t), 0);
 
 export async function planCatchup(ctx: EngineContext, server: SyncServer, ping: PingResponse): Promise<CatchupPlan> {
   const { catchup_batch_size: batchSize } = await ctx.settings();
@@ -151,27 +128,13 @@ export interface FinalizeInput {
   startedAt: Date;
   sends: SendOutcome[];
   receives: ReceiveOutcome[];
-  files?: CatchupResult['file_changes'];
+  /** What each folder's sync moved (summed here). */
+  files: FileChanges[];
   /** Set when every folder synced: the manifest positions to remember for detection. */
   fileSeqs?: { local: string; peer: string };
   /** The directions planned as full baselines (a receive is one as well when the peer's pages said so). */
   fullBaseline?: FullBaselineDirections;
   errors: string[];
-}
-
-export function describeResult(result: CatchupResult): string {
-  const db = result.database_changes;
-  const files = result.file_changes.uploaded + result.file_changes.downloaded + result.file_changes.deleted;
-  let text = `Applied ${db.applied} database changes, ${files} files synced (sent ${db.sent}, received ${db.received})`;
-  const baseline = result.full_baseline;
-  if (baseline) {
-    const parts = [
-      ...(baseline.directions.includes('send') ? [`sent ${baseline.rows_sent} rows and ${baseline.tombstones_sent} tombstones`] : []),
-      ...(baseline.directions.includes('receive') ? [`received ${baseline.rows_received} rows and ${baseline.tombstones_received} tombstones`] : []),
-    ];
-    text = `Full baseline (${parts.join('; ')}): ${text}`;
-  }
-  return result.errors.length ? `${text}; ${result.errors.length} error(s)` : text;
 }
 
 /**
@@ -182,9 +145,8 @@ export function fullBaselineCounts(planned: FullBaselineDirections | undefined, 
   const send = planned?.send === true;
   const receive = planned?.receive === true || receives.some((r) => r.fullBaseline);
   if (!send && !receive) return undefined;
-  const sum = <T>(items: T[], pick: (t: T) => number) => items.reduce((n, t) => n + pick(t), 0);
-  const tombstonesSent = send ? sum(sends, (s) => s.tombstones ?? 0) : 0;
-  const tombstonesReceived = receive ? sum(receives, (r) => r.tombstones ?? 0) : 0;
+  const tombstonesSent = send ? sum(sends, (s) => s.tombstones) : 0;
+  const tombstonesReceived = receive ? sum(receives, (r) => r.tombstones) : 0;
   return {
     directions: [...(send ? (['send'] as const) : []), ...(receive ? (['receive'] as const) : [])],
     rows_sent: send ? sum(sends, (s) => s.sent) - tombstonesSent : 0,
@@ -198,7 +160,6 @@ export function fullBaselineCounts(planned: FullBaselineDirections | undefined, 
 export async function finalizeCatchup(ctx: EngineContext, input: FinalizeInput): Promise<CatchupResult> {
   const server = await serverById(ctx, input.serverId);
   const completedAt = new Date();
-  const sum = <T>(items: T[], pick: (t: T) => number) => items.reduce((n, t) => n + pick(t), 0);
   const result: CatchupResult = {
     server_id: server.id,
     server_name: server.name,
@@ -212,7 +173,7 @@ export async function finalizeCatchup(ctx: EngineContext, input: FinalizeInput):
       skipped_duplicate: sum(input.receives, (r) => r.skippedDuplicate),
       skipped_stale: sum(input.receives, (r) => r.skippedStale),
     },
-    file_changes: input.files ?? { uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0, bytes: 0 },
+    file_changes: sumFileChanges(input.files),
     errors: input.errors,
     duration: (completedAt.getTime() - input.startedAt.getTime()) / 1000,
     mode: 'incremental',

@@ -7,17 +7,23 @@ export {
   sendRange,
   receiveRange,
   finalizeCatchup,
-  describeResult,
   fullBaselineCounts,
   type CatchupPlan,
-  type FullBaselineCounts,
   type FullBaselineDirections,
-  type CatchupResult,
   type SendOutcome,
   type ReceiveOutcome,
   type FinalizeInput,
 } from './catchup.ts';
-export { planSendRanges, planReceiveRanges, type Range, type SendPlan } from './ranges.ts';
+export {
+  catchupResultSchema,
+  describeResult,
+  noFileChanges,
+  sumFileChanges,
+  type CatchupResult,
+  type FileChanges,
+  type FullBaselineCounts,
+} from './catchup-result.ts';
+export { planSendRanges, planReceiveRanges, sendRanges, type Range, type SendPlan } from './ranges.ts';
 export { openEngine, type OpenedEngine } from './assemble.ts';
 export { syncDirectory, enabledDirectories, failureSummary, type FileSyncOutcome } from './files.ts';
 export { applyPeerBatch, checkClaimsOfPeer, recordIntegrityAlert, INTEGRITY_ALERT, type AlertSource } from './integrity.ts';

@@ -1,6 +1,7 @@
 // Planning: split what a peer lacks into ranges (from, to] of log positions, one per batch job.
 import type { Sql } from '@catchup/changelog';
 
+/** Log positions (from, to]: what one batch job sends or receives, and what its acknowledgement covers. */
 export interface Range {
   from: string;
   to: string;
@@ -31,19 +32,26 @@ export async function planSendRanges(sql: Sql, cursor: string, peerNodeId: strin
   );
   const latest = rows[0]?.latest ?? cursor;
   const boundaries = rows.map((r) => r.boundary).filter((b): b is string => b !== null);
+  return { ranges: sendRanges(cursor, boundaries, latest), changes: Number(rows.find((r) => r.total !== null)?.total ?? 0) };
+}
+
+/**
+ * Ranges (cursor, b1], (b1, b2], … up to the last boundary; positions after it up to `latest` (the
+ * peer's own changes relayed back, or none) need no sending but the cursor still moves over them, so
+ * they join the last range (or make one of their own).
+ */
+export function sendRanges(cursor: string, boundaries: string[], latest: string): Range[] {
   const ranges: Range[] = [];
   let from = cursor;
   for (const to of boundaries) {
     ranges.push({ from, to });
     from = to;
   }
-  // Positions after the last eligible change (the peer's own relayed back, or none) need no sending,
-  // but the cursor may still move over them.
   if (BigInt(latest) > BigInt(from)) {
     if (ranges.length) ranges[ranges.length - 1]!.to = latest;
     else ranges.push({ from, to: latest });
   }
-  return { ranges, changes: Number(rows.find((r) => r.total !== null)?.total ?? 0) };
+  return ranges;
 }
 
 /** Ranges of the peer's log after our cursor up to its latest position, `width` positions each. */

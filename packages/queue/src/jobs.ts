@@ -1,4 +1,6 @@
-// Every queue, job name and payload/result type, in one place.
+// Every queue, job name and payload/result type, in one place. Results are the engine's outcomes.
+import type { CatchupResult, FileSyncOutcome, FullBaselineDirections, PruneReport, Range, ReceiveOutcome, SendOutcome } from '@catchup/engine';
+import type { FileDirectory } from '@catchup/files';
 
 export const QUEUE_NAMES = {
   detect: 'catchup-detect',
@@ -10,11 +12,6 @@ export const QUEUE_NAMES = {
 } as const;
 
 export type QueueKey = keyof typeof QUEUE_NAMES;
-
-export interface Range {
-  from: string;
-  to: string;
-}
 
 export interface DetectJobData {
   trigger: 'schedule' | 'scan';
@@ -43,22 +40,16 @@ export interface CatchupJobData {
   fileSeqLocal?: string;
   fileSeqPeer?: string;
   /** Set when planning: which directions are full baselines (a cursor below the log's pruned horizon). */
-  fullBaseline?: { send: boolean; receive: boolean };
+  fullBaseline?: FullBaselineDirections;
 }
 
 export interface FileSyncJobData {
   serverId: number;
-  directory: 'instance' | 'config' | 'uploads';
+  directory: FileDirectory;
 }
 
-export interface FileSyncJobResult {
-  directory: 'instance' | 'config' | 'uploads';
-  uploaded: number;
-  downloaded: number;
-  deleted: number;
-  conflicts: number;
-  bytes: number;
-}
+/** A folder's sync that moved everything it had to (one with failed files fails the job instead). */
+export type FileSyncJobResult = Omit<FileSyncOutcome, 'errors'>;
 
 export interface BatchSendJobData {
   serverId: number;
@@ -66,46 +57,33 @@ export interface BatchSendJobData {
   range: Range;
 }
 
-export interface BatchSendJobResult {
-  range: Range;
-  sent: number;
-  /** Of them, deletes. */
-  tombstones?: number;
-}
-
 export interface BatchReceiveJobData {
   serverId: number;
   range: Range;
-}
-
-export interface BatchReceiveJobResult {
-  range: Range;
-  received: number;
-  applied: number;
-  skippedDuplicate: number;
-  skippedStale: number;
-  /** Of the received, deletes. */
-  tombstones?: number;
-  /** The peer's pages said its log was pruned past the range's start. */
-  fullBaseline?: boolean;
 }
 
 export interface PruneJobData {
   trigger: 'schedule' | 'request';
 }
 
-/** Job name → its queue, payload and result. Handlers are typed from this. */
+/**
+ * Job name → its queue, payload, result and (for a parent) the jobs it adds as children. Handlers,
+ * job options and the reading of children's results are typed from this.
+ */
 export interface JobTypes {
-  detect: { queue: 'detect'; data: DetectJobData; result: DetectJobResult };
-  catchup: { queue: 'catchup'; data: CatchupJobData; result: unknown };
-  'batch-send': { queue: 'batchSend'; data: BatchSendJobData; result: BatchSendJobResult };
-  'batch-receive': { queue: 'batchReceive'; data: BatchReceiveJobData; result: BatchReceiveJobResult };
-  'file-sync': { queue: 'fileSync'; data: FileSyncJobData; result: FileSyncJobResult };
-  /** Retention: prunes the change log, file tombstones and sync logs (the result is the engine's prune report). */
-  prune: { queue: 'prune'; data: PruneJobData; result: unknown };
+  detect: { queue: 'detect'; data: DetectJobData; result: DetectJobResult; children: never };
+  catchup: { queue: 'catchup'; data: CatchupJobData; result: CatchupResult; children: 'batch-send' | 'batch-receive' | 'file-sync' };
+  'batch-send': { queue: 'batchSend'; data: BatchSendJobData; result: SendOutcome; children: never };
+  'batch-receive': { queue: 'batchReceive'; data: BatchReceiveJobData; result: ReceiveOutcome; children: never };
+  'file-sync': { queue: 'fileSync'; data: FileSyncJobData; result: FileSyncJobResult; children: never };
+  /** Retention: prunes the change log, file tombstones and sync logs. */
+  prune: { queue: 'prune'; data: PruneJobData; result: PruneReport; children: never };
 }
 
 export type JobName = keyof JobTypes;
+
+/** The jobs that run as children of a parent job. */
+export type ChildJobName = JobTypes[JobName]['children'];
 
 export const JOB_QUEUE: { [N in JobName]: JobTypes[N]['queue'] } = {
   detect: 'detect',
@@ -117,6 +95,16 @@ export const JOB_QUEUE: { [N in JobName]: JobTypes[N]['queue'] } = {
 };
 
 export const JOB_NAMES = Object.keys(JOB_QUEUE) as JobName[];
+
+/** The children a parent job adds (JobTypes' `children`, as values: a new child name must be listed here). */
+export const JOB_CHILDREN: { [P in JobName]: { [C in JobTypes[P]['children']]: true } } = {
+  detect: {},
+  catchup: { 'batch-send': true, 'batch-receive': true, 'file-sync': true },
+  'batch-send': {},
+  'batch-receive': {},
+  'file-sync': {},
+  prune: {},
+};
 
 /** Id of the job scheduler that runs detection every catchup_check_interval seconds. */
 export const DETECT_SCHEDULER_ID = 'catchup-detect-schedule';

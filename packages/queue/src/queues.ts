@@ -1,8 +1,8 @@
-// The only module that talks to BullMQ: queues, flow children, schedulers and workers of one node.
+// A node's queues, the jobs added to them (children of a running parent too), schedulers and workers.
 import { Queue, QueueEvents, UnrecoverableError, Worker, WaitingChildrenError, type Job, type Processor } from 'bullmq';
 import { closeConnections } from './close.ts';
 import { queueConnection, redisAnswers, redisConnection } from './connection.ts';
-import { DETECT_SCHEDULER_ID, JOB_NAMES, PRUNE_SCHEDULER_ID, JOB_QUEUE, QUEUE_NAMES, type JobName, type JobTypes, type QueueKey } from './jobs.ts';
+import { DETECT_SCHEDULER_ID, JOB_NAMES, PRUNE_SCHEDULER_ID, JOB_QUEUE, QUEUE_NAMES, type ChildJobName, type JobName, type JobTypes, type QueueKey } from './jobs.ts';
 import { jobOptions, type RetryPolicy } from './options.ts';
 
 export { UnrecoverableError, WaitingChildrenError };
@@ -16,6 +16,7 @@ export interface QueueSetOptions {
   onError?: (err: Error) => void;
 }
 
+/** Children added per Redis transaction: one addBulk builds its whole transaction in memory. */
 const ADD_SLICE = 100;
 
 /** A job could not be queued because Redis is not connected (the caller may say so: 503, not 500). */
@@ -66,7 +67,7 @@ export class NodeQueues {
   }
 
   /** Adds many children of one running parent job (one round trip per queue). */
-  async addChildren<N extends 'batch-send' | 'batch-receive' | 'file-sync'>(
+  async addChildren<N extends ChildJobName>(
     name: N,
     items: JobTypes[N]['data'][],
     retry: RetryPolicy,
@@ -74,8 +75,7 @@ export class NodeQueues {
   ): Promise<Job[]> {
     if (!items.length) return [];
     const opts = { ...jobOptions(name, retry), parent: { id: parent.id!, queue: parent.queueQualifiedName } };
-    // In slices: a catch-up of a million changes has a thousand children, and one addBulk of them all
-    // built its whole Redis transaction in memory at once.
+    // In slices: a catch-up has a child per batch, without bound.
     const added: Job[] = [];
     for (let i = 0; i < items.length; i += ADD_SLICE) {
       added.push(...(await this.queues[JOB_QUEUE[name]].addBulk(items.slice(i, i + ADD_SLICE).map((data) => ({ name, data, opts })))));

@@ -1,13 +1,13 @@
-// Operators' view of catch-up: status and on-demand scans (seed response shapes).
+// Operators' view of catch-up: status and on-demand scans.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { readLogHorizon } from '@catchup/changelog';
-import { measurePeers, peerRetention, presentHorizon, type CatchupResult } from '@catchup/engine';
+import { catchupResultSchema, measurePeers, noFileChanges, peerRetention, presentHorizon, type CatchupResult } from '@catchup/engine';
 import type { DetectJobResult } from '@catchup/queue';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { notFound } from '../errors.ts';
-import { catchupResultSchema, errorResponses, isoDate, nullableIso, rowId, toIso } from '../schemas.ts';
+import { errorResponses, isoDate, nullableIso, rowId, toIso } from '../schemas.ts';
 
 const horizonSchema = z.object({
   pruned_through: z.string(),
@@ -228,7 +228,7 @@ function unreachableResult(serverId: number, serverName: string, error: string):
     completed_at: now,
     success: false,
     database_changes: { sent: 0, received: 0, applied: 0, skipped_duplicate: 0, skipped_stale: 0 },
-    file_changes: { uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0, bytes: 0 },
+    file_changes: noFileChanges(),
     errors: [error],
     duration: 0,
     mode: 'incremental',

@@ -1,0 +1,72 @@
+// Detection: which peers need a catch-up now; one catch-up job is added for each.
+import {
+  checkClaimsOfPeer,
+  enabledDirectories,
+  measurePeers,
+  peerHasChangesForUs,
+  pingPeer,
+  recordRefusal,
+  resumeTableBaselines,
+  type PeerNeed,
+} from '@catchup/engine';
+import { FILE_DIRECTORIES, latestFileSeq, scanDirectory } from '@catchup/files';
+import type { DetectJobData, DetectJobResult, Handlers } from '@catchup/queue';
+import { retryPolicy, type HandlerDeps } from './deps.ts';
+import { message } from './job-errors.ts';
+
+type PeerDetected = DetectJobResult['peers'][number];
+
+export function detectHandler(deps: HandlerDeps): Handlers['detect'] {
+  const { engine, logger } = deps;
+  return async (job) => {
+    await finishInterruptedBaselines(deps);
+    const settings = await engine.settings();
+    if (!settings.catchup_enabled) return { skipped: 'catchup_enabled is false', peers: [] };
+    logger.info({ job_id: job.id, trigger: job.data.trigger }, '🔍 Checking for servers that need catch-up');
+    for (const directory of FILE_DIRECTORIES) await scanDirectory(engine.pool, engine.dataDir, directory, { exclude: engine.fileExclude });
+    const localFileSeq = BigInt(await latestFileSeq(engine.pool));
+    const peers: PeerDetected[] = [];
+    for (const need of await measurePeers(engine, job.data.serverIds)) peers.push(await detectPeer(deps, need, localFileSeq, job.data.trigger));
+    return { peers };
+  };
+}
+
+/**
+ * Every detection first finishes table baselines a stopped process left pending (the log then holds
+ * every row of every synced table); a failure is logged and retried by the next detection.
+ */
+async function finishInterruptedBaselines({ engine, logger }: HandlerDeps): Promise<void> {
+  try {
+    for (const { table, rowsLogged } of await resumeTableBaselines(engine)) {
+      logger.info({ table, baseline_rows: rowsLogged }, `🧾 Finished the interrupted baseline of ${table}: ${rowsLogged} existing row(s) logged`);
+    }
+  } catch (err) {
+    logger.warn({ error: message(err) }, `❌ Could not finish an interrupted table baseline: ${message(err)}`);
+  }
+}
+
+/** Pings one peer and adds its catch-up when either side has changes or files the other lacks. */
+async function detectPeer({ engine, queues, logger }: HandlerDeps, { server, missingChanges }: PeerNeed, localFileSeq: bigint, trigger: DetectJobData['trigger']): Promise<PeerDetected> {
+  const ping = await pingPeer(engine, server);
+  if (!ping.ok) {
+    if (ping.answered) {
+      await recordRefusal(engine, server, ping.reason);
+      logger.warn({ server: server.name, error: ping.reason }, `❌ ${server.name} is not caught up with: ${ping.reason}`);
+    } else {
+      logger.warn({ server: server.name, error: ping.reason }, `❌ ${server.name} is not reachable`);
+    }
+    return { server_id: server.id, server_name: server.name, missing_changes: missingChanges, reachable: false, error: ping.reason };
+  }
+  const unmade = await checkClaimsOfPeer(engine, server, ping.ping.node_id, ping.ping.latest_sequence);
+  if (unmade) logger.error({ server: server.name, alert: unmade }, `❌ Integrity alert: ${unmade}`);
+  const peerHasMore = await peerHasChangesForUs(engine, server, ping.ping.latest_sequence);
+  const filesChanged =
+    enabledDirectories(server).length > 0 && (localFileSeq > server.fileSeqLocal || BigInt(ping.ping.latest_file_seq) > server.fileSeqPeer);
+  if (missingChanges === 0 && !peerHasMore && !filesChanged) {
+    return { server_id: server.id, server_name: server.name, missing_changes: 0, reachable: true };
+  }
+  logger.info({ server: server.name, missing_changes: missingChanges }, `📊 ${server.name} is missing ${missingChanges} changes`);
+  logger.info({ server: server.name }, `✅ ${server.name} is available for catch-up`);
+  const catchup = await queues.add('catchup', { serverId: server.id, trigger }, await retryPolicy(engine), { serverId: server.id });
+  return { server_id: server.id, server_name: server.name, missing_changes: missingChanges, reachable: true, catchup_job_id: catchup.id! };
+}
