@@ -30,7 +30,8 @@ export interface DetectJobResult {
 
 export interface CatchupJobData {
   serverId: number;
-  trigger: 'schedule' | 'scan';
+  /** The trigger of the detection that added it. */
+  trigger: DetectJobData['trigger'];
   /** Set by the job itself when it has planned and fanned out. */
   step?: 'plan' | 'finalize';
   startedAt?: string;
