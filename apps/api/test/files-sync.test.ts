@@ -25,6 +25,8 @@ const { a } = pair;
 const apiA = call(a, pair.specA.key);
 const apiB = () => call(pair.b!, pair.specB.key);
 
+const sha = (body: string | Buffer) => createHash('sha256').update(body).digest('hex');
+
 async function put(root: string, rel: string, content: string, mtime?: Date) {
   await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
   await writeFile(path.join(root, rel), content);
@@ -37,7 +39,7 @@ async function tree(root: string): Promise<Record<string, string>> {
     for (const entry of await readdir(path.join(root, rel), { withFileTypes: true }).catch(() => [])) {
       const child = rel ? `${rel}/${entry.name}` : entry.name;
       if (entry.isDirectory()) await walk(child);
-      else if (entry.isFile()) out[child] = createHash('sha256').update(await readFile(path.join(root, child))).digest('hex');
+      else if (entry.isFile()) out[child] = sha(await readFile(path.join(root, child)));
     }
   };
   await walk('');
@@ -89,8 +91,8 @@ describe('file catch-up between two nodes', () => {
     const copies = Object.keys(ta).filter((p) => p.startsWith('config/event.sync-conflict-'));
     // Named after A's version (its modification time and sha256), so that every node names it alike.
     const stamp = old.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-    const sha = createHash('sha256').update('{"event":"2026casj","edited":"on A"}').digest('hex').slice(0, 8);
-    expect(copies).toEqual([`config/event.sync-conflict-${stamp}-${sha}.json`]);
+    const digits = sha('{"event":"2026casj","edited":"on A"}').slice(0, 8);
+    expect(copies).toEqual([`config/event.sync-conflict-${stamp}-${digits}.json`]);
     expect(await readFile(path.join(dirB, copies[0]!), 'utf8')).toContain('on A');
   });
 
@@ -99,8 +101,7 @@ describe('file catch-up between two nodes', () => {
     const third = await a.ctx.db.syncServer.create({ data: { name: 'fsync-c', host: '127.0.0.1', port: 1, apiKey: 'fsync-c-unused-key-0123456789' } });
     try {
       await put(dirA, 'instance/relayed.txt', 'as node C sent it');
-      const sha = createHash('sha256').update('as node C sent it').digest('hex');
-      await a.ctx.db.fileSyncState.create({ data: { serverId: third.id, directory: 'instance', path: 'relayed.txt', sha256: sha } });
+      await a.ctx.db.fileSyncState.create({ data: { serverId: third.id, directory: 'instance', path: 'relayed.txt', sha256: sha('as node C sent it') } });
       await put(dirB, 'instance/relayed.txt', 'changed on B since');
       const result = await scan();
       expect(result.file_changes).toMatchObject({ downloaded: 1, conflicts: 0 });
@@ -148,7 +149,6 @@ describe('large files (F3)', () => {
 });
 
 describe('transfers refuse what they cannot verify (F3)', () => {
-  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
   const upload = (file: string, body: string, announced = { sha256: sha(body), size: Buffer.byteLength(body) }) =>
     apiB()(`/api/sync/files/upload?path=uploads&file=${encodeURIComponent(file)}&sha256=${announced.sha256}&size=${announced.size}&mtime_ms=${Date.now()}`, {
       method: 'PUT',
@@ -194,7 +194,6 @@ describe('transfers refuse what they cannot verify (F3)', () => {
 });
 
 describe('bundles of small files are all or nothing (F3)', () => {
-  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
   type Entry = { file: string; body: string; sha256?: string; size?: number };
   const frame = (e: Entry) =>
     `${JSON.stringify({ file: e.file, sha256: e.sha256 ?? sha(e.body), size: e.size ?? Buffer.byteLength(e.body), mtime_ms: 1_780_000_000_000 })}\n${e.body}`;
@@ -275,7 +274,7 @@ describe('paths stay inside their folder (F5)', () => {
   it('refuses to write or read through a symlink that leads outside', async () => {
     await writeFile(path.join(outside, 'secret.txt'), 'not yours');
     await symlink(outside, path.join(dirB, 'uploads', 'escape-link'));
-    const up = await apiB()(`/api/sync/files/upload?path=uploads&file=escape-link/planted.txt&sha256=${createHash('sha256').update('x').digest('hex')}&size=1&mtime_ms=1`, {
+    const up = await apiB()(`/api/sync/files/upload?path=uploads&file=escape-link/planted.txt&sha256=${sha('x')}&size=1&mtime_ms=1`, {
       method: 'PUT',
       body: 'x',
       headers: { 'content-type': 'application/octet-stream' },

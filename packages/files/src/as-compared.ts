@@ -16,7 +16,7 @@ import { TEMP_FILE_PREFIX } from './exclude.ts';
 export type ComparedState = { size: number; mtimeMs: number } | 'absent';
 
 /** What the path holds now (lstat), in the same terms. */
-export type CurrentState = { size: number; mtimeMs: number; isFile: boolean } | 'absent';
+type CurrentState = { size: number; mtimeMs: number; isFile: boolean } | 'absent';
 
 /** Whether the path still holds what the decision saw (mtimes compared in whole milliseconds, as manifests keep them). */
 export function unchangedSince(compared: ComparedState, current: CurrentState): boolean {
@@ -24,7 +24,7 @@ export function unchangedSince(compared: ComparedState, current: CurrentState): 
   return current.isFile && current.size === compared.size && Math.floor(current.mtimeMs) === Math.floor(compared.mtimeMs);
 }
 
-export async function currentState(target: string): Promise<CurrentState> {
+async function currentState(target: string): Promise<CurrentState> {
   try {
     const info = await lstat(target);
     return { size: info.size, mtimeMs: info.mtimeMs, isFile: info.isFile() };
@@ -43,7 +43,7 @@ export class ChangedSinceComparedError extends Error {
 }
 
 /** Throws ChangedSinceComparedError unless `target` still holds what the decision saw. */
-export async function assertUnchangedSince(target: string, relative: string, compared: ComparedState | undefined): Promise<void> {
+async function assertUnchangedSince(target: string, relative: string, compared: ComparedState | undefined): Promise<void> {
   if (compared !== undefined && !unchangedSince(compared, await currentState(target))) throw new ChangedSinceComparedError(relative);
 }
 

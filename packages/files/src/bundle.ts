@@ -136,8 +136,8 @@ export async function receiveBundle(root: string, source: AsyncIterable<Buffer>,
   const reader = new ByteReader(source);
   const entries: BundleEntry[] = [];
   const names = new Set<string>();
-  // Small entries are written in the background while the next ones are read: one file's disk round
-  // trips (open, write, close) no longer wait for the previous file's.
+  // Small entries are written in the background while the next ones are read, so that one file's disk
+  // round trips (open, write, close) do not wait for the previous file's.
   const writes: Promise<Received>[] = [];
   const inFlight = new Set<Promise<void>>();
   let inFlightBytes = 0;

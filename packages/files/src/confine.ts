@@ -10,7 +10,7 @@ export class PathRefusedError extends Error {
 }
 
 /** Longest name of one file or folder most file systems take (NAME_MAX, in bytes). */
-export const MAX_NAME_BYTES = 255;
+const MAX_NAME_BYTES = 255;
 
 /** Checks the text of a relative path; returns it normalised to forward slashes. */
 export function checkRelativePath(relative: string): string {

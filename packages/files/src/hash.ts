@@ -1,3 +1,4 @@
+// Hashing files: sha256 read in fixed chunks, no whole file in memory.
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -34,7 +35,13 @@ export async function sha256File(file: string): Promise<string> {
   }
 }
 
-/** Whether a file is as it was when `before` was taken (size, mtime and ctime): a hash read between the two is of one version. */
-export function unchangedSince(before: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs'>, after: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs'> | null): boolean {
+type StatsOfAVersion = Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs'>;
+
+/**
+ * Whether a file stayed as it was while it was read, from its stats before and after (size, mtime and
+ * ctime): a hash read between the two is of one version. (Not as-compared.ts's `unchangedSince`, which
+ * compares with what a file sync decided on.)
+ */
+export function unchangedWhileRead(before: StatsOfAVersion, after: StatsOfAVersion | null): boolean {
   return after !== null && after.size === before.size && after.mtimeMs === before.mtimeMs && after.ctimeMs === before.ctimeMs;
 }

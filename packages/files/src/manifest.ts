@@ -1,5 +1,5 @@
-// Reading the manifest: by change sequence (what the product uses: immune to clock skew) or, as the
-// seed API does, by modification time.
+// Reading the manifest: by change sequence (what file syncs use: immune to clock skew) or, for API
+// clients that ask with `since`, by modification time.
 import type { Pool } from '@catchup/db';
 import type { FileDirectory } from './roots.ts';
 

@@ -4,7 +4,7 @@
 // change sequence is kept, so that the manifest position a node announces never goes back.
 import type { Pool } from '@catchup/db';
 
-export const FILE_PRUNE_CHUNK = 5000;
+const FILE_PRUNE_CHUNK = 5000;
 
 /** Removes tombstones last changed before `before`, a few thousand per statement. Returns how many. */
 export async function pruneFileTombstones(pool: Pool, before: Date, chunkSize = FILE_PRUNE_CHUNK): Promise<number> {

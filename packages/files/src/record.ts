@@ -34,8 +34,19 @@ export async function recordDeletion(pool: Pool, directory: FileDirectory, relat
   );
 }
 
-/** The local manifest of a folder as a map path → entry (tombstones included). */
-export async function manifestMap(pool: Pool, directory: FileDirectory): Promise<Map<string, { sha256: string; size: number; mtimeMs: number; deleted: boolean }>> {
+/** A path as a manifest records it: the file's content, size and mtime, or a tombstone (`deleted`). */
+export interface ManifestFile {
+  sha256: string;
+  size: number;
+  mtimeMs: number;
+  deleted: boolean;
+}
+
+/** A folder's manifest as a map path → entry (tombstones included). */
+export type Manifest = Map<string, ManifestFile>;
+
+/** The local manifest of a folder. */
+export async function manifestMap(pool: Pool, directory: FileDirectory): Promise<Manifest> {
   const { rows } = await pool.query<{ path: string; sha256: string; size: string; mtime_ms: string; deleted: boolean }>(
     `SELECT path, sha256, size::text AS size, (extract(epoch FROM mtime) * 1000)::bigint::text AS mtime_ms, deleted
        FROM file_checksums WHERE directory = $1`,

@@ -4,10 +4,6 @@ import path from 'node:path';
 export const FILE_DIRECTORIES = ['instance', 'config', 'uploads'] as const;
 export type FileDirectory = (typeof FILE_DIRECTORIES)[number];
 
-export function isFileDirectory(value: string): value is FileDirectory {
-  return (FILE_DIRECTORIES as readonly string[]).includes(value);
-}
-
 export function directoryRoot(dataDir: string, directory: FileDirectory): string {
   return path.join(path.resolve(dataDir), directory);
 }

@@ -6,8 +6,8 @@ import path from 'node:path';
 import type { Pool } from '@catchup/db';
 import { excluder, TEMP_FILE_PREFIX, type Excluder } from './exclude.ts';
 import { recordFiles, type RecordedFile } from './record.ts';
-import { sha256File, unchangedSince } from './hash.ts';
-import { directoryRoot, type FileDirectory } from './roots.ts';
+import { sha256File, unchangedWhileRead } from './hash.ts';
+import { directoryRoot, FILE_DIRECTORIES, type FileDirectory } from './roots.ts';
 
 export interface ScanStats {
   /** Files present (not excluded). */
@@ -32,6 +32,7 @@ export interface ScanOptions {
   onHash?: (relativePath: string) => void;
 }
 
+/** Advisory lock ids of the scans: this plus the folder's place in FILE_DIRECTORIES (one scan per folder at a time). */
 const LOCK_BASE = 7302180100;
 const SCAN_CONCURRENCY = 4;
 /**
@@ -76,7 +77,7 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
   await mkdir(root, { recursive: true });
   const exclude = options.exclude ?? excluder();
   const client = await pool.connect();
-  const lockKey = LOCK_BASE + ['instance', 'config', 'uploads'].indexOf(directory);
+  const lockKey = LOCK_BASE + FILE_DIRECTORIES.indexOf(directory);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [lockKey]);
     const { rows } = await client.query<{ path: string } & Known>(
@@ -110,7 +111,7 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
         stats.hashed++;
         // A file that changed while it was hashed (still being written) keeps its last recorded version
         // until a scan reads it whole and still: what was hashed is no version of it.
-        if (!unchangedSince(info, await stat(path.join(root, rel)).catch(() => null))) continue;
+        if (!unchangedWhileRead(info, await stat(path.join(root, rel)).catch(() => null))) continue;
         if (before && !before.deleted && before.sha256 === sha256 && before.size === String(info.size)) {
           touched.push({ file: rel, sha256, size: info.size, mtimeMs });
           continue;

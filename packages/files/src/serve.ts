@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Pool } from '@catchup/db';
 import { confinePath } from './confine.ts';
-import { sha256File, unchangedSince } from './hash.ts';
+import { sha256File, unchangedWhileRead } from './hash.ts';
 import { recordFile } from './record.ts';
 import type { FileDirectory } from './roots.ts';
 import { TransferRejectedError } from './write.ts';
@@ -29,7 +29,7 @@ export async function openForSending(pool: Pool, root: string, directory: FileDi
   let sha256 = rows[0]?.sha256;
   if (!sha256) {
     sha256 = await sha256File(file);
-    if (!unchangedSince(info, await stat(file).catch(() => null))) throw new TransferRejectedError('conflict', `${relative}: changed while it was read here; it goes at a later sync`);
+    if (!unchangedWhileRead(info, await stat(file).catch(() => null))) throw new TransferRejectedError('conflict', `${relative}: changed while it was read here; it goes at a later sync`);
     await recordFile(pool, directory, relative, { sha256, size: info.size, mtimeMs });
   }
   return { stream: createReadStream(file, { highWaterMark: 1 << 20 }), sha256, size: info.size, mtimeMs };

@@ -35,7 +35,7 @@ export class TransferRejectedError extends Error {
 }
 
 /** How far ahead of this node's clock an announced mtime may lie (clocks differ a little; year 275760 is no mtime). */
-export const MAX_MTIME_AHEAD_MS = 24 * 60 * 60 * 1000;
+const MAX_MTIME_AHEAD_MS = 24 * 60 * 60 * 1000;
 export const MTIME_RULE = 'a non-negative integer (ms since 1970) no later than a day from now';
 
 /** An mtime a peer may announce: from 1970 on, at most MAX_MTIME_AHEAD_MS ahead of this node's clock. */
@@ -165,8 +165,8 @@ export async function receiveToTemp(
     throw placementError(err, relative);
   });
   let size = 0;
-  // Network chunks are small (16–64 KB): written one by one, each waiting for the disk, a file of a few
-  // MB took hundreds of milliseconds. They are gathered and written together instead.
+  // Network chunks are small (16–64 KB) and each write waits for the disk: they are gathered and written
+  // WRITE_BYTES at a time.
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   const flush = async () => {

@@ -1,17 +1,15 @@
 // A file sync replaces or removes a local file only while it is what the comparison saw (F4): a write the
 // application made in between is kept and left for the next sync.
-import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ChangedSinceComparedError, unchangedSince, type ComparedState } from '../src/as-compared.ts';
 import { commitReceived, receiveToTemp, removeFile } from '../src/write.ts';
+import { announced } from './announced.ts';
 
 const root = await mkdtemp(path.join(tmpdir(), 'catchup-compared-'));
 afterAll(() => rm(root, { recursive: true, force: true }));
-
-const announced = (body: string) => ({ sha256: createHash('sha256').update(body).digest('hex'), size: Buffer.byteLength(body), mtimeMs: 1_780_000_000_000 });
 
 async function compared(relative: string): Promise<ComparedState> {
   const info = await stat(path.join(root, relative));

@@ -1,21 +1,15 @@
-import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeBundle, receiveBundle, type BundleEntry } from '@catchup/files';
+import { announced } from './announced.ts';
 
 const root = await mkdtemp(path.join(tmpdir(), 'catchup-bundle-'));
 afterAll(() => rm(root, { recursive: true, force: true }));
 
-const entry = (file: string, body: string): BundleEntry & { body: string } => ({
-  file,
-  body,
-  sha256: createHash('sha256').update(body).digest('hex'),
-  size: Buffer.byteLength(body),
-  mtimeMs: 1_780_000_000_000,
-});
+const entry = (file: string, body: string): BundleEntry & { body: string } => ({ file, body, ...announced(body) });
 
 /** The encoded bundle, cut into network-sized pieces that do not respect entry boundaries. */
 async function encoded(entries: (BundleEntry & { body: string })[], piece = 7): Promise<Readable> {

@@ -1,5 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,11 +6,10 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fits, SPARE_BYTES } from '../src/space.ts';
 import { commitReceived, receiveToTemp, TransferRejectedError, unwritten } from '../src/write.ts';
+import { announced } from './announced.ts';
 
 const root = await mkdtemp(path.join(tmpdir(), 'catchup-write-'));
 afterAll(() => rm(root, { recursive: true, force: true }));
-
-const announced = (body: string) => ({ sha256: createHash('sha256').update(body).digest('hex'), size: Buffer.byteLength(body), mtimeMs: 1_780_000_000_000 });
 
 describe('putting a received file in place (F3)', () => {
   it('a folder that appeared where the file goes after it was received: refused as a conflict naming the file, no temp file left', async () => {
@@ -63,13 +61,12 @@ afterAll(() => {
 });
 describe.skipIf(!mounted)('receiving onto a disk that fills up', () => {
   const bytes = (size: number, fill: number) => Buffer.alloc(size, fill);
-  const meta = (body: Buffer) => ({ sha256: createHash('sha256').update(body).digest('hex'), size: body.length, mtimeMs: 1_780_000_000_000 });
 
   it('a file that fills the disk is refused as no_space naming it; the old file is untouched and no temp file is left', async () => {
     const old = bytes(100 * 1024, 1);
     await writeFile(path.join(small, 'photo.bin'), old);
     const body = bytes(1000 * 1024, 2); // under ROOM_CHECK_BYTES: written until the disk is full
-    const refusal = await receiveToTemp(small, 'photo.bin', [body.subarray(0, 600 * 1024), body.subarray(600 * 1024)], meta(body)).catch((err: unknown) => err);
+    const refusal = await receiveToTemp(small, 'photo.bin', [body.subarray(0, 600 * 1024), body.subarray(600 * 1024)], announced(body)).catch((err: unknown) => err);
     expect(refusal).toBeInstanceOf(TransferRejectedError);
     expect(refusal).toMatchObject({ reason: 'no_space', message: expect.stringMatching(/^photo\.bin: the disk is full here/) });
     expect(await readdir(small)).toEqual(['photo.bin']);
@@ -83,7 +80,7 @@ describe.skipIf(!mounted)('receiving onto a disk that fills up', () => {
       read = true;
       yield body;
     })();
-    const refusal = await receiveToTemp(small, 'big.bin', source, meta(body)).catch((err: unknown) => err);
+    const refusal = await receiveToTemp(small, 'big.bin', source, announced(body)).catch((err: unknown) => err);
     expect(refusal).toMatchObject({ reason: 'no_space', message: expect.stringMatching(/^big\.bin: 2097152 bytes do not fit on this node's disk \(\d+ bytes free\)$/) });
     expect(read).toBe(false);
     expect(await readdir(small)).toEqual(['photo.bin']);
