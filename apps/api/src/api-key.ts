@@ -2,9 +2,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '@catchup/db';
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest();
+/** The sha256 of a text, as bytes (what keys and passwords are compared by, in constant time). */
+export const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
 
-export function keyChecker(expectedHash: Buffer): (presented: string) => boolean {
+function keyChecker(expectedHash: Buffer): (presented: string) => boolean {
   return (presented) => timingSafeEqual(sha256(presented), expectedHash);
 }
 

@@ -1,7 +1,7 @@
 // Peers and operators authenticate with X-API-Key or Authorization: Bearer. The answer never says why.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-export function presentedKey(request: FastifyRequest): string | undefined {
+function presentedKey(request: FastifyRequest): string | undefined {
   const header = request.headers['x-api-key'];
   if (typeof header === 'string' && header) return header;
   const auth = request.headers.authorization;

@@ -5,7 +5,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from './context.ts';
 
-export const BULL_BOARD_PATH = '/admin/queues';
+const BULL_BOARD_PATH = '/admin/queues';
 
 export async function registerBullBoard(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const serverAdapter = new FastifyAdapter();

@@ -7,7 +7,6 @@ export { countMissingChanges, findUnmadeClaims, measureBacklog, type Backlog, ty
 export { acknowledgeRange, getCursor, type AckRange, type CursorDirection } from './cursors.ts';
 export { getNodeIdentity, type NodeIdentity } from './identity.ts';
 export {
-  PRUNE_CHUNK,
   PRUNE_LOCK_KEY,
   needsFullBaseline,
   pruneLog,
@@ -20,7 +19,6 @@ export {
   type PruneLogResult,
 } from './prune.ts';
 export {
-  DEFAULT_SYNCED_TABLES,
   TableBusyError,
   TableNotFoundError,
   TableNotSyncableError,

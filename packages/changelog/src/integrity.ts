@@ -4,7 +4,7 @@ import { BatchRejectedError, IdentityConflictError } from './errors.ts';
 import type { IncomingChange } from './wire.ts';
 
 /** Ticks of the hybrid logical clock per millisecond (the stamp is milliseconds × 65536 + a counter). */
-export const HLC_TICKS_PER_MS = 65536n;
+const HLC_TICKS_PER_MS = 65536n;
 
 /** What an identity stands for: the row it wrote, how, when, and the row image. */
 export interface ChangeContent {
@@ -21,7 +21,7 @@ export interface ChangeContent {
  * the same JSON value: the text may differ in spacing, key order or number spelling after a relay that
  * parsed and serialized it.
  */
-export function sameContent(a: ChangeContent, b: ChangeContent): boolean {
+function sameContent(a: ChangeContent, b: ChangeContent): boolean {
   if (a.table_name !== b.table_name || a.record_id !== b.record_id || a.operation !== b.operation || a.hlc !== b.hlc) return false;
   if (a.change_data_json === b.change_data_json) return true;
   if (a.change_data_json === null || b.change_data_json === null) return false;

@@ -7,8 +7,6 @@ import type { Sql } from './sql.ts';
 import { quoteIdent } from './sql.ts';
 import { countsExactly, keyRefusal, nameRefusal, sqlName, standingOf, type KeyColumn, type TableFacts, type TableStanding } from './table-rules.ts';
 
-export const DEFAULT_SYNCED_TABLES = ['teams', 'events', 'matches', 'scouting_data'];
-
 /** The table cannot be synced (or taken out of sync) as it is; the message says what is missing and how to fix it. */
 export class TableNotSyncableError extends Error {
   constructor(table: string, reason: string, refused = 'cannot be synced') {

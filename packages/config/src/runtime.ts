@@ -1,8 +1,8 @@
 // Runtime overrides from sync_config rows (typed by value_type) on top of the environment defaults.
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from './errors.ts';
-import { isSettingKey, settingDefinitions, type RuntimeSettings, type SettingKey } from './settings.ts';
-import { describeExpected, parseTyped, serializeTyped, type ValueType } from './values.ts';
+import { isSettingKey, settingDefinitions, type RuntimeSettings } from './settings.ts';
+import { describeExpected, parseTyped, serializeTyped } from './values.ts';
 
 export interface ConfigRow {
   key: string;
@@ -56,8 +56,4 @@ export function toConfigRows(patch: Record<string, unknown>): ConfigRow[] {
   }
   if (problems.length) throw new ConfigError('update', problems);
   return rows;
-}
-
-export function settingType(key: SettingKey): ValueType {
-  return settingDefinitions[key].type;
 }

@@ -9,7 +9,7 @@ import { ensureDatabase } from './admin.ts';
 import { SchemaEnginePgAdapter } from './schema-engine-adapter.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const schemaPath = path.join(repoRoot, 'prisma', 'schema.prisma');
+const schemaPath = path.join(repoRoot, 'prisma', 'schema.prisma');
 export const migrationsDir = path.join(repoRoot, 'prisma', 'migrations');
 
 const noFilter = { externalTables: [], externalEnums: [] };
@@ -42,7 +42,6 @@ let lastPanic: string | undefined;
 (globalThis as { PRISMA_WASM_PANIC_REGISTRY?: unknown }).PRISMA_WASM_PANIC_REGISTRY = {
   set_message(message: string) {
     lastPanic = message;
-    if (process.env.DEBUG_SCHEMA_ENGINE) console.error(message);
   },
 };
 

@@ -4,7 +4,7 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 export type { Logger } from 'pino';
 
 /** Paths whose values never reach a log line (API keys, credentials). */
-export const redactedPaths = [
+const redactedPaths = [
   'apiKey',
   'api_key',
   '*.apiKey',
@@ -62,7 +62,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const pretty = options.pretty ?? (process.stdout.isTTY === true && !options.destination);
   const base = {
     name: options.name ?? 'catchup',
-    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+    level: options.level ?? 'info',
     redact: { paths: redactedPaths, censor: '[redacted]' },
     serializers: { req: serializeRequest },
   };

@@ -1,4 +1,4 @@
-export { PeerClient, peerBaseUrl, type PeerAddress, type PeerClientOptions } from './client.ts';
+export { PeerClient, type PeerAddress, type PeerClientOptions } from './client.ts';
 export { PeerError, type PeerErrorKind } from './errors.ts';
 export {
   applyResponseSchema,

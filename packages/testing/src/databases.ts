@@ -14,7 +14,7 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export function uniqueName(label: string): string {
+function uniqueName(label: string): string {
   const clean = label.toLowerCase().replace(/[^a-z0-9]/g, '_').slice(0, 20);
   return testDatabaseName(inject('testRunPid'), `${clean}_${randomBytes(5).toString('hex')}`);
 }

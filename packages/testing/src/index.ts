@@ -3,12 +3,11 @@ export {
   createTestDatabase,
   createEmptyDatabaseUrl,
   useTestDatabases,
-  uniqueName,
   type TestDatabase,
 } from './databases.ts';
 export { uniqueQueuePrefix, deleteKeysWithPrefix, useQueuePrefix } from './redis.ts';
-export { SAMPLE_TABLES, clockLeadMs, rowsWithoutTheirLoggedVersion, sampleTablesDigest } from './integrity.ts';
-export { startPrivatePostgres, usePrivatePostgres, type PrivatePostgres } from './private-postgres.ts';
-export { startPrivateRedis, usePrivateRedis, type PrivateRedis } from './private-redis.ts';
+export { clockLeadMs, rowsWithoutTheirLoggedVersion, sampleTablesDigest } from './integrity.ts';
+export { usePrivatePostgres, type PrivatePostgres } from './private-postgres.ts';
+export { usePrivateRedis, type PrivateRedis } from './private-redis.ts';
 export { openTcpProxy, startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 export { mulberry32 } from './seeded.ts';

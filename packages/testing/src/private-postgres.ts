@@ -40,7 +40,7 @@ async function asClusterUser(command: string, args: string[]): Promise<void> {
 }
 
 /** initdb (trust, fsync off) into a temp folder and start it on a free port: about a second. */
-export async function startPrivatePostgres(label = 'pg'): Promise<PrivatePostgres> {
+async function startPrivatePostgres(label = 'pg'): Promise<PrivatePostgres> {
   const dir = await mkdtemp(path.join(tmpdir(), `catchup-${label}-`));
   const dataDir = path.join(dir, 'data');
   if (userInfo().uid === 0) {

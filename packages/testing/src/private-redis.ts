@@ -32,7 +32,7 @@ async function answers(url: string): Promise<boolean> {
 }
 
 /** Starts `redis-server` (from PATH) on a free port with persistence off; it answers within ~100 ms. */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+async function startPrivateRedis(): Promise<PrivateRedis> {
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   let server: ChildProcess | undefined;
