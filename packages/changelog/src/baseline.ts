@@ -18,7 +18,7 @@
 // version) is its current state (I1), and every entry is a fresh identity (origin sequence = position,
 // I12). Positions are allocated under the log lock held to commit, as for any writer (I2).
 import { z } from 'zod';
-import { inTransaction, type Pool, type PoolClient } from '@catchup/db';
+import { BASELINE_RUNNER_LOCK_CLASS, inTransaction, type Pool, type PoolClient } from '@catchup/db';
 import type { Sql } from './sql.ts';
 import { quoteIdent } from './sql.ts';
 
@@ -164,9 +164,6 @@ async function runChunks(pool: Pool, table: string, chunkRows: number): Promise<
   return true;
 }
 
-/** The advisory lock class of a baseline's runner (two-key form: apart from the one-key log and prune locks). */
-const BASELINE_RUNNER_LOCK = 730_218;
-
 /**
  * Runs `work` as the one runner of the table's baseline: holds a session lock on a connection of its own
  * meanwhile, which is closed after (a runner that dies lets go with its connection). Chunks are safe to
@@ -178,9 +175,9 @@ async function asRunner<T>(pool: Pool, table: string, busy: 'wait' | 'skip', wor
   const client = await pool.connect();
   try {
     if (busy === 'wait') {
-      await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [BASELINE_RUNNER_LOCK, table]);
+      await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [BASELINE_RUNNER_LOCK_CLASS, table]);
     } else {
-      const { rows } = await client.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS got', [BASELINE_RUNNER_LOCK, table]);
+      const { rows } = await client.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS got', [BASELINE_RUNNER_LOCK_CLASS, table]);
       if (!rows[0]!.got) return null;
     }
     return await work();

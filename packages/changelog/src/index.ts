@@ -7,7 +7,6 @@ export { countMissingChanges, findUnmadeClaims, measureBacklog, type Backlog, ty
 export { acknowledgeRange, getCursor, type AckRange, type CursorDirection } from './cursors.ts';
 export { getNodeIdentity, type NodeIdentity } from './identity.ts';
 export {
-  PRUNE_LOCK_KEY,
   needsFullBaseline,
   pruneLog,
   pruneRanges,

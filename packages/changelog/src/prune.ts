@@ -9,7 +9,7 @@
 // thousand positions and moving the horizon (change_log_horizon) in the same statement, so that a crash
 // at any point leaves the horizon describing exactly what is gone. Writers are not blocked: deleting log
 // rows locks only those rows, which nobody else writes, and no table lock is taken.
-import type { Pool } from '@catchup/db';
+import { PRUNE_LOCK_ID, type Pool } from '@catchup/db';
 import { compareDecimal, compareVersions, type Version } from './change.ts';
 import type { Sql } from './sql.ts';
 
@@ -99,9 +99,8 @@ export interface PruneLogResult {
   horizon: LogHorizon;
 }
 
-export const PRUNE_CHUNK = 5000;
-/** Advisory lock key of the prune (one prune at a time per database). */
-export const PRUNE_LOCK_KEY = 7_311_200_451n;
+/** How many log positions one chunk of a prune covers. */
+const PRUNE_CHUNK = 5000;
 
 // The newest version of the entry's row is found through (table_name, record_id, hlc DESC); ties on hlc
 // are settled by node id and origin sequence as compareVersions does (node ids compared bytewise, as
@@ -139,7 +138,7 @@ export async function pruneLog(pool: Pool, options: PruneLogOptions): Promise<Pr
   const client = await pool.connect();
   let failure: Error | undefined;
   try {
-    const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [String(PRUNE_LOCK_KEY)]);
+    const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [String(PRUNE_LOCK_ID)]);
     if (!locked.rows[0]!.ok) return { ran: false, entries: 0, deletes: 0, chunks: 0, horizon: await readLogHorizon(client) };
     try {
       const bounds = await client.query<{ first: string; latest: string }>(
@@ -158,7 +157,7 @@ export async function pruneLog(pool: Pool, options: PruneLogOptions): Promise<Pr
       result.horizon = await readLogHorizon(client);
       return result;
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1::bigint)', [String(PRUNE_LOCK_KEY)]);
+      await client.query('SELECT pg_advisory_unlock($1::bigint)', [String(PRUNE_LOCK_ID)]);
     }
   } catch (err) {
     failure = err instanceof Error ? err : new Error(String(err));

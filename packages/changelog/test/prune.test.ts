@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   IdentityConflictError,
-  PRUNE_LOCK_KEY,
   needsFullBaseline,
   prunableEntries,
   pruneLog,
@@ -14,7 +13,7 @@ import {
   type Change,
   type LoggedVersion,
 } from '@catchup/changelog';
-import { createPool } from '@catchup/db';
+import { createPool, PRUNE_LOCK_ID } from '@catchup/db';
 import { applyTo, tableDigest, useNodes } from './nodes.ts';
 
 const OLD = new Date('2026-01-01T00:00:00Z');
@@ -138,10 +137,10 @@ describe('pruning a log', () => {
     // A prune asked for while another holds the prune lock does nothing and says so.
     const holder = await a!.pool.connect();
     try {
-      await holder.query('SELECT pg_advisory_lock($1::bigint)', [String(PRUNE_LOCK_KEY)]);
+      await holder.query('SELECT pg_advisory_lock($1::bigint)', [String(PRUNE_LOCK_ID)]);
       expect(await pruneLog(a!.pool, { before, nodeId: a!.nodeId })).toMatchObject({ ran: false, entries: 0 });
     } finally {
-      await holder.query('SELECT pg_advisory_unlock($1::bigint)', [String(PRUNE_LOCK_KEY)]);
+      await holder.query('SELECT pg_advisory_unlock($1::bigint)', [String(PRUNE_LOCK_ID)]);
       holder.release();
     }
   });
