@@ -1,4 +1,5 @@
 // What it takes for a table to be synced, decided from catalog facts (pure).
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { countsExactly, EXACT_COUNT_MAX_BYTES, keyRefusal, nameRefusal, standingOf, type TableFacts } from '../src/table-rules.ts';
 
@@ -22,11 +23,23 @@ describe('nameRefusal', () => {
     ['', /plain lower-case/],
     ['x'.repeat(64), /at most 63/],
     ['database_changes', /sync system tables/],
+    ['change_log_horizon', /sync system tables/],
     ['file_sync_state', /sync system tables/],
     ['_prisma_migrations', /sync system tables/],
     ['sync_servers', /sync system tables/],
     ['sync_anything_new', /sync system tables/],
   ])('refuses %s', (name, reason) => expect(nameRefusal(name)).toMatch(reason));
+
+  it('refuses every table the migrations create, but the sample application tables', () => {
+    const migrations = new URL('../../../prisma/migrations/', import.meta.url);
+    const created = readdirSync(migrations, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .flatMap((entry) => [...readFileSync(new URL(`${entry.name}/migration.sql`, migrations), 'utf8').matchAll(/CREATE TABLE "(\w+)"/g)].map((m) => m[1]!));
+    const application = new Set(['teams', 'events', 'matches', 'scouting_data']);
+    const internal = created.filter((name) => !application.has(name));
+    expect(internal.length).toBeGreaterThan(5);
+    expect(internal.filter((name) => nameRefusal(name) === null)).toEqual([]);
+  });
 });
 
 describe('keyRefusal', () => {
