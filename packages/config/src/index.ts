@@ -2,6 +2,7 @@ export { ConfigError, type ConfigProblem } from './errors.ts';
 export { loadNodeConfig, type NodeConfig } from './env.ts';
 export { isPeerHostEntry, isPeerHostListed, peerHostProblem } from './peer-hosts.ts';
 export {
+  MAX_BATCH_SIZE,
   settingDefinitions,
   settingKeys,
   isSettingKey,

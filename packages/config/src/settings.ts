@@ -13,6 +13,9 @@ interface SettingDefinition<T> {
 
 const define = <T>(d: SettingDefinition<T>) => d;
 
+/** The most changes in one batch: the most catchup_batch_size allows, and the most a peer reads or takes at once. */
+export const MAX_BATCH_SIZE = 10_000;
+
 export const settingDefinitions = {
   catchup_enabled: define({
     env: 'CATCHUP_ENABLED',
@@ -45,7 +48,7 @@ export const settingDefinitions = {
   catchup_batch_size: define({
     env: 'CATCHUP_BATCH_SIZE',
     type: 'integer',
-    schema: integerIn(1, 10000),
+    schema: integerIn(1, MAX_BATCH_SIZE),
     default: 100,
     description: 'Changes per batch-send / batch-receive job.',
   }),

@@ -3,6 +3,7 @@ import type { FastifySchemaCompiler } from 'fastify';
 import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { changeOutputSchema, changeSchema, incomingFromChange, latestSequence, readChangesJson, readLogHorizon, scanChangesDocument, type IncomingChange } from '@catchup/changelog';
+import { MAX_BATCH_SIZE } from '@catchup/config';
 import { applyPeerBatch, nodeWallClock } from '@catchup/engine';
 import { latestFileSeq } from '@catchup/files';
 import { pingResponseSchema } from '@catchup/peer-client';
@@ -10,7 +11,6 @@ import type { AppContext } from '../context.ts';
 import { bigintString, errorResponses } from '../schemas.ts';
 
 const sequenceParam = bigintString;
-const MAX_BATCH = 10_000;
 
 /** A batch body read by scanChangesDocument: already checked, its row images kept as text. */
 class ScannedBatch {
@@ -29,14 +29,14 @@ function batchValidator<S>(route: Parameters<FastifySchemaCompiler<S>>[0]): Retu
 }
 
 export const peerRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app) => {
-  // A batch is scanned as text, its row images kept as the JSON text they came in (which the applier
-  // hands to PostgreSQL): parsing them into objects only to serialize them again cost a receiving node
-  // most of its time. A body the scanner does not take goes to Fastify's own JSON parser.
+  // A batch is scanned as text and its row images kept as the JSON text they came in: the applier hands
+  // them to PostgreSQL as text, so parsing them into objects would be wasted work. A body the scanner
+  // does not take goes to Fastify's own JSON parser.
   const defaultJsonParser = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const scanned = scanChangesDocument(body as string);
-    if (scanned && Object.keys(scanned.fields).length === 0 && scanned.changes.length <= MAX_BATCH) {
+    if (scanned && Object.keys(scanned.fields).length === 0 && scanned.changes.length <= MAX_BATCH_SIZE) {
       done(null, new ScannedBatch(scanned.changes));
     } else defaultJsonParser(request, body as string, done);
   });
@@ -66,7 +66,7 @@ export const peerRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       summary: 'Read the change log after a cursor',
       querystring: z.object({
         after: sequenceParam.default('0'),
-        limit: z.coerce.number().int().min(1).max(10_000).optional().describe('defaults to catchup_batch_size'),
+        limit: z.coerce.number().int().min(1).max(MAX_BATCH_SIZE).optional().describe('defaults to catchup_batch_size'),
         up_to: sequenceParam.optional(),
         exclude_origin: z.string().min(1).max(100).optional().describe("the reader's node id: its own changes are left out"),
       }),
@@ -104,7 +104,7 @@ export const peerRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
     schema: {
       tags: ['peer'],
       summary: 'Apply a batch of changes (all or nothing)',
-      body: z.object({ changes: z.array(changeSchema).max(MAX_BATCH) }),
+      body: z.object({ changes: z.array(changeSchema).max(MAX_BATCH_SIZE) }),
       response: {
         200: z.object({ received: z.number(), applied: z.number(), skipped_duplicate: z.number(), skipped_stale: z.number() }),
         409: errorResponses[400].describe('identity conflict: a change whose identity is taken by another change, or that claims this node as its origin (recorded as an integrity alert)'),
