@@ -44,7 +44,7 @@ describe('GET /api/sync/files/checksums', () => {
   it.each([
     ['path=../etc', /querystring\.path/],
     ['path=photos', /querystring\.path/],
-    ['', /querystring\.path/],
+    ['', /querystring\.directory: required/],
     ['path=config&since=yesterday', /querystring\.since/],
     ['path=config&after_seq=-1', /querystring\.after_seq/],
     ['path=config&scan=maybe', /querystring\.scan/],

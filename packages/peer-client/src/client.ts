@@ -140,13 +140,13 @@ export class PeerClient {
   /** One page of the peer's manifest; `scan: false` skips the peer's disk scan (for pages after the first). */
   fileManifest(directory: string, afterSeq: string, limit = 1000, scan = true): Promise<FileManifestResponse> {
     return this.#json('file manifest', fileManifestResponseSchema, () =>
-      this.#http.get<string>('files/checksums', { searchParams: { path: directory, after_seq: afterSeq, limit, scan: String(scan) } }),
+      this.#http.get<string>('files/checksums', { searchParams: { directory, after_seq: afterSeq, limit, scan: String(scan) } }),
     );
   }
 
   /** Starts a download; resolves once the peer answered, with the file's announced checksum and mtime. */
   async downloadFile(directory: string, file: string): Promise<DownloadedFile> {
-    const stream = this.#streams.stream('files/download', { searchParams: { path: directory, file } });
+    const stream = this.#streams.stream('files/download', { searchParams: { directory, file } });
     try {
       const response = await this.#call('download', () =>
         new Promise<{ statusCode: number; headers: Response['headers'] }>((resolve, reject) => {
@@ -167,7 +167,7 @@ export class PeerClient {
     const replaces = meta.replaces === undefined ? {} : { replaces: comparedText(meta.replaces) };
     await this.#call('upload', () =>
       this.#streams.put('files/upload', {
-        searchParams: { path: directory, file, sha256: meta.sha256, size: meta.size, mtime_ms: Math.floor(meta.mtimeMs), ...replaces },
+        searchParams: { directory, file, sha256: meta.sha256, size: meta.size, mtime_ms: Math.floor(meta.mtimeMs), ...replaces },
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(meta.size) },
         body,
       }),
@@ -178,7 +178,7 @@ export class PeerClient {
   async uploadBundle(directory: string, body: Readable, length: number): Promise<void> {
     await this.#call('upload bundle', () =>
       this.#streams.put('files/upload-bundle', {
-        searchParams: { path: directory },
+        searchParams: { directory },
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
         body,
       }),
@@ -187,7 +187,7 @@ export class PeerClient {
 
   /** `replaces`: what the peer's file held when compared; the peer removes it only while it still does. */
   deleteFile(directory: string, file: string, replaces?: ComparedState): Promise<DeleteFileResponse> {
-    const searchParams = { path: directory, file, ...(replaces === undefined ? {} : { replaces: comparedText(replaces) }) };
+    const searchParams = { directory, file, ...(replaces === undefined ? {} : { replaces: comparedText(replaces) }) };
     return this.#json('delete file', deleteFileResponseSchema, () => this.#http.delete<string>('files', { searchParams }));
   }
 

@@ -22,15 +22,42 @@ import {
   parseComparedText,
   scanDirectory,
   writeVerified,
+  type FileDirectory,
 } from '@catchup/files';
 import type { AppContext } from '../context.ts';
 import { HttpError, notFound } from '../errors.ts';
 import { bigintString, errorResponses } from '../schemas.ts';
 
-const fileQuery = z.object({
-  path: z.enum(FILE_DIRECTORIES),
-  file: z.string().min(1).max(1024).describe('path relative to the folder, with forward slashes'),
-});
+/**
+ * The synced folder a file route works on: `directory`. `path` is its former name, still taken from
+ * peers that send it; a query naming both names one folder. Each route's query is
+ * z.object({ ...folderFields, … }).superRefine(oneFolder).transform(toDirectory).
+ */
+const folderFields = {
+  directory: z.enum(FILE_DIRECTORIES).optional().describe('the synced folder (required)'),
+  path: z.enum(FILE_DIRECTORIES).optional().describe('deprecated: the former name of directory'),
+};
+
+interface FolderFields {
+  directory?: FileDirectory | undefined;
+  path?: FileDirectory | undefined;
+}
+
+function oneFolder(query: FolderFields, ctx: z.RefinementCtx): void {
+  if (query.directory === undefined && query.path === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['directory'], message: `required: one of ${FILE_DIRECTORIES.join(', ')}` });
+  } else if (query.directory !== undefined && query.path !== undefined && query.directory !== query.path) {
+    ctx.addIssue({ code: 'custom', path: ['directory'], message: 'names another folder than path, its deprecated name' });
+  }
+}
+
+function toDirectory<Query extends FolderFields>({ directory, path, ...fields }: Query): Omit<Query, 'directory' | 'path'> & { directory: FileDirectory } {
+  return { ...fields, directory: (directory ?? path)! };
+}
+
+const fileField = { file: z.string().min(1).max(1024).describe('path relative to the folder, with forward slashes') };
+/** The most manifest entries one page holds. */
+const MANIFEST_PAGE_MAX = 10_000;
 /** What the sender compared against (a file sync): the file is replaced or removed only while it still holds it. */
 const replacesParam = z.string().regex(COMPARED_TEXT, COMPARED_TEXT_RULE).optional();
 const sha256Param = z.string().regex(/^[0-9a-f]{64}$/, 'a lower-case hex sha256');
@@ -84,13 +111,13 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       tags: ['files'],
       summary: 'Manifest of a synced folder: files (and deletions) with sha256, size, mtime and change sequence',
       querystring: z.object({
-        path: z.enum(FILE_DIRECTORIES),
+        ...folderFields,
         catchup_mode: z.enum(['true', 'false']).default('false').describe('with since: only files modified after it'),
         since: z.iso.datetime({ offset: true }).optional(),
         after_seq: bigintString.optional().describe('only changes after this sequence (clock-independent)'),
-        limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+        limit: z.coerce.number().int().min(1).max(MANIFEST_PAGE_MAX).default(1000),
         scan: z.enum(['true', 'false']).default('true').describe('bring the manifest up to date with the disk first; a reader paging through sets false after its first page'),
-      }),
+      }).superRefine(oneFolder).transform(toDirectory),
       response: {
         200: z.object({
           path: z.enum(FILE_DIRECTORIES),
@@ -103,7 +130,7 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       },
     },
   }, async (request) => {
-    const { path: directory, catchup_mode, since, after_seq, limit, scan } = request.query;
+    const { directory, catchup_mode, since, after_seq, limit, scan } = request.query;
     const scanned = scan === 'true' ? await scanDirectory(ctx.pool, ctx.config.dataDir, directory, { exclude }) : null;
     const page = await readManifest(ctx.pool, directory, {
       limit,
@@ -117,11 +144,11 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
     schema: {
       tags: ['files'],
       summary: 'Stream a file; x-sha256 and x-mtime-ms headers describe it',
-      querystring: fileQuery,
+      querystring: z.object({ ...folderFields, ...fileField }).superRefine(oneFolder).transform(toDirectory),
       response: { ...errorResponses },
     },
   }, async (request, reply) => {
-    const { path: directory, file } = request.query;
+    const { directory, file } = request.query;
     const served = await openForSending(ctx.pool, directoryRoot(ctx.config.dataDir, directory), directory, file);
     if (!served) throw notFound(`File ${directory}/${file}`);
     return reply
@@ -140,16 +167,18 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       schema: {
         tags: ['files'],
         summary: 'Receive a file (application/octet-stream): verified against sha256 and size, then renamed into place',
-        querystring: fileQuery.extend({
+        querystring: z.object({
+          ...folderFields,
+          ...fileField,
           sha256: sha256Param,
           size: z.coerce.number().int().min(0),
           mtime_ms: z.coerce.number().int().refine((mtime) => isPlausibleMtime(mtime), MTIME_RULE),
           replaces: replacesParam,
-        }),
+        }).superRefine(oneFolder).transform(toDirectory),
         response: { 200: z.object({ path: z.string(), file: z.string(), sha256: z.string(), size: z.number() }), ...errorResponses },
       },
     }, async (request, reply) => {
-      const { path: directory, file, sha256, size, mtime_ms, replaces } = request.query;
+      const { directory, file, sha256, size, mtime_ms, replaces } = request.query;
       const body = uploadStream(request.body);
       if (size > ctx.config.fileUploadLimitBytes) throw new HttpError(413, `size: ${size} bytes is over the upload limit of ${ctx.config.fileUploadLimitBytes}`);
       try {
@@ -169,14 +198,14 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
       schema: {
         tags: ['files'],
         summary: 'Receive many small files in one body: per file a JSON header line {file, sha256, size, mtime_ms} then its bytes; all verified before any is put in place',
-        querystring: z.object({ path: z.enum(FILE_DIRECTORIES) }),
+        querystring: z.object(folderFields).superRefine(oneFolder).transform(toDirectory),
         response: {
           200: z.object({ path: z.string(), files: z.array(z.object({ file: z.string(), sha256: z.string(), size: z.number() })) }),
           ...errorResponses,
         },
       },
     }, async (request, reply) => {
-      const { path: directory } = request.query;
+      const { directory } = request.query;
       const body = uploadStream(request.body);
       let entries;
       try {
@@ -194,11 +223,11 @@ export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
     schema: {
       tags: ['files'],
       summary: 'Delete a file (a propagated delete); deleting a missing file is not an error',
-      querystring: fileQuery.extend({ replaces: replacesParam }),
+      querystring: z.object({ ...folderFields, ...fileField, replaces: replacesParam }).superRefine(oneFolder).transform(toDirectory),
       response: { 200: z.object({ deleted: z.boolean() }), ...errorResponses },
     },
   }, async (request) => {
-    const { path: directory, file, replaces } = request.query;
+    const { directory, file, replaces } = request.query;
     const deleted = await removeFile(directoryRoot(ctx.config.dataDir, directory), file, replaces ? parseComparedText(replaces) : undefined);
     await recordDeletion(ctx.pool, directory, file);
     return { deleted };
