@@ -11,7 +11,7 @@ const statementNames = new Map<string, string>();
 
 /**
  * A named prepared statement for a query run once per batch: each connection plans it once instead of
- * on every call (planning the bulk statements costs a few milliseconds each). Same text, same name.
+ * on every call (the bulk statements are costly to plan). Same text, same name.
  */
 export function prepared(text: string): { name: string; text: string } {
   let name = statementNames.get(text);

@@ -1,7 +1,7 @@
 // Reading a batch of changes from the JSON text it travels in, keeping each row image as the text it came
-// in. The applier hands row images to PostgreSQL as JSON text, so parsing them into objects only to
-// serialize them again was most of a receiving node's JavaScript and garbage-collection time; kept as
-// text, numbers also stay exactly as sent (JSON.parse turns 1.0 into 1 and rounds integers past 2^53).
+// in. The applier hands row images to PostgreSQL as JSON text, so they are never parsed into objects
+// and serialized again (the largest part of a batch, and work for nothing); kept as text, numbers also
+// stay exactly as sent (JSON.parse turns 1.0 into 1 and rounds integers past 2^53).
 //
 // The scanner takes the common shape only — every change field a string, row images objects or null,
 // a row image's id a string — and checks it as changeSchema does. For anything else it gives undefined,
