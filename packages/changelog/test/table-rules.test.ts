@@ -1,6 +1,7 @@
 // What it takes for a table to be synced, decided from catalog facts (pure).
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { SAMPLE_TABLES } from '@catchup/testing';
 import { countsExactly, EXACT_COUNT_MAX_BYTES, keyRefusal, nameRefusal, standingOf, type TableFacts } from '../src/table-rules.ts';
 
 const uuidId = { column: 'id', type: 'uuid', serial: false };
@@ -35,7 +36,7 @@ describe('nameRefusal', () => {
     const created = readdirSync(migrations, { withFileTypes: true })
       .filter((entry) => entry.isDirectory())
       .flatMap((entry) => [...readFileSync(new URL(`${entry.name}/migration.sql`, migrations), 'utf8').matchAll(/CREATE TABLE "(\w+)"/g)].map((m) => m[1]!));
-    const application = new Set(['teams', 'events', 'matches', 'scouting_data']);
+    const application = new Set<string>(SAMPLE_TABLES);
     const internal = created.filter((name) => !application.has(name));
     expect(internal.length).toBeGreaterThan(5);
     expect(internal.filter((name) => nameRefusal(name) === null)).toEqual([]);

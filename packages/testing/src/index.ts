@@ -6,7 +6,7 @@ export {
   type TestDatabase,
 } from './databases.ts';
 export { uniqueQueuePrefix, deleteKeysWithPrefix, useQueuePrefix } from './redis.ts';
-export { clockLeadMs, rowsWithoutTheirLoggedVersion, sampleTablesDigest } from './integrity.ts';
+export { SAMPLE_TABLES, clockLeadMs, rowsWithoutTheirLoggedVersion, sampleTablesDigest } from './integrity.ts';
 export { usePrivatePostgres, type PrivatePostgres } from './private-postgres.ts';
 export { usePrivateRedis, type PrivateRedis } from './private-redis.ts';
 export { openTcpProxy, startTcpProxy, type TcpProxy } from './tcp-proxy.ts';

@@ -2,7 +2,7 @@
 import type { Pool } from '@catchup/db';
 
 /** The sample application's synced tables. */
-const SAMPLE_TABLES = ['teams', 'events', 'matches', 'scouting_data'] as const;
+export const SAMPLE_TABLES = ['teams', 'events', 'matches', 'scouting_data'] as const;
 
 /**
  * Rows whose values are not those of their standing logged version (the newest change of the row, not a
