@@ -88,8 +88,11 @@ describe('retention and full baselines', () => {
     const posted = await apiA('/api/sync/changes', { method: 'POST', json: { changes: [relayed] } });
     expect(await posted.json()).toEqual({ received: 1, applied: 0, skipped_duplicate: 0, skipped_stale: 1 });
 
-    // The catch-up: A sends its retained log to B and pulls B's, both full baselines.
+    // The catch-up: A sends its retained log to B and pulls B's, both full baselines, in pages of 2 (so
+    // that both go page by page in row-key order, the pulled one after a first page in position order).
+    expect((await apiA('/api/sync/config', { method: 'PUT', json: { catchup_batch_size: 2 } })).status).toBe(200);
     const result = await scanA();
+    expect((await apiA('/api/sync/config', { method: 'PUT', json: { catchup_batch_size: 100 } })).status).toBe(200);
     expect(result).toMatchObject({
       success: true,
       mode: 'full baseline',

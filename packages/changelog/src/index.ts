@@ -2,7 +2,19 @@ export { MAX_BIGINT, OPERATIONS, acceptChangeFast, bigintString, changeSchema, c
 export { BatchRejectedError, IdentityConflictError } from './errors.ts';
 export { applyBatch, applyChanges, applyIncoming, type ApplyOptions, type ApplyResult } from './apply.ts';
 export { checkChanges, incomingFromChange, scanChangesDocument, type ChangesDocument, type IncomingChange } from './wire.ts';
-export { readChanges, readChangesJson, latestSequence, type ChangePage, type ChangePageJson, type ReadOptions } from './read.ts';
+export {
+  formatRowKeyCursor,
+  latestSequence,
+  parseRowKeyCursor,
+  readChanges,
+  readChangesByKeyJson,
+  readChangesJson,
+  type ChangePage,
+  type ChangePageJson,
+  type KeyOrderedPageJson,
+  type ReadOptions,
+  type RowKeyCursor,
+} from './read.ts';
 export { countMissingChanges, findUnmadeClaims, measureBacklog, type Backlog, type PeerPosition, type UnmadeClaims } from './detect.ts';
 export { acknowledgeRange, getCursor, type AckRange, type CursorDirection } from './cursors.ts';
 export { getNodeIdentity, type NodeIdentity } from './identity.ts';

@@ -49,13 +49,19 @@ const CHANGE_JSON = `concat('{"sequence":"', c.sequence, '","table_name":"', c.t
   ',"old_data":', coalesce(c.old_data::text, 'null'), ',"timestamp":"', to_char(c."timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
   '","origin_node_id":', to_json(c.origin_node_id), ',"origin_sequence":"', c.origin_sequence, '","hlc":"', c.hlc, '"}')`;
 
-function pageQuery(options: ReadOptions, quote: (text: string) => string, sorted: boolean): string {
+/** The conditions every page shares: positions after `after` up to `upTo`, the reader's own changes left out. */
+function rangeConditions(options: ReadOptions, quote: (text: string) => string): string {
   for (const position of [options.after, options.upTo ?? '0']) {
     if (!isBigintString(position)) throw new Error(`not a log position: ${JSON.stringify(position)}`);
   }
   if (!Number.isSafeInteger(options.limit) || options.limit < 1) throw new Error(`not a page size: ${options.limit}`);
   const upTo = options.upTo === undefined ? '' : `AND sequence <= ${options.upTo}`;
   const excluded = options.excludeOrigin === undefined ? '' : `AND origin_node_id <> ${quote(options.excludeOrigin)}`;
+  return `sequence > ${options.after} ${upTo} ${excluded}`;
+}
+
+function pageQuery(options: ReadOptions, quote: (text: string) => string, sorted: boolean): string {
+  const conditions = rangeConditions(options, quote);
   // One statement, one snapshot: the page and the newest position agree. The aggregates take the rows in
   // the page's order; the positions, gathered by the same pass, prove it, and a page that ever came out
   // of order is read again with the order spelled out in the aggregate (which sorts, even rows already
@@ -67,7 +73,7 @@ function pageQuery(options: ReadOptions, quote: (text: string) => string, sorted
         SELECT max(c.sequence) AS last, count(*) AS count, array_agg(c.sequence) AS positions,
                count(*) FILTER (WHERE c.operation = 'delete') AS deletes,
                string_agg(${CHANGE_JSON}, ','${sorted ? ' ORDER BY c.sequence' : ''}) AS json
-          FROM (SELECT * FROM database_changes WHERE sequence > ${options.after} ${upTo} ${excluded} ORDER BY sequence LIMIT ${options.limit}) c
+          FROM (SELECT * FROM database_changes WHERE ${conditions} ORDER BY sequence LIMIT ${options.limit}) c
       ) p
   ) TO STDOUT (FORMAT binary)`;
 }
@@ -102,6 +108,104 @@ async function copyOneRow(client: PoolClient, query: string): Promise<(Buffer | 
   const chunks: Buffer[] = [];
   for await (const chunk of client.query(copyTo(query))) chunks.push(chunk as Buffer);
   return binaryCopyRow(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+}
+
+/**
+ * Where a page in row-key order ends: the last entry's table, row and position, or only a table when the
+ * next page starts at that table's first row. Spelled `table/record_id/position` (or `table`) on the
+ * wire: table names are plain identifiers, record ids UUIDs.
+ */
+export type RowKeyCursor = { table: string; recordId: string; sequence: string } | { table: string; recordId?: undefined; sequence?: undefined };
+
+const ROW_KEY_CURSOR = /^([a-z_][a-z0-9_]*)(?:\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/(\d+))?$/;
+
+/** Reads a row-key cursor as the wire spells it; null when it is not one. */
+export function parseRowKeyCursor(text: string): RowKeyCursor | null {
+  const match = ROW_KEY_CURSOR.exec(text);
+  if (!match) return null;
+  if (match[2] === undefined) return { table: match[1]! };
+  if (!isBigintString(match[3])) return null;
+  return { table: match[1]!, recordId: match[2], sequence: match[3]! };
+}
+
+export const formatRowKeyCursor = (key: RowKeyCursor) => (key.recordId === undefined ? key.table : `${key.table}/${key.recordId}/${key.sequence}`);
+
+/** A page of the log in row-key order: entries of a range, grouped by row. */
+export interface KeyOrderedPageJson {
+  body: Buffer;
+  count: number;
+  deletes: number;
+  /** Where the next page starts; null when this page holds the range's last entry. */
+  nextKey: RowKeyCursor | null;
+  latestSequence: string;
+}
+
+/**
+ * Reads the entries of a range (after, upTo] in row-key order (table, record id, position) instead of
+ * position order, `afterKey` being where the last page ended. A full baseline moves the standing
+ * version of every row: in key order, the receiver writes its table's key index and the log's row index
+ * at ascending keys — the pages it touches are the ones it just touched — where in position order every
+ * row lands on a random page of indexes that outgrow memory. The range is acknowledged as a whole once
+ * its last page is applied: no position range ends inside it.
+ *
+ * A page holds rows of one table, read along the log's row index (table, record id): the rest of the
+ * row the last page ended in, then the next rows. Each page names its table and key as literals, so
+ * that the planner sees how few entries a page takes and walks the index rather than sorting the log.
+ * A page shorter than asked ends its table: the next starts at the next table that has entries.
+ */
+export async function readChangesByKeyJson(db: Pool | PoolClient, options: ReadOptions & { afterKey: RowKeyCursor | null }): Promise<KeyOrderedPageJson> {
+  const client = 'release' in db ? db : await db.connect();
+  try {
+    const quote = (text: string) => client.escapeLiteral(text);
+    const conditions = rangeConditions(options, quote);
+    let key = options.afterKey;
+    if (key && !parseRowKeyCursor(formatRowKeyCursor(key))) throw new Error(`not a row-key cursor: ${JSON.stringify(key)}`);
+    if (!key) {
+      const first = await nextTable(client, null);
+      if (first === null) return { body: Buffer.from('{"changes":[]}'), count: 0, deletes: 0, nextKey: null, latestSequence: await latestSequence(client) };
+      key = { table: first };
+    }
+    const table = `table_name = '${key.table}'`;
+    const rows =
+      key.recordId === undefined
+        ? `(SELECT * FROM database_changes WHERE ${table} AND ${conditions} ORDER BY record_id, sequence LIMIT ${options.limit})`
+        : `(SELECT * FROM database_changes WHERE ${table} AND record_id = '${key.recordId}' AND sequence > ${key.sequence} AND ${conditions} ORDER BY sequence LIMIT ${options.limit})
+           UNION ALL
+           (SELECT * FROM database_changes WHERE ${table} AND record_id > '${key.recordId}' AND ${conditions} ORDER BY record_id, sequence LIMIT ${options.limit})`;
+    const fields = await copyOneRow(
+      client,
+      `COPY (
+        WITH c AS MATERIALIZED (SELECT * FROM (${rows}) r LIMIT ${options.limit})
+        SELECT (SELECT coalesce(max(sequence), 0)::text FROM database_changes),
+               (SELECT concat(record_id, '/', sequence) FROM c ORDER BY record_id DESC, sequence DESC LIMIT 1),
+               (SELECT count(*)::text FROM c),
+               '{"changes":[' || coalesce((SELECT string_agg(${CHANGE_JSON}, ',' ORDER BY c.record_id, c.sequence) FROM c), '') || ']}',
+               (SELECT count(*)::text FROM c WHERE c.operation = 'delete')
+      ) TO STDOUT (FORMAT binary)`,
+    );
+    const [latest, last, counted, body, deletes] = fields;
+    const count = Number(counted!.toString('latin1'));
+    let nextKey: RowKeyCursor | null;
+    if (count === options.limit) {
+      const [recordId, sequence] = last!.toString('latin1').split('/') as [string, string];
+      nextKey = { table: key.table, recordId, sequence };
+    } else {
+      const following = await nextTable(client, key.table);
+      nextKey = following === null ? null : { table: following };
+    }
+    return { body: body!, count, deletes: Number(deletes!.toString('latin1')), nextKey, latestSequence: latest!.toString('latin1') };
+  } finally {
+    if (client !== db) client.release();
+  }
+}
+
+/** The first table after `after` (or the first of all) with entries in the log: one step along its row index. */
+async function nextTable(client: PoolClient, after: string | null): Promise<string | null> {
+  const { rows } =
+    after === null
+      ? await client.query<{ name: string | null }>('SELECT min(table_name) AS name FROM database_changes')
+      : await client.query<{ name: string | null }>('SELECT min(table_name) AS name FROM database_changes WHERE table_name > $1', [after]);
+  return rows[0]!.name;
 }
 
 export async function readChanges(db: Pool | PoolClient, options: ReadOptions): Promise<ChangePage> {

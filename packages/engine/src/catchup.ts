@@ -6,6 +6,7 @@ import type { PingResponse } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
 import { planReceiveRanges, planSendRanges, type Range } from './ranges.ts';
 import { applyPeerBatch } from './integrity.ts';
+import { asOneRange, readsAsBaseline, receivePages, sendRangeByKey, type RangeReceived, type RangeSent } from './full-baseline.ts';
 import { describeResult, sumFileChanges, type CatchupResult, type FileChanges, type FullBaselineCounts } from './catchup-result.ts';
 
 export interface CatchupPlan {
@@ -29,24 +30,11 @@ export interface FullBaselineDirections {
   receive: boolean;
 }
 
-export interface SendOutcome {
-  range: Range;
-  sent: number;
-  /** Of them, deletes (tombstones). */
-  tombstones: number;
-}
+/** What a batch-send job sent. */
+export type SendOutcome = { range: Range } & RangeSent;
 
-export interface ReceiveOutcome {
-  range: Range;
-  received: number;
-  applied: number;
-  skippedDuplicate: number;
-  skippedStale: number;
-  /** Of the received, deletes (tombstones). */
-  tombstones: number;
-  /** The peer's pages said its log was pruned past the range's start: what came was a baseline. */
-  fullBaseline: boolean;
-}
+/** What a batch-receive job received and applied. */
+export type ReceiveOutcome = { range: Range } & RangeReceived;
 
 const sum = <T>(items: T[], pick: (t: T) => number) => items.reduce((n, t) => n + pick(t), 0);
 
@@ -57,17 +45,19 @@ export async function planCatchup(ctx: EngineContext, server: SyncServer, ping: 
     : { ranges: [], changes: 0 };
   const receive = server.syncDatabase ? planReceiveRanges(server.receivedCursor.toString(), ping.latest_sequence, batchSize) : [];
   const horizon = await readLogHorizon(ctx.pool);
+  const fullBaseline = {
+    send: send.ranges.length > 0 && needsFullBaseline(server.sentCursor.toString(), horizon.prunedThrough),
+    receive: receive.length > 0 && needsFullBaseline(server.receivedCursor.toString(), ping.pruned_through ?? '0'),
+  };
   return {
     serverId: server.id,
     peerNodeId: ping.node_id,
     batchSize,
-    send: send.ranges,
-    receive,
+    // A full baseline goes as one range, read in row-key order (see full-baseline.ts).
+    send: fullBaseline.send ? asOneRange(send.ranges) : send.ranges,
+    receive: fullBaseline.receive ? asOneRange(receive) : receive,
     missingChanges: send.changes,
-    fullBaseline: {
-      send: send.ranges.length > 0 && needsFullBaseline(server.sentCursor.toString(), horizon.prunedThrough),
-      receive: receive.length > 0 && needsFullBaseline(server.receivedCursor.toString(), ping.pruned_through ?? '0'),
-    },
+    fullBaseline,
   };
 }
 
@@ -81,6 +71,11 @@ async function serverById(ctx: EngineContext, serverId: number): Promise<SyncSer
 export async function sendRange(ctx: EngineContext, serverId: number, peerNodeId: string, range: Range): Promise<SendOutcome> {
   const server = await serverById(ctx, serverId);
   const settings = await ctx.settings();
+  if (readsAsBaseline(range, (await readLogHorizon(ctx.pool)).prunedThrough)) {
+    const baseline = await sendRangeByKey(ctx, ctx.peerClient(server, settings), peerNodeId, range, settings.catchup_batch_size);
+    await acknowledgeRange(ctx.pool, serverId, 'sent', range);
+    return { range, ...baseline };
+  }
   let sent = 0;
   let tombstones = 0;
   let cursor = range.from;
@@ -102,23 +97,8 @@ export async function sendRange(ctx: EngineContext, serverId: number, peerNodeId
 export async function receiveRange(ctx: EngineContext, serverId: number, range: Range): Promise<ReceiveOutcome> {
   const server = await serverById(ctx, serverId);
   const settings = await ctx.settings();
-  const client = ctx.peerClient(server, settings);
-  const outcome: ReceiveOutcome = { range, received: 0, applied: 0, skippedDuplicate: 0, skippedStale: 0, tombstones: 0, fullBaseline: false };
-  let cursor = range.from;
-  for (;;) {
-    const page = await client.readChangesToApply({ after: cursor, upTo: range.to, limit: settings.catchup_batch_size, excludeOrigin: ctx.nodeId });
-    if (page.changes.length) {
-      const result = await applyPeerBatch(ctx, page.changes, { serverId, via: `page pulled from ${server.name}` });
-      outcome.received += result.received;
-      outcome.applied += result.applied;
-      outcome.skippedDuplicate += result.skipped_duplicate;
-      outcome.skippedStale += result.skipped_stale;
-      for (const c of page.changes) if (c.operation === 'delete') outcome.tombstones++;
-    }
-    if (page.pruned_through !== undefined && needsFullBaseline(range.from, page.pruned_through)) outcome.fullBaseline = true;
-    if (!page.has_more || BigInt(page.next_cursor) >= BigInt(range.to)) break;
-    cursor = page.next_cursor;
-  }
+  const received = await receivePages(ctx, ctx.peerClient(server, settings), serverId, `page pulled from ${server.name}`, range, settings.catchup_batch_size);
+  const outcome: ReceiveOutcome = { range, ...received };
   await acknowledgeRange(ctx.pool, serverId, 'received', range);
   return outcome;
 }

@@ -68,6 +68,8 @@ function changesSearch(query: ReadChangesQuery): Record<string, string | number>
   const searchParams: Record<string, string | number> = { after: query.after, limit: query.limit };
   if (query.upTo !== undefined) searchParams.up_to = query.upTo;
   if (query.excludeOrigin !== undefined) searchParams.exclude_origin = query.excludeOrigin;
+  if (query.order !== undefined) searchParams.order = query.order;
+  if (query.afterKey !== undefined) searchParams.after_key = query.afterKey;
   return searchParams;
 }
 

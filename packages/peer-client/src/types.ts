@@ -1,7 +1,7 @@
 // The peer API's wire shapes (snake_case), as zod schemas: the client validates every answer by them, and
 // the server's route schemas may use the same definitions. The TypeScript types derive from them.
 import { z } from 'zod';
-import { bigintString, changeSchema } from '@catchup/changelog';
+import { bigintString, changeSchema, parseRowKeyCursor } from '@catchup/changelog';
 
 const count = z.number().int().nonnegative();
 
@@ -29,6 +29,8 @@ export const changesPagePositionSchema = z.object({
   latest_sequence: bigintString,
   /** The log's pruned horizon when the page was read (see pingResponseSchema). */
   pruned_through: bigintString.optional(),
+  /** A page read in row-key order: where the next one starts (absent after the last). */
+  next_key: z.string().refine((key) => parseRowKeyCursor(key) !== null, 'a row-key cursor: table/record_id/position').optional(),
 });
 
 export const changesPageResponseSchema = changesPagePositionSchema.extend({ changes: z.array(changeSchema) });
@@ -68,6 +70,9 @@ export interface ReadChangesQuery {
   limit: number;
   upTo?: string;
   excludeOrigin?: string;
+  /** 'key': the range in row-key order (a full baseline); pages after the first start at `afterKey`. */
+  order?: 'key';
+  afterKey?: string;
 }
 
 export interface DownloadedFile {

@@ -2,7 +2,19 @@
 import type { FastifySchemaCompiler } from 'fastify';
 import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { changeOutputSchema, changeSchema, incomingFromChange, latestSequence, readChangesJson, readLogHorizon, scanChangesDocument, type IncomingChange } from '@catchup/changelog';
+import {
+  changeOutputSchema,
+  changeSchema,
+  formatRowKeyCursor,
+  incomingFromChange,
+  latestSequence,
+  parseRowKeyCursor,
+  readChangesByKeyJson,
+  readChangesJson,
+  readLogHorizon,
+  scanChangesDocument,
+  type IncomingChange,
+} from '@catchup/changelog';
 import { MAX_BATCH_SIZE } from '@catchup/config';
 import { applyPeerBatch, nodeWallClock } from '@catchup/engine';
 import { latestFileSeq } from '@catchup/files';
@@ -69,6 +81,12 @@ export const peerRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
         limit: z.coerce.number().int().min(1).max(MAX_BATCH_SIZE).optional().describe('defaults to catchup_batch_size'),
         up_to: sequenceParam.optional(),
         exclude_origin: z.string().min(1).max(100).optional().describe("the reader's node id: its own changes are left out"),
+        order: z.enum(['position', 'key']).default('position').describe("'key': the range in row-key order, as a full baseline reads it"),
+        after_key: z
+          .string()
+          .refine((key) => parseRowKeyCursor(key) !== null, 'a row-key cursor: table/record_id/position, as next_key gives it')
+          .optional()
+          .describe("with order=key: the previous page's next_key"),
       }),
       response: {
         200: z.object({
@@ -77,25 +95,36 @@ export const peerRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app
           has_more: z.boolean(),
           latest_sequence: z.string(),
           pruned_through: z.string().describe("the log's pruned horizon: a reader whose cursor is below it gets a full baseline"),
+          next_key: z.string().optional().describe('with order=key: where the next page starts (absent after the last)'),
         }),
         ...errorResponses,
       },
     },
   }, async (request, reply) => {
-    const { after, limit, up_to, exclude_origin } = request.query;
-    const page = await readChangesJson(ctx.pool, {
+    const { after, limit, up_to, exclude_origin, order, after_key } = request.query;
+    const options = {
       after,
       limit: limit ?? (await ctx.engine.settings()).catchup_batch_size,
       ...(up_to ? { upTo: up_to } : {}),
       ...(exclude_origin ? { excludeOrigin: exclude_origin } : {}),
-    });
+    };
+    let page: { body: Buffer; nextCursor: string; hasMore: boolean; latestSequence: string; nextKey?: string };
+    if (order === 'key') {
+      const byKey = await readChangesByKeyJson(ctx.pool, { ...options, afterKey: after_key ? parseRowKeyCursor(after_key) : null });
+      // The range is read as a whole: its cursor moves only once the last page is in.
+      page = { body: byKey.body, nextCursor: after, hasMore: byKey.nextKey !== null, latestSequence: byKey.latestSequence };
+      if (byKey.nextKey) page.nextKey = formatRowKeyCursor(byKey.nextKey);
+    } else {
+      page = await readChangesJson(ctx.pool, options);
+    }
     // The horizon is read after the page: entries pruned before the page was read are then always within
     // it (a prune in between can only make it say more was pruned than the page missed, never less).
     const horizon = await readLogHorizon(ctx.pool);
     // The page comes from PostgreSQL as JSON bytes in the response's shape: sent as they are, not parsed
     // and serialized again (Fastify sends a Buffer untouched, which the type provider cannot express —
     // hence the cast).
-    const tail = `,"next_cursor":"${page.nextCursor}","has_more":${page.hasMore},"latest_sequence":"${page.latestSequence}","pruned_through":"${horizon.prunedThrough}"}`;
+    const nextKey = page.nextKey ? `,"next_key":"${page.nextKey}"` : '';
+    const tail = `,"next_cursor":"${page.nextCursor}","has_more":${page.hasMore},"latest_sequence":"${page.latestSequence}","pruned_through":"${horizon.prunedThrough}"${nextKey}}`;
     const body = Buffer.concat([page.body.subarray(0, page.body.length - 1), Buffer.from(tail)]); // {"changes":[…] + tail
     return reply.type('application/json; charset=utf-8').send(body as never);
   });
