@@ -4,8 +4,9 @@
 // (copy_data = true). See ../shared/ANCHORS.md, "Full baseline".
 import { getNodeIdentity, pruneLog } from '@catchup/changelog';
 import { createPool } from '@catchup/db';
+import type { CatchupResult } from '@catchup/engine';
 import { freePort } from '@catchup/testing/services';
-import { DIGEST, peakRssMb, postmasterOfDatabase, register, row, sql, startNodeProcess, stop, type NodeProcess } from './catchup.ts';
+import { DIGEST, peakRssMb, postmasterOfDatabase, postScan, register, row, sql, startNodeProcess, stop, type NodeProcess } from './catchup.ts';
 import { instanceCpuSeconds, processCpuSeconds } from './cpu.ts';
 import { benchUrl, checkpoint, dropBenchDatabases, freshMigratedDatabase } from './databases.ts';
 import { logicalAvailable, logicalInitialCopy } from './logical-replication.ts';
@@ -38,13 +39,6 @@ function fillSql(rows: number): string[] {
 const TABLE_SQL = `CREATE TABLE scouting_data (id uuid PRIMARY KEY, team_number int NOT NULL, match_number int NOT NULL, event_id uuid,
   scouting_team_number int NOT NULL, scouter text, data jsonb NOT NULL DEFAULT '{}', is_active boolean NOT NULL DEFAULT true,
   updated_at timestamptz(3) NOT NULL DEFAULT now());`;
-
-interface ScanResult {
-  success: boolean;
-  mode: string;
-  errors: string[];
-  full_baseline?: { rows_sent: number; tombstones_sent: number };
-}
 
 export async function benchBaseline(): Promise<void> {
   const rows = Number(process.env.BENCH_BASELINE_ROWS ?? 1_000_000);
@@ -91,16 +85,15 @@ export async function benchBaseline(): Promise<void> {
       b = await startNodeProcess('bench-base-b', dbB, portB, {}, { separateWorker: true });
       await register(a, b, 'bench-base-b');
       await register(b, a, 'bench-base-a');
-      let result: ScanResult | undefined;
+      let result: CatchupResult | undefined;
       const postmasterPid = await postmasterOfDatabase(dbA);
       const pids = [a.child.pid!, a.worker!.pid!, b.child.pid!, b.worker!.pid!];
       const cpuNow = () => [...pids.map(processCpuSeconds), instanceCpuSeconds(postmasterPid)];
       const cpuBefore = cpuNow();
       seconds = await timed(async () => {
-        const res = await fetch(`http://127.0.0.1:${a.port}/api/sync/catchup/scan`, { method: 'POST', headers: { 'x-api-key': a.key, 'content-type': 'application/json' }, body: '{}' });
-        const body = (await res.json()) as { results: ScanResult[] };
+        const { status, body } = await postScan<{ results: CatchupResult[] }>(a);
         result = body.results[0];
-        if (res.status !== 200 || !result?.success) throw new Error(`scan: ${res.status} ${JSON.stringify(body).slice(0, 500)}`);
+        if (status !== 200 || !result?.success) throw new Error(`scan: ${status} ${JSON.stringify(body).slice(0, 500)}`);
       });
       // Where the time went: with every core busy, CPU saved anywhere shortens the baseline.
       const cpu = cpuNow().map((after, i) => (after - cpuBefore[i]!).toFixed(2));

@@ -1,6 +1,7 @@
 // Benchmark: a whole catch-up between two nodes (an API process and a worker process each) after B was offline
 // while A took the apply benchmark's workload, against PostgreSQL logical replication of the same.
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort, waitForHealth } from '@catchup/testing/services';
@@ -10,6 +11,32 @@ import { benchUrl, checkpoint, dropBenchDatabases, freshMigratedDatabase } from 
 import { instanceCpuSeconds, postmasterOf, processCpuSeconds } from './cpu.ts';
 import { logicalAvailable, logicalReplicationBaseline } from './logical-replication.ts';
 import { formatRate, printTable, timed } from './report.ts';
+
+/**
+ * POST /api/sync/catchup/scan on a node and its answer. Over node:http, which waits as long as the scan
+ * does (fetch gives up after 300 s without response headers).
+ */
+export function postScan<T>(node: Pick<NodeProcess, 'port' | 'key'>): Promise<{ status: number; body: T }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      { host: '127.0.0.1', port: node.port, path: '/api/sync/catchup/scan', method: 'POST', headers: { 'x-api-key': node.key, 'content-type': 'application/json' } },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          try {
+            resolve({ status: response.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as T });
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        });
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+    request.end('{}');
+  });
+}
 
 const PREFIX = 'catchup_bench_e2e_';
 const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
@@ -190,9 +217,8 @@ export async function ourCatchup(size: number): Promise<CatchupFigures> {
     });
     const cpuBefore = cpuNow();
     const seconds = await timed(async () => {
-      const res = await fetch(`http://127.0.0.1:${a.port}/api/sync/catchup/scan`, { method: 'POST', headers: { 'x-api-key': a.key, 'content-type': 'application/json' }, body: '{}' });
-      const body = (await res.json()) as { results: { success: boolean; errors: string[] }[] };
-      if (res.status !== 200 || !body.results[0]?.success) throw new Error(`scan: ${res.status} ${JSON.stringify(body).slice(0, 500)}`);
+      const { status, body } = await postScan<{ results: { success: boolean; errors: string[] }[] }>(a);
+      if (status !== 200 || !body.results[0]?.success) throw new Error(`scan: ${status} ${JSON.stringify(body).slice(0, 500)}`);
     });
     const cpuAfter = cpuNow(); // before the checks below, which cost PostgreSQL a second or two
     const [[da], [db]] = await Promise.all([sql<{ n: string; h: string }>(dbA, DIGEST), sql<{ n: string; h: string }>(dbB, DIGEST)]);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { dropBenchDatabases, freshMigratedDatabase } from './databases.ts';
 import { freePort } from '@catchup/testing/services';
-import { register, startNodeProcess, stop, type NodeProcess } from './catchup.ts';
+import { postScan, register, startNodeProcess, stop, type NodeProcess } from './catchup.ts';
 import { printTable, timed } from './report.ts';
 
 const PREFIX = 'catchup_bench_files_';
@@ -39,8 +39,7 @@ async function changeTree(root: string): Promise<void> {
 }
 
 async function scan(node: NodeProcess): Promise<{ uploaded: number }> {
-  const res = await fetch(`http://127.0.0.1:${node.port}/api/sync/catchup/scan`, { method: 'POST', headers: { 'x-api-key': node.key, 'content-type': 'application/json' }, body: '{}' });
-  const body = (await res.json()) as { results: { success: boolean; errors: string[]; file_changes: { uploaded: number } }[] };
+  const { body } = await postScan<{ results: { success: boolean; errors: string[]; file_changes: { uploaded: number } }[] }>(node);
   if (!body.results[0]?.success) throw new Error(`scan failed: ${JSON.stringify(body).slice(0, 400)}`);
   return body.results[0].file_changes;
 }

@@ -5,6 +5,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { benchUrl } from './databases.ts';
 import { timed } from './report.ts';
 
 const BIN = '/usr/lib/postgresql/15/bin';
@@ -21,22 +22,39 @@ export interface LogicalResult {
 }
 
 /**
- * Builds publisher and subscriber databases with `setupSql` (schema + baseline), disables the
- * subscription, runs `workloadSql` on the publisher, enables it, and times until `markerSql` finds the
- * marker row on the subscriber.
- */
-/**
  * Runs `work` against a throwaway cluster with wal_level=logical holding two empty databases, `pub` and
  * `sub`, and stops and removes the cluster afterwards.
  */
-async function withLogicalCluster<T>(work: (pub: pg.Client, sub: pg.Client) => Promise<T>): Promise<T> {
+/**
+ * The settings that decide how fast PostgreSQL writes, as the server our nodes use has them: the
+ * throwaway cluster runs with the same, so that both sides of a ratio write under the same memory and
+ * checkpoint budget.
+ */
+const MIRRORED_SETTINGS = ['shared_buffers', 'max_wal_size', 'min_wal_size', 'checkpoint_timeout', 'work_mem', 'maintenance_work_mem', 'effective_cache_size', 'wal_buffers'];
+
+async function sharedServerSettings(): Promise<string[]> {
+  const client = new pg.Client({ connectionString: benchUrl('postgres') });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string; value: string }>(
+      `SELECT name, current_setting(name) AS value FROM pg_settings WHERE name = ANY($1::text[]) ORDER BY name`,
+      [MIRRORED_SETTINGS],
+    );
+    return rows.map((r) => `${r.name}=${r.value}`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function withLogicalCluster<T>(work: (pub: pg.Client, sub: pg.Client, settings: string) => Promise<T>): Promise<T> {
+  const settings = await sharedServerSettings();
   const dir = mkdtempSync(path.join(tmpdir(), 'catchup-logical-'));
   chmodSync(dir, 0o777);
   const data = path.join(dir, 'data');
   try {
     asPostgres(`${BIN}/initdb`, ['-A', 'trust', '-U', 'postgres', '-D', data]);
     const start = () =>
-      asPostgres(`${BIN}/pg_ctl`, ['-D', data, '-l', path.join(dir, 'log'), '-w', '-o', `-p ${PORT} -c wal_level=logical -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c max_wal_size=4GB`, 'start']);
+      asPostgres(`${BIN}/pg_ctl`, ['-D', data, '-l', path.join(dir, 'log'), '-w', '-o', `-p ${PORT} -c wal_level=logical -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} ${settings.map((setting) => `-c ${setting}`).join(' ')}`, 'start']);
     try {
       start();
     } catch (err) {
@@ -55,7 +73,7 @@ async function withLogicalCluster<T>(work: (pub: pg.Client, sub: pg.Client) => P
     await pub.connect();
     await sub.connect();
     try {
-      return await work(pub, sub);
+      return await work(pub, sub, `cluster settings as the nodes' server: ${settings.join(' ')}`);
     } finally {
       await pub.end();
       await sub.end();
@@ -78,7 +96,7 @@ const clusterUrl = (db: string) => `postgresql://postgres@127.0.0.1:${PORT}/${db
  * marker row on the subscriber.
  */
 export async function logicalReplicationBaseline(setupSql: string, workloadSql: string[], markerSql: string): Promise<LogicalResult> {
-  return withLogicalCluster(async (pub, sub) => {
+  return withLogicalCluster(async (pub, sub, settings) => {
     await pub.query(setupSql);
     await sub.query(setupSql);
     await pub.query('CREATE PUBLICATION bench FOR ALL TABLES');
@@ -104,7 +122,7 @@ export async function logicalReplicationBaseline(setupSql: string, workloadSql: 
     await sub.query('ALTER SUBSCRIPTION bench DISABLE');
     await sub.query(`ALTER SUBSCRIPTION bench SET (slot_name = NONE)`);
     await sub.query('DROP SUBSCRIPTION bench');
-    return { seconds, note: 'subscriber applies with synchronous_commit=off (PostgreSQL default for apply workers)' };
+    return { seconds, note: `subscriber applies with synchronous_commit=off (PostgreSQL default for apply workers); ${settings}` };
   });
 }
 
@@ -115,7 +133,7 @@ export async function logicalReplicationBaseline(setupSql: string, workloadSql: 
  * pg_subscription_rel.
  */
 export async function logicalInitialCopy(schemaSql: string, fillSql: string[]): Promise<LogicalResult> {
-  return withLogicalCluster(async (pub, sub) => {
+  return withLogicalCluster(async (pub, sub, settings) => {
     await pub.query(schemaSql);
     for (const sql of fillSql) await pub.query(sql);
     await sub.query(schemaSql);
@@ -139,7 +157,7 @@ export async function logicalInitialCopy(schemaSql: string, fillSql: string[]): 
     await sub.query('ALTER SUBSCRIPTION bench DISABLE');
     await sub.query(`ALTER SUBSCRIPTION bench SET (slot_name = NONE)`);
     await sub.query('DROP SUBSCRIPTION bench');
-    return { seconds, note: 'initial table copy (COPY between the two databases of one cluster), synchronous_commit=off on the subscriber' };
+    return { seconds, note: `initial table copy (COPY between the two databases of one cluster), synchronous_commit=off on the subscriber; ${settings}` };
   });
 }
 
