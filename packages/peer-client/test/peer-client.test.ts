@@ -87,7 +87,7 @@ describe('a peer answering with a redirect', () => {
     const peer = await redirectingTo(elsewhere, 307);
     const err = await failure(clientOf(peer).downloadFile('uploads', 'a.txt'));
     expect(err.kind).toBe('rejected');
-    expect(err.message).toMatch(/\(download\) answered a redirect \(307 to http:\/\/127\.0\.0\.1:\d+\/api\/sync\/files\/download\?path=uploads&file=a\.txt\); redirects are not followed$/);
+    expect(err.message).toMatch(/\(download\) answered a redirect \(307 to http:\/\/127\.0\.0\.1:\d+\/api\/sync\/files\/download\?directory=uploads&file=a\.txt\); redirects are not followed$/);
     expect(elsewhere.requests).toEqual([]);
   });
 
