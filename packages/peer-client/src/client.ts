@@ -73,6 +73,14 @@ function changesSearch(query: ReadChangesQuery): Record<string, string | number>
   return searchParams;
 }
 
+/**
+ * The synced folder a file route works on, under both its names: `directory`, and `path`, the name a node
+ * of an older version requires. A node answers only when both name the same folder, so mixed versions sync.
+ */
+function folderSearch(directory: string): { directory: string; path: string } {
+  return { directory, path: directory };
+}
+
 export class PeerClient {
   readonly baseUrl: string;
   /** JSON calls, their bodies read as text and checked by the route's schema. */
@@ -142,13 +150,13 @@ export class PeerClient {
   /** One page of the peer's manifest; `scan: false` skips the peer's disk scan (for pages after the first). */
   fileManifest(directory: string, afterSeq: string, limit = 1000, scan = true): Promise<FileManifestResponse> {
     return this.#json('file manifest', fileManifestResponseSchema, () =>
-      this.#http.get<string>('files/checksums', { searchParams: { directory, after_seq: afterSeq, limit, scan: String(scan) } }),
+      this.#http.get<string>('files/checksums', { searchParams: { ...folderSearch(directory), after_seq: afterSeq, limit, scan: String(scan) } }),
     );
   }
 
   /** Starts a download; resolves once the peer answered, with the file's announced checksum and mtime. */
   async downloadFile(directory: string, file: string): Promise<DownloadedFile> {
-    const stream = this.#streams.stream('files/download', { searchParams: { directory, file } });
+    const stream = this.#streams.stream('files/download', { searchParams: { ...folderSearch(directory), file } });
     try {
       const response = await this.#call('download', () =>
         new Promise<{ statusCode: number; headers: Response['headers'] }>((resolve, reject) => {
@@ -169,7 +177,7 @@ export class PeerClient {
     const replaces = meta.replaces === undefined ? {} : { replaces: comparedText(meta.replaces) };
     await this.#call('upload', () =>
       this.#streams.put('files/upload', {
-        searchParams: { directory, file, sha256: meta.sha256, size: meta.size, mtime_ms: Math.floor(meta.mtimeMs), ...replaces },
+        searchParams: { ...folderSearch(directory), file, sha256: meta.sha256, size: meta.size, mtime_ms: Math.floor(meta.mtimeMs), ...replaces },
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(meta.size) },
         body,
       }),
@@ -180,7 +188,7 @@ export class PeerClient {
   async uploadBundle(directory: string, body: Readable, length: number): Promise<void> {
     await this.#call('upload bundle', () =>
       this.#streams.put('files/upload-bundle', {
-        searchParams: { directory },
+        searchParams: folderSearch(directory),
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
         body,
       }),
@@ -189,7 +197,7 @@ export class PeerClient {
 
   /** `replaces`: what the peer's file held when compared; the peer removes it only while it still does. */
   deleteFile(directory: string, file: string, replaces?: ComparedState): Promise<DeleteFileResponse> {
-    const searchParams = { directory, file, ...(replaces === undefined ? {} : { replaces: comparedText(replaces) }) };
+    const searchParams = { ...folderSearch(directory), file, ...(replaces === undefined ? {} : { replaces: comparedText(replaces) }) };
     return this.#json('delete file', deleteFileResponseSchema, () => this.#http.delete<string>('files', { searchParams }));
   }
 

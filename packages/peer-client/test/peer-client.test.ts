@@ -87,7 +87,7 @@ describe('a peer answering with a redirect', () => {
     const peer = await redirectingTo(elsewhere, 307);
     const err = await failure(clientOf(peer).downloadFile('uploads', 'a.txt'));
     expect(err.kind).toBe('rejected');
-    expect(err.message).toMatch(/\(download\) answered a redirect \(307 to http:\/\/127\.0\.0\.1:\d+\/api\/sync\/files\/download\?directory=uploads&file=a\.txt\); redirects are not followed$/);
+    expect(err.message).toMatch(/\(download\) answered a redirect \(307 to http:\/\/127\.0\.0\.1:\d+\/api\/sync\/files\/download\?directory=uploads&path=uploads&file=a\.txt\); redirects are not followed$/);
     expect(elsewhere.requests).toEqual([]);
   });
 
@@ -177,5 +177,28 @@ describe('a peer answering nonsense', () => {
     const page = await fakePeer(json({ changes: [], next_cursor: '', has_more: false, latest_sequence: '0' }));
     expect((await failure(clientOf(page).readChanges({ after: '0', limit: 1 }))).message).toMatch(/\(read changes\) answered an invalid response: next_cursor: /);
     expect((await failure(clientOf(page).readChangesToApply({ after: '0', limit: 1 }))).message).toMatch(/\(read changes\) answered an invalid response: next_cursor: /);
+  });
+});
+
+describe('the folder of a file route', () => {
+  it('is named as directory and as path (the name a node of an older version requires), on every file route', async () => {
+    const peer = await fakePeer((_req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not here"}'));
+    const client = clientOf(peer);
+    await failure(client.fileManifest('uploads', '0'));
+    await failure(client.downloadFile('uploads', 'a.txt'));
+    await failure(client.uploadFile('uploads', 'a.txt', Readable.from([Buffer.from('abc')]), { sha256: '0'.repeat(64), size: 3, mtimeMs: 0 }));
+    await failure(client.uploadBundle('uploads', Readable.from([Buffer.from('abc')]), 3));
+    await failure(client.deleteFile('uploads', 'a.txt'));
+    const folders = peer.requests.map((r) => {
+      const query = new URL(r.url, peer.url).searchParams;
+      return [r.method, query.get('directory'), query.get('path')];
+    });
+    expect(folders).toEqual([
+      ['GET', 'uploads', 'uploads'],
+      ['GET', 'uploads', 'uploads'],
+      ['PUT', 'uploads', 'uploads'],
+      ['PUT', 'uploads', 'uploads'],
+      ['DELETE', 'uploads', 'uploads'],
+    ]);
   });
 });
