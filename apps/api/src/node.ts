@@ -1,6 +1,6 @@
 // Assembles one node from its configuration: engine (database, identity), inbound key, queues, workers
 // (unless RUN_WORKERS=false), detection schedule, HTTP server.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { RedisUnreachableError, type NodeConfig } from '@catchup/config';
@@ -10,7 +10,7 @@ import { createLogger, repeatedErrorLog, type Logger } from '@catchup/logger';
 import { FaultLedger, NodeQueues } from '@catchup/queue';
 import { runWorkers, type RunningWorkers } from '@catchup/jobs';
 import type { FastifyInstance } from 'fastify';
-import { resolveInboundKey } from './api-key.ts';
+import { resolveInboundKey, sha256 } from './api-key.ts';
 import type { AppContext } from './context.ts';
 import { keepDetectionScheduled, SCHEDULE_CHECK_MS, type DetectionSchedule } from './detection-schedule.ts';
 import { buildServer } from './server.ts';
@@ -27,8 +27,6 @@ export interface RunningNode {
   workers?: RunningWorkers;
   close(): Promise<void>;
 }
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /** Fails with the connection error (ECONNREFUSED…) when Redis does not answer, instead of retrying forever. */
 export async function assertRedisReachable(redisUrl: string): Promise<void> {
@@ -71,7 +69,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   let schedule: DetectionSchedule | undefined;
   try {
     const key = await resolveInboundKey(engine.db, config.syncApiKey);
-    const adminDigest = config.adminPassword ? digest(config.adminPassword) : undefined;
+    const adminDigest = config.adminPassword ? sha256(config.adminPassword) : undefined;
     schedule = keepDetectionScheduled(queues, engine.settings, logger, options.scheduleCheckMs ?? SCHEDULE_CHECK_MS);
     const ctx: AppContext = {
       config,
@@ -85,8 +83,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       detectionScheduler: schedule.state,
       checkApiKey: key.check,
       checkAdmin: (user, password) =>
-        timingSafeEqual(digest(user), digest(config.adminUser)) &&
-        (adminDigest ? timingSafeEqual(digest(password), adminDigest) : key.check(password)),
+        timingSafeEqual(sha256(user), sha256(config.adminUser)) &&
+        (adminDigest ? timingSafeEqual(sha256(password), adminDigest) : key.check(password)),
       redisReady: async () => {
         if (redis.status === 'wait' || redis.status === 'end') await redis.connect().catch(() => {});
         return (await redis.ping()) === 'PONG';
