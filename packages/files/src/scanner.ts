@@ -3,7 +3,7 @@
 // transfers are never listed; those left over by a crashed transfer are removed.
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Pool } from '@catchup/db';
+import { FILE_SCAN_LOCK_BASE, type Pool } from '@catchup/db';
 import { excluder, TEMP_FILE_PREFIX, type Excluder } from './exclude.ts';
 import { recordFiles, type RecordedFile } from './record.ts';
 import { sha256File, unchangedWhileRead } from './hash.ts';
@@ -32,8 +32,6 @@ export interface ScanOptions {
   onHash?: (relativePath: string) => void;
 }
 
-/** Advisory lock ids of the scans: this plus the folder's place in FILE_DIRECTORIES (one scan per folder at a time). */
-const LOCK_BASE = 7302180100;
 const SCAN_CONCURRENCY = 4;
 /**
  * A temp file of ours untouched for this long is left over from a transfer that crashed (a running
@@ -77,7 +75,7 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
   await mkdir(root, { recursive: true });
   const exclude = options.exclude ?? excluder();
   const client = await pool.connect();
-  const lockKey = LOCK_BASE + FILE_DIRECTORIES.indexOf(directory);
+  const lockKey = FILE_SCAN_LOCK_BASE + FILE_DIRECTORIES.indexOf(directory);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [lockKey]);
     const { rows } = await client.query<{ path: string } & Known>(
