@@ -9,7 +9,7 @@
 // thousand positions and moving the horizon (change_log_horizon) in the same statement, so that a crash
 // at any point leaves the horizon describing exactly what is gone. Writers are not blocked: deleting log
 // rows locks only those rows, which nobody else writes, and no table lock is taken.
-import { PRUNE_LOCK_ID, type Pool } from '@catchup/db';
+import { PRUNE_CHUNK_SIZE, PRUNE_LOCK_ID, type Pool } from '@catchup/db';
 import { compareDecimal, compareVersions, type Version } from './change.ts';
 import type { Sql } from './sql.ts';
 
@@ -99,9 +99,6 @@ export interface PruneLogResult {
   horizon: LogHorizon;
 }
 
-/** How many log positions one chunk of a prune covers. */
-const PRUNE_CHUNK = 5000;
-
 // The newest version of the entry's row is found through (table_name, record_id, hlc DESC); ties on hlc
 // are settled by node id and origin sequence as compareVersions does (node ids compared bytewise, as
 // JavaScript compares them for the ASCII ids nodes have).
@@ -134,7 +131,7 @@ const PRUNE_CHUNK_SQL = `WITH gone AS (
  * one asked for meanwhile returns ran: false.
  */
 export async function pruneLog(pool: Pool, options: PruneLogOptions): Promise<PruneLogResult> {
-  const chunkSize = options.chunkSize ?? PRUNE_CHUNK;
+  const chunkSize = options.chunkSize ?? PRUNE_CHUNK_SIZE;
   const client = await pool.connect();
   let failure: Error | undefined;
   try {

@@ -2,13 +2,12 @@
 // Pruning keeps every row's standing version (tombstones included), so a peer behind the pruned horizon
 // is caught up from the retained log — labelled a full baseline (see catchup.ts).
 import { needsFullBaseline, pruneLog, readLogHorizon, type LogHorizon } from '@catchup/changelog';
-import type { SyncServer } from '@catchup/db';
+import { PRUNE_CHUNK_SIZE, type SyncServer } from '@catchup/db';
 import { pruneFileTombstones } from '@catchup/files';
 import type { EngineContext } from './context.ts';
 
 /** The sync_logs operation of a prune. */
 export const PRUNE_OPERATION = 'prune';
-export const SYNC_LOG_PRUNE_CHUNK = 5000;
 const DAY_MS = 86_400_000;
 
 /** What a prune removed, per kind, and the horizons it left (the API's answer, the prune job's result). */
@@ -52,7 +51,7 @@ export const retentionCutoff = (now: Date, maxCatchupDays: number): Date => new 
  * last catch-up of a peer, its last integrity alert: what status and alert de-duplication read). In
  * chunks of ids, each one short statement.
  */
-export async function pruneSyncLogs(ctx: EngineContext, before: Date, chunkSize = SYNC_LOG_PRUNE_CHUNK): Promise<number> {
+export async function pruneSyncLogs(ctx: EngineContext, before: Date, chunkSize = PRUNE_CHUNK_SIZE): Promise<number> {
   const { rows } = await ctx.pool.query<{ low: number | null; high: number | null }>(
     `SELECT min(id) AS low, max(id) AS high FROM sync_logs WHERE started_at < $1`,
     [before],

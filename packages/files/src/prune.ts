@@ -2,12 +2,10 @@
 // removed. A decision treats a tombstone and no entry alike (the file is absent), and what both sides
 // agreed on stays in file_sync_state, so a pruned tombstone changes no decision. The entry with the newest
 // change sequence is kept, so that the manifest position a node announces never goes back.
-import type { Pool } from '@catchup/db';
+import { PRUNE_CHUNK_SIZE, type Pool } from '@catchup/db';
 
-const FILE_PRUNE_CHUNK = 5000;
-
-/** Removes tombstones last changed before `before`, a few thousand per statement. Returns how many. */
-export async function pruneFileTombstones(pool: Pool, before: Date, chunkSize = FILE_PRUNE_CHUNK): Promise<number> {
+/** Removes tombstones last changed before `before`, PRUNE_CHUNK_SIZE per statement. Returns how many. */
+export async function pruneFileTombstones(pool: Pool, before: Date, chunkSize = PRUNE_CHUNK_SIZE): Promise<number> {
   let removed = 0;
   for (;;) {
     const { rowCount } = await pool.query(
