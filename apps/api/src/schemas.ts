@@ -6,7 +6,7 @@ export const isoDate = z.string().describe('ISO 8601 timestamp');
 export const nullableIso = isoDate.nullable();
 export const toIso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
-export const errorBody = z.object({ statusCode: z.number(), error: z.string(), message: z.string() });
+const errorBody = z.object({ statusCode: z.number(), error: z.string(), message: z.string() });
 export const errorResponses = {
   400: errorBody,
   401: errorBody,
@@ -15,7 +15,7 @@ export const errorResponses = {
 };
 
 /** Largest PostgreSQL int: row ids (serial columns) never exceed it, and the database refuses a larger one. */
-export const PG_INT_MAX = 2_147_483_647;
+const PG_INT_MAX = 2_147_483_647;
 /** A row id as a JSON number. */
 export const rowId = z.number().int().positive().max(PG_INT_MAX);
 /** A row id in a query string or path. */

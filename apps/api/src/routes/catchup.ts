@@ -16,7 +16,7 @@ const horizonSchema = z.object({
   pruned_at: nullableIso,
 });
 
-export const statusSchema = z.object({
+const statusSchema = z.object({
   catchup_enabled: z.boolean(),
   max_catchup_days: z.number(),
   servers_needing_catchup: z.array(
@@ -53,7 +53,7 @@ export const statusSchema = z.object({
   timestamp: isoDate,
 });
 
-export const scanSchema = z.object({
+const scanSchema = z.object({
   message: z.string(),
   servers_processed: z.number(),
   results: z.array(catchupResultSchema),
