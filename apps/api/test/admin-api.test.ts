@@ -104,7 +104,7 @@ describe('runtime configuration', () => {
   });
 });
 
-describe('catch-up status and scan (seed shapes)', () => {
+describe('catch-up status and scan: the fields of their answers', () => {
   it('status lists the peer with the exact number of changes it misses', async () => {
     await a!.call('/api/sync/config', { method: 'PUT', json: { catchup_batch_size: 3 } });
     await registerPeer(a!, b!);
@@ -126,7 +126,7 @@ describe('catch-up status and scan (seed shapes)', () => {
     expect(peer!.days_until_full_baseline).toBeGreaterThan(29);
   });
 
-  it('scan catches the peer up in both directions and answers with the seed shape', async () => {
+  it('scan catches the peer up in both directions and answers with the result of each run, every field named', async () => {
     await b!.ctx.db.scoutingData.create({ data: { teamNumber: 99, matchNumber: 9, scoutingTeamNumber: 1 } });
     const res = await a!.call('/api/sync/catchup/scan', { method: 'POST', json: {} });
     expect(res.status).toBe(200);

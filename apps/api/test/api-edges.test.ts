@@ -16,7 +16,7 @@ const detectJobs = async () => Object.values(await a!.ctx.queues.queues.detect.g
 describe('POST /api/sync/catchup/scan', () => {
   const caughtUp = { message: 'Catch-up scan completed', servers_processed: 1, results: [{ server_name: 'edges-b', success: true, database_changes: { sent: 1 } }] };
 
-  it('with no body and no content-type (as the seed documents it) scans like {}', async () => {
+  it('with no body and no content-type scans like {}', async () => {
     await a!.ctx.db.scoutingData.create({ data: { teamNumber: 1, matchNumber: 1, scoutingTeamNumber: 1 } });
     const res = await fetch(`${a!.url}/api/sync/catchup/scan`, { method: 'POST', headers: { 'x-api-key': a!.apiKey } });
     expect(res.status).toBe(200);

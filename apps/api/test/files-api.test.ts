@@ -10,7 +10,7 @@ afterAll(() => rm(dataDir, { recursive: true, force: true }));
 const [node] = await useApiNodes(1, 'filesapi', { DATA_DIR: dataDir, SYNC_EXCLUDE: '**/*.raw', CATCHUP_SCHEDULER_ENABLED: 'false' });
 
 describe('GET /api/sync/files/checksums', () => {
-  it('lists the files of a folder with checksums, in the seed catch-up mode and by sequence', async () => {
+  it('lists the files of a folder with checksums, by modification time (catchup_mode with since) and by sequence', async () => {
     await mkdir(path.join(dataDir, 'config'), { recursive: true });
     await writeFile(path.join(dataDir, 'config', 'event.json'), '{"event":"2026casj"}');
     await writeFile(path.join(dataDir, 'config', 'huge.raw'), 'excluded by SYNC_EXCLUDE');

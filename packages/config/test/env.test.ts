@@ -12,7 +12,7 @@ function problemsOf(env: Record<string, string>): ConfigError {
 }
 
 describe('configuration from the environment', () => {
-  it('uses the seed defaults when nothing is set', () => {
+  it('uses the default settings, port, database, Redis and queue prefix when nothing is set', () => {
     const config = loadNodeConfig({});
     expect(config.defaults).toMatchObject({
       catchup_enabled: true,
