@@ -1,6 +1,8 @@
 // What one node answers on its own — refusals, auth, 400s naming the field, 404s — asked through
 // Fastify's inject (no socket), so these run without a second node or HTTP round trips.
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MAX_BATCH_SIZE } from '@catchup/config';
 import { PeerClient } from '@catchup/peer-client';
@@ -156,6 +158,12 @@ describe('the file routes name their folder directory (path is its deprecated al
   it('a missing file is 404', async () => {
     expect((await upload('directory=uploads', 'present.txt', 'here')).status).toBe(200);
     expect(await refusal('GET', '/api/sync/files/download?directory=uploads&file=not-there.txt')).toEqual({ status: 404, message: 'File uploads/not-there.txt not found' });
+  });
+
+  it('a file of a folder not on disk yet is 404 too, and deleting it answers deleted: false', async () => {
+    expect(existsSync(path.join(node!.ctx.config.dataDir, 'instance'))).toBe(false);
+    expect(await refusal('GET', '/api/sync/files/download?directory=instance&file=settings.json')).toEqual({ status: 404, message: 'File instance/settings.json not found' });
+    expect((await ask('DELETE', '/api/sync/files?directory=instance&file=settings.json')).body).toEqual({ deleted: false });
   });
 
   it("the peer client's file calls are understood", async () => {

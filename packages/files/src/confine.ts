@@ -28,13 +28,26 @@ export function checkRelativePath(relative: string): string {
 
 const inside = (root: string, candidate: string) => candidate === root || candidate.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 
+/** The root's real path, or null when it does not exist (yet). */
+async function realRootOf(root: string): Promise<string | null> {
+  try {
+    return await realpath(root);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
 /**
  * The absolute path of `relative` under `root`, after checking that neither the text nor any symlink on
- * the way leads outside the root. The file itself need not exist (uploads create it).
+ * the way leads outside the root. The file itself need not exist (uploads create it), nor the root: a
+ * root not on disk holds nothing, so no symlink under it leads out, and the path names an absent file
+ * (writers create the root first).
  */
 export async function confinePath(root: string, relative: string): Promise<string> {
   checkRelativePath(relative);
-  const realRoot = await realpath(root);
+  const realRoot = await realRootOf(root);
+  if (realRoot === null) return path.join(path.resolve(root), relative);
   const target = path.join(realRoot, relative);
   // Resolve the deepest existing ancestor (or the file itself): a symlink anywhere must stay inside.
   let existing = target;

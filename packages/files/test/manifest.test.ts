@@ -143,6 +143,12 @@ describe('path confinement (F5)', () => {
     expect(await confinePath(uploads, 'robots/new.jpg')).toBe(path.join(uploads, 'robots/new.jpg'));
     expect(await confinePath(uploads, 'brand/new/folder/file.jpg')).toBe(path.join(uploads, 'brand/new/folder/file.jpg'));
   });
+
+  it('names a place under a root not on disk yet, and still refuses a path that climbs out', async () => {
+    const missing = path.join(uploads, 'not-created-yet');
+    expect(await confinePath(missing, 'a/b.txt')).toBe(path.join(missing, 'a/b.txt'));
+    await expect(confinePath(missing, '../b.txt')).rejects.toThrow(/climbs out/);
+  });
 });
 
 describe('temp files of transfers', () => {
