@@ -4,6 +4,7 @@ export { applyBatch, applyChanges, applyIncoming, type ApplyOptions, type ApplyR
 export { checkChanges, incomingFromChange, scanChangesDocument, type ChangesDocument, type IncomingChange } from './wire.ts';
 export {
   formatRowKeyCursor,
+  keySpans,
   latestSequence,
   parseRowKeyCursor,
   readChanges,
@@ -12,6 +13,7 @@ export {
   type ChangePage,
   type ChangePageJson,
   type KeyOrderedPageJson,
+  type KeySpan,
   type ReadOptions,
   type RowKeyCursor,
 } from './read.ts';
