@@ -44,6 +44,6 @@ describe('a peer answering ping with {"ok":true}', () => {
     const row = await a.ctx.db.syncServer.findUniqueOrThrow({ where: { id: fakeId } });
     expect(row.pingSuccess).toBe(false);
     expect(row.lastError).toBe(forFake.errors[0]);
-    expect(row.serverId).toBeNull();
+    expect(row.peerNodeId).toBeNull();
   }, 90_000);
 });

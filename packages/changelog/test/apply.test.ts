@@ -331,7 +331,7 @@ describe('rejecting a bad batch applies nothing (I7)', () => {
 
 describe('detection and cursors', () => {
   it('counts exactly the changes a peer has not acknowledged, leaving out its own (I10)', async () => {
-    const server = await a!.database.db.syncServer.create({ data: { name: 'b', host: '127.0.0.1', port: 1, serverId: b!.nodeId } });
+    const server = await a!.database.db.syncServer.create({ data: { name: 'b', host: '127.0.0.1', port: 1, peerNodeId: b!.nodeId } });
     const all = await logOf(a!);
     const notFromB = all.filter((ch) => ch.origin_node_id !== b!.nodeId);
     expect(await countMissingChanges(a!.pool, { sentCursor: '0', peerNodeId: b!.nodeId })).toBe(notFromB.length);

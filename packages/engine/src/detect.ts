@@ -24,8 +24,8 @@ export async function measurePeers(ctx: EngineContext, only?: number[]): Promise
       continue;
     }
     const cursor = server.sentCursor.toString();
-    const backlog = await measureBacklog(ctx.pool, { sentCursor: cursor, peerNodeId: server.serverId });
-    if (backlog.missing === 0 && server.serverId && BigInt(backlog.latest) > server.sentCursor) {
+    const backlog = await measureBacklog(ctx.pool, { sentCursor: cursor, peerNodeId: server.peerNodeId });
+    if (backlog.missing === 0 && server.peerNodeId && BigInt(backlog.latest) > server.sentCursor) {
       await acknowledgeRange(ctx.pool, server.id, 'sent', { from: cursor, to: backlog.latest });
     }
     needs.push({ server, missingChanges: backlog.missing });

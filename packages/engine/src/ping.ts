@@ -36,7 +36,7 @@ export async function pingPeer(ctx: EngineContext, server: SyncServer): Promise<
     data: {
       lastPing: new Date(),
       pingSuccess: true,
-      serverId: ping.node_id,
+      peerNodeId: ping.node_id,
       serverVersion: ping.version,
       clockOffsetMs: BigInt(offset),
       lastError: refusal,

@@ -148,7 +148,7 @@ export async function peerRetention(ctx: EngineContext, server: SyncServer, hori
     `SELECT "timestamp" FROM database_changes
       WHERE sequence > $1::bigint AND ($2::text IS NULL OR origin_node_id <> $2::text)
       ORDER BY sequence LIMIT 1`,
-    [server.sentCursor.toString(), server.serverId],
+    [server.sentCursor.toString(), server.peerNodeId],
   );
   return retentionOf(server.sentCursor.toString(), h, rows[0]?.timestamp ?? null, settings.max_catchup_days, now);
 }

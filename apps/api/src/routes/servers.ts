@@ -83,7 +83,7 @@ function present(s: SyncServer, retention: PeerRetention): z.infer<typeof server
     ping_success: s.pingSuccess,
     last_error: s.lastError,
     error_count: s.errorCount,
-    server_id: s.serverId,
+    server_id: s.peerNodeId,
     server_version: s.serverVersion,
     clock_offset_ms: s.clockOffsetMs === null ? null : Number(s.clockOffsetMs),
     sent_cursor: s.sentCursor.toString(),
