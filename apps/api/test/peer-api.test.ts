@@ -31,10 +31,10 @@ describe('peer API between two nodes', () => {
       await a!.ctx.db.team.create({ data: { teamNumber: 100 + i, name: `team ${i}`, scoutingTeamNumber: 1 } });
     }
     const client = clientFor(a);
-    const first = await client.readChanges({ after: '0', limit: 3 });
+    const first = await client.fetchChanges({ after: '0', limit: 3 });
     expect(first.changes).toHaveLength(3);
     expect(first.has_more).toBe(true);
-    const second = await client.readChanges({ after: first.next_cursor, limit: 3 });
+    const second = await client.fetchChanges({ after: first.next_cursor, limit: 3 });
     expect(second.changes).toHaveLength(2);
     expect(second.has_more).toBe(false);
     expect(second.next_cursor).toBe(second.latest_sequence);
@@ -46,29 +46,29 @@ describe('peer API between two nodes', () => {
     }
     expect(first.changes.map((c) => c.change_data?.name)).toEqual(['team 0', 'team 1', 'team 2']);
 
-    const pushed = await clientFor(b).applyChanges([...first.changes, ...second.changes]);
+    const pushed = await clientFor(b).postChanges([...first.changes, ...second.changes]);
     expect(pushed).toEqual({ received: 5, applied: 5, skipped_duplicate: 0, skipped_stale: 0 });
     expect(await digest(b)).toEqual(await digest(a));
   });
 
   it('leaves out only the named origin, whatever characters its id holds', async () => {
-    const all = await clientFor(a).readChanges({ after: '0', limit: 1000 });
+    const all = await clientFor(a).fetchChanges({ after: '0', limit: 1000 });
     expect(all.changes.length).toBeGreaterThan(0);
     for (const odd of [`x'); DROP TABLE teams; --`, 'back\\slash', "quote''d"]) {
-      expect((await clientFor(a).readChanges({ after: '0', limit: 1000, excludeOrigin: odd })).changes).toHaveLength(all.changes.length);
+      expect((await clientFor(a).fetchChanges({ after: '0', limit: 1000, excludeOrigin: odd })).changes).toHaveLength(all.changes.length);
     }
-    expect((await clientFor(a).readChanges({ after: '0', limit: 1000, excludeOrigin: a!.ctx.engine.nodeId })).changes).toHaveLength(0);
+    expect((await clientFor(a).fetchChanges({ after: '0', limit: 1000, excludeOrigin: a!.ctx.engine.nodeId })).changes).toHaveLength(0);
   });
 
   it('pulls a batch the other way and the round trip leaves both equal', async () => {
     await b!.ctx.db.team.create({ data: { teamNumber: 200, name: 'made on b', scoutingTeamNumber: 1 } });
-    const page = await clientFor(b).readChanges({ after: '0', limit: 100, excludeOrigin: a!.ctx.engine.nodeId });
+    const page = await clientFor(b).fetchChanges({ after: '0', limit: 100, excludeOrigin: a!.ctx.engine.nodeId });
     expect(page.changes.map((c) => c.change_data?.name)).toEqual(['made on b']);
-    const applied = await clientFor(a).applyChanges(page.changes);
+    const applied = await clientFor(a).postChanges(page.changes);
     expect(applied.applied).toBe(1);
     expect(await digest(a)).toEqual(await digest(b));
     // Pushing the same batch again is harmless.
-    expect(await clientFor(a).applyChanges(page.changes)).toMatchObject({ applied: 0, skipped_duplicate: 1 });
+    expect(await clientFor(a).postChanges(page.changes)).toMatchObject({ applied: 0, skipped_duplicate: 1 });
   });
 });
 
@@ -79,7 +79,7 @@ describe('row images travel as written', () => {
        VALUES (7, 1, 1, '{"big": 12345678901234567890, "ratio": 1.50}')`,
     );
     const page = await readChangesJson(a!.ctx.pool, { after: '0', limit: 100, excludeOrigin: b!.ctx.engine.nodeId });
-    expect(await clientFor(b).applyChanges(page.body)).toMatchObject({ applied: 1 });
+    expect(await clientFor(b).postChanges(page.body)).toMatchObject({ applied: 1 });
     const dataOn = async (node: typeof a) => (await node!.ctx.pool.query(`SELECT data::text FROM scouting_data WHERE team_number = 7`)).rows[0]?.data;
     expect(await dataOn(b)).toBe('{"big": 12345678901234567890, "ratio": 1.50}');
     expect(await dataOn(b)).toBe(await dataOn(a));
@@ -90,7 +90,7 @@ describe('row images travel as written', () => {
     await b!.ctx.pool.query(
       `INSERT INTO scouting_data (team_number, match_number, scouting_team_number, data) VALUES (8, 1, 1, '{"big": 98765432109876543210, "x": 2.000}')`,
     );
-    const page = await clientFor(b).readChangesToApply({ after, limit: 100, excludeOrigin: a!.ctx.engine.nodeId });
+    const page = await clientFor(b).fetchChangesToApply({ after, limit: 100, excludeOrigin: a!.ctx.engine.nodeId });
     expect(page.changes).toHaveLength(1);
     expect(page.has_more).toBe(false);
     expect(await applyIncoming(a!.ctx.pool, page.changes, { nodeId: a!.ctx.engine.nodeId, maxClockSkewMs: 300_000 })).toMatchObject({ applied: 1 });

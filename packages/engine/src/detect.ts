@@ -43,7 +43,7 @@ export async function peerHasChangesForUs(ctx: EngineContext, server: SyncServer
   const settings = await ctx.settings();
   const page = await ctx
     .peerClient(server, settings)
-    .readChanges({ after: server.receivedCursor.toString(), limit: 1, upTo: peerLatest, excludeOrigin: ctx.nodeId })
+    .fetchChanges({ after: server.receivedCursor.toString(), limit: 1, upTo: peerLatest, excludeOrigin: ctx.nodeId })
     .catch(() => null);
   if (!page || page.changes.length) return true; // when in doubt, let a catch-up find out (and report)
   await acknowledgeRange(ctx.pool, server.id, 'received', { from: server.receivedCursor.toString(), to: page.next_cursor });

@@ -22,7 +22,7 @@ import {
   type DownloadedFile,
   type FileManifestResponse,
   type PingResponse,
-  type ReadChangesQuery,
+  type FetchChangesQuery,
 } from './types.ts';
 
 export interface PeerAddress {
@@ -64,7 +64,7 @@ function classify(err: unknown, url: string): PeerError {
   return new PeerError('unreachable', `${url} is unreachable: ${err instanceof Error ? err.message : String(err)}`);
 }
 
-function changesSearch(query: ReadChangesQuery): Record<string, string | number> {
+function changesSearch(query: FetchChangesQuery): Record<string, string | number> {
   const searchParams: Record<string, string | number> = { after: query.after, limit: query.limit };
   if (query.upTo !== undefined) searchParams.up_to = query.upTo;
   if (query.excludeOrigin !== undefined) searchParams.exclude_origin = query.excludeOrigin;
@@ -136,13 +136,13 @@ export class PeerClient {
     return this.#json('ping', pingResponseSchema, () => this.#http.get<string>('ping'));
   }
 
-  /** A page of the peer's log, its changes as objects (for looking at them). */
-  readChanges(query: ReadChangesQuery): Promise<ChangesPageResponse> {
+  /** GET /changes: a page of the peer's log, its changes as objects (for looking at them). */
+  fetchChanges(query: FetchChangesQuery): Promise<ChangesPageResponse> {
     return this.#json('read changes', changesPageResponseSchema, () => this.#http.get<string>('changes', { searchParams: changesSearch(query) }));
   }
 
-  /** A page of the peer's log to apply here: changes checked, row images kept as the text they came in. */
-  async readChangesToApply(query: ReadChangesQuery): Promise<ChangesToApply> {
+  /** GET /changes: a page of the peer's log to apply here, changes checked, row images kept as the text they came in. */
+  async fetchChangesToApply(query: FetchChangesQuery): Promise<ChangesToApply> {
     const response = await this.#call('read changes', () => this.#http.get<string>('changes', { searchParams: changesSearch(query) }));
     return changesToApply(response.body, this.#from('read changes'));
   }
@@ -201,11 +201,21 @@ export class PeerClient {
     return this.#json('delete file', deleteFileResponseSchema, () => this.#http.delete<string>('files', { searchParams }));
   }
 
-  /** Sends a batch to the peer: changes as objects, or a batch body's bytes read straight from the log. */
-  applyChanges(changes: Change[] | Buffer): Promise<ApplyResponse> {
+  /** POST /changes: a batch for the peer to apply, as objects or as a batch body's bytes read straight from the log. */
+  postChanges(changes: Change[] | Buffer): Promise<ApplyResponse> {
     const body = Buffer.isBuffer(changes) ? changes : `{"changes":${JSON.stringify(changes)}}`;
     return this.#json('apply changes', applyResponseSchema, () =>
       this.#http.post<string>('changes', { body, headers: { 'content-type': 'application/json' } }),
     );
+  }
+
+  /** @deprecated the former name of fetchChangesToApply, kept until engine/full-baseline.ts is moved to the new name. */
+  readChangesToApply(query: FetchChangesQuery): Promise<ChangesToApply> {
+    return this.fetchChangesToApply(query);
+  }
+
+  /** @deprecated the former name of postChanges, kept until engine/catchup.ts and engine/full-baseline.ts are moved to the new name. */
+  applyChanges(changes: Change[] | Buffer): Promise<ApplyResponse> {
+    return this.postChanges(changes);
   }
 }

@@ -14,6 +14,7 @@ export {
   type FileManifestEntry,
   type FileManifestResponse,
   type PingResponse,
+  type FetchChangesQuery,
   type ReadChangesQuery,
 } from './types.ts';
 export { changesToApply, type ChangesToApply } from './changes-page.ts';

@@ -65,7 +65,8 @@ export type FileManifestResponse = z.infer<typeof fileManifestResponseSchema>;
 export const deleteFileResponseSchema = z.object({ deleted: z.boolean() });
 export type DeleteFileResponse = z.infer<typeof deleteFileResponseSchema>;
 
-export interface ReadChangesQuery {
+/** The query of a peer's GET /changes. */
+export interface FetchChangesQuery {
   after: string;
   limit: number;
   upTo?: string;
@@ -74,6 +75,8 @@ export interface ReadChangesQuery {
   order?: 'key';
   afterKey?: string;
 }
+/** @deprecated the former name of FetchChangesQuery, kept until engine/full-baseline.ts is moved to the new name. */
+export type ReadChangesQuery = FetchChangesQuery;
 
 export interface DownloadedFile {
   stream: import('node:stream').Readable;

@@ -105,7 +105,7 @@ describe('a peer answering with a redirect', () => {
   it('a JSON call other than ping (apply changes) is refused too', async () => {
     const elsewhere = await fakePeer(json({ received: 0, applied: 0, skipped_duplicate: 0, skipped_stale: 0 }));
     const peer = await redirectingTo(elsewhere, 307);
-    const err = await failure(clientOf(peer).applyChanges([]));
+    const err = await failure(clientOf(peer).postChanges([]));
     expect(err.message).toMatch(/\(apply changes\) answered a redirect \(307 to /);
     expect(elsewhere.requests).toEqual([]);
   });
@@ -156,7 +156,7 @@ describe('a peer answering nonsense', () => {
 
   it('apply results with a negative counter', async () => {
     const peer = await fakePeer(json({ received: 1, applied: 1, skipped_duplicate: 1, skipped_stale: -1 }));
-    const err = await failure(clientOf(peer).applyChanges([]));
+    const err = await failure(clientOf(peer).postChanges([]));
     expect(err.message).toMatch(/\(apply changes\) answered an invalid response: skipped_stale: /);
   });
 
@@ -175,8 +175,8 @@ describe('a peer answering nonsense', () => {
     const del = await fakePeer(json({ ok: true }));
     expect((await failure(clientOf(del).deleteFile('uploads', 'a.txt'))).message).toMatch(/\(delete file\) answered an invalid response: deleted: /);
     const page = await fakePeer(json({ changes: [], next_cursor: '', has_more: false, latest_sequence: '0' }));
-    expect((await failure(clientOf(page).readChanges({ after: '0', limit: 1 }))).message).toMatch(/\(read changes\) answered an invalid response: next_cursor: /);
-    expect((await failure(clientOf(page).readChangesToApply({ after: '0', limit: 1 }))).message).toMatch(/\(read changes\) answered an invalid response: next_cursor: /);
+    expect((await failure(clientOf(page).fetchChanges({ after: '0', limit: 1 }))).message).toMatch(/\(read changes\) answered an invalid response: next_cursor: /);
+    expect((await failure(clientOf(page).fetchChangesToApply({ after: '0', limit: 1 }))).message).toMatch(/\(read changes\) answered an invalid response: next_cursor: /);
   });
 });
 
