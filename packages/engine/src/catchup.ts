@@ -82,7 +82,7 @@ export async function sendRange(ctx: EngineContext, serverId: number, peerNodeId
   for (;;) {
     const page = await readChangesJson(ctx.pool, { after: cursor, upTo: range.to, limit: settings.catchup_batch_size, excludeOrigin: peerNodeId });
     if (page.count) {
-      await ctx.peerClient(server, settings).applyChanges(page.body);
+      await ctx.peerClient(server, settings).postChanges(page.body);
       sent += page.count;
       tombstones += page.deletes;
     }

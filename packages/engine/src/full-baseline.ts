@@ -4,7 +4,7 @@
 // slowing down as the table outgrows the database's memory. The range is acknowledged once, after its
 // last page (I8); a retry starts it again, and what already arrived is skipped as duplicate (I3).
 import { keySpans, needsFullBaseline, readChangesByKeyJson, type KeyOrderedPageJson, type KeySpan, type RowKeyCursor } from '@catchup/changelog';
-import type { PeerClient, ReadChangesQuery } from '@catchup/peer-client';
+import type { PeerClient, FetchChangesQuery } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
 import { applyPeerBatch } from './integrity.ts';
 import type { Range } from './ranges.ts';
@@ -48,7 +48,7 @@ async function sendSpan(ctx: EngineContext, client: PeerClient, peerNodeId: stri
     const next: Promise<KeyOrderedPageJson> | null = page.nextKey ? read(page.nextKey) : null;
     next?.catch(() => {}); // awaited on the next turn; this keeps a failure while the peer applies from going unhandled
     if (page.count) {
-      await client.applyChanges(page.body);
+      await client.postChanges(page.body);
       out.sent += page.count;
       out.tombstones += page.deletes;
     }
@@ -68,7 +68,7 @@ export interface RangeReceived {
   fullBaseline: boolean;
 }
 
-/** What a page of the peer says about where its range goes on (the fields readChangesToApply gives). */
+/** What a page of the peer says about where its range goes on (the fields fetchChangesToApply gives). */
 export interface PageEnd {
   has_more: boolean;
   next_cursor: string;
@@ -82,8 +82,8 @@ export interface PageEnd {
  * (what arrived already is skipped as duplicate). A peer that reads only in position order answers
  * without next_key: reading goes on in position order.
  */
-export function nextPageQuery(range: Range, query: ReadChangesQuery, page: PageEnd, keyOrderAsked: boolean): ReadChangesQuery | null {
-  const positionOrder: ReadChangesQuery = { after: page.next_cursor, limit: query.limit, upTo: range.to, ...(query.excludeOrigin ? { excludeOrigin: query.excludeOrigin } : {}) };
+export function nextPageQuery(range: Range, query: FetchChangesQuery, page: PageEnd, keyOrderAsked: boolean): FetchChangesQuery | null {
+  const positionOrder: FetchChangesQuery = { after: page.next_cursor, limit: query.limit, upTo: range.to, ...(query.excludeOrigin ? { excludeOrigin: query.excludeOrigin } : {}) };
   if (!keyOrderAsked && page.pruned_through !== undefined && readsAsBaseline(range, page.pruned_through) && page.has_more) {
     return { ...positionOrder, after: range.from, order: 'key' };
   }
@@ -95,10 +95,10 @@ export function nextPageQuery(range: Range, query: ReadChangesQuery, page: PageE
 /** Pulls one range of the peer's log and applies it here, page after page (see nextPageQuery). */
 export async function receivePages(ctx: EngineContext, client: PeerClient, serverId: number, via: string, range: Range, pageSize: number): Promise<RangeReceived> {
   const out: RangeReceived = { received: 0, applied: 0, skippedDuplicate: 0, skippedStale: 0, tombstones: 0, fullBaseline: false };
-  let query: ReadChangesQuery | null = { after: range.from, upTo: range.to, limit: pageSize, excludeOrigin: ctx.nodeId };
+  let query: FetchChangesQuery | null = { after: range.from, upTo: range.to, limit: pageSize, excludeOrigin: ctx.nodeId };
   let keyOrderAsked = false;
   while (query) {
-    const page = await client.readChangesToApply(query);
+    const page = await client.fetchChangesToApply(query);
     if (page.pruned_through !== undefined && readsAsBaseline(range, page.pruned_through)) out.fullBaseline = true;
     const next = nextPageQuery(range, query, page, keyOrderAsked);
     // A page read in position order that turns the range into a baseline is left for the key-ordered read.

@@ -158,11 +158,13 @@ export class PeerClient {
   async downloadFile(directory: string, file: string): Promise<DownloadedFile> {
     const stream = this.#streams.stream('files/download', { searchParams: { ...folderSearch(directory), file } });
     try {
-      const response = await this.#call('download', () =>
-        new Promise<{ statusCode: number; headers: Response['headers'] }>((resolve, reject) => {
-          stream.once('response', resolve);
-          stream.once('error', reject);
-        }),
+      const response = await this.#call(
+        'download',
+        () =>
+          new Promise<{ statusCode: number; headers: Response['headers'] }>((resolve, reject) => {
+            stream.once('response', resolve);
+            stream.once('error', reject);
+          }),
       );
       const header = (name: string) => String(response.headers[name] ?? '');
       return { stream, sha256: header('x-sha256'), size: Number(header('content-length')), mtimeMs: Number(header('x-mtime-ms')) };
@@ -173,7 +175,12 @@ export class PeerClient {
   }
 
   /** `meta.replaces`: what the peer's file held when compared; the peer replaces it only while it still does. */
-  async uploadFile(directory: string, file: string, body: Readable, meta: { sha256: string; size: number; mtimeMs: number; replaces?: ComparedState }): Promise<void> {
+  async uploadFile(
+    directory: string,
+    file: string,
+    body: Readable,
+    meta: { sha256: string; size: number; mtimeMs: number; replaces?: ComparedState },
+  ): Promise<void> {
     const replaces = meta.replaces === undefined ? {} : { replaces: comparedText(meta.replaces) };
     await this.#call('upload', () =>
       this.#streams.put('files/upload', {
@@ -207,15 +214,5 @@ export class PeerClient {
     return this.#json('apply changes', applyResponseSchema, () =>
       this.#http.post<string>('changes', { body, headers: { 'content-type': 'application/json' } }),
     );
-  }
-
-  /** @deprecated the former name of fetchChangesToApply, kept until engine/full-baseline.ts is moved to the new name. */
-  readChangesToApply(query: FetchChangesQuery): Promise<ChangesToApply> {
-    return this.fetchChangesToApply(query);
-  }
-
-  /** @deprecated the former name of postChanges, kept until engine/catchup.ts and engine/full-baseline.ts are moved to the new name. */
-  applyChanges(changes: Change[] | Buffer): Promise<ApplyResponse> {
-    return this.postChanges(changes);
   }
 }

@@ -15,6 +15,5 @@ export {
   type FileManifestResponse,
   type PingResponse,
   type FetchChangesQuery,
-  type ReadChangesQuery,
 } from './types.ts';
 export { changesToApply, type ChangesToApply } from './changes-page.ts';

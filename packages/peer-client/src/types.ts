@@ -30,7 +30,10 @@ export const changesPagePositionSchema = z.object({
   /** The log's pruned horizon when the page was read (see pingResponseSchema). */
   pruned_through: bigintString.optional(),
   /** A page read in row-key order: where the next one starts (absent after the last). */
-  next_key: z.string().refine((key) => parseRowKeyCursor(key) !== null, 'a row-key cursor: table/record_id/position').optional(),
+  next_key: z
+    .string()
+    .refine((key) => parseRowKeyCursor(key) !== null, 'a row-key cursor: table/record_id/position')
+    .optional(),
 });
 
 export const changesPageResponseSchema = changesPagePositionSchema.extend({ changes: z.array(changeSchema) });
@@ -75,8 +78,6 @@ export interface FetchChangesQuery {
   order?: 'key';
   afterKey?: string;
 }
-/** @deprecated the former name of FetchChangesQuery, kept until engine/full-baseline.ts is moved to the new name. */
-export type ReadChangesQuery = FetchChangesQuery;
 
 export interface DownloadedFile {
   stream: import('node:stream').Readable;
