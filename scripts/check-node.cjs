@@ -21,7 +21,10 @@ var fix;
 if (!bundled) {
   fix = 'npm install brings no Node 24 for ' + platform + '; install Node.js >= 22.12 (24 LTS: https://nodejs.org) and run npm install again';
 } else if (oldNpm && !fs.existsSync(bin)) {
-  fix = 'npm ' + npm[0].slice(4) + ' does not link the Node 24 it installs into node_modules/.bin; update npm ("npm install -g npm@11", needs >= 11.6.2) and run npm install again';
+  fix =
+    'npm ' +
+    npm[0].slice(4) +
+    ' does not link the Node 24 it installs into node_modules/.bin; update npm ("npm install -g npm@11", needs >= 11.6.2) and run npm install again';
 } else if (fs.existsSync(bin)) {
   fix = 'start things with "npm run <script>" (npm scripts use the Node 24 in node_modules/.bin), or put node_modules/.bin first on PATH';
 } else {

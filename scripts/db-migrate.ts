@@ -8,9 +8,7 @@ const url = process.env.DATABASE_URL ?? loadNodeConfig().databaseUrl;
 try {
   const applied = await migrateDeploy(url);
   console.log(
-    applied.length
-      ? `Applied ${applied.length} migration(s) to ${redactUrl(url)}: ${applied.join(', ')}`
-      : `Database ${redactUrl(url)} is up to date.`,
+    applied.length ? `Applied ${applied.length} migration(s) to ${redactUrl(url)}: ${applied.join(', ')}` : `Database ${redactUrl(url)} is up to date.`,
   );
 } catch (err) {
   console.error(describeStartupError(err, { databaseUrl: url }));

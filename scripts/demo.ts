@@ -32,7 +32,17 @@ const nodes: Record<Name, DemoNode> = Object.fromEntries(
   names.map((name, i) => {
     const db = new URL(server);
     db.pathname = `/catchup_demo_${name.replace('-', '_')}`;
-    return [name, { name, port: 5101 + i, key: `demo-key-${name}-0123456789`, url: `http://127.0.0.1:${5101 + i}`, dataDir: path.join(root, name), databaseUrl: db.toString() }];
+    return [
+      name,
+      {
+        name,
+        port: 5101 + i,
+        key: `demo-key-${name}-0123456789`,
+        url: `http://127.0.0.1:${5101 + i}`,
+        dataDir: path.join(root, name),
+        databaseUrl: db.toString(),
+      },
+    ];
   }),
 ) as Record<Name, DemoNode>;
 
@@ -117,7 +127,12 @@ async function treeDigest(dir: string): Promise<{ hash: string; files: number }>
     for (const e of await readdir(path.join(dir, rel), { withFileTypes: true }).catch(() => [])) {
       const child = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) await walk(child);
-      else if (e.isFile() && !e.name.startsWith('.catchup-tmp-')) entries.push(`${child}:${createHash('sha256').update(await readFile(path.join(dir, child))).digest('hex')}`);
+      else if (e.isFile() && !e.name.startsWith('.catchup-tmp-'))
+        entries.push(
+          `${child}:${createHash('sha256')
+            .update(await readFile(path.join(dir, child)))
+            .digest('hex')}`,
+        );
     }
   };
   await walk('');
@@ -147,7 +162,9 @@ async function waitForQuiet(among: DemoNode[], timeoutMs = 60_000): Promise<void
     const busy = await Promise.all(
       among.map(async (n) => {
         const text = await (await fetch(`${n.url}/metrics`)).text();
-        return [...text.matchAll(/^catchup_queue_jobs\{queue="[^"]+",state="(waiting|active|delayed|waiting-children)"\} (\d+)$/gm)].some((m) => Number(m[2]) > 0);
+        return [...text.matchAll(/^catchup_queue_jobs\{queue="[^"]+",state="(waiting|active|delayed|waiting-children)"\} (\d+)$/gm)].some(
+          (m) => Number(m[2]) > 0,
+        );
       }),
     );
     quietRounds = busy.some(Boolean) ? 0 : quietRounds + 1;
@@ -194,10 +211,16 @@ async function main() {
   const [a, b, c] = [nodes['site-a'], nodes['site-b'], nodes['site-c']];
 
   say('Everyone scouts: rows and photos on all three nodes');
-  const teams = await sql(a, `INSERT INTO teams (team_number, name, scouting_team_number) VALUES (254, 'The Cheesy Poofs', 1678), (1678, 'Citrus Circuits', 1678) RETURNING id`);
+  const teams = await sql(
+    a,
+    `INSERT INTO teams (team_number, name, scouting_team_number) VALUES (254, 'The Cheesy Poofs', 1678), (1678, 'Citrus Circuits', 1678) RETURNING id`,
+  );
   await sql(b, `INSERT INTO events (code, name, scouting_team_number) VALUES ('2026casj', 'Silicon Valley Regional', 1678)`);
-  await sql(c, `INSERT INTO scouting_data (team_number, match_number, scouting_team_number, scouter, data)
-                SELECT 254, g, 1678, 'scout-c', jsonb_build_object('auto', g % 5, 'teleop', g % 17) FROM generate_series(1, 40) g`);
+  await sql(
+    c,
+    `INSERT INTO scouting_data (team_number, match_number, scouting_team_number, scouter, data)
+                SELECT 254, g, 1678, 'scout-c', jsonb_build_object('auto', g % 5, 'teleop', g % 17) FROM generate_series(1, 40) g`,
+  );
   await writeFileAt(a, 'uploads/robots/254.jpg', 'photo of 254 (site A)');
   await writeFileAt(b, 'config/event.json', '{"event":"2026casj"}');
   await writeFileAt(c, 'instance/notes.md', '# pit notes from site C');
@@ -206,8 +229,11 @@ async function main() {
 
   say('site-c goes offline (a laptop at the event without network)');
   await stop(c);
-  await sql(a, `INSERT INTO scouting_data (team_number, match_number, scouting_team_number, scouter, data)
-                SELECT 1678, g, 1678, 'scout-a', jsonb_build_object('auto', g % 3) FROM generate_series(1, 200) g`);
+  await sql(
+    a,
+    `INSERT INTO scouting_data (team_number, match_number, scouting_team_number, scouter, data)
+                SELECT 1678, g, 1678, 'scout-a', jsonb_build_object('auto', g % 3) FROM generate_series(1, 200) g`,
+  );
   await sql(b, `INSERT INTO matches (match_number, comp_level, scouting_team_number) SELECT g, 'qm', 1678 FROM generate_series(1, 60) g`);
   // The same row edited on A and B while apart: the later write (by hybrid logical clock) wins everywhere.
   await sql(a, `UPDATE teams SET name = 'Poofs (renamed on A)' WHERE id = $1`, [teams[0]!.id]);
@@ -226,10 +252,14 @@ async function main() {
   await waitForQuiet([a, b, c]);
 
   say('Converged');
-  const rows = await Promise.all([a, b, c].map(async (n) => ({ n, table: await tableDigest(n), tree: await treeDigest(n.dataDir), status: await api(n, '/api/sync/catchup/status') })));
+  const rows = await Promise.all(
+    [a, b, c].map(async (n) => ({ n, table: await tableDigest(n), tree: await treeDigest(n.dataDir), status: await api(n, '/api/sync/catchup/status') })),
+  );
   console.log('  node     tables            files  file tree         runs logged');
   for (const { n, table, tree, status } of rows) {
-    console.log(`  ${n.name}  ${table}  ${String(tree.files).padStart(5)}  ${tree.hash}  ${(status as { recent_catchup_logs: unknown[] }).recent_catchup_logs.length}`);
+    console.log(
+      `  ${n.name}  ${table}  ${String(tree.files).padStart(5)}  ${tree.hash}  ${(status as { recent_catchup_logs: unknown[] }).recent_catchup_logs.length}`,
+    );
   }
   const name = (await sql(c, 'SELECT name FROM teams WHERE id = $1', [teams[0]!.id]))[0]!.name;
   console.log(`\n  The row edited on both sides reads "${name}" on every node.`);

@@ -21,7 +21,12 @@ export function createMetrics(ctx: AppContext): Metrics {
     labelNames: ['kind'],
     registers: [registry],
   });
-  const files = new Counter({ name: 'catchup_files_total', help: 'Files moved by catch-ups (uploaded, downloaded, deleted, conflicts)', labelNames: ['action'], registers: [registry] });
+  const files = new Counter({
+    name: 'catchup_files_total',
+    help: 'Files moved by catch-ups (uploaded, downloaded, deleted, conflicts)',
+    labelNames: ['action'],
+    registers: [registry],
+  });
   const bytes = new Counter({ name: 'catchup_file_bytes_total', help: 'Bytes of files moved by catch-ups', registers: [registry] });
   const duration = new Histogram({
     name: 'catchup_duration_seconds',
@@ -29,7 +34,12 @@ export function createMetrics(ctx: AppContext): Metrics {
     buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600],
     registers: [registry],
   });
-  const missing = new Gauge({ name: 'catchup_missing_changes', help: 'Local changes each peer has not acknowledged', labelNames: ['peer'], registers: [registry] });
+  const missing = new Gauge({
+    name: 'catchup_missing_changes',
+    help: 'Local changes each peer has not acknowledged',
+    labelNames: ['peer'],
+    registers: [registry],
+  });
   const alerts = new Counter({
     name: 'catchup_integrity_alerts_total',
     help: 'Batches refused because a change conflicted with an identity in the log, or claimed this node as its origin (SPEC I12)',
@@ -46,14 +56,24 @@ export function createMetrics(ctx: AppContext): Metrics {
     };
   };
   const faultCounters = [
-    faultCounter('catchup_job_retries_total', "Job attempts that failed and were run again (attempts beyond the first), by the node's workers", ['job_retried'], ['queue']),
-    faultCounter('catchup_jobs_stalled_total', "Jobs handed back after their worker died or lost its lock, found by the node's workers", ['job_stalled'], ['queue']),
+    faultCounter(
+      'catchup_job_retries_total',
+      "Job attempts that failed and were run again (attempts beyond the first), by the node's workers",
+      ['job_retried'],
+      ['queue'],
+    ),
+    faultCounter(
+      'catchup_jobs_stalled_total',
+      "Jobs handed back after their worker died or lost its lock, found by the node's workers",
+      ['job_stalled'],
+      ['queue'],
+    ),
     faultCounter(
       'catchup_database_connections_lost_total',
       "Connections of the node's processes to PostgreSQL that were dropped (a restart, a network cut), replaced at the next checkout",
       ['database_connection_lost'],
     ),
-    faultCounter('catchup_redis_reconnects_total', "Times a process of the node connected to Redis again after losing it", ['redis_reconnected']),
+    faultCounter('catchup_redis_reconnects_total', 'Times a process of the node connected to Redis again after losing it', ['redis_reconnected']),
   ];
 
   const up = new Gauge({
@@ -65,7 +85,10 @@ export function createMetrics(ctx: AppContext): Metrics {
 
   let lastLogId = 0;
   const fromDatabase = async () => {
-    const logs = await ctx.db.syncLog.findMany({ where: { id: { gt: lastLogId }, operation: { in: ['catch-up sync', INTEGRITY_ALERT] } }, orderBy: { id: 'asc' } });
+    const logs = await ctx.db.syncLog.findMany({
+      where: { id: { gt: lastLogId }, operation: { in: ['catch-up sync', INTEGRITY_ALERT] } },
+      orderBy: { id: 'asc' },
+    });
     for (const log of logs) {
       lastLogId = log.id;
       if (log.operation === INTEGRITY_ALERT) {

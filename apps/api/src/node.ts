@@ -83,8 +83,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       detectionScheduler: schedule.state,
       checkApiKey: key.check,
       checkAdmin: (user, password) =>
-        timingSafeEqual(sha256(user), sha256(config.adminUser)) &&
-        (adminDigest ? timingSafeEqual(sha256(password), adminDigest) : key.check(password)),
+        timingSafeEqual(sha256(user), sha256(config.adminUser)) && (adminDigest ? timingSafeEqual(sha256(password), adminDigest) : key.check(password)),
       redisReady: async () => {
         if (redis.status === 'wait' || redis.status === 'end') await redis.connect().catch(() => {});
         return (await redis.ping()) === 'PONG';

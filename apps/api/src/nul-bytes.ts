@@ -3,8 +3,7 @@
 import type { FastifyRequest } from 'fastify';
 import { HttpError } from './errors.ts';
 
-const holdsNul = (value: unknown): boolean =>
-  typeof value === 'string' ? value.includes('\0') : Array.isArray(value) && value.some(holdsNul);
+const holdsNul = (value: unknown): boolean => (typeof value === 'string' ? value.includes('\0') : Array.isArray(value) && value.some(holdsNul));
 
 function fieldWithNul(part: unknown): string | undefined {
   if (!part || typeof part !== 'object') return undefined;
@@ -12,7 +11,10 @@ function fieldWithNul(part: unknown): string | undefined {
 }
 
 export async function refuseNulBytes(request: FastifyRequest): Promise<void> {
-  for (const [where, part] of [['querystring', request.query], ['params', request.params]] as const) {
+  for (const [where, part] of [
+    ['querystring', request.query],
+    ['params', request.params],
+  ] as const) {
     const field = fieldWithNul(part);
     if (field !== undefined) throw new HttpError(400, `${where}.${field.replace(/\0/g, '\\0')}: a NUL byte is refused`);
   }

@@ -21,4 +21,3 @@ export const rowId = z.number().int().positive().max(PG_INT_MAX);
 /** A row id in a query string or path. */
 export const rowIdText = z.coerce.number().int().positive().max(PG_INT_MAX);
 export const idParams = z.object({ id: rowIdText });
-

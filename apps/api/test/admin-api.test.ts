@@ -44,7 +44,12 @@ describe('peer management', () => {
     expect(updated.status).toBe(200);
     expect(await json(updated)).toMatchObject({ port: 5001, sync_uploads: false });
     expect((await a!.call(`/api/sync/servers/${id}`, { method: 'DELETE' })).status).toBe(204);
-    for (const [method, path] of [['GET', `/api/sync/servers/${id}`], ['PUT', `/api/sync/servers/${id}`], ['DELETE', `/api/sync/servers/${id}`], ['GET', '/api/sync/servers/999999']] as const) {
+    for (const [method, path] of [
+      ['GET', `/api/sync/servers/${id}`],
+      ['PUT', `/api/sync/servers/${id}`],
+      ['DELETE', `/api/sync/servers/${id}`],
+      ['GET', '/api/sync/servers/999999'],
+    ] as const) {
       const res = await a!.call(path, method === 'PUT' ? { method, json: { port: 1 } } : { method });
       expect(res.status).toBe(404);
       expect((await json<{ message: string }>(res)).message).toMatch(/Server \d+ not found/);
@@ -111,16 +116,42 @@ describe('catch-up status and scan: the fields of their answers', () => {
     await registerPeer(b!, a!);
     for (let i = 0; i < 7; i++) await a!.ctx.db.scoutingData.create({ data: { teamNumber: i, matchNumber: 1, scoutingTeamNumber: 1 } });
     const status = await json<Record<string, unknown>>(await a!.call('/api/sync/catchup/status'));
-    expect(Object.keys(status).sort()).toEqual(['catchup_enabled', 'max_catchup_days', 'recent_catchup_logs', 'retention', 'servers_needing_catchup', 'timestamp']);
+    expect(Object.keys(status).sort()).toEqual([
+      'catchup_enabled',
+      'max_catchup_days',
+      'recent_catchup_logs',
+      'retention',
+      'servers_needing_catchup',
+      'timestamp',
+    ]);
     expect(status.catchup_enabled).toBe(true);
     expect(status.max_catchup_days).toBe(30);
     expect(status.timestamp).toMatch(ISO);
     expect(status.recent_catchup_logs).toEqual([]);
     const [peer] = status.servers_needing_catchup as Record<string, unknown>[];
     expect(Object.keys(peer!).sort()).toEqual([
-      'clock_offset_ms', 'days_until_full_baseline', 'host', 'id', 'last_error', 'last_ping', 'last_sync', 'missing_changes', 'name', 'needs_full_baseline', 'ping_success',
+      'clock_offset_ms',
+      'days_until_full_baseline',
+      'host',
+      'id',
+      'last_error',
+      'last_ping',
+      'last_sync',
+      'missing_changes',
+      'name',
+      'needs_full_baseline',
+      'ping_success',
     ]);
-    expect(peer).toMatchObject({ name: 'admin-b', host: '127.0.0.1', last_sync: null, last_ping: null, ping_success: null, clock_offset_ms: null, missing_changes: 7, last_error: null });
+    expect(peer).toMatchObject({
+      name: 'admin-b',
+      host: '127.0.0.1',
+      last_sync: null,
+      last_ping: null,
+      ping_success: null,
+      clock_offset_ms: null,
+      missing_changes: 7,
+      last_error: null,
+    });
     // Nothing pruned yet: the whole retention period is left (the changes were just written).
     expect(peer).toMatchObject({ needs_full_baseline: false });
     expect(peer!.days_until_full_baseline).toBeGreaterThan(29);
@@ -135,7 +166,16 @@ describe('catch-up status and scan: the fields of their answers', () => {
     expect(scan.servers_processed).toBe(1);
     const [result] = scan.results as Record<string, unknown>[];
     expect(Object.keys(result!).sort()).toEqual([
-      'completed_at', 'database_changes', 'duration', 'errors', 'file_changes', 'mode', 'server_id', 'server_name', 'started_at', 'success',
+      'completed_at',
+      'database_changes',
+      'duration',
+      'errors',
+      'file_changes',
+      'mode',
+      'server_id',
+      'server_name',
+      'started_at',
+      'success',
     ]);
     expect(result).toMatchObject({
       server_name: 'admin-b',
@@ -148,8 +188,7 @@ describe('catch-up status and scan: the fields of their answers', () => {
     expect(result!.completed_at).toMatch(ISO);
     expect(typeof result!.duration).toBe('number');
 
-    const rows = async (node: typeof a) =>
-      (await node!.ctx.pool.query('SELECT to_jsonb(s) AS r FROM scouting_data s ORDER BY id')).rows.map((r) => r.r);
+    const rows = async (node: typeof a) => (await node!.ctx.pool.query('SELECT to_jsonb(s) AS r FROM scouting_data s ORDER BY id')).rows.map((r) => r.r);
     expect(await rows(b)).toEqual(await rows(a));
   });
 
@@ -199,10 +238,21 @@ describe('limits, docs and readiness', () => {
     const routes = Object.entries(spec.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
     expect(routes).toEqual(
       expect.arrayContaining([
-        'GET /health', 'GET /ready', 'GET /api/sync/ping', 'GET /api/sync/changes', 'POST /api/sync/changes',
-        'GET /api/sync/catchup/status', 'POST /api/sync/catchup/scan', 'GET /api/sync/servers', 'POST /api/sync/servers',
-        'GET /api/sync/servers/{id}', 'PUT /api/sync/servers/{id}', 'DELETE /api/sync/servers/{id}',
-        'GET /api/sync/config', 'PUT /api/sync/config', 'GET /api/sync/logs',
+        'GET /health',
+        'GET /ready',
+        'GET /api/sync/ping',
+        'GET /api/sync/changes',
+        'POST /api/sync/changes',
+        'GET /api/sync/catchup/status',
+        'POST /api/sync/catchup/scan',
+        'GET /api/sync/servers',
+        'POST /api/sync/servers',
+        'GET /api/sync/servers/{id}',
+        'PUT /api/sync/servers/{id}',
+        'DELETE /api/sync/servers/{id}',
+        'GET /api/sync/config',
+        'PUT /api/sync/config',
+        'GET /api/sync/logs',
       ]),
     );
     expect(spec.paths['/api/sync/changes']!.post!.requestBody).toBeDefined();

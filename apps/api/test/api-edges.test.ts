@@ -14,7 +14,11 @@ const message = async (res: Response) => ((await res.json()) as { message: strin
 const detectJobs = async () => Object.values(await a!.ctx.queues.queues.detect.getJobCounts()).reduce((sum, n) => sum + n, 0);
 
 describe('POST /api/sync/catchup/scan', () => {
-  const caughtUp = { message: 'Catch-up scan completed', servers_processed: 1, results: [{ server_name: 'edges-b', success: true, database_changes: { sent: 1 } }] };
+  const caughtUp = {
+    message: 'Catch-up scan completed',
+    servers_processed: 1,
+    results: [{ server_name: 'edges-b', success: true, database_changes: { sent: 1 } }],
+  };
 
   it('with no body and no content-type scans like {}', async () => {
     await a!.ctx.db.scoutingData.create({ data: { teamNumber: 1, matchNumber: 1, scoutingTeamNumber: 1 } });
@@ -85,9 +89,29 @@ describe('peer hosts', () => {
   it('refuses a port, scheme, path or user info and link-local, metadata, unspecified, multicast or broadcast addresses with 400 naming body.host, on create and on update, changing nothing; loopback, names and private addresses stay allowed', async () => {
     const before = await a!.ctx.db.syncServer.findMany({ orderBy: { id: 'asc' } });
     for (const host of [
-      '127.0.0.1:22', 'http://x', 'x/y', 'user@host', '[::1]:80', 'host name', 'node.', '2852039166', '169.254.43518',
-      '169.254.169.254', '169.254.1.1', 'fe80::1', 'FE80::abcd', 'fe80::1%eth0', '::ffff:169.254.169.254', 'fd00:ec2::254',
-      'metadata.google.internal', 'METADATA', '0.0.0.0', '::', '224.0.0.1', 'ff02::1', '255.255.255.255',
+      '127.0.0.1:22',
+      'http://x',
+      'x/y',
+      'user@host',
+      '[::1]:80',
+      'host name',
+      'node.',
+      '2852039166',
+      '169.254.43518',
+      '169.254.169.254',
+      '169.254.1.1',
+      'fe80::1',
+      'FE80::abcd',
+      'fe80::1%eth0',
+      '::ffff:169.254.169.254',
+      'fd00:ec2::254',
+      'metadata.google.internal',
+      'METADATA',
+      '0.0.0.0',
+      '::',
+      '224.0.0.1',
+      'ff02::1',
+      '255.255.255.255',
     ]) {
       const created = await register(a, host);
       expect(created.status, host).toBe(400);
@@ -97,7 +121,18 @@ describe('peer hosts', () => {
       expect(await message(updated), host).toMatch(/^body\.host: /);
     }
     expect(await a!.ctx.db.syncServer.findMany({ orderBy: { id: 'asc' } })).toEqual(before);
-    for (const host of ['127.0.0.1', '127.0.0.9', '::1', '[::1]', 'localhost', 'node-b', 'scouting_laptop.local', 'pit.example.org', '10.0.0.5', '192.168.1.20']) {
+    for (const host of [
+      '127.0.0.1',
+      '127.0.0.9',
+      '::1',
+      '[::1]',
+      'localhost',
+      'node-b',
+      'scouting_laptop.local',
+      'pit.example.org',
+      '10.0.0.5',
+      '192.168.1.20',
+    ]) {
       const res = await register(a, host);
       expect(res.status, host).toBe(201);
       const { id } = (await res.json()) as { id: number };

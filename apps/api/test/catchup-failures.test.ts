@@ -35,11 +35,15 @@ async function startScan(): Promise<string> {
 
 async function finished(statusUrl: string): Promise<CatchupResult> {
   let result: CatchupResult | undefined;
-  await until('the catch-up to finish', async () => {
-    const { jobs } = (await (await apiA(statusUrl)).json()) as { jobs: { state: string; result?: CatchupResult }[] };
-    result = jobs[0]!.result;
-    return jobs[0]!.state === 'completed';
-  }, 90_000);
+  await until(
+    'the catch-up to finish',
+    async () => {
+      const { jobs } = (await (await apiA(statusUrl)).json()) as { jobs: { state: string; result?: CatchupResult }[] };
+      result = jobs[0]!.result;
+      return jobs[0]!.state === 'completed';
+    },
+    90_000,
+  );
   return result!;
 }
 

@@ -13,8 +13,7 @@ const pair = await useTwoNodes('jobs', {
 const { a } = pair;
 const apiA = call(a, pair.specA.key);
 
-const catchupLogs = (serverId: number) =>
-  a.ctx.db.syncLog.findMany({ where: { serverId, operation: 'catch-up sync' }, orderBy: { id: 'asc' } });
+const catchupLogs = (serverId: number) => a.ctx.db.syncLog.findMany({ where: { serverId, operation: 'catch-up sync' }, orderBy: { id: 'asc' } });
 
 describe('catch-up through BullMQ', () => {
   it('scheduled detection catches up a peer that was offline, in both directions', async () => {

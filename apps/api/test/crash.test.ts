@@ -75,7 +75,10 @@ const count = async (pool: typeof poolA, sql: string) => Number((await pool.quer
 describe('a node killed in the middle of its catch-up', () => {
   it('restarts and finishes the catch-up: tables identical, every change once, runs logged', async () => {
     await Promise.all([start(a), start(b)]);
-    for (const [on, peer] of [[a, b], [b, a]] as const) {
+    for (const [on, peer] of [
+      [a, b],
+      [b, a],
+    ] as const) {
       expect((await call(on, '/api/sync/servers', { name: peer.name, host: '127.0.0.1', port: peer.port, api_key: peer.key })).status).toBe(201);
     }
     await poolA.query(

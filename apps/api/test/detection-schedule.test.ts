@@ -14,7 +14,7 @@ afterAll(() => queues.close());
 const defaults = loadNodeConfig({ NODE_NAME: 'schedule', SYNC_API_KEY: 'schedule-key-0123456789' }).defaults;
 
 describe('keeping detection scheduled', () => {
-  it("a check that read the settings before an operator changed them does not bring the old ones back", async () => {
+  it('a check that read the settings before an operator changed them does not bring the old ones back', async () => {
     let current: RuntimeSettings = { ...defaults, catchup_scheduler_enabled: true, catchup_check_interval: 1 };
     let reads = 0;
     let releaseStaleRead!: () => void;

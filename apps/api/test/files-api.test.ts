@@ -23,7 +23,9 @@ describe('GET /api/sync/files/checksums', () => {
     expect(body.files[0]!.size).toBe(20);
     expect(body.scanned.hashed).toBe(1);
 
-    const later = await node!.call(`/api/sync/files/checksums?path=config&catchup_mode=true&since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`);
+    const later = await node!.call(
+      `/api/sync/files/checksums?path=config&catchup_mode=true&since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`,
+    );
     expect(((await later.json()) as { files: unknown[] }).files).toEqual([]);
     const after = await node!.call(`/api/sync/files/checksums?path=config&after_seq=${body.next_seq}`);
     const afterBody = (await after.json()) as { files: unknown[]; scanned: { hashed: number } };

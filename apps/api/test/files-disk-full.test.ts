@@ -28,7 +28,11 @@ afterAll(async () => {
   if (mounted) execFileSync('umount', ['-l', small]);
   for (const d of [big, small]) await rm(d, { recursive: true, force: true });
 });
-const pair = await useTwoNodes('diskfull', { CATCHUP_SCHEDULER_ENABLED: 'false', SCAN_WAIT_SECONDS: '120', CATCHUP_RETRY_ATTEMPTS: '2', CATCHUP_RETRY_DELAY_MS: '100' }, { DATA_DIR: big });
+const pair = await useTwoNodes(
+  'diskfull',
+  { CATCHUP_SCHEDULER_ENABLED: 'false', SCAN_WAIT_SECONDS: '120', CATCHUP_RETRY_ATTEMPTS: '2', CATCHUP_RETRY_DELAY_MS: '100' },
+  { DATA_DIR: big },
+);
 await pair.stopB();
 pair.specB.env.DATA_DIR = small;
 await pair.startB();

@@ -21,15 +21,21 @@ const OVER_LIMIT_BYTES = LIMIT + 4 * 1024 * 1024;
 const sha256Of = (size: number) => createHash('sha256').update(Buffer.alloc(size, 7)).digest('hex');
 const sha256 = sha256Of(BODY_BYTES);
 /** A body of `size` bytes as a file stream sends it: in 64 KB pieces, as fast as the socket takes them. */
-const body = (size: number) => Readable.from((function* () {
-  const piece = Buffer.alloc(65536, 7);
-  for (let at = 0; at < size; at += piece.length) yield piece.subarray(0, Math.min(piece.length, size - at));
-})());
+const body = (size: number) =>
+  Readable.from(
+    (function* () {
+      const piece = Buffer.alloc(65536, 7);
+      for (let at = 0; at < size; at += piece.length) yield piece.subarray(0, Math.min(piece.length, size - at));
+    })(),
+  );
 
 /** The files (not folders) under a folder, relative to it. */
 async function files(folder: string): Promise<string[]> {
   const entries = await readdir(folder, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => path.relative(folder, path.join(e.parentPath, e.name))).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(folder, path.join(e.parentPath, e.name)))
+    .sort();
 }
 
 /** Connections the receiver still has open after `ms`, idle keep-alive ones closed first. */
@@ -42,7 +48,10 @@ async function busyConnectionsAfter(ms: number): Promise<number> {
 
 async function refusal(file: string, meta: { sha256: string; size: number; mtimeMs: number }): Promise<{ error: PeerError; ms: number }> {
   const started = Date.now();
-  const error = await sender.uploadFile('uploads', file, body(meta.size), meta).then(() => null, (err: unknown) => err);
+  const error = await sender.uploadFile('uploads', file, body(meta.size), meta).then(
+    () => null,
+    (err: unknown) => err,
+  );
   expect(error).toBeInstanceOf(PeerError);
   return { error: error as PeerError, ms: Date.now() - started };
 }
@@ -51,12 +60,18 @@ describe('a refused single-file upload of a multi-MB body', () => {
   beforeAll(() => mkdir(path.join(dataDir, 'uploads', 'taken', 'inside'), { recursive: true }));
 
   it.each([
-    ['a size over FILE_UPLOAD_LIMIT_BYTES', 'big.bin', { sha256: sha256Of(OVER_LIMIT_BYTES), size: OVER_LIMIT_BYTES, mtimeMs: Date.now() }, 413, /over the upload limit/],
+    [
+      'a size over FILE_UPLOAD_LIMIT_BYTES',
+      'big.bin',
+      { sha256: sha256Of(OVER_LIMIT_BYTES), size: OVER_LIMIT_BYTES, mtimeMs: Date.now() },
+      413,
+      /over the upload limit/,
+    ],
     ['a wrong sha256 (found once the body is read)', 'wrong-sha.bin', { sha256: sha256Of(1), size: BODY_BYTES, mtimeMs: Date.now() }, 400, /does not match/],
     ['a folder where the file goes', 'taken', { sha256, size: BODY_BYTES, mtimeMs: Date.now() }, 409, /taken: is a folder here/],
     ['a malformed sha256 (refused by the schema)', 'bad-sha.bin', { sha256: 'not-a-sha', size: BODY_BYTES, mtimeMs: Date.now() }, 400, /sha256/],
     ['a path outside the folder', '../escape.bin', { sha256, size: BODY_BYTES, mtimeMs: Date.now() }, 400, /escape\.bin/],
-  ])('%s fails on the sender within a couple of seconds, with the receiver\'s message', async (_case, file, meta, status, message) => {
+  ])("%s fails on the sender within a couple of seconds, with the receiver's message", async (_case, file, meta, status, message) => {
     const { error, ms } = await refusal(file, meta);
     expect(error.status).toBe(status);
     expect(error.message).toMatch(message);
@@ -71,7 +86,10 @@ describe('a refused single-file upload of a multi-MB body', () => {
     const entries = [entry('taken'), ...Array.from({ length: 80 }, (_, i) => entry(`more/${i}.bin`))];
     const started = Date.now();
     const { body: bundle, length } = encodeBundle(entries, () => Readable.from([piece]));
-    const error = await sender.uploadBundle('uploads', bundle, length).then(() => null, (err: unknown) => err);
+    const error = await sender.uploadBundle('uploads', bundle, length).then(
+      () => null,
+      (err: unknown) => err,
+    );
     expect(error).toMatchObject({ status: 409, message: expect.stringMatching(/taken: is a folder here/) });
     expect(Date.now() - started).toBeLessThan(3000);
     expect(await files(path.join(dataDir, 'uploads'))).toEqual([]);
@@ -82,7 +100,11 @@ describe('a refused single-file upload of a multi-MB body', () => {
 
   it('the connection is usable afterwards: a good upload right after goes through', async () => {
     const small = Buffer.from('fine');
-    await sender.uploadFile('uploads', 'ok.txt', Readable.from([small]), { sha256: createHash('sha256').update(small).digest('hex'), size: small.length, mtimeMs: Date.now() });
+    await sender.uploadFile('uploads', 'ok.txt', Readable.from([small]), {
+      sha256: createHash('sha256').update(small).digest('hex'),
+      size: small.length,
+      mtimeMs: Date.now(),
+    });
     expect(await files(path.join(dataDir, 'uploads'))).toEqual(['ok.txt']);
   });
 });

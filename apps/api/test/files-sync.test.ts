@@ -15,7 +15,11 @@ const outside = await mkdtemp(path.join(tmpdir(), 'catchup-fsync-outside-'));
 afterAll(async () => {
   for (const d of [dirA, dirB, outside]) await rm(d, { recursive: true, force: true });
 });
-const pair = await useTwoNodes('fsync', { CATCHUP_SCHEDULER_ENABLED: 'false', SCAN_WAIT_SECONDS: '120', FILE_UPLOAD_LIMIT_BYTES: '300000000' }, { DATA_DIR: dirA });
+const pair = await useTwoNodes(
+  'fsync',
+  { CATCHUP_SCHEDULER_ENABLED: 'false', SCAN_WAIT_SECONDS: '120', FILE_UPLOAD_LIMIT_BYTES: '300000000' },
+  { DATA_DIR: dirA },
+);
 // B's folder: set after the fact (useTwoNodes started B with its default DATA_DIR).
 await pair.stopB();
 pair.specB.env.DATA_DIR = dirB;
@@ -90,13 +94,16 @@ describe('file catch-up between two nodes', () => {
     expect(await readFile(path.join(dirA, 'config/event.json'), 'utf8')).toContain('on B, later');
     const copies = Object.keys(ta).filter((p) => p.startsWith('config/event.sync-conflict-'));
     // Named after A's version (its modification time and sha256), so that every node names it alike.
-    const stamp = old.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const stamp = old
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '');
     const digits = sha('{"event":"2026casj","edited":"on A"}').slice(0, 8);
     expect(copies).toEqual([`config/event.sync-conflict-${stamp}-${digits}.json`]);
     expect(await readFile(path.join(dirB, copies[0]!), 'utf8')).toContain('on A');
   });
 
-  it('takes the peer\'s version of a file this node received from a third node, without a conflict copy', async () => {
+  it("takes the peer's version of a file this node received from a third node, without a conflict copy", async () => {
     // A got the file from node C (and agreed on it with C); A never synced it with B; B changed it since.
     const third = await a.ctx.db.syncServer.create({ data: { name: 'fsync-c', host: '127.0.0.1', port: 1, apiKey: 'fsync-c-unused-key-0123456789' } });
     try {
@@ -114,7 +121,7 @@ describe('file catch-up between two nodes', () => {
     }
   });
 
-  it('respects the peer\'s folder flags', async () => {
+  it("respects the peer's folder flags", async () => {
     await a.ctx.db.syncServer.update({ where: { id: pair.bServerIdOnA }, data: { syncUploads: false } });
     await put(dirA, 'uploads/not-synced.jpg', 'stays on A');
     await put(dirA, 'instance/synced.txt', 'goes to B');
@@ -179,7 +186,10 @@ describe('transfers refuse what they cannot verify (F3)', () => {
     const before = await readFile(path.join(dirB, 'uploads/robots/254.jpg'), 'utf8');
     const url = new URL(`${pair.b!.url}/api/sync/files/upload?path=uploads&file=robots/254.jpg&sha256=${sha('y'.repeat(100_000))}&size=100000&mtime_ms=1`);
     await new Promise<void>((resolve) => {
-      const req = request(url, { method: 'PUT', headers: { 'x-api-key': pair.specB.key, 'content-type': 'application/octet-stream', 'content-length': '100000' } });
+      const req = request(url, {
+        method: 'PUT',
+        headers: { 'x-api-key': pair.specB.key, 'content-type': 'application/octet-stream', 'content-length': '100000' },
+      });
       req.on('error', () => resolve());
       req.write('y'.repeat(30_000));
       setTimeout(() => {
@@ -214,9 +224,21 @@ describe('bundles of small files are all or nothing (F3)', () => {
   }
 
   it('stores every file of a bundle with its checksum and mtime, and records them in the manifest', async () => {
-    const res = await send([{ file: 'bundle/one.txt', body: 'first' }, { file: 'bundle/deep/two.txt', body: 'second' }, { file: 'bundle/empty.txt', body: '' }].map(frame).join(''));
+    const res = await send(
+      [
+        { file: 'bundle/one.txt', body: 'first' },
+        { file: 'bundle/deep/two.txt', body: 'second' },
+        { file: 'bundle/empty.txt', body: '' },
+      ]
+        .map(frame)
+        .join(''),
+    );
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { files: { file: string }[] }).files.map((f) => f.file)).toEqual(['bundle/one.txt', 'bundle/deep/two.txt', 'bundle/empty.txt']);
+    expect(((await res.json()) as { files: { file: string }[] }).files.map((f) => f.file)).toEqual([
+      'bundle/one.txt',
+      'bundle/deep/two.txt',
+      'bundle/empty.txt',
+    ]);
     const files = await tree(dirB);
     expect(files['uploads/bundle/one.txt']).toBe(sha('first'));
     expect(files['uploads/bundle/deep/two.txt']).toBe(sha('second'));
@@ -226,11 +248,43 @@ describe('bundles of small files are all or nothing (F3)', () => {
   });
 
   it.each([
-    ['a wrong checksum in the middle', [{ file: 'bundle/one.txt', body: 'changed' }, { file: 'bundle/bad.txt', body: 'xyz', sha256: sha('abc') }], 400, /entry|does not match/],
-    ['a path leading out', [{ file: 'bundle/one.txt', body: 'changed' }, { file: '../escape.txt', body: 'x' }], 400, /refused/],
-    ['a body shorter than announced', [{ file: 'bundle/one.txt', body: 'changed' }, { file: 'bundle/cut.txt', body: 'abc', size: 10 }], 400, /received 3 of 10/],
+    [
+      'a wrong checksum in the middle',
+      [
+        { file: 'bundle/one.txt', body: 'changed' },
+        { file: 'bundle/bad.txt', body: 'xyz', sha256: sha('abc') },
+      ],
+      400,
+      /entry|does not match/,
+    ],
+    [
+      'a path leading out',
+      [
+        { file: 'bundle/one.txt', body: 'changed' },
+        { file: '../escape.txt', body: 'x' },
+      ],
+      400,
+      /refused/,
+    ],
+    [
+      'a body shorter than announced',
+      [
+        { file: 'bundle/one.txt', body: 'changed' },
+        { file: 'bundle/cut.txt', body: 'abc', size: 10 },
+      ],
+      400,
+      /received 3 of 10/,
+    ],
     ['a header that is not JSON', [{ file: 'bundle/one.txt', body: 'changed' }], 400, /header: not JSON/],
-    ['a file over the upload limit', [{ file: 'bundle/one.txt', body: 'changed' }, { file: 'bundle/huge.bin', body: 'x', size: 400_000_000 }], 413, /over the limit/],
+    [
+      'a file over the upload limit',
+      [
+        { file: 'bundle/one.txt', body: 'changed' },
+        { file: 'bundle/huge.bin', body: 'x', size: 400_000_000 },
+      ],
+      413,
+      /over the limit/,
+    ],
   ] as const)('refuses %s and changes nothing', async (what, entries, status, message) => {
     const before = await listing(dirB);
     let body = (entries as readonly Entry[]).map(frame).join('');
@@ -244,8 +298,16 @@ describe('bundles of small files are all or nothing (F3)', () => {
 
   it('refuses a body that is not application/octet-stream with 415', async () => {
     const before = await listing(dirB);
-    const bundle = apiB()('/api/sync/files/upload-bundle?path=uploads', { method: 'PUT', body: frame({ file: 'bundle/text.txt', body: 'x' }), headers: { 'content-type': 'text/plain' } } as RequestInit);
-    const single = apiB()(`/api/sync/files/upload?path=uploads&file=text.txt&sha256=${sha('x')}&size=1&mtime_ms=1`, { method: 'PUT', body: 'x', headers: { 'content-type': 'text/plain' } } as RequestInit);
+    const bundle = apiB()('/api/sync/files/upload-bundle?path=uploads', {
+      method: 'PUT',
+      body: frame({ file: 'bundle/text.txt', body: 'x' }),
+      headers: { 'content-type': 'text/plain' },
+    } as RequestInit);
+    const single = apiB()(`/api/sync/files/upload?path=uploads&file=text.txt&sha256=${sha('x')}&size=1&mtime_ms=1`, {
+      method: 'PUT',
+      body: 'x',
+      headers: { 'content-type': 'text/plain' },
+    } as RequestInit);
     for (const res of await Promise.all([bundle, single])) {
       expect(res.status).toBe(415);
       expect(((await res.json()) as { message: string }).message).toMatch(/content-type/);
@@ -254,22 +316,33 @@ describe('bundles of small files are all or nothing (F3)', () => {
   });
 
   it('needs the API key', async () => {
-    const res = await fetch(`${pair.b!.url}/api/sync/files/upload-bundle?path=uploads`, { method: 'PUT', body: frame({ file: 'x.txt', body: 'x' }), headers: { 'content-type': 'application/octet-stream' } });
+    const res = await fetch(`${pair.b!.url}/api/sync/files/upload-bundle?path=uploads`, {
+      method: 'PUT',
+      body: frame({ file: 'x.txt', body: 'x' }),
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     expect(res.status).toBe(401);
     expect((await tree(dirB))['uploads/x.txt']).toBeUndefined();
   });
 });
 
 describe('paths stay inside their folder (F5)', () => {
-  it.each(['../escape.txt', '/etc/passwd', 'robots/../../escape.txt', 'robots\\..\\escape.txt', 'a\u0000b.txt'])('refuses %j on upload, download and delete', async (file) => {
-    const q = `path=uploads&file=${encodeURIComponent(file)}`;
-    const up = await apiB()(`/api/sync/files/upload?${q}&sha256=${'0'.repeat(64)}&size=1&mtime_ms=1`, { method: 'PUT', body: 'x', headers: { 'content-type': 'application/octet-stream' } } as RequestInit);
-    const down = await apiB()(`/api/sync/files/download?${q}`);
-    const del = await apiB()(`/api/sync/files?${q}`, { method: 'DELETE' });
-    expect([up.status, down.status, del.status]).toEqual([400, 400, 400]);
-    expect(((await up.json()) as { message: string }).message).toMatch(/refused/);
-    await expect(readFile(path.join(dirB, 'escape.txt'))).rejects.toThrow();
-  });
+  it.each(['../escape.txt', '/etc/passwd', 'robots/../../escape.txt', 'robots\\..\\escape.txt', 'a\u0000b.txt'])(
+    'refuses %j on upload, download and delete',
+    async (file) => {
+      const q = `path=uploads&file=${encodeURIComponent(file)}`;
+      const up = await apiB()(`/api/sync/files/upload?${q}&sha256=${'0'.repeat(64)}&size=1&mtime_ms=1`, {
+        method: 'PUT',
+        body: 'x',
+        headers: { 'content-type': 'application/octet-stream' },
+      } as RequestInit);
+      const down = await apiB()(`/api/sync/files/download?${q}`);
+      const del = await apiB()(`/api/sync/files?${q}`, { method: 'DELETE' });
+      expect([up.status, down.status, del.status]).toEqual([400, 400, 400]);
+      expect(((await up.json()) as { message: string }).message).toMatch(/refused/);
+      await expect(readFile(path.join(dirB, 'escape.txt'))).rejects.toThrow();
+    },
+  );
 
   it('refuses to write or read through a symlink that leads outside', async () => {
     await writeFile(path.join(outside, 'secret.txt'), 'not yours');

@@ -103,32 +103,66 @@ async function buildBatch(plan: Plan, node: TestApiNode): Promise<unknown[]> {
     const c = batch[at]!;
     const someLogged = logged[pick % Math.max(logged.length, 1)];
     switch (kind) {
-      case 'stamp-at-bigint-end': c.hlc = '9223372036854775807'; break;
-      case 'stamp-year-3000': c.hlc = String(BigInt(Date.UTC(3000, 0, 1)) * 65536n); break;
-      case 'stamp-past-bound': c.hlc = hlcNow(MAX_SKEW_MS + 60_000); break;
-      case 'stamp-within-bound': c.hlc = hlcNow(MAX_SKEW_MS / 3); break;
-      case 'stamp-zero': c.hlc = '0'; break;
-      case 'pad-sequence': c.origin_sequence = `000${String(c.origin_sequence)}`; break;
-      case 'pad-hlc': c.hlc = `0${String(c.hlc)}`; break;
-      case 'sequence-past-bigint': c.origin_sequence = '9223372036854775808'; break;
-      case 'hlc-past-bigint': c.hlc = '18446744073709551616'; break;
+      case 'stamp-at-bigint-end':
+        c.hlc = '9223372036854775807';
+        break;
+      case 'stamp-year-3000':
+        c.hlc = String(BigInt(Date.UTC(3000, 0, 1)) * 65536n);
+        break;
+      case 'stamp-past-bound':
+        c.hlc = hlcNow(MAX_SKEW_MS + 60_000);
+        break;
+      case 'stamp-within-bound':
+        c.hlc = hlcNow(MAX_SKEW_MS / 3);
+        break;
+      case 'stamp-zero':
+        c.hlc = '0';
+        break;
+      case 'pad-sequence':
+        c.origin_sequence = `000${String(c.origin_sequence)}`;
+        break;
+      case 'pad-hlc':
+        c.hlc = `0${String(c.hlc)}`;
+        break;
+      case 'sequence-past-bigint':
+        c.origin_sequence = '9223372036854775808';
+        break;
+      case 'hlc-past-bigint':
+        c.hlc = '18446744073709551616';
+        break;
       case 'reuse-logged-identity':
         if (someLogged) Object.assign(c, { origin_node_id: someLogged.origin_node_id, origin_sequence: someLogged.origin_sequence });
         break;
       case 'replay-logged-change':
         if (someLogged) batch[at] = { ...someLogged };
         break;
-      case 'internal-table': c.table_name = 'sync_servers'; break;
-      case 'unknown-table': c.table_name = 'no_such_table'; break;
-      case 'other-table-row': c.table_name = 'matches'; break;
-      case 'spoof-receiver': Object.assign(c, { origin_node_id: node.ctx.engine.nodeId, origin_sequence: await nextLocalSequence(node) }); break;
-      case 'spoof-third-node': c.origin_node_id = THIRD; break;
-      case 'duplicate': batch.splice(pick % (batch.length + 1), 0, { ...c }); break;
+      case 'internal-table':
+        c.table_name = 'sync_servers';
+        break;
+      case 'unknown-table':
+        c.table_name = 'no_such_table';
+        break;
+      case 'other-table-row':
+        c.table_name = 'matches';
+        break;
+      case 'spoof-receiver':
+        Object.assign(c, { origin_node_id: node.ctx.engine.nodeId, origin_sequence: await nextLocalSequence(node) });
+        break;
+      case 'spoof-third-node':
+        c.origin_node_id = THIRD;
+        break;
+      case 'duplicate':
+        batch.splice(pick % (batch.length + 1), 0, { ...c });
+        break;
       case 'duplicate-altered':
         if (c.change_data) batch.push({ ...c, change_data: { ...(c.change_data as object), name: 'altered twin' } });
         break;
-      case 'reorder': batch.reverse(); break;
-      case 'row-id-mismatch': if (c.change_data) c.change_data = { ...(c.change_data as object), id: randomUUID() }; break;
+      case 'reorder':
+        batch.reverse();
+        break;
+      case 'row-id-mismatch':
+        if (c.change_data) c.change_data = { ...(c.change_data as object), id: randomUUID() };
+        break;
     }
   }
   return batch;

@@ -51,7 +51,9 @@ describe('integrity alerts', () => {
     const reused = teamChange('alerts-origin', '303', 'another row, same identity');
     const res = await a!.call('/api/sync/changes', { method: 'POST', json: { changes: [reused] } });
     expect(res.status).toBe(409);
-    expect(((await res.json()) as { message: string }).message).toMatch(/^change #0 \(alerts-origin\/303\): identity conflict: alerts-origin\/303 is already logged as insert of teams/);
+    expect(((await res.json()) as { message: string }).message).toMatch(
+      /^change #0 \(alerts-origin\/303\): identity conflict: alerts-origin\/303 is already logged as insert of teams/,
+    );
     const { rows } = await a!.ctx.pool.query('SELECT 1 FROM teams WHERE id = $1', [reused.record_id]);
     expect(rows).toHaveLength(0);
 

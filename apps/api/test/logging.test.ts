@@ -22,7 +22,16 @@ const sink = new Writable({
 const key = 'inbound-secret-key-0123456789';
 const DATA_DIR = await mkdtemp(path.join(tmpdir(), 'catchup-logging-'));
 const node = await startNode(
-  loadNodeConfig({ DATABASE_URL: database!.url, HOST: '127.0.0.1', PORT: '0', NODE_NAME: 'logging', DATA_DIR, SYNC_API_KEY: key, QUEUE_PREFIX: useQueuePrefix('logging'), CATCHUP_SCHEDULER_ENABLED: 'false' }),
+  loadNodeConfig({
+    DATABASE_URL: database!.url,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    NODE_NAME: 'logging',
+    DATA_DIR,
+    SYNC_API_KEY: key,
+    QUEUE_PREFIX: useQueuePrefix('logging'),
+    CATCHUP_SCHEDULER_ENABLED: 'false',
+  }),
   { logger: createLogger({ level: 'trace', destination: sink }) },
 );
 afterAll(() => node.close());
@@ -39,12 +48,30 @@ describe('readiness', () => {
     const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     try {
       for (let i = 0; i < 50; i++) {
-        const up = await new Promise<boolean>((r) => connect(port, '127.0.0.1').once('connect', function (this: import('node:net').Socket) { this.destroy(); r(true); }).once('error', () => r(false)));
+        const up = await new Promise<boolean>((r) =>
+          connect(port, '127.0.0.1')
+            .once('connect', function (this: import('node:net').Socket) {
+              this.destroy();
+              r(true);
+            })
+            .once('error', () => r(false)),
+        );
         if (up) break;
         await new Promise((r) => setTimeout(r, 100));
       }
       const node = await startNode(
-        loadNodeConfig({ DATABASE_URL: database!.url, HOST: '127.0.0.1', PORT: '0', NODE_NAME: 'ready', DATA_DIR, SYNC_API_KEY: key, LOG_LEVEL: 'silent', REDIS_URL: `redis://127.0.0.1:${port}`, RUN_WORKERS: 'false', QUEUE_PREFIX: 'test-ready-private-redis' }),
+        loadNodeConfig({
+          DATABASE_URL: database!.url,
+          HOST: '127.0.0.1',
+          PORT: '0',
+          NODE_NAME: 'ready',
+          DATA_DIR,
+          SYNC_API_KEY: key,
+          LOG_LEVEL: 'silent',
+          REDIS_URL: `redis://127.0.0.1:${port}`,
+          RUN_WORKERS: 'false',
+          QUEUE_PREFIX: 'test-ready-private-redis',
+        }),
       );
       try {
         expect((await fetch(`${node.url}/ready`)).status).toBe(200);
@@ -63,7 +90,18 @@ describe('readiness', () => {
 
   it('a node refuses to start when Redis does not answer', async () => {
     await expect(
-      startNode(loadNodeConfig({ DATABASE_URL: database!.url, HOST: '127.0.0.1', PORT: '0', NODE_NAME: 'no-redis', DATA_DIR, SYNC_API_KEY: key, LOG_LEVEL: 'silent', REDIS_URL: 'redis://127.0.0.1:1' })),
+      startNode(
+        loadNodeConfig({
+          DATABASE_URL: database!.url,
+          HOST: '127.0.0.1',
+          PORT: '0',
+          NODE_NAME: 'no-redis',
+          DATA_DIR,
+          SYNC_API_KEY: key,
+          LOG_LEVEL: 'silent',
+          REDIS_URL: 'redis://127.0.0.1:1',
+        }),
+      ),
     ).rejects.toMatchObject({ name: 'RedisUnreachableError', code: 'ECONNREFUSED' });
   });
 });

@@ -48,7 +48,10 @@ describe('authentication', () => {
     const attempts: Record<string, string>[] = [{ 'x-api-key': '' }, { 'x-api-key': 'not-the-key' }, { 'x-api-key': '', authorization: 'Bearer not-the-key' }];
     for (const headers of attempts) {
       const res = await ask(method, url, { headers });
-      expect({ status: res.status, body: res.body }).toEqual({ status: 401, body: { statusCode: 401, error: 'Unauthorized', message: 'Missing or invalid API key' } });
+      expect({ status: res.status, body: res.body }).toEqual({
+        status: 401,
+        body: { statusCode: 401, error: 'Unauthorized', message: 'Missing or invalid API key' },
+      });
     }
   });
 
@@ -137,7 +140,10 @@ describe('the file routes name their folder directory (path is its deprecated al
     expect({ status: download.status, text: download.raw.toString() }).toEqual({ status: 200, text: 'the bytes' });
     const manifest = await ask('GET', `/api/sync/files/checksums?${folder}`);
     expect(manifest.status).toBe(200);
-    expect(manifest.body).toMatchObject({ path: 'uploads', files: expect.arrayContaining([expect.objectContaining({ path: file, sha256: sha('the bytes') })]) });
+    expect(manifest.body).toMatchObject({
+      path: 'uploads',
+      files: expect.arrayContaining([expect.objectContaining({ path: file, sha256: sha('the bytes') })]),
+    });
     expect((await ask('DELETE', `/api/sync/files?${folder}&file=${file}`)).body).toEqual({ deleted: true });
     expect((await ask('GET', `/api/sync/files/download?${folder}&file=${file}`)).status).toBe(404);
   });
@@ -157,12 +163,18 @@ describe('the file routes name their folder directory (path is its deprecated al
 
   it('a missing file is 404', async () => {
     expect((await upload('directory=uploads', 'present.txt', 'here')).status).toBe(200);
-    expect(await refusal('GET', '/api/sync/files/download?directory=uploads&file=not-there.txt')).toEqual({ status: 404, message: 'File uploads/not-there.txt not found' });
+    expect(await refusal('GET', '/api/sync/files/download?directory=uploads&file=not-there.txt')).toEqual({
+      status: 404,
+      message: 'File uploads/not-there.txt not found',
+    });
   });
 
   it('a file of a folder not on disk yet is 404 too, and deleting it answers deleted: false', async () => {
     expect(existsSync(path.join(node!.ctx.config.dataDir, 'instance'))).toBe(false);
-    expect(await refusal('GET', '/api/sync/files/download?directory=instance&file=settings.json')).toEqual({ status: 404, message: 'File instance/settings.json not found' });
+    expect(await refusal('GET', '/api/sync/files/download?directory=instance&file=settings.json')).toEqual({
+      status: 404,
+      message: 'File instance/settings.json not found',
+    });
     expect((await ask('DELETE', '/api/sync/files?directory=instance&file=settings.json')).body).toEqual({ deleted: false });
   });
 

@@ -100,7 +100,16 @@ describe('row images travel as written', () => {
 
   it('a pulled page with a faulty change is refused as a batch, with the change named', () => {
     const id = '7d3b8f4e-1c2a-4b5d-9e6f-0a1b2c3d4e5f';
-    const change = { table_name: 'teams', record_id: id, operation: 'insert', change_data: { id }, timestamp: '2026-11-26T10:00:00Z', origin_node_id: 'x', origin_sequence: '5', hlc: 'soon' };
+    const change = {
+      table_name: 'teams',
+      record_id: id,
+      operation: 'insert',
+      change_data: { id },
+      timestamp: '2026-11-26T10:00:00Z',
+      origin_node_id: 'x',
+      origin_sequence: '5',
+      hlc: 'soon',
+    };
     const page = JSON.stringify({ changes: [change], next_cursor: '5', has_more: false, latest_sequence: '5' });
     expect(() => changesToApply(page, 'http://peer')).toThrow(BatchRejectedError);
     expect(() => changesToApply(page, 'http://peer')).toThrow(/hlc.*x\/5|x\/5.*hlc/s);
@@ -133,7 +142,9 @@ describe('authentication', () => {
   });
 
   it('the peer client classifies a bad key as rejected (not worth retrying)', async () => {
-    const err = await clientFor(a, 'not-the-key-at-all').ping().catch((e: unknown) => e);
+    const err = await clientFor(a, 'not-the-key-at-all')
+      .ping()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PeerError);
     expect((err as PeerError).kind).toBe('rejected');
     expect((err as PeerError).status).toBe(401);
@@ -160,15 +171,27 @@ describe('bad input changes nothing', () => {
   it.each([
     ['a change without record_id', async () => ({ ...(await validChange()), record_id: undefined }), /body\.changes\.1\.record_id/],
     ['a bad operation', async () => ({ ...(await validChange()), operation: 'merge' }), /body\.changes\.1\.operation/],
-    ['a SQL-looking table name', async () => ({ ...(await validChange()), table_name: "teams'; DROP TABLE teams; --" }), /change #1 .*unknown or unsynced table/],
-    ['an unknown column', async () => {
-      const c = await validChange();
-      return { ...c, change_data: { ...c.change_data, robot_colour: 'red' } };
-    }, /change #1 .*change_data\.robot_colour: unknown column/],
-    ['a wrongly typed value', async () => {
-      const c = await validChange();
-      return { ...c, change_data: { ...c.change_data, team_number: 'lots' } };
-    }, /change #1 .*invalid input syntax for type integer/],
+    [
+      'a SQL-looking table name',
+      async () => ({ ...(await validChange()), table_name: "teams'; DROP TABLE teams; --" }),
+      /change #1 .*unknown or unsynced table/,
+    ],
+    [
+      'an unknown column',
+      async () => {
+        const c = await validChange();
+        return { ...c, change_data: { ...c.change_data, robot_colour: 'red' } };
+      },
+      /change #1 .*change_data\.robot_colour: unknown column/,
+    ],
+    [
+      'a wrongly typed value',
+      async () => {
+        const c = await validChange();
+        return { ...c, change_data: { ...c.change_data, team_number: 'lots' } };
+      },
+      /change #1 .*invalid input syntax for type integer/,
+    ],
   ])('a batch with %s is refused with 400 naming the change, and nothing is applied', async (_label, bad, message) => {
     const before = { log: await logCount(b), rows: await digest(b) };
     const res = await b!.call('/api/sync/changes', { method: 'POST', json: { changes: [await validChange(), await bad()] } });

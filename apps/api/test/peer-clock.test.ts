@@ -25,8 +25,7 @@ async function scan(): Promise<CatchupResult> {
   return body.results[0]!;
 }
 
-const refusalLogs = () =>
-  a.ctx.db.syncLog.findMany({ where: { serverId: bServerId, operation: 'catch-up sync', status: 'failed' }, orderBy: { id: 'asc' } });
+const refusalLogs = () => a.ctx.db.syncLog.findMany({ where: { serverId: bServerId, operation: 'catch-up sync', status: 'failed' }, orderBy: { id: 'asc' } });
 
 const REFUSAL = /^clock offset \+(\d+) ms exceeds catchup_max_clock_skew_seconds \(300 s\); fix the clock of clock-b or raise the setting$/;
 

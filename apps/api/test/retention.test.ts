@@ -37,7 +37,7 @@ describe('retention and full baselines', () => {
     // 20 teams written on A, caught up to B.
     await a.ctx.pool.query(`INSERT INTO teams (team_number, name, scouting_team_number) SELECT g, 'team ' || g, 1 FROM generate_series(0, 19) g`);
     expect(await scanA()).toMatchObject({ success: true, mode: 'incremental', database_changes: { sent: 20 } });
-    const ids = ((await a.ctx.pool.query<{ id: string }>(`SELECT id FROM teams ORDER BY team_number`)).rows).map((r) => r.id);
+    const ids = (await a.ctx.pool.query<{ id: string }>(`SELECT id FROM teams ORDER BY team_number`)).rows.map((r) => r.id);
 
     // B goes away. A updates 10 teams (3 of them twice), deletes 5 and adds 5; B, on its own, adds 3,
     // updates one of them and deletes another.
@@ -84,7 +84,9 @@ describe('retention and full baselines', () => {
     expect(bPrune.removed).toMatchObject({ change_log_entries: 2 }); // its inserts of the team it updated and of the one it deleted
 
     // B relays back one of A's own changes that A pruned (the insert of team 0): stale, not an alert.
-    const relayed = (await readChanges(b.ctx.pool, { after: '0', limit: 1000 })).changes.find((c) => c.origin_node_id === a.ctx.engine.nodeId && c.record_id === ids[0]);
+    const relayed = (await readChanges(b.ctx.pool, { after: '0', limit: 1000 })).changes.find(
+      (c) => c.origin_node_id === a.ctx.engine.nodeId && c.record_id === ids[0],
+    );
     const posted = await apiA('/api/sync/changes', { method: 'POST', json: { changes: [relayed] } });
     expect(await posted.json()).toEqual({ received: 1, applied: 0, skipped_duplicate: 0, skipped_stale: 1 });
 
@@ -99,7 +101,7 @@ describe('retention and full baselines', () => {
       full_baseline: { directions: ['send', 'receive'], rows_sent: 15, tombstones_sent: 5, rows_received: 2, tombstones_received: 1 },
     });
     expect(await teams(b.ctx.pool)).toEqual(await teams(a.ctx.pool));
-    const names = ((await a.ctx.pool.query<{ name: string }>(`SELECT name FROM teams ORDER BY team_number`)).rows).map((r) => r.name);
+    const names = (await a.ctx.pool.query<{ name: string }>(`SELECT name FROM teams ORDER BY team_number`)).rows.map((r) => r.name);
     expect(names).toHaveLength(20 - 5 + 5 + 2);
     expect(names).toContain('changed on B');
     expect(names).toContain('new on B 202');

@@ -95,7 +95,9 @@ describe('a node process', () => {
     const { child, output } = startNode({ DATABASE_URL: node!.url, REDIS_URL: `redis://127.0.0.1:${port}`, PORT: '0' });
     const [code] = await once(child, 'exit');
     expect(code).toBe(1);
-    expect(output().trim()).toMatch(new RegExp(`^Redis is not reachable at redis://127\\.0\\.0\\.1:${port} \\(REDIS_URL\\): ECONNREFUSED\\. .*docker compose up -d redis`));
+    expect(output().trim()).toMatch(
+      new RegExp(`^Redis is not reachable at redis://127\\.0\\.0\\.1:${port} \\(REDIS_URL\\): ECONNREFUSED\\. .*docker compose up -d redis`),
+    );
   });
 
   it('refuses an invalid configuration naming the variable', async () => {

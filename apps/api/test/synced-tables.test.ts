@@ -58,14 +58,16 @@ const listTables = async (node: TestApiNode) => (await json<{ tables: TableEntry
 describe('the tables API', () => {
   it('is behind the API key', async () => {
     expect((await fetch(`${a.url}/api/sync/tables`)).status).toBe(401);
-    expect((await fetch(`${a.url}/api/sync/tables`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"teams"}' })).status).toBe(401);
+    expect(
+      (await fetch(`${a.url}/api/sync/tables`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"teams"}' })).status,
+    ).toBe(401);
     expect((await fetch(`${a.url}/api/sync/tables/teams`, { method: 'DELETE' })).status).toBe(401);
   });
 
   it('is in the OpenAPI document with its schemas', async () => {
-    const spec = await json<{ paths: Record<string, Record<string, { requestBody?: unknown; parameters?: { name: string }[]; responses: Record<string, unknown> }>> }>(
-      await fetch(`${a.url}/docs/json`),
-    );
+    const spec = await json<{
+      paths: Record<string, Record<string, { requestBody?: unknown; parameters?: { name: string }[]; responses: Record<string, unknown> }>>;
+    }>(await fetch(`${a.url}/docs/json`));
     expect(Object.keys(spec.paths['/api/sync/tables']!).sort()).toEqual(['get', 'post']);
     expect(spec.paths['/api/sync/tables']!.post!.requestBody).toBeDefined();
     expect(Object.keys(spec.paths['/api/sync/tables']!.post!.responses)).toEqual(expect.arrayContaining(['200', '201', '400', '404', '409']));
@@ -133,7 +135,11 @@ describe('putting existing tables under sync', () => {
     expect(added.status).toBe(201);
     expect(await added.json()).toEqual({ name: 'pit_scouting', added: true, baseline_rows: 30 });
     expect(await cli(b, 'tables', 'add', 'pit_scouting')).toEqual({ code: 0, out: 'pit_scouting is synced now; 20 existing row(s) logged', err: '' });
-    expect(await json(await c.call('/api/sync/tables', { method: 'POST', json: { name: 'pit_scouting' } }))).toEqual({ name: 'pit_scouting', added: true, baseline_rows: 0 });
+    expect(await json(await c.call('/api/sync/tables', { method: 'POST', json: { name: 'pit_scouting' } }))).toEqual({
+      name: 'pit_scouting',
+      added: true,
+      baseline_rows: 0,
+    });
     // Again: nothing changes.
     const again = await a.call('/api/sync/tables', { method: 'POST', json: { name: 'pit_scouting' } });
     expect(again.status).toBe(200);
@@ -213,13 +219,17 @@ describe('a column one node has and its peer lacks', () => {
       servers_needing_catchup: { name: string; missing_changes: number; last_error: string | null }[];
       recent_catchup_logs: { server_name: string | null; status: string; error_message: string | null }[];
     }>(await a.call('/api/sync/catchup/status'));
-    expect(status.servers_needing_catchup).toEqual([expect.objectContaining({ name: b.name, missing_changes: 2, last_error: expect.stringMatching(sendError) })]);
+    expect(status.servers_needing_catchup).toEqual([
+      expect.objectContaining({ name: b.name, missing_changes: 2, last_error: expect.stringMatching(sendError) }),
+    ]);
     expect(status.recent_catchup_logs[0]).toMatchObject({ server_name: b.name, status: 'failed', error_message: expect.stringMatching(sendError) });
 
     // b reading a's log meets the same change and refuses it too, naming a as where it came from.
     const [pulled] = (await scan(b)).filter((r) => r.server_name === a.name);
     expect(pulled!.errors).toEqual([
-      expect.stringMatching(/^batch-receive \(\d+, \d+\]: change #\d+ \([^)]+\): change_data\.robot_colour: unknown column of pit_scouting on the receiving node/),
+      expect.stringMatching(
+        /^batch-receive \(\d+, \d+\]: change #\d+ \([^)]+\): change_data\.robot_colour: unknown column of pit_scouting on the receiving node/,
+      ),
     ]);
     expect(await tableRows(b, 'teams')).toEqual(teamsOnB);
 
@@ -258,7 +268,11 @@ describe('a baseline interrupted midway', () => {
     // a's node stopped after the trigger and the first chunk of its baseline.
     await installCapture(a.ctx.pool, 'pit_drawings');
     await logBaselineChunk(a.ctx.pool, 'pit_drawings', 1000);
-    expect((await listTables(a)).find((t) => t.name === 'pit_drawings')).toMatchObject({ standing: 'baseline in progress', baseline_rows_logged: 1000, log_entries: 1000 });
+    expect((await listTables(a)).find((t) => t.name === 'pit_drawings')).toMatchObject({
+      standing: 'baseline in progress',
+      baseline_rows_logged: 1000,
+      log_entries: 1000,
+    });
 
     expect((await scan(a)).every((r) => r.success)).toBe(true);
     expect((await listTables(a)).find((t) => t.name === 'pit_drawings')).toMatchObject({ standing: 'synced', baseline_rows_logged: null, log_entries: 2500 });

@@ -110,7 +110,11 @@ export function call(node: RunningNode, key: string) {
     const { json, ...rest } = init;
     return fetch(`${node.url}${path}`, {
       ...rest,
-      headers: { ...(rest.headers as Record<string, string> | undefined), 'x-api-key': key, ...(json !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        ...(rest.headers as Record<string, string> | undefined),
+        'x-api-key': key,
+        ...(json !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
     });
   };

@@ -6,7 +6,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { call, tableRows, until, useTwoNodes, writeRows } from './two-nodes.ts';
 
 const workerMain = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../worker/src/main.ts');
-const pair = await useTwoNodes('scale', { CATCHUP_SCHEDULER_ENABLED: 'false', CATCHUP_BATCH_SIZE: '100', SCAN_WAIT_SECONDS: '60', WORKER_CONCURRENCY: '2' }, { RUN_WORKERS: 'false' });
+const pair = await useTwoNodes(
+  'scale',
+  { CATCHUP_SCHEDULER_ENABLED: 'false', CATCHUP_BATCH_SIZE: '100', SCAN_WAIT_SECONDS: '60', WORKER_CONCURRENCY: '2' },
+  { RUN_WORKERS: 'false' },
+);
 const { a } = pair;
 
 const workers: ChildProcess[] = [];
@@ -44,7 +48,9 @@ describe('worker processes', () => {
     expect(processors).toEqual(new Set([String(w1.pid), String(w2.pid)]));
 
     // B received each change exactly once: its log holds one entry per change, no duplicates were sent.
-    const { rows } = await pair.b!.ctx.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM database_changes WHERE origin_node_id = $1`, [a.ctx.engine.nodeId]);
+    const { rows } = await pair.b!.ctx.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM database_changes WHERE origin_node_id = $1`, [
+      a.ctx.engine.nodeId,
+    ]);
     expect(rows[0]!.n).toBe('3000');
   }, 90_000);
 

@@ -79,16 +79,31 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const { body } = await call('/api/sync/catchup/status');
       const peers = body.servers_needing_catchup as Record<string, unknown>[];
       io.out(`catch-up ${body.catchup_enabled ? 'enabled' : 'disabled'}, log kept ${body.max_catchup_days} days`);
-      io.out(peers.length ? formatTable(['id', 'name', 'host', 'missing', 'last sync', 'last ping', 'reachable', 'clock offset ms'], peers.map((p) => [p.id, p.name, p.host, p.missing_changes, p.last_sync, p.last_ping, p.ping_success, p.clock_offset_ms])) : 'no peer needs catch-up');
+      io.out(
+        peers.length
+          ? formatTable(
+              ['id', 'name', 'host', 'missing', 'last sync', 'last ping', 'reachable', 'clock offset ms'],
+              peers.map((p) => [p.id, p.name, p.host, p.missing_changes, p.last_sync, p.last_ping, p.ping_success, p.clock_offset_ms]),
+            )
+          : 'no peer needs catch-up',
+      );
       // Retention: a peer behind this node's pruned log gets a full baseline; warn a week ahead.
       for (const p of peers) {
         if (p.needs_full_baseline) io.out(`${String(p.name)}: behind this node's pruned log, its next catch-up is a full baseline`);
         else if (typeof p.days_until_full_baseline === 'number' && p.days_until_full_baseline <= 7) {
-          io.out(`${String(p.name)}: needs a full baseline in ${p.days_until_full_baseline} day(s) unless caught up (max_catchup_days ${String(body.max_catchup_days)})`);
+          io.out(
+            `${String(p.name)}: needs a full baseline in ${p.days_until_full_baseline} day(s) unless caught up (max_catchup_days ${String(body.max_catchup_days)})`,
+          );
         }
       }
       const logs = body.recent_catchup_logs as Record<string, unknown>[];
-      if (logs.length) io.out(`\n${formatTable(['started', 'server', 'status', 'details'], logs.map((l) => [l.started_at, l.server_name, l.status, l.details]))}`);
+      if (logs.length)
+        io.out(
+          `\n${formatTable(
+            ['started', 'server', 'status', 'details'],
+            logs.map((l) => [l.started_at, l.server_name, l.status, l.details]),
+          )}`,
+        );
       return 0;
     }
     if (command === 'scan') {
@@ -100,14 +115,45 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const results = body.results as CatchupResult[];
       io.out(`${body.message}: ${body.servers_processed} server(s)`);
       if (results.length) {
-        io.out(formatTable(['server', 'ok', 'sent', 'received', 'applied', 'files up', 'files down', 'seconds', 'errors'], results.map((r) => [r.server_name, r.success ? 'yes' : 'no', r.database_changes.sent, r.database_changes.received, r.database_changes.applied, r.file_changes.uploaded, r.file_changes.downloaded, r.duration.toFixed(1), r.errors.join('; ')])));
+        io.out(
+          formatTable(
+            ['server', 'ok', 'sent', 'received', 'applied', 'files up', 'files down', 'seconds', 'errors'],
+            results.map((r) => [
+              r.server_name,
+              r.success ? 'yes' : 'no',
+              r.database_changes.sent,
+              r.database_changes.received,
+              r.database_changes.applied,
+              r.file_changes.uploaded,
+              r.file_changes.downloaded,
+              r.duration.toFixed(1),
+              r.errors.join('; '),
+            ]),
+          ),
+        );
       }
       return results.every((r) => r.success) ? 0 : 1;
     }
     if (command === 'servers' && sub === 'list') {
       const { body } = await call('/api/sync/servers');
       const servers = body.servers as Record<string, unknown>[];
-      io.out(servers.length ? formatTable(['id', 'name', 'address', 'active', 'key', 'last sync', 'sent cursor', 'received cursor'], servers.map((s) => [s.id, s.name, `${s.protocol}://${s.host}:${s.port}`, s.is_active, s.api_key_set ? 'set' : 'none', s.last_sync, s.sent_cursor, s.received_cursor])) : 'no servers registered');
+      io.out(
+        servers.length
+          ? formatTable(
+              ['id', 'name', 'address', 'active', 'key', 'last sync', 'sent cursor', 'received cursor'],
+              servers.map((s) => [
+                s.id,
+                s.name,
+                `${s.protocol}://${s.host}:${s.port}`,
+                s.is_active,
+                s.api_key_set ? 'set' : 'none',
+                s.last_sync,
+                s.sent_cursor,
+                s.received_cursor,
+              ]),
+            )
+          : 'no servers registered',
+      );
       return 0;
     }
     if (command === 'servers' && sub === 'add') {
@@ -130,7 +176,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (command === 'tables' && sub === 'list') {
       const { body } = await call('/api/sync/tables');
       const tables = body.tables as Record<string, unknown>[];
-      io.out(tables.length ? formatTable(['name', 'standing', 'rows', 'log entries'], tables.map((t) => [t.name, t.standing, t.rows_estimated ? `~${t.rows}` : t.rows, t.log_entries])) : 'no application tables');
+      io.out(
+        tables.length
+          ? formatTable(
+              ['name', 'standing', 'rows', 'log entries'],
+              tables.map((t) => [t.name, t.standing, t.rows_estimated ? `~${t.rows}` : t.rows, t.log_entries]),
+            )
+          : 'no application tables',
+      );
       const problems = tables.filter((t) => t.standing !== 'synced' && t.problem);
       if (problems.length) io.out(`\ncannot be synced as they are:\n${problems.map((t) => `  ${t.name}: ${t.problem}`).join('\n')}`);
       return 0;
@@ -166,7 +219,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (command === 'logs') {
       const { body } = await call(`/api/sync/logs?page_size=${Number(values.limit ?? 20)}`);
       const logs = body.logs as Record<string, unknown>[];
-      io.out(logs.length ? formatTable(['id', 'started', 'server', 'operation', 'status', 'details'], logs.map((l) => [l.id, l.started_at, l.server_name, l.operation, l.status, l.details])) : 'the sync log is empty');
+      io.out(
+        logs.length
+          ? formatTable(
+              ['id', 'started', 'server', 'operation', 'status', 'details'],
+              logs.map((l) => [l.id, l.started_at, l.server_name, l.operation, l.status, l.details]),
+            )
+          : 'the sync log is empty',
+      );
       return 0;
     }
     throw new CliError(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`);

@@ -47,13 +47,19 @@ describe('npm run catchup', () => {
     expect((await cli('status')).out).toMatch(/^cli-b: needs a full baseline in 4\.9 day\(s\) unless caught up \(max_catchup_days 30\)$/m);
     const pruned = await cli('prune');
     expect(pruned.code).toBe(0);
-    expect(pruned.out).toMatch(/^pruned what is older than \S+: 0 change-log entries \(0 superseded deletes\), 0 file tombstones, \d+ sync logs; log pruned through position 0$/);
+    expect(pruned.out).toMatch(
+      /^pruned what is older than \S+: 0 change-log entries \(0 superseded deletes\), 0 file tombstones, \d+ sync logs; log pruned through position 0$/,
+    );
   });
 
   it('explains bad usage, a wrong key and an unreachable node', async () => {
     expect(await cli('frobnicate')).toMatchObject({ code: 1, err: expect.stringMatching(/unknown command: frobnicate/) });
     expect(await cli('servers', 'add', 'only-name')).toMatchObject({ code: 1, err: expect.stringMatching(/needs NAME HOST PORT/) });
-    const wrongKey = await runCli(['status'], { out: () => {}, err: (t) => expect(t).toMatch(/^401: Missing or invalid API key/), env: { CATCHUP_URL: a!.url, SYNC_API_KEY: 'wrong-key-wrong-key' } });
+    const wrongKey = await runCli(['status'], {
+      out: () => {},
+      err: (t) => expect(t).toMatch(/^401: Missing or invalid API key/),
+      env: { CATCHUP_URL: a!.url, SYNC_API_KEY: 'wrong-key-wrong-key' },
+    });
     expect(wrongKey).toBe(1);
     const errors: string[] = [];
     const down = await runCli(['status'], { out: () => {}, err: (t) => errors.push(t), env: { CATCHUP_URL: 'http://127.0.0.1:1', SYNC_API_KEY: 'k' } });

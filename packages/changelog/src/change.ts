@@ -16,8 +16,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * A number of the wire: a non-negative integer that fits bigint, written as a canonical decimal string
  * (no leading zeros), so that one number has one spelling and an identity one form.
  */
-export const isBigintString = (v: unknown): v is string =>
-  typeof v === 'string' && CANONICAL_DECIMAL.test(v) && (v.length < 19 || v <= MAX_BIGINT_TEXT);
+export const isBigintString = (v: unknown): v is string => typeof v === 'string' && CANONICAL_DECIMAL.test(v) && (v.length < 19 || v <= MAX_BIGINT_TEXT);
 /** isBigintString as a zod schema: every number of the wire (positions, sequences, stamps). */
 export const bigintString = z.string().refine(isBigintString, 'a non-negative integer that fits bigint, as a decimal string without leading zeros');
 const uuid = z.string().regex(UUID, 'a UUID');
@@ -46,16 +45,14 @@ const changeFields = {
 export const changeOutputSchema = z.object({ ...changeFields, record_id: uuid });
 
 /** A change as received: validated, record id normalised to lower case. */
-export const changeSchema = z
-  .object(changeFields)
-  .superRefine((c, ctx) => {
-    if (c.operation === 'delete') return;
-    if (!c.change_data) {
-      ctx.addIssue({ code: 'custom', path: ['change_data'], message: `required for operation ${c.operation}` });
-    } else if (String(c.change_data.id).toLowerCase() !== c.record_id.toLowerCase()) {
-      ctx.addIssue({ code: 'custom', path: ['change_data', 'id'], message: 'must equal record_id' });
-    }
-  });
+export const changeSchema = z.object(changeFields).superRefine((c, ctx) => {
+  if (c.operation === 'delete') return;
+  if (!c.change_data) {
+    ctx.addIssue({ code: 'custom', path: ['change_data'], message: `required for operation ${c.operation}` });
+  } else if (String(c.change_data.id).toLowerCase() !== c.record_id.toLowerCase()) {
+    ctx.addIssue({ code: 'custom', path: ['change_data', 'id'], message: 'must equal record_id' });
+  }
+});
 
 export type Change = z.infer<typeof changeSchema>;
 
@@ -90,8 +87,7 @@ export function acceptChangeFast(raw: unknown): Change | undefined {
 }
 
 /** The identity of a change network-wide. */
-export const changeIdentity = (c: Pick<Change, 'origin_node_id' | 'origin_sequence'>) =>
-  `${c.origin_node_id}/${c.origin_sequence}`;
+export const changeIdentity = (c: Pick<Change, 'origin_node_id' | 'origin_sequence'>) => `${c.origin_node_id}/${c.origin_sequence}`;
 
 /** Orders two canonical decimal strings (isBigintString) by value: negative, zero or positive. */
 export function compareDecimal(a: string, b: string): number {
@@ -107,7 +103,11 @@ export interface Version {
   sequence: string;
 }
 
-export const versionOf = (c: Pick<Change, 'hlc' | 'origin_node_id' | 'origin_sequence'>): Version => ({ hlc: c.hlc, node: c.origin_node_id, sequence: c.origin_sequence });
+export const versionOf = (c: Pick<Change, 'hlc' | 'origin_node_id' | 'origin_sequence'>): Version => ({
+  hlc: c.hlc,
+  node: c.origin_node_id,
+  sequence: c.origin_sequence,
+});
 
 /** Last-writer-wins order: hybrid logical clock, then node id, then origin sequence. Positive when a wins over b. */
 export function compareVersions(a: Version, b: Version): number {

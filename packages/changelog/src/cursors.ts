@@ -16,10 +16,7 @@ export async function acknowledgeRange(pool: Pool, serverId: number, direction: 
   if (BigInt(range.to) < BigInt(range.from)) throw new Error(`empty range (${range.from}, ${range.to}]`);
   return inTransaction(pool, async (client) => {
     const column = cursorColumn[direction];
-    const server = await client.query<{ cursor: string }>(
-      `SELECT ${column}::text AS cursor FROM sync_servers WHERE id = $1 FOR UPDATE`,
-      [serverId],
-    );
+    const server = await client.query<{ cursor: string }>(`SELECT ${column}::text AS cursor FROM sync_servers WHERE id = $1 FOR UPDATE`, [serverId]);
     if (!server.rows[0]) throw new Error(`unknown server ${serverId}`);
     let cursor = BigInt(server.rows[0].cursor);
     if (BigInt(range.to) <= cursor) return cursor.toString();
@@ -38,11 +35,7 @@ export async function acknowledgeRange(pool: Pool, serverId: number, direction: 
       if (BigInt(ack.from_seq) > cursor) break;
       if (BigInt(ack.to_seq) > cursor) cursor = BigInt(ack.to_seq);
     }
-    await client.query(`DELETE FROM sync_acks WHERE server_id = $1 AND direction = $2 AND to_seq <= $3`, [
-      serverId,
-      direction,
-      cursor.toString(),
-    ]);
+    await client.query(`DELETE FROM sync_acks WHERE server_id = $1 AND direction = $2 AND to_seq <= $3`, [serverId, direction, cursor.toString()]);
     await client.query(`UPDATE sync_servers SET ${column} = $2 WHERE id = $1`, [serverId, cursor.toString()]);
     return cursor.toString();
   });

@@ -1,4 +1,16 @@
-export { MAX_BIGINT, OPERATIONS, acceptChangeFast, bigintString, changeSchema, changeOutputSchema, changeIdentity, compareVersions, isBigintString, type Change, type Operation } from './change.ts';
+export {
+  MAX_BIGINT,
+  OPERATIONS,
+  acceptChangeFast,
+  bigintString,
+  changeSchema,
+  changeOutputSchema,
+  changeIdentity,
+  compareVersions,
+  isBigintString,
+  type Change,
+  type Operation,
+} from './change.ts';
 export { BatchRejectedError, IdentityConflictError } from './errors.ts';
 export { applyBatch, applyChanges, applyIncoming, type ApplyOptions, type ApplyResult } from './apply.ts';
 export { checkChanges, incomingFromChange, scanChangesDocument, type ChangesDocument, type IncomingChange } from './wire.ts';

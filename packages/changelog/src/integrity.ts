@@ -73,10 +73,7 @@ export function checkIdentities(changes: IncomingChange[], logged: Map<string, C
     const known = logged.get(identity);
     if (known) {
       if (!sameContent(c, known)) {
-        throw new IdentityConflictError(
-          `${identity} is already logged as ${describe(known)}; this change is ${describe(c)}`,
-          { index, change: identity },
-        );
+        throw new IdentityConflictError(`${identity} is already logged as ${describe(known)}; this change is ${describe(c)}`, { index, change: identity });
       }
     } else if (c.origin_node_id === nodeId) {
       if (compareDecimal(c.origin_sequence, ownPrunedThrough) <= 0) prunedOwn.add(identity);

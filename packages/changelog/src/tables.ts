@@ -72,7 +72,6 @@ export async function describeSyncedTables(sql: Sql): Promise<Map<string, TableI
   return tables;
 }
 
-
 /** The catalog facts about a public table (table-rules.ts decides from them), or null when it does not exist. */
 async function tableFacts(sql: Sql, table: string): Promise<TableFacts | null> {
   const { rows } = await sql.query<{ kind: string; primary_key: KeyColumn[]; pk_constraint: string | null; id_type: string | null }>(
@@ -152,17 +151,19 @@ export async function enableTableSync(pool: Pool, table: string, options: Enable
  */
 export async function installCapture(pool: Pool, table: string): Promise<boolean> {
   await checkSyncable(pool, table);
-  const added = await refusingUnprivileged(pool, table, 'cannot be synced', () => inTransaction(pool, async (client) => {
-    await lockAgainstWrites(client, table);
-    await checkSyncable(client, table); // again, now that the table cannot change
-    if (await carriesTrigger(client, table)) return false;
-    await client.query(
-      `CREATE CONSTRAINT TRIGGER catchup_capture AFTER INSERT OR UPDATE OR DELETE ON ${quoteIdent(table)}
+  const added = await refusingUnprivileged(pool, table, 'cannot be synced', () =>
+    inTransaction(pool, async (client) => {
+      await lockAgainstWrites(client, table);
+      await checkSyncable(client, table); // again, now that the table cannot change
+      if (await carriesTrigger(client, table)) return false;
+      await client.query(
+        `CREATE CONSTRAINT TRIGGER catchup_capture AFTER INSERT OR UPDATE OR DELETE ON ${quoteIdent(table)}
          DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION catchup_capture()`,
-    );
-    await recordPendingBaseline(client, table);
-    return true;
-  }));
+      );
+      await recordPendingBaseline(client, table);
+      return true;
+    }),
+  );
   catalogCache.delete(pool);
   return added;
 }
@@ -211,11 +212,13 @@ export async function disableTableSync(pool: Pool, table: string): Promise<void>
   if (nameRefusal(table) || !(await carriesTrigger(pool, table))) {
     throw new TableNotFoundError(`table ${JSON.stringify(table)} is not synced`);
   }
-  await refusingUnprivileged(pool, table, 'cannot be taken out of sync', () => inTransaction(pool, async (client) => {
-    await lockAgainstWrites(client, table);
-    await dropBaseline(client, table);
-    await client.query(`DROP TRIGGER catchup_capture ON ${quoteIdent(table)}`);
-  }));
+  await refusingUnprivileged(pool, table, 'cannot be taken out of sync', () =>
+    inTransaction(pool, async (client) => {
+      await lockAgainstWrites(client, table);
+      await dropBaseline(client, table);
+      await client.query(`DROP TRIGGER catchup_capture ON ${quoteIdent(table)}`);
+    }),
+  );
   catalogCache.delete(pool);
 }
 

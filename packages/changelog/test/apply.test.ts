@@ -1,14 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import {
-  acknowledgeRange,
-  BatchRejectedError,
-  IdentityConflictError,
-  countMissingChanges,
-  getCursor,
-  readChanges,
-  type Change,
-} from '@catchup/changelog';
+import { acknowledgeRange, BatchRejectedError, IdentityConflictError, countMissingChanges, getCursor, readChanges, type Change } from '@catchup/changelog';
 import { createPool } from '@catchup/db';
 import { rowsWithoutTheirLoggedVersion } from '@catchup/testing';
 import { applyTo, logCount, logIdentities, tableDigest, useNodes, type TestNode } from './nodes.ts';
@@ -68,7 +60,7 @@ describe('applying a batch', () => {
     expect(await logCount(b!.pool)).toBe(3);
   });
 
-  it('relays: C learns A\'s changes from B, with their original identity', async () => {
+  it("relays: C learns A's changes from B, with their original identity", async () => {
     await sync(b!, c!);
     expect(await tableDigest(c!.pool)).toEqual(await tableDigest(a!.pool));
     expect(await logIdentities(c!.pool)).toEqual(await logIdentities(a!.pool));
@@ -97,9 +89,7 @@ describe('applying a batch', () => {
     await y.pool.query(`ALTER DATABASE "${y.database.name}" SET catchup.clock_offset_ms = '-3600000'`);
     const skewed = createPool(y.database.url, 1);
     try {
-      const { rows } = await x.pool.query<{ id: string }>(
-        `INSERT INTO events (code, name, scouting_team_number) VALUES ('2026cc', 'from X', 1) RETURNING id`,
-      );
+      const { rows } = await x.pool.query<{ id: string }>(`INSERT INTO events (code, name, scouting_team_number) VALUES ('2026cc', 'from X', 1) RETURNING id`);
       const id = rows[0]!.id;
       await sync(x, y, 2 * 3_600_000); // X's stamps are an hour ahead of Y's clock
       await skewed.query(`UPDATE events SET name = 'edited on Y after X' WHERE id = $1`, [id]);
@@ -188,7 +178,14 @@ describe('what a batch carries reaches the row and the log exactly', () => {
     expect(await applyTo(c!, first)).toMatchObject({ applied: 5, skipped_duplicate: 0 });
     const logBefore = await logCount(c!.pool);
     // The same identities mixed with new ones in and around their runs.
-    const again = [first[1]!, first[3]!, first[4]!, teamChange(origin, '4', 'team 4'), teamChange(origin, '9', 'team 9'), teamChange(origin, '3999999999', 'team 3999999999')];
+    const again = [
+      first[1]!,
+      first[3]!,
+      first[4]!,
+      teamChange(origin, '4', 'team 4'),
+      teamChange(origin, '9', 'team 9'),
+      teamChange(origin, '3999999999', 'team 3999999999'),
+    ];
     expect(await applyTo(c!, again)).toEqual({ received: 6, applied: 3, skipped_duplicate: 3, skipped_stale: 0 });
     expect(await logCount(c!.pool)).toBe(logBefore + 3);
     // One new change twice in a batch.
@@ -208,7 +205,9 @@ describe("a peer's batch cannot split the tables or stop local writes (I12, I13)
   }
 
   async function localInsertWorks(): Promise<string> {
-    const { rows } = await c!.pool.query<{ id: string }>(`INSERT INTO events (code, name, scouting_team_number) VALUES ('local', 'local write', 1) RETURNING id`);
+    const { rows } = await c!.pool.query<{ id: string }>(
+      `INSERT INTO events (code, name, scouting_team_number) VALUES ('local', 'local write', 1) RETURNING id`,
+    );
     const { rows: logged } = await c!.pool.query<{ hlc: string }>(`SELECT hlc::text FROM database_changes WHERE record_id = $1`, [rows[0]!.id]);
     return logged[0]!.hlc;
   }
@@ -216,7 +215,11 @@ describe("a peer's batch cannot split the tables or stop local writes (I12, I13)
   it("refuses a stamp at bigint's end or in the year 3000, and local writes go on", async () => {
     const origin = `clock-${randomUUID()}`;
     const atTheEnd = teamChange(origin, '1', 'poison', 9223372036854775807n);
-    await expectRefused([teamChange(origin, '2', 'fine'), atTheEnd], BatchRejectedError, /change #1 \(clock-[^)]+\/1\): hlc: 9223372036854775807 is \d+ days ahead of this node's clock, beyond catchup_max_clock_skew_seconds \(300 s\)/);
+    await expectRefused(
+      [teamChange(origin, '2', 'fine'), atTheEnd],
+      BatchRejectedError,
+      /change #1 \(clock-[^)]+\/1\): hlc: 9223372036854775807 is \d+ days ahead of this node's clock, beyond catchup_max_clock_skew_seconds \(300 s\)/,
+    );
     const year3000 = BigInt(Date.UTC(3000, 0, 1)) * 65536n;
     await expectRefused([teamChange(origin, '3', 'future', year3000)], BatchRejectedError, /hlc: \d+ is \d+ days ahead/);
     const justAhead = BigInt(Date.now() + 400_000) * 65536n;
@@ -232,9 +235,21 @@ describe("a peer's batch cannot split the tables or stop local writes (I12, I13)
 
   it('refuses numbers that are not canonical decimals within bigint', async () => {
     const origin = `numbers-${randomUUID()}`;
-    await expectRefused([teamChange(origin, '0000000000000000303', 'padded')], BatchRejectedError, /change #0 .*origin_sequence: a non-negative integer that fits bigint/);
-    await expectRefused([teamChange(origin, '9223372036854775808', 'past bigint')], BatchRejectedError, /origin_sequence: a non-negative integer that fits bigint/);
-    await expectRefused([{ ...teamChange(origin, '1', 'hlc past bigint'), hlc: '99999999999999999999' }], BatchRejectedError, /hlc: a non-negative integer that fits bigint/);
+    await expectRefused(
+      [teamChange(origin, '0000000000000000303', 'padded')],
+      BatchRejectedError,
+      /change #0 .*origin_sequence: a non-negative integer that fits bigint/,
+    );
+    await expectRefused(
+      [teamChange(origin, '9223372036854775808', 'past bigint')],
+      BatchRejectedError,
+      /origin_sequence: a non-negative integer that fits bigint/,
+    );
+    await expectRefused(
+      [{ ...teamChange(origin, '1', 'hlc past bigint'), hlc: '99999999999999999999' }],
+      BatchRejectedError,
+      /hlc: a non-negative integer that fits bigint/,
+    );
   });
 
   it('skips a true duplicate but refuses an identity reused for other content, in the table or the batch', async () => {
@@ -246,13 +261,21 @@ describe("a peer's batch cannot split the tables or stop local writes (I12, I13)
     expect(await applyTo(c!, [respelled])).toEqual({ received: 1, applied: 0, skipped_duplicate: 1, skipped_stale: 0 });
 
     const otherRow = teamChange(origin, '303', 'another row under the same identity', BigInt(original.hlc) + 65536n);
-    await expectRefused([otherRow], IdentityConflictError, new RegExp(`change #0 \\(${origin}/303\\): identity conflict: ${origin}/303 is already logged as insert of teams ${original.record_id}`));
+    await expectRefused(
+      [otherRow],
+      IdentityConflictError,
+      new RegExp(`change #0 \\(${origin}/303\\): identity conflict: ${origin}/303 is already logged as insert of teams ${original.record_id}`),
+    );
     const otherContent = { ...original, hlc: String(BigInt(original.hlc) + 65536n), change_data: { ...original.change_data!, name: 'rewritten' } };
     await expectRefused([otherContent], IdentityConflictError, /identity conflict/);
     const sameStampOtherName = { ...original, change_data: { ...original.change_data!, name: 'same stamp, other name' } };
     await expectRefused([sameStampOtherName], IdentityConflictError, /identity conflict/);
     const fresh = teamChange(origin, '304', 'new');
-    await expectRefused([fresh, { ...fresh, change_data: { ...fresh.change_data!, name: 'new, twice' } }], IdentityConflictError, /change #1 .*carries .*\/304 twice with different content/);
+    await expectRefused(
+      [fresh, { ...fresh, change_data: { ...fresh.change_data!, name: 'new, twice' } }],
+      IdentityConflictError,
+      /change #1 .*carries .*\/304 twice with different content/,
+    );
     expect(await rowsWithoutTheirLoggedVersion(c!.pool)).toBe(0);
   });
 
@@ -304,15 +327,27 @@ describe('rejecting a bad batch applies nothing (I7)', () => {
   }
 
   const cases: [string, (ch: Change) => unknown, RegExp][] = [
-    ['unknown table', (ch) => ({ ...ch, table_name: 'no_such_table' }), /change #1 \(remote-node\/\d+\): table_name: unknown or unsynced table "no_such_table"/],
+    [
+      'unknown table',
+      (ch) => ({ ...ch, table_name: 'no_such_table' }),
+      /change #1 \(remote-node\/\d+\): table_name: unknown or unsynced table "no_such_table"/,
+    ],
     ['SQL-looking table name', (ch) => ({ ...ch, table_name: 'teams; DROP TABLE teams' }), /change #1.*unknown or unsynced table/],
     ['internal table', (ch) => ({ ...ch, table_name: 'sync_servers' }), /change #1.*unknown or unsynced table "sync_servers"/],
     ['unknown column', (ch) => ({ ...ch, change_data: { ...ch.change_data, colour: 'red' } }), /change #1.*change_data\.colour: unknown column of teams/],
-    ['wrong type', (ch) => ({ ...ch, change_data: { ...ch.change_data, team_number: 'many' } }), /change #1 \(remote-node\/\d+\): teams [0-9a-f-]{36}: invalid input syntax for type integer: "many"/],
+    [
+      'wrong type',
+      (ch) => ({ ...ch, change_data: { ...ch.change_data, team_number: 'many' } }),
+      /change #1 \(remote-node\/\d+\): teams [0-9a-f-]{36}: invalid input syntax for type integer: "many"/,
+    ],
     ['missing record id', (ch) => ({ ...ch, record_id: undefined }), /change #1.*record_id/],
     ['record id that is not a UUID', (ch) => ({ ...ch, record_id: '42' }), /change #1.*record_id: a UUID/],
     ['bad operation', (ch) => ({ ...ch, operation: 'upsert' }), /change #1.*operation/],
-    ['row image for another record', (ch) => ({ ...ch, change_data: { ...ch.change_data, id: randomUUID() } }), /change #1.*change_data\.id: must equal record_id/],
+    [
+      'row image for another record',
+      (ch) => ({ ...ch, change_data: { ...ch.change_data, id: randomUUID() } }),
+      /change #1.*change_data\.id: must equal record_id/,
+    ],
     ['constraint failure', (ch) => ({ ...ch, change_data: { ...ch.change_data, name: null } }), /change #1.*null value in column "name"/],
     ['not an object', () => 'DROP TABLE teams', /change #1.*expected object/],
   ];

@@ -52,9 +52,7 @@ describe('change capture (I1)', () => {
 
   it('captures raw SQL writes, and ignores updates that change nothing', async () => {
     const before = await logCount(pool);
-    const { rows } = await pool.query<{ id: string }>(
-      `INSERT INTO events (code, name, scouting_team_number) VALUES ('2026casj', 'San Jose', 1) RETURNING id`,
-    );
+    const { rows } = await pool.query<{ id: string }>(`INSERT INTO events (code, name, scouting_team_number) VALUES ('2026casj', 'San Jose', 1) RETURNING id`);
     await pool.query(`UPDATE events SET name = name WHERE id = $1`, [rows[0]!.id]);
     await pool.query(`UPDATE events SET name = 'Silicon Valley' WHERE id = $1`, [rows[0]!.id]);
     const changes = (await allChanges()).slice(before);
@@ -79,9 +77,7 @@ describe('change capture (I1)', () => {
 
   it('captures every row of a multi-row statement in the same transaction', async () => {
     const before = await logCount(pool);
-    await pool.query(
-      `INSERT INTO matches (match_number, scouting_team_number) SELECT g, 1 FROM generate_series(1, 50) g`,
-    );
+    await pool.query(`INSERT INTO matches (match_number, scouting_team_number) SELECT g, 1 FROM generate_series(1, 50) g`);
     expect((await logCount(pool)) - before).toBe(50);
   });
 });
@@ -119,9 +115,7 @@ describe('reading the log without gaps (I2)', () => {
       await early.query('SET CONSTRAINTS ALL IMMEDIATE');
       await early.query(`INSERT INTO teams (team_number, name, scouting_team_number) VALUES (3, 'early', 1)`);
       let lateDone = false;
-      const lateWrite = late
-        .query(`INSERT INTO teams (team_number, name, scouting_team_number) VALUES (4, 'late', 1)`)
-        .then(() => (lateDone = true));
+      const lateWrite = late.query(`INSERT INTO teams (team_number, name, scouting_team_number) VALUES (4, 'late', 1)`).then(() => (lateDone = true));
       await new Promise((r) => setTimeout(r, 300));
       expect(lateDone).toBe(false);
       const during = await readChanges(pool, { after: cursor, limit: 100 });

@@ -28,10 +28,39 @@ const validChange = fc
 
 /** Something wrong (or merely unusual) in one field. */
 const oddValue = fc.constantFrom<unknown>(
-  undefined, null, '', 'x'.repeat(101), 'not-a-uuid', '12a', '-1', '12345678901234567890', 'Insert', 'upsert',
-  '2026-11-26 10:00', '2026-11-26T10:00:00', 42, true, [], {}, { id: 'other' }, ['a'],
+  undefined,
+  null,
+  '',
+  'x'.repeat(101),
+  'not-a-uuid',
+  '12a',
+  '-1',
+  '12345678901234567890',
+  'Insert',
+  'upsert',
+  '2026-11-26 10:00',
+  '2026-11-26T10:00:00',
+  42,
+  true,
+  [],
+  {},
+  { id: 'other' },
+  ['a'],
 );
-const fields = ['sequence', 'table_name', 'record_id', 'operation', 'change_data', 'old_data', 'timestamp', 'origin_node_id', 'origin_sequence', 'hlc', 'extra', '__proto__'];
+const fields = [
+  'sequence',
+  'table_name',
+  'record_id',
+  'operation',
+  'change_data',
+  'old_data',
+  'timestamp',
+  'origin_node_id',
+  'origin_sequence',
+  'hlc',
+  'extra',
+  '__proto__',
+];
 
 const brokenChange = fc.tuple(validChange, fc.constantFrom(...fields), oddValue).map(([change, field, value]) => {
   const broken: Record<string, unknown> = { ...change };
@@ -88,7 +117,20 @@ describe('compareDecimal (the order of clock stamps)', () => {
 describe('numbers on the wire (isBigintString)', () => {
   it('takes exactly the canonical decimals that fit bigint', () => {
     for (const ok of ['0', '7', '303', '9223372036854775807', '1000000000000000000']) expect(isBigintString(ok)).toBe(true);
-    for (const bad of ['', '00', '0303', '0000000000000000303', '-1', '+1', '1.0', '1e3', ' 1', '9223372036854775808', '9999999999999999999', '10000000000000000000']) {
+    for (const bad of [
+      '',
+      '00',
+      '0303',
+      '0000000000000000303',
+      '-1',
+      '+1',
+      '1.0',
+      '1e3',
+      ' 1',
+      '9223372036854775808',
+      '9999999999999999999',
+      '10000000000000000000',
+    ]) {
       expect(isBigintString(bad), bad).toBe(false);
     }
     fc.assert(

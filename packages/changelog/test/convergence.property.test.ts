@@ -8,11 +8,7 @@ import { applyTo, logIdentities, tableDigest, useNodes, type TestNode } from './
 
 const nodes = await useNodes(3, 'prop');
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 200);
-const ROW_IDS = [
-  '00000000-0000-4000-8000-000000000001',
-  '00000000-0000-4000-8000-000000000002',
-  '00000000-0000-4000-8000-000000000003',
-];
+const ROW_IDS = ['00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000003'];
 
 type Write = { type: 'write'; node: number; row: number; kind: 'insert' | 'update' | 'delete' | 'soft_delete' | 'reactivate'; value: number };
 type Deliver = { type: 'deliver'; from: number; to: number; start: number; length: number; batch: number; duplicate: boolean };
@@ -38,9 +34,7 @@ const deliverArb: fc.Arbitrary<Step> = fc
   .filter((d) => d.from !== d.to);
 
 async function reset(): Promise<void> {
-  await Promise.all(
-    nodes.map((n) => n.pool.query('TRUNCATE teams, events, matches, scouting_data, database_changes')),
-  );
+  await Promise.all(nodes.map((n) => n.pool.query('TRUNCATE teams, events, matches, scouting_data, database_changes')));
 }
 
 async function write(node: TestNode, step: Write): Promise<void> {
@@ -50,10 +44,11 @@ async function write(node: TestNode, step: Write): Promise<void> {
   switch (step.kind) {
     case 'insert':
       if (!row) {
-        await node.pool.query(
-          `INSERT INTO scouting_data (id, team_number, match_number, scouting_team_number, data) VALUES ($1, $2, 1, 1, $3)`,
-          [id, step.value, JSON.stringify({ by: node.name, v: step.value })],
-        );
+        await node.pool.query(`INSERT INTO scouting_data (id, team_number, match_number, scouting_team_number, data) VALUES ($1, $2, 1, 1, $3)`, [
+          id,
+          step.value,
+          JSON.stringify({ by: node.name, v: step.value }),
+        ]);
       }
       return;
     case 'update':

@@ -31,9 +31,7 @@ export async function useNodes(count: number, label = 'node'): Promise<TestNode[
 export const tableDigest = sampleTablesDigest;
 
 export async function logIdentities(pool: Pool): Promise<string[]> {
-  const { rows } = await pool.query<{ id: string }>(
-    `SELECT origin_node_id || '/' || origin_sequence AS id FROM database_changes ORDER BY 1`,
-  );
+  const { rows } = await pool.query<{ id: string }>(`SELECT origin_node_id || '/' || origin_sequence AS id FROM database_changes ORDER BY 1`);
   return rows.map((r) => r.id);
 }
 

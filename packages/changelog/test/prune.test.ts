@@ -47,7 +47,7 @@ describe('the pruning rule', () => {
     expect(prunableEntries(log, '9', before)).toEqual(['1', '2']);
   });
 
-  it('keeps young entries, and the log\'s newest entry even when superseded', () => {
+  it("keeps young entries, and the log's newest entry even when superseded", () => {
     const log = [entry(1, 'r1', 10, 'n1', false), entry(2, 'r1', 30), entry(3, 'r1', 20)];
     expect(prunableEntries(log, '3', before)).toEqual([]);
   });
@@ -74,7 +74,15 @@ const [a, b] = await useNodes(2, 'prune');
 const ageLog = (days: number) => a!.pool.query(`UPDATE database_changes SET "timestamp" = now() - make_interval(days => $1)`, [days]);
 
 async function loggedVersions(): Promise<LoggedVersion[]> {
-  const { rows } = await a!.pool.query<{ sequence: string; table_name: string; record_id: string; timestamp: Date; hlc: string; origin_node_id: string; origin_sequence: string }>(
+  const { rows } = await a!.pool.query<{
+    sequence: string;
+    table_name: string;
+    record_id: string;
+    timestamp: Date;
+    hlc: string;
+    origin_node_id: string;
+    origin_sequence: string;
+  }>(
     `SELECT sequence::text, table_name, record_id, "timestamp", hlc::text, origin_node_id, origin_sequence::text FROM database_changes ORDER BY database_changes.sequence`,
   );
   return rows.map((r) => ({ ...r, timestamp: new Date(r.timestamp), version: { hlc: r.hlc, node: r.origin_node_id, sequence: r.origin_sequence } }));
@@ -120,9 +128,7 @@ describe('pruning a log', () => {
   it('does not block writers: an insert during a prune commits at once', async () => {
     const db = a!.database.db;
     // A few thousand superseded entries to prune, in small chunks so that the prune takes a while.
-    await a!.pool.query(
-      `INSERT INTO teams (team_number, name, scouting_team_number) SELECT g, 'bulk', 2 FROM generate_series(1, 3000) g`,
-    );
+    await a!.pool.query(`INSERT INTO teams (team_number, name, scouting_team_number) SELECT g, 'bulk', 2 FROM generate_series(1, 3000) g`);
     await a!.pool.query(`UPDATE teams SET name = 'bulk2' WHERE scouting_team_number = 2`);
     await ageLog(40);
     const before = new Date(Date.now() - 30 * 86_400_000);
@@ -181,7 +187,7 @@ describe('pruning a log', () => {
     expect(gone.length + rest.entries).toBe(4000);
   });
 
-  it("an own change pruned here and relayed back is skipped as stale, not refused; a winning one is refused", async () => {
+  it('an own change pruned here and relayed back is skipped as stale, not refused; a winning one is refused', async () => {
     // B holds A's whole log (as a peer would), then A prunes.
     const db = a!.database.db;
     const team = await db.team.create({ data: { teamNumber: 7, name: 'first', scoutingTeamNumber: 4 } });
@@ -194,7 +200,10 @@ describe('pruning a log', () => {
     await pruneLog(a!.pool, { before: new Date(Date.now() - 30 * 86_400_000), nodeId: a!.nodeId });
     const horizon = await readLogHorizon(a!.pool);
     expect(BigInt(horizon.ownPrunedThrough)).toBeGreaterThanOrEqual(BigInt(first.origin_sequence));
-    const { rowCount } = await a!.pool.query(`SELECT 1 FROM database_changes WHERE origin_node_id = $1 AND origin_sequence = $2`, [a!.nodeId, first.origin_sequence]);
+    const { rowCount } = await a!.pool.query(`SELECT 1 FROM database_changes WHERE origin_node_id = $1 AND origin_sequence = $2`, [
+      a!.nodeId,
+      first.origin_sequence,
+    ]);
     expect(rowCount).toBe(0);
 
     // B relays it back: stale, nothing applied, nothing logged, no refusal.

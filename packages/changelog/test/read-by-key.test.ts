@@ -1,7 +1,16 @@
 // Reading a range of the log in row-key order (a full baseline's pages): every entry of the range once,
 // grouped by row, whatever the page size — a row's entries may span pages — and nothing outside it.
 import { describe, expect, it } from 'vitest';
-import { formatRowKeyCursor, keySpans, parseRowKeyCursor, readChanges, readChangesByKeyJson, type Change, type KeySpan, type RowKeyCursor } from '@catchup/changelog';
+import {
+  formatRowKeyCursor,
+  keySpans,
+  parseRowKeyCursor,
+  readChanges,
+  readChangesByKeyJson,
+  type Change,
+  type KeySpan,
+  type RowKeyCursor,
+} from '@catchup/changelog';
 import { useNodes } from './nodes.ts';
 
 const [node] = await useNodes(1, 'bykey');
@@ -30,7 +39,15 @@ describe('reading a range in row-key order', () => {
     for (let i = 0; i < 5; i++) await db.event.create({ data: { code: `e${i}`, name: `event ${i}`, scoutingTeamNumber: 1 } });
     const all = (await readChanges(pool, { after: '0', limit: 100_000 })).changes;
     const inKeyOrder = [...all].sort((a, b) =>
-      a.table_name !== b.table_name ? (a.table_name < b.table_name ? -1 : 1) : a.record_id !== b.record_id ? (a.record_id < b.record_id ? -1 : 1) : Number(a.sequence) - Number(b.sequence),
+      a.table_name !== b.table_name
+        ? a.table_name < b.table_name
+          ? -1
+          : 1
+        : a.record_id !== b.record_id
+          ? a.record_id < b.record_id
+            ? -1
+            : 1
+          : Number(a.sequence) - Number(b.sequence),
     );
     for (const limit of [1, 2, 5, 100]) {
       const pages = await readAllByKey({ after: '0' }, limit);
@@ -47,7 +64,12 @@ describe('reading a range in row-key order', () => {
         const { from, to } = keySpans(count)[i]!;
         expect(entries.every((c) => c.record_id >= from && (to === null || c.record_id < to))).toBe(true);
       });
-      expect(spans.flat().map((c) => c.sequence).sort()).toEqual([...whole].sort());
+      expect(
+        spans
+          .flat()
+          .map((c) => c.sequence)
+          .sort(),
+      ).toEqual([...whole].sort());
     }
     expect(() => keySpans(3)).toThrow(/not a number of key spans/);
   });
@@ -57,7 +79,12 @@ describe('reading a range in row-key order', () => {
     const [from, to] = [all[3]!.sequence!, all[all.length - 4]!.sequence!];
     const inRange = all.filter((c) => BigInt(c.sequence!) > BigInt(from) && BigInt(c.sequence!) <= BigInt(to));
     const pages = await readAllByKey({ after: from, upTo: to }, 3);
-    expect(pages.flat().map((c) => c.sequence).sort()).toEqual(inRange.map((c) => c.sequence).sort());
+    expect(
+      pages
+        .flat()
+        .map((c) => c.sequence)
+        .sort(),
+    ).toEqual(inRange.map((c) => c.sequence).sort());
     expect((await readAllByKey({ after: '0', excludeOrigin: node!.nodeId }, 4)).flat()).toEqual([]);
   });
 
@@ -65,7 +92,14 @@ describe('reading a range in row-key order', () => {
     const key = { table: 'teams', recordId: '0b6a2c52-8f1e-4d0e-9a55-4c8f3f1b2a10', sequence: '42' };
     expect(parseRowKeyCursor(formatRowKeyCursor(key))).toEqual(key);
     expect(parseRowKeyCursor('teams')).toEqual({ table: 'teams' }); // the start of a table
-    for (const bad of ['teams/not-a-uuid/1', 'teams/', '', "te'ams/0b6a2c52-8f1e-4d0e-9a55-4c8f3f1b2a10/1", 'teams/0b6a2c52-8f1e-4d0e-9a55-4c8f3f1b2a10/01', 'teams/0b6a2c52-8f1e-4d0e-9a55-4c8f3f1b2a10/99999999999999999999']) {
+    for (const bad of [
+      'teams/not-a-uuid/1',
+      'teams/',
+      '',
+      "te'ams/0b6a2c52-8f1e-4d0e-9a55-4c8f3f1b2a10/1",
+      'teams/0b6a2c52-8f1e-4d0e-9a55-4c8f3f1b2a10/01',
+      'teams/0b6a2c52-8f1e-4d0e-9a55-4c8f3f1b2a10/99999999999999999999',
+    ]) {
       expect(parseRowKeyCursor(bad)).toBeNull();
     }
   });

@@ -72,12 +72,22 @@ describe('keyRefusal', () => {
 
   it('asks to rename a uuid key named otherwise', () => {
     const facts = table({ primaryKey: [{ column: 'pit_id', type: 'uuid', serial: false }], idType: null });
-    expect(keyRefusal(facts)).toBe('its uuid primary key column is named pit_id; the sync needs it named id: ALTER TABLE pit_scouting RENAME COLUMN pit_id TO id');
+    expect(keyRefusal(facts)).toBe(
+      'its uuid primary key column is named pit_id; the sync needs it named id: ALTER TABLE pit_scouting RENAME COLUMN pit_id TO id',
+    );
   });
 
   it('refuses a key of several columns, naming them', () => {
-    const facts = table({ primaryKey: [{ column: 'team', type: 'integer', serial: false }, { column: 'match', type: 'integer', serial: false }], idType: null });
-    expect(keyRefusal(facts)).toMatch(/^its primary key has 2 columns \(team, match\); the sync needs a single uuid key column named id: ALTER TABLE pit_scouting DROP CONSTRAINT pit_scouting_pkey, ADD COLUMN id uuid/);
+    const facts = table({
+      primaryKey: [
+        { column: 'team', type: 'integer', serial: false },
+        { column: 'match', type: 'integer', serial: false },
+      ],
+      idType: null,
+    });
+    expect(keyRefusal(facts)).toMatch(
+      /^its primary key has 2 columns \(team, match\); the sync needs a single uuid key column named id: ALTER TABLE pit_scouting DROP CONSTRAINT pit_scouting_pkey, ADD COLUMN id uuid/,
+    );
   });
 
   it('refuses a table without a key: adds one, or makes a uuid id column the key', () => {

@@ -2,7 +2,16 @@
 // capture trigger — no write slips between — and cursor readers never skip a change while it commits (I2).
 import { describe, expect, it } from 'vitest';
 import { createPool, inTransaction } from '@catchup/db';
-import { disableTableSync, enableTableSync, installCapture, logBaselineChunk, readChanges, reportTables, resumeBaselines, TableNotSyncableError } from '@catchup/changelog';
+import {
+  disableTableSync,
+  enableTableSync,
+  installCapture,
+  logBaselineChunk,
+  readChanges,
+  reportTables,
+  resumeBaselines,
+  TableNotSyncableError,
+} from '@catchup/changelog';
 import { logCount, useNodes } from './nodes.ts';
 
 const [node] = await useNodes(1, 'tablesync');
@@ -104,7 +113,9 @@ describe('the baseline of a table put under sync', () => {
     await writer;
     reading = false;
     await reader;
-    const { rows } = await pool.query<{ sequence: string }>('SELECT d.sequence::text FROM database_changes d WHERE d.sequence > $1 ORDER BY d.sequence', [start]);
+    const { rows } = await pool.query<{ sequence: string }>('SELECT d.sequence::text FROM database_changes d WHERE d.sequence > $1 ORDER BY d.sequence', [
+      start,
+    ]);
     const logged = rows.map((r) => r.sequence);
     expect(logged.length).toBeGreaterThan(20000);
     expect(seen.length).toBe(logged.length);
@@ -117,7 +128,10 @@ describe('the baseline of a table put under sync', () => {
     const before = await logCount(pool);
     const refusal = enableTableSync(pool, 'legacy_scouting');
     await expect(refusal).rejects.toThrow(TableNotSyncableError);
-    const message = await refusal.then(() => '', (err: Error) => err.message);
+    const message = await refusal.then(
+      () => '',
+      (err: Error) => err.message,
+    );
     expect(await logCount(pool)).toBe(before);
     // The fix the refusal gives works.
     const fix = /add a uuid key column: (.*)$/.exec(message)![1]!;
@@ -131,7 +145,9 @@ describe("a table this node's database user does not own", () => {
     // The node connects as a role that may use the sync's tables but does not own the application's table.
     const role = `tablesync_node_${process.pid}_${Date.now()}`;
     await pool.query(`CREATE ROLE ${role} LOGIN`);
-    await pool.query(`GRANT ALL ON SCHEMA public TO ${role}; GRANT ALL ON ALL TABLES IN SCHEMA public TO ${role}; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+    await pool.query(
+      `GRANT ALL ON SCHEMA public TO ${role}; GRANT ALL ON ALL TABLES IN SCHEMA public TO ${role}; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO ${role}`,
+    );
     await pool.query(`CREATE TABLE booth_visits (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), note text); GRANT SELECT ON booth_visits TO ${role}`);
     const url = new URL(node!.database.url);
     url.username = role;
@@ -139,13 +155,17 @@ describe("a table this node's database user does not own", () => {
     try {
       const before = await logCount(pool);
       await expect(enableTableSync(asNode, 'booth_visits')).rejects.toThrow(
-        new RegExp(`^table "booth_visits" cannot be synced: this node's database user ${role} lacks a privilege on it \\(permission denied for table booth_visits\\); make it the owner: ALTER TABLE booth_visits OWNER TO ${role}$`),
+        new RegExp(
+          `^table "booth_visits" cannot be synced: this node's database user ${role} lacks a privilege on it \\(permission denied for table booth_visits\\); make it the owner: ALTER TABLE booth_visits OWNER TO ${role}$`,
+        ),
       );
       expect(await logCount(pool)).toBe(before);
       await pool.query(`ALTER TABLE booth_visits OWNER TO ${role}`);
       expect(await enableTableSync(asNode, 'booth_visits')).toMatchObject({ added: true });
       await pool.query(`ALTER TABLE booth_visits OWNER TO CURRENT_USER`);
-      await expect(disableTableSync(asNode, 'booth_visits')).rejects.toThrow(/^table "booth_visits" cannot be taken out of sync: this node's database user .* make it the owner/);
+      await expect(disableTableSync(asNode, 'booth_visits')).rejects.toThrow(
+        /^table "booth_visits" cannot be taken out of sync: this node's database user .* make it the owner/,
+      );
     } finally {
       await asNode.end();
       await pool.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
@@ -159,9 +179,22 @@ describe('reportTables', () => {
     await pool.query(`ALTER TABLE pit_photos DISABLE TRIGGER catchup_capture`);
     const report = await reportTables(pool);
     const byName = new Map(report.map((t) => [t.name, t]));
-    expect(byName.get('pit_scouting')).toEqual({ name: 'pit_scouting', standing: 'synced', rows: 300, rowsEstimated: false, logEntries: 301, baselineRowsLogged: null, problem: null });
+    expect(byName.get('pit_scouting')).toEqual({
+      name: 'pit_scouting',
+      standing: 'synced',
+      rows: 300,
+      rowsEstimated: false,
+      logEntries: 301,
+      baselineRowsLogged: null,
+      problem: null,
+    });
     expect(byName.get('pit_photos')).toMatchObject({ standing: 'trigger disabled', rows: 3, logEntries: 3 });
-    expect(byName.get('loose_notes')).toMatchObject({ standing: 'not synced', rows: 0, logEntries: 0, problem: expect.stringMatching(/^it has no primary key; add a uuid key column: ALTER TABLE loose_notes ADD COLUMN id uuid/) });
+    expect(byName.get('loose_notes')).toMatchObject({
+      standing: 'not synced',
+      rows: 0,
+      logEntries: 0,
+      problem: expect.stringMatching(/^it has no primary key; add a uuid key column: ALTER TABLE loose_notes ADD COLUMN id uuid/),
+    });
     expect(byName.get('teams')).toMatchObject({ standing: 'synced', problem: null });
     expect([...byName.keys()].filter((n) => n.startsWith('sync_') || n === 'database_changes')).toEqual([]);
     await pool.query(`ALTER TABLE pit_photos ENABLE TRIGGER catchup_capture`);
@@ -252,7 +285,11 @@ describe('a baseline logged in chunks', () => {
     // …and the next start finishes it.
     expect(await resumeBaselines(pool, 5000)).toEqual([{ table: 'alliance_picks', rowsLogged: 11999, finished: true }]);
     expect(await resumeBaselines(pool)).toEqual([]);
-    expect((await reportTables(pool)).find((t) => t.name === 'alliance_picks')).toMatchObject({ standing: 'synced', baselineRowsLogged: null, logEntries: 12000 });
+    expect((await reportTables(pool)).find((t) => t.name === 'alliance_picks')).toMatchObject({
+      standing: 'synced',
+      baselineRowsLogged: null,
+      logEntries: 12000,
+    });
     const { rows } = await pool.query<{ mismatched: string }>(
       `SELECT count(*)::text AS mismatched FROM alliance_picks p
         WHERE (SELECT change_data::jsonb FROM database_changes d WHERE d.table_name = 'alliance_picks' AND d.record_id = p.id::text ORDER BY sequence DESC LIMIT 1)
@@ -277,7 +314,9 @@ describe('a baseline logged in chunks', () => {
 /** Waits until the table's baseline has logged its first chunk and is not finished. */
 async function waitForBaselineProgress(table: string): Promise<void> {
   for (let i = 0; i < 500; i++) {
-    const { rows } = await pool.query<{ n: string }>('SELECT rows_logged::text AS n FROM sync_table_baselines WHERE table_name = $1 AND finished_at IS NULL', [table]);
+    const { rows } = await pool.query<{ n: string }>('SELECT rows_logged::text AS n FROM sync_table_baselines WHERE table_name = $1 AND finished_at IS NULL', [
+      table,
+    ]);
     if (Number(rows[0]?.n ?? 0) > 0) return;
     await new Promise((r) => setTimeout(r, 10));
   }

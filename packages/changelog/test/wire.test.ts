@@ -5,7 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { changeSchema, scanChangesDocument, type ChangesDocument } from '@catchup/changelog';
 
 const uuidArb = fc.uuid().chain((id) => fc.constantFrom(id, id.toUpperCase()));
-const rowExtras = fc.dictionary(fc.string({ maxLength: 12 }).filter((k) => k !== 'id'), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 6 });
+const rowExtras = fc.dictionary(
+  fc.string({ maxLength: 12 }).filter((k) => k !== 'id'),
+  fc.jsonValue({ maxDepth: 3 }),
+  { maxKeys: 6 },
+);
 
 const validChange = fc
   .record({
@@ -30,10 +34,40 @@ const validChange = fc
 
 /** Something wrong (or merely unusual) in one field. */
 const oddValue = fc.constantFrom<unknown>(
-  undefined, null, '', 'x'.repeat(101), 'not-a-uuid', '12a', '-1', '12345678901234567890', 'Insert', 'upsert',
-  '2026-11-26 10:00', '2026-11-26T10:00:00', 42, 1.5, true, [], {}, { id: 'other' }, ['a'],
+  undefined,
+  null,
+  '',
+  'x'.repeat(101),
+  'not-a-uuid',
+  '12a',
+  '-1',
+  '12345678901234567890',
+  'Insert',
+  'upsert',
+  '2026-11-26 10:00',
+  '2026-11-26T10:00:00',
+  42,
+  1.5,
+  true,
+  [],
+  {},
+  { id: 'other' },
+  ['a'],
 );
-const fields = ['sequence', 'table_name', 'record_id', 'operation', 'change_data', 'old_data', 'timestamp', 'origin_node_id', 'origin_sequence', 'hlc', 'extra', '__proto__'];
+const fields = [
+  'sequence',
+  'table_name',
+  'record_id',
+  'operation',
+  'change_data',
+  'old_data',
+  'timestamp',
+  'origin_node_id',
+  'origin_sequence',
+  'hlc',
+  'extra',
+  '__proto__',
+];
 
 const brokenChange = fc.tuple(validChange, fc.constantFrom(...fields), oddValue).map(([change, field, value]) => {
   const broken: Record<string, unknown> = { ...change };
@@ -166,7 +200,11 @@ describe('scanChangesDocument', () => {
         const text = JSON.stringify({ changes });
         const i = at % text.length;
         const mutated =
-          kind === 'delete' ? text.slice(0, i) + text.slice(i + 1) : kind === 'insert' ? text.slice(0, i) + ch + text.slice(i) : text.slice(0, i) + ch + text.slice(i + 1);
+          kind === 'delete'
+            ? text.slice(0, i) + text.slice(i + 1)
+            : kind === 'insert'
+              ? text.slice(0, i) + ch + text.slice(i)
+              : text.slice(0, i) + ch + text.slice(i + 1);
         if (!agrees(mutated)) refused++;
       }),
       { numRuns: 3000 },
@@ -186,7 +224,8 @@ describe('scanChangesDocument', () => {
     fc.assert(
       fc.property(token, fc.boolean(), (value, inOldImage) => {
         const image = `{"id":"${id}","v":${value}}`;
-        const text = `{"changes":[{"table_name":"teams","record_id":"${id}","operation":"insert","change_data":${inOldImage ? `{"id":"${id}"}` : image},` +
+        const text =
+          `{"changes":[{"table_name":"teams","record_id":"${id}","operation":"insert","change_data":${inOldImage ? `{"id":"${id}"}` : image},` +
           `"old_data":${inOldImage ? image : 'null'},"timestamp":"2026-11-26T10:00:00Z","origin_node_id":"a","origin_sequence":"1","hlc":"2"}],"v":${value}}`;
         const parses = ordinary(text) !== undefined;
         expect(agrees(text)).toBe(parses && !/^[[{]/.test(value));
@@ -207,7 +246,16 @@ describe('scanChangesDocument', () => {
 
   it('leaves to the ordinary path what it does not take', () => {
     const id = '7d3b8f4e-1c2a-4b5d-9e6f-0a1b2c3d4e5f';
-    const change = { table_name: 'teams', record_id: id, operation: 'insert', change_data: { id }, timestamp: '2026-11-26T10:00:00Z', origin_node_id: 'a', origin_sequence: '1', hlc: '2' };
+    const change = {
+      table_name: 'teams',
+      record_id: id,
+      operation: 'insert',
+      change_data: { id },
+      timestamp: '2026-11-26T10:00:00Z',
+      origin_node_id: 'a',
+      origin_sequence: '1',
+      hlc: '2',
+    };
     expect(scanChangesDocument(JSON.stringify({ changes: [change] }))).toBeDefined();
     for (const odd of [
       [change], // not an object document

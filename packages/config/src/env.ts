@@ -101,19 +101,32 @@ const processFields: Record<string, EnvField> = {
   FILE_UPLOAD_LIMIT_BYTES: { expected: 'an integer of at least 1', parse: parseInteger, schema: z.number().int().min(1) },
   SYNC_EXCLUDE: {
     expected: 'comma-separated glob patterns',
-    parse: (v) => v.split(',').map((p) => p.trim()).filter(Boolean),
+    parse: (v) =>
+      v
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
     schema: z.array(z.string().min(1).max(200)).max(100),
   },
   PEER_HOSTS: {
     expected: 'comma-separated host names, IP addresses or CIDR blocks',
-    parse: (v) => v.split(',').map((p) => p.trim()).filter(Boolean),
+    parse: (v) =>
+      v
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
     schema: z.array(z.string().refine(isPeerHostEntry)).max(1000),
   },
   LOG_LEVEL: { expected: `one of ${LOG_LEVELS.join(', ')}`, parse: (v) => v, schema: z.enum(LOG_LEVELS) },
 };
 
 function defaultNodeName(): string {
-  return os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'node';
+  return (
+    os
+      .hostname()
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .slice(0, 64) || 'node'
+  );
 }
 
 /** Reads and validates the environment; throws ConfigError naming every bad key. */

@@ -12,9 +12,7 @@ export class ConfigError extends Error {
   readonly problems: ConfigProblem[];
 
   constructor(source: string, problems: ConfigProblem[]) {
-    const lines = problems.map(
-      (p) => `${p.key}: expected ${p.expected}${p.received === undefined ? '' : `, got ${JSON.stringify(p.received)}`}`,
-    );
+    const lines = problems.map((p) => `${p.key}: expected ${p.expected}${p.received === undefined ? '' : `, got ${JSON.stringify(p.received)}`}`);
     super(`Invalid configuration in ${source}:\n  ${lines.join('\n  ')}`);
     this.name = 'ConfigError';
     this.problems = problems;

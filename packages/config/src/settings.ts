@@ -86,7 +86,7 @@ export const settingDefinitions = {
     schema: integerIn(1, 86400),
     default: 300,
     description:
-      'Largest clock difference tolerated: a change stamped further ahead of this node\'s clock is refused, and a peer whose clock is off by more is not caught up with.',
+      "Largest clock difference tolerated: a change stamped further ahead of this node's clock is refused, and a peer whose clock is off by more is not caught up with.",
   }),
 } as const;
 

@@ -9,11 +9,7 @@ export async function loadRuntimeSettings(db: Db, defaults: RuntimeSettings): Pr
 }
 
 /** Validates then stores every key of the patch in one transaction; returns the settings now in force. */
-export async function updateRuntimeSettings(
-  db: Db,
-  defaults: RuntimeSettings,
-  patch: Record<string, unknown>,
-): Promise<RuntimeSettings> {
+export async function updateRuntimeSettings(db: Db, defaults: RuntimeSettings, patch: Record<string, unknown>): Promise<RuntimeSettings> {
   const rows = toConfigRows(patch);
   await db.$transaction(
     rows.map((row) =>

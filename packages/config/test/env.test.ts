@@ -88,7 +88,12 @@ describe('configuration from the environment', () => {
 
   it('reads PEER_HOSTS as a list of names, addresses and CIDR blocks (empty: any host)', () => {
     expect(loadNodeConfig({}).peerHosts).toEqual([]);
-    expect(loadNodeConfig({ PEER_HOSTS: ' node-b.lan, 10.0.0.0/8 ,fd12::/16,192.168.1.7,' }).peerHosts).toEqual(['node-b.lan', '10.0.0.0/8', 'fd12::/16', '192.168.1.7']);
+    expect(loadNodeConfig({ PEER_HOSTS: ' node-b.lan, 10.0.0.0/8 ,fd12::/16,192.168.1.7,' }).peerHosts).toEqual([
+      'node-b.lan',
+      '10.0.0.0/8',
+      'fd12::/16',
+      '192.168.1.7',
+    ]);
   });
 
   it('reports every bad key at once', () => {

@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ConfigError,
-  loadNodeConfig,
-  loadRuntimeSettings,
-  resolveRuntimeSettings,
-  updateRuntimeSettings,
-} from '@catchup/config';
+import { ConfigError, loadNodeConfig, loadRuntimeSettings, resolveRuntimeSettings, updateRuntimeSettings } from '@catchup/config';
 import { useTestDatabases } from '@catchup/testing';
 
 const [node] = await useTestDatabases(1, 'config');
@@ -39,9 +33,9 @@ describe('sync_config overrides at run time', () => {
   });
 
   it('refuses a row with the wrong value_type for its key', () => {
-    expect(() =>
-      resolveRuntimeSettings(defaults, [{ key: 'catchup_enabled', value: '1', valueType: 'integer' }]),
-    ).toThrow(/catchup_enabled: expected value_type 'boolean'/);
+    expect(() => resolveRuntimeSettings(defaults, [{ key: 'catchup_enabled', value: '1', valueType: 'integer' }])).toThrow(
+      /catchup_enabled: expected value_type 'boolean'/,
+    );
   });
 
   it('refuses out-of-range and malformed values', () => {
@@ -71,12 +65,10 @@ describe('sync_config overrides at run time', () => {
 
   it('stores nothing when any key of an update is invalid', async () => {
     const before = await node!.db.syncConfig.findMany({ orderBy: { key: 'asc' } });
-    await expect(
-      updateRuntimeSettings(node!.db, defaults, { catchup_check_interval: 60, catchup_batch_size: 'big' }),
-    ).rejects.toThrow(/catchup_batch_size: expected an integer from 1 to 10000/);
-    await expect(updateRuntimeSettings(node!.db, defaults, { no_such_key: 1 })).rejects.toThrow(
-      /no_such_key: expected a known setting key/,
+    await expect(updateRuntimeSettings(node!.db, defaults, { catchup_check_interval: 60, catchup_batch_size: 'big' })).rejects.toThrow(
+      /catchup_batch_size: expected an integer from 1 to 10000/,
     );
+    await expect(updateRuntimeSettings(node!.db, defaults, { no_such_key: 1 })).rejects.toThrow(/no_such_key: expected a known setting key/);
     expect(await node!.db.syncConfig.findMany({ orderBy: { key: 'asc' } })).toEqual(before);
   });
 });

@@ -28,10 +28,7 @@ describe('offline migrations through the WebAssembly schema engine', () => {
     const applied = await migrateDeploy(empty.url);
     expect(applied).toEqual(names);
 
-    const tables = await query<{ table_name: string }>(
-      empty.url,
-      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`,
-    );
+    const tables = await query<{ table_name: string }>(empty.url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
     expect(tables.map((t) => t.table_name)).toEqual(
       expect.arrayContaining([
         '_prisma_migrations',
@@ -95,10 +92,7 @@ describe('offline migrations through the WebAssembly schema engine', () => {
       `INSERT INTO scouting_data (team_number, match_number, scouting_team_number) VALUES (254, 1, 1678) RETURNING id`,
     );
     expect(rows[0]!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    const [row] = await query<{ is_active: boolean; data: unknown; updated_at: Date }>(
-      empty.url,
-      'SELECT is_active, data, updated_at FROM scouting_data',
-    );
+    const [row] = await query<{ is_active: boolean; data: unknown; updated_at: Date }>(empty.url, 'SELECT is_active, data, updated_at FROM scouting_data');
     expect(row).toMatchObject({ is_active: true, data: {} });
     expect(row!.updated_at).toBeInstanceOf(Date);
   });

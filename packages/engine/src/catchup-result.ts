@@ -31,7 +31,9 @@ export const catchupResultSchema = z.object({
   file_changes: fileChangesSchema,
   errors: z.array(z.string()),
   duration: z.number().describe('seconds'),
-  mode: z.enum(['incremental', 'full baseline']).describe("'full baseline' when a direction's reader was behind the pruned horizon of the log it read (SPEC I11)"),
+  mode: z
+    .enum(['incremental', 'full baseline'])
+    .describe("'full baseline' when a direction's reader was behind the pruned horizon of the log it read (SPEC I11)"),
   full_baseline: fullBaselineCountsSchema.optional(),
 });
 

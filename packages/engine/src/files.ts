@@ -1,16 +1,7 @@
 // File catch-up of one folder with one peer (F2–F4): read both manifests and the bases agreed at the
 // last syncs, plan what changed (files-plan.ts), carry it out in both directions (files-transfer.ts), and
 // record what both sides now agree on.
-import {
-  AgreedBase,
-  directoryRoot,
-  manifestMap,
-  readBase,
-  readBasesElsewhere,
-  scanDirectory,
-  type Clash,
-  type FileDirectory,
-} from '@catchup/files';
+import { AgreedBase, directoryRoot, manifestMap, readBase, readBasesElsewhere, scanDirectory, type Clash, type FileDirectory } from '@catchup/files';
 import type { EngineContext } from './context.ts';
 import { planDirectory } from './files-plan.ts';
 import { FolderTransfer, readRemoteManifest, type FileSyncOutcome } from './files-transfer.ts';

@@ -18,7 +18,15 @@ export interface AlertSource {
 export async function recordIntegrityAlert(ctx: EngineContext, alert: { serverId: number | null; details: string; message: string }): Promise<void> {
   const now = new Date();
   await ctx.db.syncLog.create({
-    data: { serverId: alert.serverId, operation: INTEGRITY_ALERT, status: 'failed', startedAt: now, completedAt: now, details: alert.details, errorMessage: alert.message },
+    data: {
+      serverId: alert.serverId,
+      operation: INTEGRITY_ALERT,
+      status: 'failed',
+      startedAt: now,
+      completedAt: now,
+      details: alert.details,
+      errorMessage: alert.message,
+    },
   });
 }
 
@@ -50,7 +58,11 @@ export async function checkClaimsOfPeer(ctx: EngineContext, server: SyncServer, 
   const message =
     `${claims.count} change(s) in this log, from ${claims.first} on, claim to come from ${server.name}, which never reached ` +
     `that position: a peer forged them, or ${server.name}'s database was restored from an older backup`;
-  const last = await ctx.db.syncLog.findFirst({ where: { serverId: server.id, operation: INTEGRITY_ALERT }, orderBy: { id: 'desc' }, select: { errorMessage: true } });
+  const last = await ctx.db.syncLog.findFirst({
+    where: { serverId: server.id, operation: INTEGRITY_ALERT },
+    orderBy: { id: 'desc' },
+    select: { errorMessage: true },
+  });
   if (last?.errorMessage !== message) {
     const details = `Changes claiming ${server.name} as their origin past its latest position (${peerLatest} when found)`;
     await recordIntegrityAlert(ctx, { serverId: server.id, details, message });

@@ -47,7 +47,9 @@ describe('the summary of a run', () => {
       'Full baseline (received 5 rows and 1 tombstones): Applied 2 database changes, 6 files synced (sent 4, received 3)',
     );
     const both = { ...baseline, directions: ['send' as const, 'receive' as const], rows_sent: 7, tombstones_sent: 2 };
-    expect(describeResult(result({ mode: 'full baseline', full_baseline: both }))).toMatch(/^Full baseline \(sent 7 rows and 2 tombstones; received 5 rows and 1 tombstones\): /);
+    expect(describeResult(result({ mode: 'full baseline', full_baseline: both }))).toMatch(
+      /^Full baseline \(sent 7 rows and 2 tombstones; received 5 rows and 1 tombstones\): /,
+    );
   });
 
   it('the schema accepts a result and refuses one without its counts', () => {

@@ -129,7 +129,7 @@ describe('planning a file sync', () => {
   it('leaves a name that is a file on one side and a folder on the other alone, with everything under it', () => {
     const { clashes, steps } = plan({
       local: { photos: present('f1'), 'docs/a.txt': present('d1'), 'beside.txt': present('b1'), 'was-a-file': tombstone('w1') },
-      remote: { 'photos/254.jpg': present('p1'), 'docs': present('d0'), 'was-a-file/inner.txt': present('i1') },
+      remote: { 'photos/254.jpg': present('p1'), docs: present('d0'), 'was-a-file/inner.txt': present('i1') },
     });
     expect(clashes).toEqual([
       { name: 'docs', clash: 'folder here' },

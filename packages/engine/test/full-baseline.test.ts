@@ -40,6 +40,12 @@ describe('a full baseline direction', () => {
   it('is planned as the one range that spans its batches', () => {
     expect(asOneRange([])).toEqual([]);
     expect(asOneRange([{ from: '0', to: '5' }])).toEqual([{ from: '0', to: '5' }]);
-    expect(asOneRange([{ from: '0', to: '5' }, { from: '5', to: '9' }, { from: '9', to: '12' }])).toEqual([{ from: '0', to: '12' }]);
+    expect(
+      asOneRange([
+        { from: '0', to: '5' },
+        { from: '5', to: '9' },
+        { from: '9', to: '12' },
+      ]),
+    ).toEqual([{ from: '0', to: '12' }]);
   });
 });

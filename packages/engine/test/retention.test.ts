@@ -8,13 +8,22 @@ const now = new Date('2026-06-30T12:00:00Z');
 
 describe("a peer's standing against retention", () => {
   it('needs a full baseline once its cursor is below the pruned horizon', () => {
-    expect(retentionOf('5', { prunedThrough: '9' }, new Date(now.getTime() - 40 * DAY), 30, now)).toEqual({ needs_full_baseline: true, days_until_full_baseline: 0 });
+    expect(retentionOf('5', { prunedThrough: '9' }, new Date(now.getTime() - 40 * DAY), 30, now)).toEqual({
+      needs_full_baseline: true,
+      days_until_full_baseline: 0,
+    });
     expect(retentionOf('0', { prunedThrough: '1' }, null, 30, now)).toEqual({ needs_full_baseline: true, days_until_full_baseline: 0 });
   });
 
   it('counts the days until the oldest change it lacks passes the age limit', () => {
-    expect(retentionOf('9', { prunedThrough: '9' }, new Date(now.getTime() - 25 * DAY), 30, now)).toEqual({ needs_full_baseline: false, days_until_full_baseline: 5 });
-    expect(retentionOf('9', { prunedThrough: '0' }, new Date(now.getTime() - 31 * DAY), 30, now)).toEqual({ needs_full_baseline: false, days_until_full_baseline: 0 });
+    expect(retentionOf('9', { prunedThrough: '9' }, new Date(now.getTime() - 25 * DAY), 30, now)).toEqual({
+      needs_full_baseline: false,
+      days_until_full_baseline: 5,
+    });
+    expect(retentionOf('9', { prunedThrough: '0' }, new Date(now.getTime() - 31 * DAY), 30, now)).toEqual({
+      needs_full_baseline: false,
+      days_until_full_baseline: 0,
+    });
   });
 
   it('lacking nothing, it is not falling behind', () => {

@@ -6,7 +6,18 @@ import { lstat, mkdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { checkRelativePath } from './confine.ts';
 import { COMPARED_TEXT, COMPARED_TEXT_RULE, comparedText, parseComparedText, type ComparedState } from './as-compared.ts';
-import { commitReceived, discardReceived, ensureRoom, isPlausibleMtime, MTIME_RULE, receiveToTemp, ROOM_CHECK_BYTES, syncReceived, TransferRejectedError, type Received } from './write.ts';
+import {
+  commitReceived,
+  discardReceived,
+  ensureRoom,
+  isPlausibleMtime,
+  MTIME_RULE,
+  receiveToTemp,
+  ROOM_CHECK_BYTES,
+  syncReceived,
+  TransferRejectedError,
+  type Received,
+} from './write.ts';
 
 export interface BundleEntry {
   file: string;
@@ -161,15 +172,17 @@ export async function receiveBundle(root: string, source: AsyncIterable<Buffer>,
       const write = receiveToTemp(root, entry.file, await collect(reader.exactly(entry.size)), entry, maxBytes, { deferSync: true });
       writes.push(write);
       inFlightBytes += entry.size;
-      const done: Promise<void> = write.then(
-        () => {},
-        () => {
-          writeFailed = true; // stop reading: the bundle is refused anyway
-        },
-      ).finally(() => {
-        inFlight.delete(done);
-        inFlightBytes -= entry.size;
-      });
+      const done: Promise<void> = write
+        .then(
+          () => {},
+          () => {
+            writeFailed = true; // stop reading: the bundle is refused anyway
+          },
+        )
+        .finally(() => {
+          inFlight.delete(done);
+          inFlightBytes -= entry.size;
+        });
       inFlight.add(done);
     }
   } catch (err) {

@@ -63,7 +63,10 @@ export function conflictCopyName(relative: string, at: Date, sha256: string): st
   const base = relative.slice(slash + 1);
   const dot = base.lastIndexOf('.');
   const [stem, ext] = dot > 0 ? [base.slice(0, dot), base.slice(dot)] : [base, ''];
-  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   return `${dir}${stem}.sync-conflict-${stamp}-${sha256.slice(0, CONFLICT_HASH_CHARS)}${ext}`;
 }
 

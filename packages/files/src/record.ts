@@ -22,7 +22,12 @@ export async function recordFiles(sql: Pool | PoolClient, directory: FileDirecto
   );
 }
 
-export async function recordFile(pool: Pool, directory: FileDirectory, relative: string, file: { sha256: string; size: number; mtimeMs: number }): Promise<void> {
+export async function recordFile(
+  pool: Pool,
+  directory: FileDirectory,
+  relative: string,
+  file: { sha256: string; size: number; mtimeMs: number },
+): Promise<void> {
   await recordFiles(pool, directory, [{ file: relative, sha256: file.sha256, size: file.size, mtimeMs: file.mtimeMs }]);
 }
 

@@ -29,7 +29,8 @@ export async function openForSending(pool: Pool, root: string, directory: FileDi
   let sha256 = rows[0]?.sha256;
   if (!sha256) {
     sha256 = await sha256File(file);
-    if (!unchangedWhileRead(info, await stat(file).catch(() => null))) throw new TransferRejectedError('conflict', `${relative}: changed while it was read here; it goes at a later sync`);
+    if (!unchangedWhileRead(info, await stat(file).catch(() => null)))
+      throw new TransferRejectedError('conflict', `${relative}: changed while it was read here; it goes at a later sync`);
     await recordFile(pool, directory, relative, { sha256, size: info.size, mtimeMs });
   }
   return { stream: createReadStream(file, { highWaterMark: 1 << 20 }), sha256, size: info.size, mtimeMs };

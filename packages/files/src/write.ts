@@ -45,7 +45,8 @@ export function isPlausibleMtime(mtimeMs: number, now = Date.now()): boolean {
 
 /** The file system's refusal of a name, a place or space, as the refusal a sender gets (400, 409, 507); other errors as they are. */
 function placementError(err: unknown, relative: string): unknown {
-  if (isOutOfSpace(err)) return new TransferRejectedError('no_space', `${relative}: the disk is full here (${(err as NodeJS.ErrnoException).code}); nothing was put in place`);
+  if (isOutOfSpace(err))
+    return new TransferRejectedError('no_space', `${relative}: the disk is full here (${(err as NodeJS.ErrnoException).code}); nothing was put in place`);
   switch ((err as NodeJS.ErrnoException).code) {
     case 'ENAMETOOLONG':
       return new PathRefusedError(relative, 'has a name too long for the file system');
@@ -110,7 +111,8 @@ function chunksOf(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncIterab
 async function verifyOnDisk(file: FileHandle, relative: string, announced: Announced): Promise<void> {
   const onDisk = await digestHandle(file);
   if (onDisk.size !== announced.size) throw new TransferRejectedError('size', `${relative}: ${onDisk.size} of ${announced.size} bytes reached the disk`);
-  if (onDisk.sha256 !== announced.sha256) throw new TransferRejectedError('checksum', `${relative}: sha256 ${onDisk.sha256} does not match the announced ${announced.sha256}`);
+  if (onDisk.sha256 !== announced.sha256)
+    throw new TransferRejectedError('checksum', `${relative}: sha256 ${onDisk.sha256} does not match the announced ${announced.sha256}`);
 }
 
 /** A verified file waiting in its temp file beside the target. */
@@ -221,10 +223,12 @@ export async function commitReceived(received: Received, replaces?: ComparedStat
 
 /** Drops received files that will not be put in place. */
 export async function discardReceived(received: Received[]): Promise<void> {
-  await Promise.all(received.map(async (r) => {
-    await r.unsynced?.close().catch(() => {});
-    await rm(r.temp, { force: true });
-  }));
+  await Promise.all(
+    received.map(async (r) => {
+      await r.unsynced?.close().catch(() => {});
+      await rm(r.temp, { force: true });
+    }),
+  );
 }
 
 export async function writeVerified(

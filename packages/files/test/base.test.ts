@@ -28,14 +28,22 @@ describe('the base of a file sync', () => {
     await withC.add('photo.jpg', 'from-c');
     await withC.flush();
 
-    expect(await readBase(pool, b, 'uploads')).toEqual(new Map([['photo.jpg', 'v2'], ['gone.txt', null]]));
+    expect(await readBase(pool, b, 'uploads')).toEqual(
+      new Map([
+        ['photo.jpg', 'v2'],
+        ['gone.txt', null],
+      ]),
+    );
     expect(await readBase(pool, b, 'config')).toEqual(new Map());
     expect(await readBase(pool, c, 'uploads')).toEqual(new Map([['photo.jpg', 'from-c']]));
   });
 
   it('reads the newest version agreed with any other peer, never a deletion', async () => {
     const [b, c, d] = [await peer('elsewhere-b'), await peer('elsewhere-c'), await peer('elsewhere-d')];
-    for (const [serverId, sha256] of [[c, 'from-c'], [d, 'from-d']] as const) {
+    for (const [serverId, sha256] of [
+      [c, 'from-c'],
+      [d, 'from-d'],
+    ] as const) {
       const agreed = new AgreedBase(pool, serverId, 'instance');
       await agreed.add('notes.md', sha256);
       await agreed.add(`only-${sha256}.txt`, null);

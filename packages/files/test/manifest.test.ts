@@ -71,7 +71,12 @@ describe('file manifest (F2)', () => {
     const config = path.join(dataDir, 'config');
     await mkdir(config, { recursive: true });
     await writeFile(path.join(config, 'growing.bin'), 'first part;');
-    const row = async () => (await pool.query<{ sha256: string; size: string }>(`SELECT sha256, size::text AS size FROM file_checksums WHERE directory = 'config' AND path = 'growing.bin'`)).rows[0];
+    const row = async () =>
+      (
+        await pool.query<{ sha256: string; size: string }>(
+          `SELECT sha256, size::text AS size FROM file_checksums WHERE directory = 'config' AND path = 'growing.bin'`,
+        )
+      ).rows[0];
     // A writer appends between the scan's stat and its hash.
     const stats = await scanDirectory(pool, dataDir, 'config', { onHash: (p) => appendFileSync(path.join(config, p), ' second part') });
     expect(stats.hashed).toBe(1);
@@ -166,7 +171,12 @@ describe('temp files of transfers', () => {
   it('left untouched for an hour (a crashed transfer) are removed by the next scan; fresh ones are kept', async () => {
     await writeFile(path.join(instance, '.catchup-tmp-ffeeddccbbaa'), 'a transfer under way');
     await scanDirectory(pool, dataDir, 'instance');
-    expect((await readdir(instance, { recursive: true })).map(String).sort()).toEqual(['.catchup-tmp-ffeeddccbbaa', 'deep', 'deep/.catchup-tmp-0a1b2c3d4e5f', 'kept.txt']);
+    expect((await readdir(instance, { recursive: true })).map(String).sort()).toEqual([
+      '.catchup-tmp-ffeeddccbbaa',
+      'deep',
+      'deep/.catchup-tmp-0a1b2c3d4e5f',
+      'kept.txt',
+    ]);
     vi.useFakeTimers({ toFake: ['Date'] });
     try {
       vi.setSystemTime(Date.now() + STALE_TEMP_FILE_MS + 60_000);

@@ -66,7 +66,9 @@ describe.skipIf(!mounted)('receiving onto a disk that fills up', () => {
     const old = bytes(100 * 1024, 1);
     await writeFile(path.join(small, 'photo.bin'), old);
     const body = bytes(1000 * 1024, 2); // under ROOM_CHECK_BYTES: written until the disk is full
-    const refusal = await receiveToTemp(small, 'photo.bin', [body.subarray(0, 600 * 1024), body.subarray(600 * 1024)], announced(body)).catch((err: unknown) => err);
+    const refusal = await receiveToTemp(small, 'photo.bin', [body.subarray(0, 600 * 1024), body.subarray(600 * 1024)], announced(body)).catch(
+      (err: unknown) => err,
+    );
     expect(refusal).toBeInstanceOf(TransferRejectedError);
     expect(refusal).toMatchObject({ reason: 'no_space', message: expect.stringMatching(/^photo\.bin: the disk is full here/) });
     expect(await readdir(small)).toEqual(['photo.bin']);
@@ -81,7 +83,10 @@ describe.skipIf(!mounted)('receiving onto a disk that fills up', () => {
       yield body;
     })();
     const refusal = await receiveToTemp(small, 'big.bin', source, announced(body)).catch((err: unknown) => err);
-    expect(refusal).toMatchObject({ reason: 'no_space', message: expect.stringMatching(/^big\.bin: 2097152 bytes do not fit on this node's disk \(\d+ bytes free\)$/) });
+    expect(refusal).toMatchObject({
+      reason: 'no_space',
+      message: expect.stringMatching(/^big\.bin: 2097152 bytes do not fit on this node's disk \(\d+ bytes free\)$/),
+    });
     expect(read).toBe(false);
     expect(await readdir(small)).toEqual(['photo.bin']);
   });

@@ -18,18 +18,29 @@ export function batchReceiveHandler({ engine, logger }: HandlerDeps): Handlers['
   return (job) =>
     rangeJob(logger, 'batch-receive', job, async () => {
       const out = await receiveRange(engine, job.data.serverId, job.data.range);
-      logger.info({ server_id: job.data.serverId, job_id: job.id, received: out.received, applied: out.applied, range: out.range }, `📥 Received ${out.received} changes, applied ${out.applied}`);
+      logger.info(
+        { server_id: job.data.serverId, job_id: job.id, received: out.received, applied: out.applied, range: out.range },
+        `📥 Received ${out.received} changes, applied ${out.applied}`,
+      );
       return out;
     });
 }
 
 /** Runs the work of one range's job; a failure is logged and becomes the job's error, naming the range. */
-async function rangeJob<T>(logger: Logger, name: 'batch-send' | 'batch-receive', job: Job<{ serverId: number; range: Range }>, work: () => Promise<T>): Promise<T> {
+async function rangeJob<T>(
+  logger: Logger,
+  name: 'batch-send' | 'batch-receive',
+  job: Job<{ serverId: number; range: Range }>,
+  work: () => Promise<T>,
+): Promise<T> {
   try {
     return await work();
   } catch (err) {
     const { from, to } = job.data.range;
-    logger.warn({ server_id: job.data.serverId, job_id: job.id, attempt: job.attemptsMade + 1, error: message(err) }, `❌ ${name} (${from}, ${to}] failed: ${message(err)}`);
+    logger.warn(
+      { server_id: job.data.serverId, job_id: job.id, attempt: job.attemptsMade + 1, error: message(err) },
+      `❌ ${name} (${from}, ${to}] failed: ${message(err)}`,
+    );
     throw asJobError(err, `${name} (${from}, ${to}]`);
   }
 }
@@ -39,7 +50,15 @@ export function fileSyncHandler({ engine, logger }: HandlerDeps): Handlers['file
     const { serverId, directory } = job.data;
     const { errors, ...moved } = await syncDirectory(engine, serverId, directory);
     logger.info(
-      { server_id: serverId, job_id: job.id, directory, uploaded: moved.uploaded, downloaded: moved.downloaded, deleted: moved.deleted, conflicts: moved.conflicts },
+      {
+        server_id: serverId,
+        job_id: job.id,
+        directory,
+        uploaded: moved.uploaded,
+        downloaded: moved.downloaded,
+        deleted: moved.deleted,
+        conflicts: moved.conflicts,
+      },
       `📁 ${directory}: ${moved.uploaded} uploaded, ${moved.downloaded} downloaded, ${moved.deleted} deleted, ${moved.conflicts} conflicts`,
     );
     if (errors.length) {

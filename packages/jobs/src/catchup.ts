@@ -37,7 +37,10 @@ async function plan({ engine, logger }: HandlerDeps, job: CatchupJob): Promise<P
   const server = await engine.db.syncServer.findUnique({ where: { id: job.data.serverId } });
   if (!server) throw new UnrecoverableError(`sync server ${job.data.serverId} no longer exists`);
   logger.info({ server: server.name, job_id: job.id }, `🚀 Starting catch-up sync for ${server.name}`);
-  logger.info({ server: server.name, since: server.lastSync?.toISOString() ?? null }, `📅 Catch-up period: since ${server.lastSync?.toISOString() ?? 'the beginning'}`);
+  logger.info(
+    { server: server.name, since: server.lastSync?.toISOString() ?? null },
+    `📅 Catch-up period: since ${server.lastSync?.toISOString() ?? 'the beginning'}`,
+  );
   const ping = await pingPeer(engine, server);
   if (!ping.ok) {
     await job.updateData({ ...job.data, step: 'finalize', startedAt, planErrors: [ping.reason] });
@@ -53,7 +56,10 @@ async function plan({ engine, logger }: HandlerDeps, job: CatchupJob): Promise<P
       ...(planned.fullBaseline.send ? [`${server.name} is behind this node's pruned log`] : []),
       ...(planned.fullBaseline.receive ? [`this node is behind ${server.name}'s pruned log`] : []),
     ];
-    logger.warn({ server: server.name, full_baseline: planned.fullBaseline }, `🧱 Full baseline: ${directions.join('; ')} — sending the standing version of every row instead of every change`);
+    logger.warn(
+      { server: server.name, full_baseline: planned.fullBaseline },
+      `🧱 Full baseline: ${directions.join('; ')} — sending the standing version of every row instead of every change`,
+    );
   }
   const directories = enabledDirectories(server);
   let fileSeqs = {};
@@ -69,9 +75,24 @@ async function plan({ engine, logger }: HandlerDeps, job: CatchupJob): Promise<P
 async function fanOut({ engine, queues }: HandlerDeps, job: CatchupJob, { plan, directories }: Planned): Promise<number> {
   const { serverId } = job.data;
   const retry = await retryPolicy(engine);
-  const sends = await queues.addChildren('batch-send', plan.send.map((range) => ({ serverId, peerNodeId: plan.peerNodeId, range })), retry, job);
-  const receives = await queues.addChildren('batch-receive', plan.receive.map((range) => ({ serverId, range })), retry, job);
-  const files = await queues.addChildren('file-sync', directories.map((directory) => ({ serverId, directory })), retry, job);
+  const sends = await queues.addChildren(
+    'batch-send',
+    plan.send.map((range) => ({ serverId, peerNodeId: plan.peerNodeId, range })),
+    retry,
+    job,
+  );
+  const receives = await queues.addChildren(
+    'batch-receive',
+    plan.receive.map((range) => ({ serverId, range })),
+    retry,
+    job,
+  );
+  const files = await queues.addChildren(
+    'file-sync',
+    directories.map((directory) => ({ serverId, directory })),
+    retry,
+    job,
+  );
   return sends.length + receives.length + files.length;
 }
 
@@ -96,7 +117,10 @@ async function finalize({ engine, logger }: HandlerDeps, job: CatchupJob) {
   const fields = { server: result.server_name, job_id: job.id, duration: result.duration, mode: result.mode, ...result.database_changes };
   if (result.success) {
     const db = result.database_changes;
-    logger.info(fields, `✅ Catch-up sync completed for ${result.server_name}: sent ${db.sent}, received ${db.received}, applied ${db.applied} in ${result.duration.toFixed(1)}s`);
+    logger.info(
+      fields,
+      `✅ Catch-up sync completed for ${result.server_name}: sent ${db.sent}, received ${db.received}, applied ${db.applied} in ${result.duration.toFixed(1)}s`,
+    );
   } else {
     logger.error({ ...fields, errors }, `❌ Catch-up sync for ${result.server_name} finished with ${errors.length} error(s): ${errors[0]}`);
   }

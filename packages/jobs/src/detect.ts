@@ -46,7 +46,12 @@ async function finishInterruptedBaselines({ engine, logger }: HandlerDeps): Prom
 }
 
 /** Pings one peer and adds its catch-up when either side has changes or files the other lacks. */
-async function detectPeer({ engine, queues, logger }: HandlerDeps, { server, missingChanges }: PeerNeed, localFileSeq: bigint, trigger: DetectJobData['trigger']): Promise<PeerDetected> {
+async function detectPeer(
+  { engine, queues, logger }: HandlerDeps,
+  { server, missingChanges }: PeerNeed,
+  localFileSeq: bigint,
+  trigger: DetectJobData['trigger'],
+): Promise<PeerDetected> {
   const ping = await pingPeer(engine, server);
   if (!ping.ok) {
     if (ping.answered) {
@@ -60,8 +65,7 @@ async function detectPeer({ engine, queues, logger }: HandlerDeps, { server, mis
   const unmade = await checkClaimsOfPeer(engine, server, ping.ping.node_id, ping.ping.latest_sequence);
   if (unmade) logger.error({ server: server.name, alert: unmade }, `❌ Integrity alert: ${unmade}`);
   const peerHasMore = await peerHasChangesForUs(engine, server, ping.ping.latest_sequence);
-  const filesChanged =
-    enabledDirectories(server).length > 0 && (localFileSeq > server.fileSeqLocal || BigInt(ping.ping.latest_file_seq) > server.fileSeqPeer);
+  const filesChanged = enabledDirectories(server).length > 0 && (localFileSeq > server.fileSeqLocal || BigInt(ping.ping.latest_file_seq) > server.fileSeqPeer);
   if (missingChanges === 0 && !peerHasMore && !filesChanged) {
     return { server_id: server.id, server_name: server.name, missing_changes: 0, reachable: true };
   }

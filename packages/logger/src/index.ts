@@ -24,21 +24,31 @@ const SECRET_PARAMETER = /key|token|passw|secret/i;
 export function redactUrl(url: string): string {
   const query = url.indexOf('?');
   if (query < 0) return url;
-  const parameters = url.slice(query + 1).split('&').map((parameter) => {
-    const name = parameter.split('=', 1)[0]!;
-    let decoded = name;
-    try {
-      decoded = decodeURIComponent(name.replace(/\+/g, ' '));
-    } catch {
-      // a malformed escape: judge the name as written
-    }
-    return SECRET_PARAMETER.test(decoded) ? `${name}=[redacted]` : parameter;
-  });
+  const parameters = url
+    .slice(query + 1)
+    .split('&')
+    .map((parameter) => {
+      const name = parameter.split('=', 1)[0]!;
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name.replace(/\+/g, ' '));
+      } catch {
+        // a malformed escape: judge the name as written
+      }
+      return SECRET_PARAMETER.test(decoded) ? `${name}=[redacted]` : parameter;
+    });
   return `${url.slice(0, query)}?${parameters.join('&')}`;
 }
 
 /** A request as logged (Fastify's own fields), its URL redacted. */
-function serializeRequest(request: { method?: string; url?: string; host?: string; ip?: string; headers?: Record<string, unknown>; socket?: { remotePort?: number } }) {
+function serializeRequest(request: {
+  method?: string;
+  url?: string;
+  host?: string;
+  ip?: string;
+  headers?: Record<string, unknown>;
+  socket?: { remotePort?: number };
+}) {
   return {
     method: request.method,
     url: request.url === undefined ? undefined : redactUrl(request.url),

@@ -87,7 +87,9 @@ describe('a peer answering with a redirect', () => {
     const peer = await redirectingTo(elsewhere, 307);
     const err = await failure(clientOf(peer).downloadFile('uploads', 'a.txt'));
     expect(err.kind).toBe('rejected');
-    expect(err.message).toMatch(/\(download\) answered a redirect \(307 to http:\/\/127\.0\.0\.1:\d+\/api\/sync\/files\/download\?directory=uploads&path=uploads&file=a\.txt\); redirects are not followed$/);
+    expect(err.message).toMatch(
+      /\(download\) answered a redirect \(307 to http:\/\/127\.0\.0\.1:\d+\/api\/sync\/files\/download\?directory=uploads&path=uploads&file=a\.txt\); redirects are not followed$/,
+    );
     expect(elsewhere.requests).toEqual([]);
   });
 
@@ -166,7 +168,9 @@ describe('a peer answering nonsense', () => {
     expect((await failure(clientOf(badSeq).fileManifest('uploads', '0'))).message).toMatch(/\(file manifest\) answered an invalid response: next_seq: /);
     const badEntry = await fakePeer(json({ path: 'uploads', files: [{ ...entry, size: 'big' }], next_seq: '5', has_more: false }));
     expect((await failure(clientOf(badEntry).fileManifest('uploads', '0'))).message).toMatch(/files\.0\.size: /);
-    const manyBad = await fakePeer(json({ path: 'uploads', files: Array.from({ length: 10 }, () => ({ ...entry, size: -1 })), next_seq: '5', has_more: false }));
+    const manyBad = await fakePeer(
+      json({ path: 'uploads', files: Array.from({ length: 10 }, () => ({ ...entry, size: -1 })), next_seq: '5', has_more: false }),
+    );
     const message = (await failure(clientOf(manyBad).fileManifest('uploads', '0'))).message;
     expect(message).toMatch(/files\.0\.size: .*files\.5\.size: [^;]* \(and 4 more\)$/);
   });
@@ -175,8 +179,12 @@ describe('a peer answering nonsense', () => {
     const del = await fakePeer(json({ ok: true }));
     expect((await failure(clientOf(del).deleteFile('uploads', 'a.txt'))).message).toMatch(/\(delete file\) answered an invalid response: deleted: /);
     const page = await fakePeer(json({ changes: [], next_cursor: '', has_more: false, latest_sequence: '0' }));
-    expect((await failure(clientOf(page).fetchChanges({ after: '0', limit: 1 }))).message).toMatch(/\(read changes\) answered an invalid response: next_cursor: /);
-    expect((await failure(clientOf(page).fetchChangesToApply({ after: '0', limit: 1 }))).message).toMatch(/\(read changes\) answered an invalid response: next_cursor: /);
+    expect((await failure(clientOf(page).fetchChanges({ after: '0', limit: 1 }))).message).toMatch(
+      /\(read changes\) answered an invalid response: next_cursor: /,
+    );
+    expect((await failure(clientOf(page).fetchChangesToApply({ after: '0', limit: 1 }))).message).toMatch(
+      /\(read changes\) answered an invalid response: next_cursor: /,
+    );
   });
 });
 

@@ -2,7 +2,17 @@
 import { Queue, QueueEvents, UnrecoverableError, Worker, WaitingChildrenError, type Job, type Processor } from 'bullmq';
 import { closeConnections } from './close.ts';
 import { queueConnection, redisAnswers, redisConnection } from './connection.ts';
-import { DETECT_SCHEDULER_ID, JOB_NAMES, PRUNE_SCHEDULER_ID, JOB_QUEUE, QUEUE_NAMES, type ChildJobName, type JobName, type JobTypes, type QueueKey } from './jobs.ts';
+import {
+  DETECT_SCHEDULER_ID,
+  JOB_NAMES,
+  PRUNE_SCHEDULER_ID,
+  JOB_QUEUE,
+  QUEUE_NAMES,
+  type ChildJobName,
+  type JobName,
+  type JobTypes,
+  type QueueKey,
+} from './jobs.ts';
 import { jobOptions, type RetryPolicy } from './options.ts';
 
 export { UnrecoverableError, WaitingChildrenError };
@@ -67,12 +77,7 @@ export class NodeQueues {
   }
 
   /** Adds many children of one running parent job (one round trip per queue). */
-  async addChildren<N extends ChildJobName>(
-    name: N,
-    items: JobTypes[N]['data'][],
-    retry: RetryPolicy,
-    parent: Job,
-  ): Promise<Job[]> {
+  async addChildren<N extends ChildJobName>(name: N, items: JobTypes[N]['data'][], retry: RetryPolicy, parent: Job): Promise<Job[]> {
     if (!items.length) return [];
     const opts = { ...jobOptions(name, retry), parent: { id: parent.id!, queue: parent.queueQualifiedName } };
     // In slices: a catch-up has a child per batch, without bound.

@@ -50,8 +50,13 @@ describe('fault ledger', () => {
     await redis.start();
     await eventually(async () => {
       const counts = sorted(await api.totals());
-      return JSON.stringify(counts.filter((c) => c.kind !== 'redis_reconnected')) ===
-        JSON.stringify([{ kind: 'database_connection_lost', queue: '', count: 1 }, { kind: 'job_retried', queue: 'catch-up', count: 1 }]);
+      return (
+        JSON.stringify(counts.filter((c) => c.kind !== 'redis_reconnected')) ===
+        JSON.stringify([
+          { kind: 'database_connection_lost', queue: '', count: 1 },
+          { kind: 'job_retried', queue: 'catch-up', count: 1 },
+        ])
+      );
     });
     // Both ledgers' connections came back: each counts its own reconnection.
     await eventually(async () => (await api.totals()).find((c) => c.kind === 'redis_reconnected')?.count === 2);

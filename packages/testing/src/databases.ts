@@ -15,7 +15,10 @@ export interface TestDatabase {
 }
 
 function uniqueName(label: string): string {
-  const clean = label.toLowerCase().replace(/[^a-z0-9]/g, '_').slice(0, 20);
+  const clean = label
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '_')
+    .slice(0, 20);
   return testDatabaseName(inject('testRunPid'), `${clean}_${randomBytes(5).toString('hex')}`);
 }
 

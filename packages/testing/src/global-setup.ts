@@ -43,9 +43,7 @@ export default async function setup(project: TestProject): Promise<void> {
     );
     const owners = rows.map(({ datname }) => ({ datname, owner: testDatabaseOwner(datname) }));
     const otherRunAlive = owners.some(({ owner }) => owner !== undefined && owner !== process.pid && isAlive(owner));
-    const stale = owners.filter(({ datname, owner }) =>
-      datname.startsWith('catchup_template_') ? !otherRunAlive : owner === undefined || !isAlive(owner),
-    );
+    const stale = owners.filter(({ datname, owner }) => (datname.startsWith('catchup_template_') ? !otherRunAlive : owner === undefined || !isAlive(owner)));
     for (const { datname } of stale) {
       await admin.query(`DROP DATABASE IF EXISTS "${datname}"`).catch(() => {});
     }

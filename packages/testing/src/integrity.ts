@@ -26,9 +26,7 @@ export async function rowsWithoutTheirLoggedVersion(pool: Pool): Promise<number>
 
 /** How far this node's clock memory (the newest stamp issued or seen) is ahead of its wall clock, in ms. */
 export async function clockLeadMs(pool: Pool): Promise<number> {
-  const { rows } = await pool.query<{ lead: string }>(
-    `SELECT ((SELECT last_value FROM catchup_hlc_seq) / 65536 - catchup_wall_clock_ms())::text AS lead`,
-  );
+  const { rows } = await pool.query<{ lead: string }>(`SELECT ((SELECT last_value FROM catchup_hlc_seq) / 65536 - catchup_wall_clock_ms())::text AS lead`);
   return Number(rows[0]!.lead);
 }
 

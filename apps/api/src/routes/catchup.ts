@@ -34,7 +34,10 @@ const statusSchema = z.object({
         .number()
         .nullable()
         .describe('days until the oldest change it lacks is older than max_catchup_days (0: already); null when it lacks nothing'),
-      last_error: z.string().nullable().describe("why the last catch-up of this peer failed (e.g. a batch the peer refused, naming table and column); null after a successful one"),
+      last_error: z
+        .string()
+        .nullable()
+        .describe('why the last catch-up of this peer failed (e.g. a batch the peer refused, naming table and column); null after a successful one'),
     }),
   ),
   retention: horizonSchema.describe("how far this node's change log was pruned"),
@@ -59,126 +62,140 @@ const scanSchema = z.object({
   results: z.array(catchupResultSchema),
 });
 
-export const catchupRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app) => {
-  acceptEmptyJsonBody(app as unknown as FastifyInstance);
-  app.get('/catchup/status', {
-    schema: { tags: ['catch-up'], summary: 'Peers needing catch-up and recent catch-up runs', response: { 200: statusSchema, 401: errorResponses[401] } },
-  }, async () => {
-    const settings = await ctx.engine.settings();
-    const peers = await measurePeers(ctx.engine);
-    const horizon = await readLogHorizon(ctx.pool);
-    const needing = peers.filter((p) => p.missingChanges > 0);
-    const retention = await Promise.all(needing.map((p) => peerRetention(ctx.engine, p.server, horizon)));
-    const logs = await ctx.db.syncLog.findMany({
-      where: { operation: 'catch-up sync' },
-      orderBy: { startedAt: 'desc' },
-      take: 10,
-      include: { server: { select: { name: true } } },
-    });
-    return {
-      catchup_enabled: settings.catchup_enabled,
-      max_catchup_days: settings.max_catchup_days,
-      servers_needing_catchup: needing.map(({ server, missingChanges }, i) => ({
-          id: server.id,
-          name: server.name,
-          host: server.host,
-          last_sync: toIso(server.lastSync),
-          last_ping: toIso(server.lastPing),
-          ping_success: server.pingSuccess,
-          clock_offset_ms: server.clockOffsetMs === null ? null : Number(server.clockOffsetMs),
-          missing_changes: missingChanges,
-          ...retention[i]!,
-          last_error: server.lastError,
-        })),
-      retention: presentHorizon(horizon),
-      recent_catchup_logs: logs.map((log) => ({
-        id: log.id,
-        server_id: log.serverId,
-        server_name: log.server?.name ?? null,
-        status: log.status,
-        started_at: log.startedAt.toISOString(),
-        completed_at: toIso(log.completedAt),
-        details: log.details,
-        error_message: log.errorMessage,
-      })),
-      timestamp: new Date().toISOString(),
-    };
-  });
-
-  app.post('/catchup/scan', {
-    schema: {
-      tags: ['catch-up'],
-      summary: 'Detect peers needing catch-up, ping them and catch the reachable ones up (waits up to SCAN_WAIT_SECONDS)',
-      // No body at all (`curl -X POST …` without -d) asks for the same as {}.
-      body: z.object({ server_ids: z.array(rowId).optional() }).nullish(),
-      response: { 200: scanSchema, 202: pendingSchema, ...errorResponses },
-    },
-  }, async (request, reply) => {
-    const serverIds = request.body?.server_ids;
-    if (serverIds?.length) await assertServersExist(ctx, serverIds);
-    const settings = await ctx.engine.settings();
-    if (!settings.catchup_enabled) {
-      return { message: 'Catch-up is disabled (catchup_enabled = false)', servers_processed: 0, results: [] };
-    }
-    const deadline = Date.now() + ctx.config.scanWaitSeconds * 1000;
-    const detect = await ctx.queues.add('detect', { trigger: 'scan', ...(serverIds ? { serverIds } : {}) }, { attempts: 1, delayMs: 0 });
-    const pending = (refs: string[]) =>
-      reply.code(202).send({
-        message: 'Catch-up is still running; follow it at status_url',
-        job_ids: refs,
-        status_url: `/api/sync/catchup/jobs?ids=${refs.map(encodeURIComponent).join(',')}`,
-      });
-    const detected = await waitForJob(ctx, 'detect', detect.id!, deadline);
-    if (!detected.done) return pending([`detect:${detect.id}`]);
-    if (detected.failedReason) throw new Error(`detection failed: ${detected.failedReason}`);
-    const found = detected.result as DetectJobResult;
-    const results: CatchupResult[] = [];
-    const refs: string[] = [];
-    for (const peer of found.peers) {
-      if (!peer.reachable) results.push(unreachableResult(peer.server_id, peer.server_name, peer.error ?? 'unreachable'));
-      else if (peer.catchup_job_id) refs.push(`catchup:${peer.catchup_job_id}`);
-    }
-    const waited = await Promise.all(refs.map((ref) => waitForJob(ctx, 'catchup', ref.slice('catchup:'.length), deadline)));
-    if (waited.some((w) => !w.done)) return pending(refs);
-    waited.forEach((w, i) => {
-      if (w.failedReason) {
-        const peer = found.peers.find((p) => `catchup:${p.catchup_job_id}` === refs[i])!;
-        results.push(unreachableResult(peer.server_id, peer.server_name, w.failedReason));
-      } else {
-        results.push(w.result as CatchupResult);
-      }
-    });
-    return { message: 'Catch-up scan completed', servers_processed: results.length, results };
-  });
-
-  app.get('/catchup/jobs', {
-    schema: {
-      tags: ['catch-up'],
-      summary: 'Progress of scan jobs (ids as returned by a 202 scan)',
-      querystring: z.object({ ids: z.string().regex(/^(detect|catchup):\w+(,(detect|catchup):\w+)*$/, 'comma-separated detect:<id> or catchup:<id>') }),
-      response: {
-        200: z.object({
-          jobs: z.array(z.object({ id: z.string(), state: z.string(), result: z.unknown().optional(), failed_reason: z.string().optional() })),
-        }),
-        ...errorResponses,
+export const catchupRoutes =
+  (ctx: AppContext): FastifyPluginAsyncZod =>
+  async (app) => {
+    acceptEmptyJsonBody(app as unknown as FastifyInstance);
+    app.get(
+      '/catchup/status',
+      {
+        schema: { tags: ['catch-up'], summary: 'Peers needing catch-up and recent catch-up runs', response: { 200: statusSchema, 401: errorResponses[401] } },
       },
-    },
-  }, async (request) => {
-    const jobs = [];
-    for (const ref of request.query.ids.split(',')) {
-      const [queue, id] = ref.split(':') as ['detect' | 'catchup', string];
-      const status = await ctx.queues.jobStatus(queue, id);
-      if (!status) throw notFound(`Job ${ref}`);
-      jobs.push({
-        id: ref,
-        state: status.state,
-        ...('result' in status ? { result: status.result } : {}),
-        ...(status.failedReason !== undefined ? { failed_reason: status.failedReason } : {}),
-      });
-    }
-    return { jobs };
-  });
-};
+      async () => {
+        const settings = await ctx.engine.settings();
+        const peers = await measurePeers(ctx.engine);
+        const horizon = await readLogHorizon(ctx.pool);
+        const needing = peers.filter((p) => p.missingChanges > 0);
+        const retention = await Promise.all(needing.map((p) => peerRetention(ctx.engine, p.server, horizon)));
+        const logs = await ctx.db.syncLog.findMany({
+          where: { operation: 'catch-up sync' },
+          orderBy: { startedAt: 'desc' },
+          take: 10,
+          include: { server: { select: { name: true } } },
+        });
+        return {
+          catchup_enabled: settings.catchup_enabled,
+          max_catchup_days: settings.max_catchup_days,
+          servers_needing_catchup: needing.map(({ server, missingChanges }, i) => ({
+            id: server.id,
+            name: server.name,
+            host: server.host,
+            last_sync: toIso(server.lastSync),
+            last_ping: toIso(server.lastPing),
+            ping_success: server.pingSuccess,
+            clock_offset_ms: server.clockOffsetMs === null ? null : Number(server.clockOffsetMs),
+            missing_changes: missingChanges,
+            ...retention[i]!,
+            last_error: server.lastError,
+          })),
+          retention: presentHorizon(horizon),
+          recent_catchup_logs: logs.map((log) => ({
+            id: log.id,
+            server_id: log.serverId,
+            server_name: log.server?.name ?? null,
+            status: log.status,
+            started_at: log.startedAt.toISOString(),
+            completed_at: toIso(log.completedAt),
+            details: log.details,
+            error_message: log.errorMessage,
+          })),
+          timestamp: new Date().toISOString(),
+        };
+      },
+    );
+
+    app.post(
+      '/catchup/scan',
+      {
+        schema: {
+          tags: ['catch-up'],
+          summary: 'Detect peers needing catch-up, ping them and catch the reachable ones up (waits up to SCAN_WAIT_SECONDS)',
+          // No body at all (`curl -X POST …` without -d) asks for the same as {}.
+          body: z.object({ server_ids: z.array(rowId).optional() }).nullish(),
+          response: { 200: scanSchema, 202: pendingSchema, ...errorResponses },
+        },
+      },
+      async (request, reply) => {
+        const serverIds = request.body?.server_ids;
+        if (serverIds?.length) await assertServersExist(ctx, serverIds);
+        const settings = await ctx.engine.settings();
+        if (!settings.catchup_enabled) {
+          return { message: 'Catch-up is disabled (catchup_enabled = false)', servers_processed: 0, results: [] };
+        }
+        const deadline = Date.now() + ctx.config.scanWaitSeconds * 1000;
+        const detect = await ctx.queues.add('detect', { trigger: 'scan', ...(serverIds ? { serverIds } : {}) }, { attempts: 1, delayMs: 0 });
+        const pending = (refs: string[]) =>
+          reply.code(202).send({
+            message: 'Catch-up is still running; follow it at status_url',
+            job_ids: refs,
+            status_url: `/api/sync/catchup/jobs?ids=${refs.map(encodeURIComponent).join(',')}`,
+          });
+        const detected = await waitForJob(ctx, 'detect', detect.id!, deadline);
+        if (!detected.done) return pending([`detect:${detect.id}`]);
+        if (detected.failedReason) throw new Error(`detection failed: ${detected.failedReason}`);
+        const found = detected.result as DetectJobResult;
+        const results: CatchupResult[] = [];
+        const refs: string[] = [];
+        for (const peer of found.peers) {
+          if (!peer.reachable) results.push(unreachableResult(peer.server_id, peer.server_name, peer.error ?? 'unreachable'));
+          else if (peer.catchup_job_id) refs.push(`catchup:${peer.catchup_job_id}`);
+        }
+        const waited = await Promise.all(refs.map((ref) => waitForJob(ctx, 'catchup', ref.slice('catchup:'.length), deadline)));
+        if (waited.some((w) => !w.done)) return pending(refs);
+        waited.forEach((w, i) => {
+          if (w.failedReason) {
+            const peer = found.peers.find((p) => `catchup:${p.catchup_job_id}` === refs[i])!;
+            results.push(unreachableResult(peer.server_id, peer.server_name, w.failedReason));
+          } else {
+            results.push(w.result as CatchupResult);
+          }
+        });
+        return { message: 'Catch-up scan completed', servers_processed: results.length, results };
+      },
+    );
+
+    app.get(
+      '/catchup/jobs',
+      {
+        schema: {
+          tags: ['catch-up'],
+          summary: 'Progress of scan jobs (ids as returned by a 202 scan)',
+          querystring: z.object({ ids: z.string().regex(/^(detect|catchup):\w+(,(detect|catchup):\w+)*$/, 'comma-separated detect:<id> or catchup:<id>') }),
+          response: {
+            200: z.object({
+              jobs: z.array(z.object({ id: z.string(), state: z.string(), result: z.unknown().optional(), failed_reason: z.string().optional() })),
+            }),
+            ...errorResponses,
+          },
+        },
+      },
+      async (request) => {
+        const jobs = [];
+        for (const ref of request.query.ids.split(',')) {
+          const [queue, id] = ref.split(':') as ['detect' | 'catchup', string];
+          const status = await ctx.queues.jobStatus(queue, id);
+          if (!status) throw notFound(`Job ${ref}`);
+          jobs.push({
+            id: ref,
+            state: status.state,
+            ...('result' in status ? { result: status.result } : {}),
+            ...(status.failedReason !== undefined ? { failed_reason: status.failedReason } : {}),
+          });
+        }
+        return { jobs };
+      },
+    );
+  };
 
 /** An empty application/json body reads as no body (Fastify's own parser refuses it with 400). */
 function acceptEmptyJsonBody(app: FastifyInstance): void {

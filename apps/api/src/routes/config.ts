@@ -11,16 +11,33 @@ const settingsShape = Object.fromEntries(
 const settingsSchema = z.object(settingsShape);
 const updateSchema = z.object(Object.fromEntries(Object.entries(settingsShape).map(([k, s]) => [k, s.optional()]))).strict();
 
-export const configRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app) => {
-  const response = z.object({ settings: settingsSchema, defaults: settingsSchema });
-  app.get('/config', { schema: { tags: ['config'], summary: 'Settings in force and their environment defaults', response: { 200: response, 401: errorResponses[401] } } }, async () => ({
-    settings: await ctx.engine.settings(),
-    defaults: ctx.config.defaults,
-  }));
+export const configRoutes =
+  (ctx: AppContext): FastifyPluginAsyncZod =>
+  async (app) => {
+    const response = z.object({ settings: settingsSchema, defaults: settingsSchema });
+    app.get(
+      '/config',
+      { schema: { tags: ['config'], summary: 'Settings in force and their environment defaults', response: { 200: response, 401: errorResponses[401] } } },
+      async () => ({
+        settings: await ctx.engine.settings(),
+        defaults: ctx.config.defaults,
+      }),
+    );
 
-  app.put('/config', { schema: { tags: ['config'], summary: 'Change settings (stored in sync_config); scheduling changes apply at once', body: updateSchema, response: { 200: response, ...errorResponses } } }, async (request) => {
-    const settings = await updateRuntimeSettings(ctx.db, ctx.config.defaults, request.body as Record<string, unknown>);
-    await ctx.reschedule();
-    return { settings, defaults: ctx.config.defaults };
-  });
-};
+    app.put(
+      '/config',
+      {
+        schema: {
+          tags: ['config'],
+          summary: 'Change settings (stored in sync_config); scheduling changes apply at once',
+          body: updateSchema,
+          response: { 200: response, ...errorResponses },
+        },
+      },
+      async (request) => {
+        const settings = await updateRuntimeSettings(ctx.db, ctx.config.defaults, request.body as Record<string, unknown>);
+        await ctx.reschedule();
+        return { settings, defaults: ctx.config.defaults };
+      },
+    );
+  };

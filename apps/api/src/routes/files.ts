@@ -104,132 +104,185 @@ async function dropRestOfBody(body: Readable, reply: FastifyReply): Promise<void
   if (!body.readableEnded) void reply.header('connection', 'close');
 }
 
-export const fileRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app) => {
-  const exclude = excluder([...DEFAULT_EXCLUDES, ...ctx.config.syncExclude]);
-  app.get('/files/checksums', {
-    schema: {
-      tags: ['files'],
-      summary: 'Manifest of a synced folder: files (and deletions) with sha256, size, mtime and change sequence',
-      querystring: z.object({
-        ...folderFields,
-        catchup_mode: z.enum(['true', 'false']).default('false').describe('with since: only files modified after it'),
-        since: z.iso.datetime({ offset: true }).optional(),
-        after_seq: bigintString.optional().describe('only changes after this sequence (clock-independent)'),
-        limit: z.coerce.number().int().min(1).max(MANIFEST_PAGE_MAX).default(1000),
-        scan: z.enum(['true', 'false']).default('true').describe('bring the manifest up to date with the disk first; a reader paging through sets false after its first page'),
-      }).superRefine(oneFolder).transform(toDirectory),
-      response: {
-        200: z.object({
-          path: z.enum(FILE_DIRECTORIES),
-          files: z.array(entrySchema),
-          next_seq: z.string(),
-          has_more: z.boolean(),
-          scanned: z.object({ files: z.number(), hashed: z.number(), added: z.number(), changed: z.number(), deleted: z.number() }).nullable(),
-        }),
-        ...errorResponses,
-      },
-    },
-  }, async (request) => {
-    const { directory, catchup_mode, since, after_seq, limit, scan } = request.query;
-    const scanned = scan === 'true' ? await scanDirectory(ctx.pool, ctx.config.dataDir, directory, { exclude }) : null;
-    const page = await readManifest(ctx.pool, directory, {
-      limit,
-      ...(after_seq ? { afterSeq: after_seq } : {}),
-      ...(catchup_mode === 'true' && since ? { since: new Date(since) } : {}),
-    });
-    return { path: directory, ...page, scanned };
-  });
-
-  app.get('/files/download', {
-    schema: {
-      tags: ['files'],
-      summary: 'Stream a file; x-sha256 and x-mtime-ms headers describe it',
-      querystring: z.object({ ...folderFields, ...fileField }).superRefine(oneFolder).transform(toDirectory),
-      response: { ...errorResponses },
-    },
-  }, async (request, reply) => {
-    const { directory, file } = request.query;
-    const served = await openForSending(ctx.pool, directoryRoot(ctx.config.dataDir, directory), directory, file);
-    if (!served) throw notFound(`File ${directory}/${file}`);
-    return reply
-      .header('content-type', 'application/octet-stream')
-      .header('content-length', served.size)
-      .header('x-sha256', served.sha256)
-      .header('x-mtime-ms', served.mtimeMs)
-      .send(served.stream as never);
-  });
-
-  app.register(async (scope) => {
-    const uploads = scope.withTypeProvider<ZodTypeProvider>();
-    // The body is streamed to disk as it arrives, never buffered.
-    uploads.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
-    uploads.put('/files/upload', {
-      schema: {
-        tags: ['files'],
-        summary: 'Receive a file (application/octet-stream): verified against sha256 and size, then renamed into place',
-        querystring: z.object({
-          ...folderFields,
-          ...fileField,
-          sha256: sha256Param,
-          size: z.coerce.number().int().min(0),
-          mtime_ms: z.coerce.number().int().refine((mtime) => isPlausibleMtime(mtime), MTIME_RULE),
-          replaces: replacesParam,
-        }).superRefine(oneFolder).transform(toDirectory),
-        response: { 200: z.object({ path: z.string(), file: z.string(), sha256: z.string(), size: z.number() }), ...errorResponses },
-      },
-    }, async (request, reply) => {
-      const { directory, file, sha256, size, mtime_ms, replaces } = request.query;
-      const body = uploadStream(request.body);
-      if (size > ctx.config.fileUploadLimitBytes) throw new HttpError(413, `size: ${size} bytes is over the upload limit of ${ctx.config.fileUploadLimitBytes}`);
-      try {
-        await writeVerified(directoryRoot(ctx.config.dataDir, directory), file, body, { sha256, size, mtimeMs: mtime_ms }, {
-          maxBytes: ctx.config.fileUploadLimitBytes,
-          ...(replaces ? { replaces: parseComparedText(replaces) } : {}),
-        });
-      } catch (err) {
-        await dropRestOfBody(body, reply);
-        throw err;
-      }
-      await recordFile(ctx.pool, directory, file, { sha256, size, mtimeMs: mtime_ms });
-      return { path: directory, file, sha256, size };
-    });
-
-    uploads.put('/files/upload-bundle', {
-      schema: {
-        tags: ['files'],
-        summary: 'Receive many small files in one body: per file a JSON header line {file, sha256, size, mtime_ms} then its bytes; all verified before any is put in place',
-        querystring: z.object(folderFields).superRefine(oneFolder).transform(toDirectory),
-        response: {
-          200: z.object({ path: z.string(), files: z.array(z.object({ file: z.string(), sha256: z.string(), size: z.number() })) }),
-          ...errorResponses,
+export const fileRoutes =
+  (ctx: AppContext): FastifyPluginAsyncZod =>
+  async (app) => {
+    const exclude = excluder([...DEFAULT_EXCLUDES, ...ctx.config.syncExclude]);
+    app.get(
+      '/files/checksums',
+      {
+        schema: {
+          tags: ['files'],
+          summary: 'Manifest of a synced folder: files (and deletions) with sha256, size, mtime and change sequence',
+          querystring: z
+            .object({
+              ...folderFields,
+              catchup_mode: z.enum(['true', 'false']).default('false').describe('with since: only files modified after it'),
+              since: z.iso.datetime({ offset: true }).optional(),
+              after_seq: bigintString.optional().describe('only changes after this sequence (clock-independent)'),
+              limit: z.coerce.number().int().min(1).max(MANIFEST_PAGE_MAX).default(1000),
+              scan: z
+                .enum(['true', 'false'])
+                .default('true')
+                .describe('bring the manifest up to date with the disk first; a reader paging through sets false after its first page'),
+            })
+            .superRefine(oneFolder)
+            .transform(toDirectory),
+          response: {
+            200: z.object({
+              path: z.enum(FILE_DIRECTORIES),
+              files: z.array(entrySchema),
+              next_seq: z.string(),
+              has_more: z.boolean(),
+              scanned: z.object({ files: z.number(), hashed: z.number(), added: z.number(), changed: z.number(), deleted: z.number() }).nullable(),
+            }),
+            ...errorResponses,
+          },
         },
       },
-    }, async (request, reply) => {
-      const { directory } = request.query;
-      const body = uploadStream(request.body);
-      let entries;
-      try {
-        entries = await receiveBundle(directoryRoot(ctx.config.dataDir, directory), body, ctx.config.fileUploadLimitBytes, Number(request.headers['content-length'] ?? 0));
-      } catch (err) {
-        await dropRestOfBody(body, reply);
-        throw err;
-      }
-      await recordFiles(ctx.pool, directory, entries);
-      return { path: directory, files: entries.map((e) => ({ file: e.file, sha256: e.sha256, size: e.size })) };
-    });
-  });
+      async (request) => {
+        const { directory, catchup_mode, since, after_seq, limit, scan } = request.query;
+        const scanned = scan === 'true' ? await scanDirectory(ctx.pool, ctx.config.dataDir, directory, { exclude }) : null;
+        const page = await readManifest(ctx.pool, directory, {
+          limit,
+          ...(after_seq ? { afterSeq: after_seq } : {}),
+          ...(catchup_mode === 'true' && since ? { since: new Date(since) } : {}),
+        });
+        return { path: directory, ...page, scanned };
+      },
+    );
 
-  app.delete('/files', {
-    schema: {
-      tags: ['files'],
-      summary: 'Delete a file (a propagated delete); deleting a missing file is not an error',
-      querystring: z.object({ ...folderFields, ...fileField, replaces: replacesParam }).superRefine(oneFolder).transform(toDirectory),
-      response: { 200: z.object({ deleted: z.boolean() }), ...errorResponses },
-    },
-  }, async (request) => {
-    const { directory, file, replaces } = request.query;
-    const deleted = await removeFile(directoryRoot(ctx.config.dataDir, directory), file, replaces ? parseComparedText(replaces) : undefined);
-    await recordDeletion(ctx.pool, directory, file);
-    return { deleted };
-  });
-};
+    app.get(
+      '/files/download',
+      {
+        schema: {
+          tags: ['files'],
+          summary: 'Stream a file; x-sha256 and x-mtime-ms headers describe it',
+          querystring: z
+            .object({ ...folderFields, ...fileField })
+            .superRefine(oneFolder)
+            .transform(toDirectory),
+          response: { ...errorResponses },
+        },
+      },
+      async (request, reply) => {
+        const { directory, file } = request.query;
+        const served = await openForSending(ctx.pool, directoryRoot(ctx.config.dataDir, directory), directory, file);
+        if (!served) throw notFound(`File ${directory}/${file}`);
+        return reply
+          .header('content-type', 'application/octet-stream')
+          .header('content-length', served.size)
+          .header('x-sha256', served.sha256)
+          .header('x-mtime-ms', served.mtimeMs)
+          .send(served.stream as never);
+      },
+    );
+
+    app.register(async (scope) => {
+      const uploads = scope.withTypeProvider<ZodTypeProvider>();
+      // The body is streamed to disk as it arrives, never buffered.
+      uploads.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
+      uploads.put(
+        '/files/upload',
+        {
+          schema: {
+            tags: ['files'],
+            summary: 'Receive a file (application/octet-stream): verified against sha256 and size, then renamed into place',
+            querystring: z
+              .object({
+                ...folderFields,
+                ...fileField,
+                sha256: sha256Param,
+                size: z.coerce.number().int().min(0),
+                mtime_ms: z.coerce
+                  .number()
+                  .int()
+                  .refine((mtime) => isPlausibleMtime(mtime), MTIME_RULE),
+                replaces: replacesParam,
+              })
+              .superRefine(oneFolder)
+              .transform(toDirectory),
+            response: { 200: z.object({ path: z.string(), file: z.string(), sha256: z.string(), size: z.number() }), ...errorResponses },
+          },
+        },
+        async (request, reply) => {
+          const { directory, file, sha256, size, mtime_ms, replaces } = request.query;
+          const body = uploadStream(request.body);
+          if (size > ctx.config.fileUploadLimitBytes)
+            throw new HttpError(413, `size: ${size} bytes is over the upload limit of ${ctx.config.fileUploadLimitBytes}`);
+          try {
+            await writeVerified(
+              directoryRoot(ctx.config.dataDir, directory),
+              file,
+              body,
+              { sha256, size, mtimeMs: mtime_ms },
+              {
+                maxBytes: ctx.config.fileUploadLimitBytes,
+                ...(replaces ? { replaces: parseComparedText(replaces) } : {}),
+              },
+            );
+          } catch (err) {
+            await dropRestOfBody(body, reply);
+            throw err;
+          }
+          await recordFile(ctx.pool, directory, file, { sha256, size, mtimeMs: mtime_ms });
+          return { path: directory, file, sha256, size };
+        },
+      );
+
+      uploads.put(
+        '/files/upload-bundle',
+        {
+          schema: {
+            tags: ['files'],
+            summary:
+              'Receive many small files in one body: per file a JSON header line {file, sha256, size, mtime_ms} then its bytes; all verified before any is put in place',
+            querystring: z.object(folderFields).superRefine(oneFolder).transform(toDirectory),
+            response: {
+              200: z.object({ path: z.string(), files: z.array(z.object({ file: z.string(), sha256: z.string(), size: z.number() })) }),
+              ...errorResponses,
+            },
+          },
+        },
+        async (request, reply) => {
+          const { directory } = request.query;
+          const body = uploadStream(request.body);
+          let entries;
+          try {
+            entries = await receiveBundle(
+              directoryRoot(ctx.config.dataDir, directory),
+              body,
+              ctx.config.fileUploadLimitBytes,
+              Number(request.headers['content-length'] ?? 0),
+            );
+          } catch (err) {
+            await dropRestOfBody(body, reply);
+            throw err;
+          }
+          await recordFiles(ctx.pool, directory, entries);
+          return { path: directory, files: entries.map((e) => ({ file: e.file, sha256: e.sha256, size: e.size })) };
+        },
+      );
+    });
+
+    app.delete(
+      '/files',
+      {
+        schema: {
+          tags: ['files'],
+          summary: 'Delete a file (a propagated delete); deleting a missing file is not an error',
+          querystring: z
+            .object({ ...folderFields, ...fileField, replaces: replacesParam })
+            .superRefine(oneFolder)
+            .transform(toDirectory),
+          response: { 200: z.object({ deleted: z.boolean() }), ...errorResponses },
+        },
+      },
+      async (request) => {
+        const { directory, file, replaces } = request.query;
+        const deleted = await removeFile(directoryRoot(ctx.config.dataDir, directory), file, replaces ? parseComparedText(replaces) : undefined);
+        await recordDeletion(ctx.pool, directory, file);
+        return { deleted };
+      },
+    );
+  };

@@ -16,53 +16,59 @@ const logSchema = z.object({
   error_message: z.string().nullable(),
 });
 
-export const logRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app) => {
-  app.get('/logs', {
-    schema: {
-      tags: ['logs'],
-      summary: 'Sync log, newest first',
-      querystring: z.object({
-        server_id: rowIdText.optional(),
-        operation: z.string().max(100).optional(),
-        status: z.string().max(50).optional(),
-        page: z.coerce.number().int().min(1).default(1),
-        page_size: z.coerce.number().int().min(1).max(200).default(20),
-      }),
-      response: { 200: z.object({ logs: z.array(logSchema), total: z.number(), page: z.number(), page_size: z.number() }), ...errorResponses },
-    },
-  }, async (request) => {
-    const { server_id, operation, status, page, page_size } = request.query;
-    const where = {
-      ...(server_id ? { serverId: server_id } : {}),
-      ...(operation ? { operation } : {}),
-      ...(status ? { status } : {}),
-    };
-    const [total, logs] = await Promise.all([
-      ctx.db.syncLog.count({ where }),
-      ctx.db.syncLog.findMany({
-        where,
-        orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
-        skip: (page - 1) * page_size,
-        take: page_size,
-        include: { server: { select: { name: true } } },
-      }),
-    ]);
-    return {
-      logs: logs.map((log) => ({
-        id: log.id,
-        server_id: log.serverId,
-        server_name: log.server?.name ?? null,
-        operation: log.operation,
-        status: log.status,
-        started_at: log.startedAt.toISOString(),
-        completed_at: toIso(log.completedAt),
-        details: log.details,
-        result: log.result,
-        error_message: log.errorMessage,
-      })),
-      total,
-      page,
-      page_size,
-    };
-  });
-};
+export const logRoutes =
+  (ctx: AppContext): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.get(
+      '/logs',
+      {
+        schema: {
+          tags: ['logs'],
+          summary: 'Sync log, newest first',
+          querystring: z.object({
+            server_id: rowIdText.optional(),
+            operation: z.string().max(100).optional(),
+            status: z.string().max(50).optional(),
+            page: z.coerce.number().int().min(1).default(1),
+            page_size: z.coerce.number().int().min(1).max(200).default(20),
+          }),
+          response: { 200: z.object({ logs: z.array(logSchema), total: z.number(), page: z.number(), page_size: z.number() }), ...errorResponses },
+        },
+      },
+      async (request) => {
+        const { server_id, operation, status, page, page_size } = request.query;
+        const where = {
+          ...(server_id ? { serverId: server_id } : {}),
+          ...(operation ? { operation } : {}),
+          ...(status ? { status } : {}),
+        };
+        const [total, logs] = await Promise.all([
+          ctx.db.syncLog.count({ where }),
+          ctx.db.syncLog.findMany({
+            where,
+            orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
+            skip: (page - 1) * page_size,
+            take: page_size,
+            include: { server: { select: { name: true } } },
+          }),
+        ]);
+        return {
+          logs: logs.map((log) => ({
+            id: log.id,
+            server_id: log.serverId,
+            server_name: log.server?.name ?? null,
+            operation: log.operation,
+            status: log.status,
+            started_at: log.startedAt.toISOString(),
+            completed_at: toIso(log.completedAt),
+            details: log.details,
+            result: log.result,
+            error_message: log.errorMessage,
+          })),
+          total,
+          page,
+          page_size,
+        };
+      },
+    );
+  };

@@ -23,12 +23,18 @@ export const pruneReportSchema = z.object({
   duration: z.number().describe('seconds'),
 });
 
-export const maintenanceRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app) => {
-  app.post('/maintenance/prune', {
-    schema: {
-      tags: ['maintenance'],
-      summary: 'Prune change-log entries, file tombstones and sync logs older than max_catchup_days (standing versions kept)',
-      response: { 200: pruneReportSchema, ...errorResponses },
-    },
-  }, async () => pruneNode(ctx.engine));
-};
+export const maintenanceRoutes =
+  (ctx: AppContext): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.post(
+      '/maintenance/prune',
+      {
+        schema: {
+          tags: ['maintenance'],
+          summary: 'Prune change-log entries, file tombstones and sync logs older than max_catchup_days (standing versions kept)',
+          response: { 200: pruneReportSchema, ...errorResponses },
+        },
+      },
+      async () => pruneNode(ctx.engine),
+    );
+  };

@@ -43,10 +43,14 @@ const serverSchema = z.object({
 
 const writable = {
   name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, dash or underscore (1-64)'),
-  host: z.string().min(1).max(255).superRefine((host, check) => {
-    const problem = peerHostProblem(host);
-    if (problem) check.addIssue({ code: 'custom', message: problem });
-  }),
+  host: z
+    .string()
+    .min(1)
+    .max(255)
+    .superRefine((host, check) => {
+      const problem = peerHostProblem(host);
+      if (problem) check.addIssue({ code: 'custom', message: problem });
+    }),
   port: z.number().int().min(1).max(65535),
   protocol: z.enum(['http', 'https']),
   api_key: z.string().min(1).max(512).nullable(),
@@ -104,7 +108,11 @@ function toData(body: Partial<Record<keyof typeof writable, unknown>>) {
     sync_config_files: 'syncConfigFiles',
     sync_uploads: 'syncUploads',
   };
-  return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined).map(([k, v]) => [map[k] ?? k, v]));
+  return Object.fromEntries(
+    Object.entries(body)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [map[k] ?? k, v]),
+  );
 }
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 'P2002';
@@ -114,50 +122,82 @@ function assertHostListed(ctx: AppContext, host: string | undefined): void {
   if (host !== undefined && !isPeerHostListed(host, ctx.config.peerHosts)) throw new HttpError(400, `body.host: ${host} is not in PEER_HOSTS`);
 }
 
-export const serverRoutes = (ctx: AppContext): FastifyPluginAsyncZod => async (app) => {
-  const tags = ['servers'];
-  /** Peers as the API shows them, with how each stands against this node's retention. */
-  const presentAll = async (servers: SyncServer[]) => {
-    const horizon = await readLogHorizon(ctx.pool);
-    return Promise.all(servers.map(async (s) => present(s, await peerRetention(ctx.engine, s, horizon))));
+export const serverRoutes =
+  (ctx: AppContext): FastifyPluginAsyncZod =>
+  async (app) => {
+    const tags = ['servers'];
+    /** Peers as the API shows them, with how each stands against this node's retention. */
+    const presentAll = async (servers: SyncServer[]) => {
+      const horizon = await readLogHorizon(ctx.pool);
+      return Promise.all(servers.map(async (s) => present(s, await peerRetention(ctx.engine, s, horizon))));
+    };
+    const presentOne = async (s: SyncServer) => (await presentAll([s]))[0]!;
+    app.get(
+      '/servers',
+      { schema: { tags, summary: 'List peers', response: { 200: z.object({ servers: z.array(serverSchema) }), 401: errorResponses[401] } } },
+      async () => ({
+        servers: await presentAll(await ctx.db.syncServer.findMany({ orderBy: { id: 'asc' } })),
+      }),
+    );
+
+    app.get(
+      '/servers/:id',
+      { schema: { tags, summary: 'One peer', params: idParams, response: { 200: serverSchema, ...errorResponses } } },
+      async (request) => {
+        const server = await ctx.db.syncServer.findUnique({ where: { id: request.params.id } });
+        if (!server) throw notFound(`Server ${request.params.id}`);
+        return presentOne(server);
+      },
+    );
+
+    app.post(
+      '/servers',
+      { schema: { tags, summary: 'Register a peer', body: createBody, response: { 201: serverSchema, 409: errorResponses[400], ...errorResponses } } },
+      async (request, reply) => {
+        assertHostListed(ctx, request.body.host);
+        try {
+          const server = await ctx.db.syncServer.create({ data: toData(request.body) as Parameters<typeof ctx.db.syncServer.create>[0]['data'] });
+          return reply.code(201).send(await presentOne(server));
+        } catch (err) {
+          if (isUniqueViolation(err))
+            return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: `name: a server named ${request.body.name} exists` });
+          throw err;
+        }
+      },
+    );
+
+    app.put(
+      '/servers/:id',
+      {
+        schema: {
+          tags,
+          summary: 'Change a peer',
+          params: idParams,
+          body: updateBody,
+          response: { 200: serverSchema, 409: errorResponses[400], ...errorResponses },
+        },
+      },
+      async (request, reply) => {
+        const exists = await ctx.db.syncServer.findUnique({ where: { id: request.params.id } });
+        if (!exists) throw notFound(`Server ${request.params.id}`);
+        assertHostListed(ctx, request.body.host);
+        try {
+          return presentOne(await ctx.db.syncServer.update({ where: { id: request.params.id }, data: toData(request.body) }));
+        } catch (err) {
+          if (isUniqueViolation(err))
+            return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: `name: a server named ${request.body.name} exists` });
+          throw err;
+        }
+      },
+    );
+
+    app.delete(
+      '/servers/:id',
+      { schema: { tags, summary: 'Remove a peer', params: idParams, response: { 204: z.null(), ...errorResponses } } },
+      async (request, reply) => {
+        const deleted = await ctx.db.syncServer.deleteMany({ where: { id: request.params.id } });
+        if (deleted.count === 0) throw notFound(`Server ${request.params.id}`);
+        return reply.code(204).send(null);
+      },
+    );
   };
-  const presentOne = async (s: SyncServer) => (await presentAll([s]))[0]!;
-  app.get('/servers', { schema: { tags, summary: 'List peers', response: { 200: z.object({ servers: z.array(serverSchema) }), 401: errorResponses[401] } } }, async () => ({
-    servers: await presentAll(await ctx.db.syncServer.findMany({ orderBy: { id: 'asc' } })),
-  }));
-
-  app.get('/servers/:id', { schema: { tags, summary: 'One peer', params: idParams, response: { 200: serverSchema, ...errorResponses } } }, async (request) => {
-    const server = await ctx.db.syncServer.findUnique({ where: { id: request.params.id } });
-    if (!server) throw notFound(`Server ${request.params.id}`);
-    return presentOne(server);
-  });
-
-  app.post('/servers', { schema: { tags, summary: 'Register a peer', body: createBody, response: { 201: serverSchema, 409: errorResponses[400], ...errorResponses } } }, async (request, reply) => {
-    assertHostListed(ctx, request.body.host);
-    try {
-      const server = await ctx.db.syncServer.create({ data: toData(request.body) as Parameters<typeof ctx.db.syncServer.create>[0]['data'] });
-      return reply.code(201).send(await presentOne(server));
-    } catch (err) {
-      if (isUniqueViolation(err)) return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: `name: a server named ${request.body.name} exists` });
-      throw err;
-    }
-  });
-
-  app.put('/servers/:id', { schema: { tags, summary: 'Change a peer', params: idParams, body: updateBody, response: { 200: serverSchema, 409: errorResponses[400], ...errorResponses } } }, async (request, reply) => {
-    const exists = await ctx.db.syncServer.findUnique({ where: { id: request.params.id } });
-    if (!exists) throw notFound(`Server ${request.params.id}`);
-    assertHostListed(ctx, request.body.host);
-    try {
-      return presentOne(await ctx.db.syncServer.update({ where: { id: request.params.id }, data: toData(request.body) }));
-    } catch (err) {
-      if (isUniqueViolation(err)) return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: `name: a server named ${request.body.name} exists` });
-      throw err;
-    }
-  });
-
-  app.delete('/servers/:id', { schema: { tags, summary: 'Remove a peer', params: idParams, response: { 204: z.null(), ...errorResponses } } }, async (request, reply) => {
-    const deleted = await ctx.db.syncServer.deleteMany({ where: { id: request.params.id } });
-    if (deleted.count === 0) throw notFound(`Server ${request.params.id}`);
-    return reply.code(204).send(null);
-  });
-};

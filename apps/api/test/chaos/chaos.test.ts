@@ -8,9 +8,13 @@ import { formatReport, runChaos } from './chaos.ts';
 const seconds = Number(process.env.CHAOS_SECONDS ?? 90);
 const seed = process.env.CHAOS_SEED === undefined ? undefined : Number(process.env.CHAOS_SEED);
 
-it(`${seconds} s of seeded chaos among three nodes, then healing: converged, nothing acknowledged lost, no partial file, every process alive`, async () => {
-  const report = await runChaos({ seconds, ...(seed === undefined ? {} : { seed }), settleSeconds: 180, log: (line) => console.log(line) });
-  const text = formatReport(report, 120);
-  console.log(text);
-  expect(report.failures, text).toEqual([]);
-}, (seconds + 180 + 120) * 1000);
+it(
+  `${seconds} s of seeded chaos among three nodes, then healing: converged, nothing acknowledged lost, no partial file, every process alive`,
+  async () => {
+    const report = await runChaos({ seconds, ...(seed === undefined ? {} : { seed }), settleSeconds: 180, log: (line) => console.log(line) });
+    const text = formatReport(report, 120);
+    console.log(text);
+    expect(report.failures, text).toEqual([]);
+  },
+  (seconds + 180 + 120) * 1000,
+);

@@ -248,7 +248,13 @@ async function waitHealthy(node: ChaosNode, timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (!alive(node)) throw new Error(`${node.name} exited while starting (see ${node.log.path})`);
-    if (await fetch(`${node.url}/health`).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(`${node.url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await sleep(100);
   }
   throw new Error(`${node.name} did not answer /health within ${timeoutMs / 1000}s`);
@@ -332,7 +338,11 @@ async function level(nodes: ChaosNode[]): Promise<boolean> {
   const tables = await Promise.all(nodes.map(tableRows));
   const trees = await Promise.all(nodes.map((n) => tree(path.join(n.dataDir, 'uploads'))));
   const same = (a: Map<string, string>, b: Map<string, string>) => a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
-  return TABLES.every((t) => same(tables[0]![t]!, tables[1]![t]!) && same(tables[0]![t]!, tables[2]![t]!)) && same(trees[0]!, trees[1]!) && same(trees[0]!, trees[2]!);
+  return (
+    TABLES.every((t) => same(tables[0]![t]!, tables[1]![t]!) && same(tables[0]![t]!, tables[2]![t]!)) &&
+    same(trees[0]!, trees[1]!) &&
+    same(trees[0]!, trees[2]!)
+  );
 }
 
 /** The first differences between two maps, for a failure message. */
@@ -412,7 +422,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         if (res.status !== 201) throw new Error(`registering ${to.name} on ${from.name}: ${res.status} ${await res.text()}`);
       }
     }
-    log(`chaos: three nodes up in ${((Date.now() - t0) / 1000).toFixed(1)}s (detection every ${nodes.map((n) => `${n.checkInterval}s`).join('/')}), ${steps.length} scheduled operations; logs in ${root}`);
+    log(
+      `chaos: three nodes up in ${((Date.now() - t0) / 1000).toFixed(1)}s (detection every ${nodes.map((n) => `${n.checkInterval}s`).join('/')}), ${steps.length} scheduled operations; logs in ${root}`,
+    );
 
     // What the writers were told: acknowledged values per row, versions per file path.
     const acked = new Map<string, { table: string; values: Set<string>; inserted: boolean }>();
@@ -557,7 +569,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     const remaining = chaosStart + options.seconds * 1000 - Date.now();
     if (remaining > 0) await sleep(remaining);
-    log(`chaos: ${options.seconds}s done (${Object.entries(stats).map(([k, v]) => `${v} ${k}`).join(', ')})`);
+    log(
+      `chaos: ${options.seconds}s done (${Object.entries(stats)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ')})`,
+    );
 
     // ---- heal ----
     for (const proxy of proxies.values()) proxy.heal();
@@ -593,11 +609,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // (1) convergence
     for (const table of TABLES) {
-      const diffs = firstDifferences(`${table} row`, names, tables.map((t) => t[table]!));
-      if (diffs.length) failures.push(`(1) convergence: ${table} differs between nodes (${tables.map((t, i) => `${names[i]} ${t[table]!.size} rows`).join(', ')}); first differences:\n    ${diffs.join('\n    ')}`);
+      const diffs = firstDifferences(
+        `${table} row`,
+        names,
+        tables.map((t) => t[table]!),
+      );
+      if (diffs.length)
+        failures.push(
+          `(1) convergence: ${table} differs between nodes (${tables.map((t, i) => `${names[i]} ${t[table]!.size} rows`).join(', ')}); first differences:\n    ${diffs.join('\n    ')}`,
+        );
     }
     const fileDiffs = firstDifferences('uploads/', names, trees);
-    if (fileDiffs.length) failures.push(`(1) convergence: uploads/ differs between nodes (${trees.map((t, i) => `${names[i]} ${t.size} files`).join(', ')}); first differences:\n    ${fileDiffs.join('\n    ')}`);
+    if (fileDiffs.length)
+      failures.push(
+        `(1) convergence: uploads/ differs between nodes (${trees.map((t, i) => `${names[i]} ${t.size} files`).join(', ')}); first differences:\n    ${fileDiffs.join('\n    ')}`,
+      );
 
     // (2) no lost acknowledged write
     const lost: string[] = [];
@@ -619,7 +645,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
     }
     if (lost.length) failures.push(`(2) lost acknowledged insert: ${lost.length} (row, node) pairs; first:\n    ${lost.filter(Boolean).join('\n    ')}`);
-    if (wrong.length) failures.push(`(2) a row's final value is none of its acknowledged writes: ${wrong.length} (row, node) pairs; first:\n    ${wrong.filter(Boolean).join('\n    ')}`);
+    if (wrong.length)
+      failures.push(
+        `(2) a row's final value is none of its acknowledged writes: ${wrong.length} (row, node) pairs; first:\n    ${wrong.filter(Boolean).join('\n    ')}`,
+      );
     stats['rows checked'] = acked.size;
 
     // (3) no partial or unverified file, no temp file left
@@ -637,10 +666,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       for (const dir of ['uploads', 'instance', 'config']) {
         for (const temp of await tempFiles(path.join(n.dataDir, dir))) {
           const kill = n.kills.find((k) => temp.ctimeMs <= k + 1000);
-          if (kill === undefined) bad.push(`temp file left: ${dir}/${temp.rel} (${temp.size} bytes, last written ${new Date(temp.ctimeMs).toISOString()}, no SIGKILL of ${n.name} after it)`);
+          if (kill === undefined)
+            bad.push(
+              `temp file left: ${dir}/${temp.rel} (${temp.size} bytes, last written ${new Date(temp.ctimeMs).toISOString()}, no SIGKILL of ${n.name} after it)`,
+            );
           else {
             count('temp files left by a SIGKILL');
-            notes.push(`${n.name}: ${dir}/${temp.rel} (${temp.size} bytes) left by the SIGKILL at ${kill - chaosStart} ms (last written ${Math.round(kill - temp.ctimeMs)} ms before it); removed by a scan an hour later`);
+            notes.push(
+              `${n.name}: ${dir}/${temp.rel} (${temp.size} bytes) left by the SIGKILL at ${kill - chaosStart} ms (last written ${Math.round(kill - temp.ctimeMs)} ms before it); removed by a scan an hour later`,
+            );
           }
         }
       }
@@ -659,10 +693,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           // Not lost, but not the winner either, though no later write of the path exists (F4: the newer
           // change wins): reported, with the path's version, in every report.
           count('newest versions kept only as a conflict copy');
-          notes.push(`${n.name}: uploads/${p}: the newest write (sha256 ${v.hash.slice(0, 16)}, on ${v.node} at ${v.at} ms) is kept only as the conflict copy uploads/${copy[0]}; the path holds ${trees[i]!.get(p)?.slice(0, 16) ?? 'nothing'}`);
+          notes.push(
+            `${n.name}: uploads/${p}: the newest write (sha256 ${v.hash.slice(0, 16)}, on ${v.node} at ${v.at} ms) is kept only as the conflict copy uploads/${copy[0]}; the path holds ${trees[i]!.get(p)?.slice(0, 16) ?? 'nothing'}`,
+          );
           continue;
         }
-        lostFiles.push(`uploads/${p}: newest write (sha256 ${v.hash.slice(0, 16)}, on ${v.node} at ${v.at} ms) is gone; the path holds ${trees[i]!.get(p)?.slice(0, 16) ?? 'nothing'}`);
+        lostFiles.push(
+          `uploads/${p}: newest write (sha256 ${v.hash.slice(0, 16)}, on ${v.node} at ${v.at} ms) is gone; the path holds ${trees[i]!.get(p)?.slice(0, 16) ?? 'nothing'}`,
+        );
       }
       if (lostFiles.length) failures.push(`(2) lost file write on ${n.name}: ${lostFiles.length} path(s); first:\n    ${lostFiles.slice(0, 5).join('\n    ')}`);
     }
@@ -674,14 +712,29 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
 
     // (6) an operator's scan of a live node answers (200 or 202), whatever the links are doing
-    if (scanErrors.length) failures.push(`(6) operator scans answered with a server error: ${scanErrors.length}; first:\n    ${scanErrors.slice(0, 5).join('\n    ')}`);
+    if (scanErrors.length)
+      failures.push(`(6) operator scans answered with a server error: ${scanErrors.length}; first:\n    ${scanErrors.slice(0, 5).join('\n    ')}`);
 
     // (4) every node process alive, never crashed
     for (const n of nodes) {
-      if (n.crashes.length) failures.push(`(4) ${n.crashes.join('; ')} (log: ${n.log.path}):\n${await readFile(String(n.log.path), 'utf8').then((t) => t.split('\n').slice(-15).join('\n'), () => '')}`);
-      else if (!alive(n) || !(await fetch(`${n.url}/health`).then((r) => r.ok, () => false))) failures.push(`(4) ${n.name} is not alive and healthy at the end`);
+      if (n.crashes.length)
+        failures.push(
+          `(4) ${n.crashes.join('; ')} (log: ${n.log.path}):\n${await readFile(String(n.log.path), 'utf8').then(
+            (t) => t.split('\n').slice(-15).join('\n'),
+            () => '',
+          )}`,
+        );
+      else if (
+        !alive(n) ||
+        !(await fetch(`${n.url}/health`).then(
+          (r) => r.ok,
+          () => false,
+        ))
+      )
+        failures.push(`(4) ${n.name} is not alive and healthy at the end`);
     }
-    if (settleSeconds === null && !failures.length) failures.push(`(1) convergence: the nodes were level but not for 5 s in a row within ${settleLimit / 1000}s`);
+    if (settleSeconds === null && !failures.length)
+      failures.push(`(1) convergence: the nodes were level but not for 5 s in a row within ${settleLimit / 1000}s`);
   } catch (err) {
     failures.push(`the run itself failed: ${(err as Error).stack ?? String(err)}`);
   } finally {
@@ -710,7 +763,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 export function formatReport(report: ChaosReport, scheduleLines = 60): string {
   const lines = [
     `chaos ${report.ok ? 'PASSED' : 'FAILED'}: seed ${report.seed}, ${report.seconds}s of chaos, ${report.settleSeconds === null ? 'never level' : `level ${report.settleSeconds}s after healing`}`,
-    `  ${Object.entries(report.stats).map(([k, v]) => `${k}: ${v}`).join(', ')}`,
+    `  ${Object.entries(report.stats)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ')}`,
   ];
   for (const note of report.notes) lines.push(`  note: ${note}`);
   if (!report.ok) {

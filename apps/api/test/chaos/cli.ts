@@ -29,6 +29,11 @@ const settle = number('settle', values.settle);
 // Ctrl-C or a timeout's SIGTERM: exit, which SIGKILLs the node processes (see chaos.ts).
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
-const report = await runChaos({ seconds, ...(seed === undefined ? {} : { seed }), ...(settle === undefined ? {} : { settleSeconds: settle }), keepOnFailure: values.keep });
+const report = await runChaos({
+  seconds,
+  ...(seed === undefined ? {} : { seed }),
+  ...(settle === undefined ? {} : { settleSeconds: settle }),
+  keepOnFailure: values.keep,
+});
 console.log(formatReport(report, 200));
 process.exit(report.ok ? 0 : 1);

@@ -48,7 +48,9 @@ describe('writes made on a peer while its clock was an hour ahead', () => {
     await scan(a);
     await until(
       "A's sync log to name the stamps beyond the bound",
-      async () => (await a.pool.query(`SELECT 1 FROM sync_logs WHERE error_message ~ 'ahead of this node''s clock, beyond catchup_max_clock_skew_seconds'`)).rowCount! > 0,
+      async () =>
+        (await a.pool.query(`SELECT 1 FROM sync_logs WHERE error_message ~ 'ahead of this node''s clock, beyond catchup_max_clock_skew_seconds'`)).rowCount! >
+        0,
       30_000,
       100,
     );

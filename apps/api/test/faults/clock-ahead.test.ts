@@ -41,7 +41,9 @@ describe('a peer whose clock is an hour ahead', () => {
     // Nothing crossed in either direction.
     expect(await rowCount(a, `scouter = 'bulk-b'`)).toBe(0);
     expect(await rowCount(b, `scouter IN ('bulk-a', 'writer-a')`)).toBe(0);
-    expect(await a.pool.query(`SELECT 1 FROM sync_logs WHERE operation = 'catch-up sync' AND status IN ('completed', 'partial')`).then((r) => r.rowCount)).toBe(0);
+    expect(await a.pool.query(`SELECT 1 FROM sync_logs WHERE operation = 'catch-up sync' AND status IN ('completed', 'partial')`).then((r) => r.rowCount)).toBe(
+      0,
+    );
     expect([a.alive(), b.alive()]).toEqual([true, true]);
 
     // The clock is fixed: B restarts with the offset removed.

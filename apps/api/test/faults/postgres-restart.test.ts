@@ -36,7 +36,11 @@ const b = await startNodeProcess('pgrestart-b', { DATABASE_URL: dbB, ...nodeEnv(
 const rowsOf = async (pool: typeof poolA) => Number((await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM scouting_data')).rows[0]!.n);
 const digestOf = async (pool: typeof poolA) =>
   (await pool.query<{ h: string }>(`SELECT md5(coalesce(string_agg(to_jsonb(s)::text, ',' ORDER BY id), '')) AS h FROM scouting_data s`)).rows[0]!.h;
-const readyStatus = () => fetch(`${b.url}/ready`).then((r) => r.status, () => 0);
+const readyStatus = () =>
+  fetch(`${b.url}/ready`).then(
+    (r) => r.status,
+    () => 0,
+  );
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, check: () => Promise<boolean>, ms: number): Promise<void> {
@@ -50,7 +54,10 @@ async function until(what: string, check: () => Promise<boolean>, ms: number): P
 
 describe('PostgreSQL restarts under a busy node', () => {
   it('the node stays up, /ready goes 503 then 200, and a later catch-up brings the nodes level', async () => {
-    for (const [on, peer] of [[a, b], [b, a]] as const) {
+    for (const [on, peer] of [
+      [a, b],
+      [b, a],
+    ] as const) {
       expect((await on.call('/api/sync/servers', { name: peer.name, host: '127.0.0.1', port: peer.port, api_key: peer.key })).status).toBe(201);
     }
     await poolA.query(

@@ -14,37 +14,48 @@ const a = await faultNode('fredis-a', dbA!.url, { REDIS_URL: redis.url });
 const b = await faultNode('fredis-b', dbB!.url, { REDIS_URL: redis.url });
 
 describe('Redis killed and restarted empty mid catch-up', () => {
-  it('both nodes stay up, get their schedulers back, and converge with no acknowledged write lost', async () => {
-    const random = seededRandom('redis emptied mid catch-up');
-    await Promise.all([a.start(), b.start()]);
-    await register(a, b);
-    await register(b, a);
-    await bulkRows(a, ROWS, 'bulk-a');
-    await bulkRows(b, ROWS, 'bulk-b');
-    const writers = [new Writer('writer-a', a, random.next), new Writer('writer-b', b, random.next)];
-    writers.forEach((w) => w.start());
-    await Promise.all([scan(a), scan(b)]);
+  it(
+    'both nodes stay up, get their schedulers back, and converge with no acknowledged write lost',
+    async () => {
+      const random = seededRandom('redis emptied mid catch-up');
+      await Promise.all([a.start(), b.start()]);
+      await register(a, b);
+      await register(b, a);
+      await bulkRows(a, ROWS, 'bulk-a');
+      await bulkRows(b, ROWS, 'bulk-b');
+      const writers = [new Writer('writer-a', a, random.next), new Writer('writer-b', b, random.next)];
+      writers.forEach((w) => w.start());
+      await Promise.all([scan(a), scan(b)]);
 
-    // Mid catch-up in both directions: each side has some of the other's rows, not all.
-    await until('both directions under way', async () => (await rowCount(b, `scouter = 'bulk-a'`)) > 0 && (await rowCount(a, `scouter = 'bulk-b'`)) > 0, 30_000, 20);
-    await sleep(random.between(0, 400));
-    const midway = [await rowCount(b, `scouter = 'bulk-a'`), await rowCount(a, `scouter = 'bulk-b'`)];
-    await redis.kill();
-    expect(Math.min(...midway), 'the fault hit before a direction had finished').toBeLessThan(ROWS);
+      // Mid catch-up in both directions: each side has some of the other's rows, not all.
+      await until(
+        'both directions under way',
+        async () => (await rowCount(b, `scouter = 'bulk-a'`)) > 0 && (await rowCount(a, `scouter = 'bulk-b'`)) > 0,
+        30_000,
+        20,
+      );
+      await sleep(random.between(0, 400));
+      const midway = [await rowCount(b, `scouter = 'bulk-a'`), await rowCount(a, `scouter = 'bulk-b'`)];
+      await redis.kill();
+      expect(Math.min(...midway), 'the fault hit before a direction had finished').toBeLessThan(ROWS);
 
-    await sleep(random.between(1000, 2500));
-    expect([a.alive(), b.alive()], `a node died while Redis was down:\n${a.output().slice(-2000)}\n${b.output().slice(-2000)}`).toEqual([true, true]);
-    await redis.start();
+      await sleep(random.between(1000, 2500));
+      expect([a.alive(), b.alive()], `a node died while Redis was down:\n${a.output().slice(-2000)}\n${b.output().slice(-2000)}`).toEqual([true, true]);
+      await redis.start();
 
-    // The schedulers come back by themselves (nobody scans from here on): /ready says so.
-    for (const node of [a, b]) {
-      await until(`${node.name}'s detection scheduler to be back`, async () => (await fetch(`${node.url}/ready`)).status === 200, 15_000, 100);
-    }
-    await sleep(2000);
-    await Promise.all(writers.map((w) => w.stop()));
-    expect(writers.every((w) => w.acknowledged > 0)).toBe(true);
-    const ms = await expectConvergence([a, b], writers, { nudge: false, timeoutMs: 60_000 });
-    expect(await rowCount(a, `scouter IN ('bulk-a', 'bulk-b')`)).toBe(2 * ROWS);
-    console.log(`[redis emptied] seed ${random.seed}: converged ${ms} ms after the writers stopped; writes acknowledged ${writers.map((w) => w.acknowledged).join('/')}`);
-  }, LONG ? 300_000 : 90_000);
+      // The schedulers come back by themselves (nobody scans from here on): /ready says so.
+      for (const node of [a, b]) {
+        await until(`${node.name}'s detection scheduler to be back`, async () => (await fetch(`${node.url}/ready`)).status === 200, 15_000, 100);
+      }
+      await sleep(2000);
+      await Promise.all(writers.map((w) => w.stop()));
+      expect(writers.every((w) => w.acknowledged > 0)).toBe(true);
+      const ms = await expectConvergence([a, b], writers, { nudge: false, timeoutMs: 60_000 });
+      expect(await rowCount(a, `scouter IN ('bulk-a', 'bulk-b')`)).toBe(2 * ROWS);
+      console.log(
+        `[redis emptied] seed ${random.seed}: converged ${ms} ms after the writers stopped; writes acknowledged ${writers.map((w) => w.acknowledged).join('/')}`,
+      );
+    },
+    LONG ? 300_000 : 90_000,
+  );
 });

@@ -15,7 +15,13 @@ describe('a three-node relay with nodes leaving and returning', () => {
   it("everything reaches everyone though A and C never talk; C's writes made while only B reached it reach A through B", async () => {
     const random = seededRandom('three-node relay');
     await Promise.all([a.start(), b.start(), c.start()]);
-    for (const [x, y] of [[a, b], [b, a], [b, c], [c, b]] as const) await register(x, y);
+    for (const [x, y] of [
+      [a, b],
+      [b, a],
+      [b, c],
+      [c, b],
+    ] as const)
+      await register(x, y);
     await bulkRows(a, 1500, 'bulk-a');
     await bulkRows(c, 1500, 'bulk-c');
     await writeFiles(a, random.next, [{ name: 'a/start.bin', bytes: 300_000 }]);
@@ -35,19 +41,29 @@ describe('a three-node relay with nodes leaving and returning', () => {
     await writerC.stop();
     const cIds = [...writerC.expected.keys()];
     await until('B to have the rows C wrote', async () => (await rowCount(b, `id = ANY('{${cIds.join(',')}}'::uuid[])`)) === cIds.length, 30_000, 200);
-    await until("B to have C's files", async () => {
-      const tree = await fileTree(b);
-      return Object.entries(filesC).every(([f, sha]) => tree[f] === sha);
-    }, 30_000, 200);
+    await until(
+      "B to have C's files",
+      async () => {
+        const tree = await fileTree(b);
+        return Object.entries(filesC).every(([f, sha]) => tree[f] === sha);
+      },
+      30_000,
+      200,
+    );
 
     // C leaves; A comes back and gets C's writes from B.
     await c.stop('SIGTERM');
     await a.start();
-    await until("A to have C's rows and files through B", async () => {
-      if ((await rowCount(a, `id = ANY('{${cIds.join(',')}}'::uuid[])`)) !== cIds.length) return false;
-      const tree = await fileTree(a);
-      return Object.entries(filesC).every(([f, sha]) => tree[f] === sha);
-    }, 40_000, 200);
+    await until(
+      "A to have C's rows and files through B",
+      async () => {
+        if ((await rowCount(a, `id = ANY('{${cIds.join(',')}}'::uuid[])`)) !== cIds.length) return false;
+        const tree = await fileTree(a);
+        return Object.entries(filesC).every(([f, sha]) => tree[f] === sha);
+      },
+      40_000,
+      200,
+    );
 
     // C returns; B writes meanwhile.
     const writerB = new Writer('writer-b', b, random.next);

@@ -133,7 +133,10 @@ export class Writer {
     if (ids.length > 0 && this.random() < 0.4) {
       const id = ids[Math.floor(this.random() * ids.length)]!;
       try {
-        await this.node.pool.query(`UPDATE scouting_data SET data = jsonb_build_object('v', $2::text), match_number = match_number + 1 WHERE id = $1`, [id, value]);
+        await this.node.pool.query(`UPDATE scouting_data SET data = jsonb_build_object('v', $2::text), match_number = match_number + 1 WHERE id = $1`, [
+          id,
+          value,
+        ]);
         this.expected.set(id, [value]);
         this.acknowledged++;
       } catch {
@@ -182,7 +185,9 @@ export async function fileTree(node: NodeProcess): Promise<Record<string, string
       const child = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) await walk(child);
       else if (e.isFile() && !e.name.startsWith('.catchup-tmp-')) {
-        out[child] = createHash('sha256').update(await readFile(path.join(node.dataDir, child))).digest('hex');
+        out[child] = createHash('sha256')
+          .update(await readFile(path.join(node.dataDir, child)))
+          .digest('hex');
       }
     }
   };
@@ -210,7 +215,9 @@ export interface Snapshot {
 }
 
 async function snapshot(node: FaultNode, files: boolean): Promise<Snapshot> {
-  const tables = createHash('sha256').update(JSON.stringify(await sampleTablesDigest(node.pool))).digest('hex');
+  const tables = createHash('sha256')
+    .update(JSON.stringify(await sampleTablesDigest(node.pool)))
+    .digest('hex');
   return { tables, files: files ? await fileTree(node) : {} };
 }
 
@@ -235,11 +242,24 @@ export async function expectConvergence(
     const same = last.every((s) => s.tables === last[0]!.tables && JSON.stringify(s.files) === JSON.stringify(last[0]!.files));
     if (same) break;
     if (Date.now() - started > timeoutMs) {
-      const counts = await Promise.all(nodes.map(async (n) => `${n.name}: ${await rowCount(n)} rows, ${Object.keys(last[nodes.indexOf(n)]!.files).length} files`));
-      const logs = await Promise.all(nodes.map(async (n) => `${n.name}: ${JSON.stringify((await n.pool.query(
-        `SELECT status, details, error_message FROM sync_logs ORDER BY id DESC LIMIT 3`)).rows)}\n${JSON.stringify((await n.pool.query(
-        `SELECT state, wait_event_type, wait_event, now() - xact_start AS age, left(query, 80) AS q FROM pg_stat_activity
-          WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'`)).rows)}\n${n.output().slice(-1500)}`));
+      const counts = await Promise.all(
+        nodes.map(async (n) => `${n.name}: ${await rowCount(n)} rows, ${Object.keys(last[nodes.indexOf(n)]!.files).length} files`),
+      );
+      const logs = await Promise.all(
+        nodes.map(
+          async (n) =>
+            `${n.name}: ${JSON.stringify(
+              (await n.pool.query(`SELECT status, details, error_message FROM sync_logs ORDER BY id DESC LIMIT 3`)).rows,
+            )}\n${JSON.stringify(
+              (
+                await n.pool.query(
+                  `SELECT state, wait_event_type, wait_event, now() - xact_start AS age, left(query, 80) AS q FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'`,
+                )
+              ).rows,
+            )}\n${n.output().slice(-1500)}`,
+        ),
+      );
       throw new Error(`the nodes did not converge within ${timeoutMs / 1000} s (${counts.join('; ')})\n${logs.join('\n')}`);
     }
     if (nudge && Date.now() - lastNudge > 3000) {
@@ -249,7 +269,8 @@ export async function expectConvergence(
     await sleep(250);
   }
   for (const node of nodes) expect(await lostWrites(node, writers), `acknowledged writes lost on ${node.name}`).toEqual([]);
-  for (const node of nodes) expect(node.output(), `${node.name} logged an unhandled error`).not.toMatch(/Unhandled 'error' event|uncaughtException|unhandledRejection/);
+  for (const node of nodes)
+    expect(node.output(), `${node.name} logged an unhandled error`).not.toMatch(/Unhandled 'error' event|uncaughtException|unhandledRejection/);
   return Date.now() - started;
 }
 

@@ -13,40 +13,50 @@ const a = await faultNode('fkill-a', dbA!.url);
 const b = await faultNode('fkill-b', dbB!.url);
 
 describe('SIGKILL at random points of a catch-up', () => {
-  it('each killed node restarts and the nodes converge with no acknowledged write lost and no change applied twice', async () => {
-    const random = seededRandom('sigkill mid catch-up');
-    await Promise.all([a.start(), b.start()]);
-    await register(a, b);
-    await register(b, a);
-    await bulkRows(a, ROWS, 'bulk-a');
-    await bulkRows(b, Math.floor(ROWS / 3), 'bulk-b');
-    const writers = [new Writer('writer-a', a, random.next), new Writer('writer-b', b, random.next)];
-    writers.forEach((w) => w.start());
-    await Promise.all([scan(a), scan(b)]);
-    await until('the catch-up to be under way', async () => (await rowCount(b, `scouter = 'bulk-a'`)) > 0, 30_000, 20);
+  it(
+    'each killed node restarts and the nodes converge with no acknowledged write lost and no change applied twice',
+    async () => {
+      const random = seededRandom('sigkill mid catch-up');
+      await Promise.all([a.start(), b.start()]);
+      await register(a, b);
+      await register(b, a);
+      await bulkRows(a, ROWS, 'bulk-a');
+      await bulkRows(b, Math.floor(ROWS / 3), 'bulk-b');
+      const writers = [new Writer('writer-a', a, random.next), new Writer('writer-b', b, random.next)];
+      writers.forEach((w) => w.start());
+      await Promise.all([scan(a), scan(b)]);
+      await until('the catch-up to be under way', async () => (await rowCount(b, `scouter = 'bulk-a'`)) > 0, 30_000, 20);
 
-    const kills = LONG ? 6 : random.between(2, 3);
-    const killed: string[] = [];
-    for (let i = 0; i < kills; i++) {
-      await sleep(random.between(200, 1500));
-      const victim = random.next() < 0.5 ? a : b;
-      killed.push(`${victim.name}@${await rowCount(b, `scouter = 'bulk-a'`)}`);
-      await victim.stop('SIGKILL');
-      await sleep(random.between(0, 1000));
-      await victim.start();
-    }
-    await sleep(1000);
-    await Promise.all(writers.map((w) => w.stop()));
-    const ms = await expectConvergence([a, b], writers, { timeoutMs: 75_000 });
-    // Every change is in each log once: B holds all of A's bulk rows, and no identity twice (unique index),
-    // and the change counts of both logs agree for the other's origin.
-    expect(await rowCount(b, `scouter = 'bulk-a'`)).toBe(ROWS);
-    const foreign = async (n: typeof a) =>
-      Number((await n.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM database_changes WHERE origin_node_id <> (SELECT node_id FROM sync_node)`)).rows[0]!.n);
-    const own = async (n: typeof a) =>
-      Number((await n.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM database_changes WHERE origin_node_id = (SELECT node_id FROM sync_node)`)).rows[0]!.n);
-    expect(await foreign(b)).toBe(await own(a));
-    expect(await foreign(a)).toBe(await own(b));
-    console.log(`[sigkill] seed ${random.seed}: kills ${killed.join(', ')}; converged ${ms} ms after the writers stopped`);
-  }, LONG ? 300_000 : 100_000);
+      const kills = LONG ? 6 : random.between(2, 3);
+      const killed: string[] = [];
+      for (let i = 0; i < kills; i++) {
+        await sleep(random.between(200, 1500));
+        const victim = random.next() < 0.5 ? a : b;
+        killed.push(`${victim.name}@${await rowCount(b, `scouter = 'bulk-a'`)}`);
+        await victim.stop('SIGKILL');
+        await sleep(random.between(0, 1000));
+        await victim.start();
+      }
+      await sleep(1000);
+      await Promise.all(writers.map((w) => w.stop()));
+      const ms = await expectConvergence([a, b], writers, { timeoutMs: 75_000 });
+      // Every change is in each log once: B holds all of A's bulk rows, and no identity twice (unique index),
+      // and the change counts of both logs agree for the other's origin.
+      expect(await rowCount(b, `scouter = 'bulk-a'`)).toBe(ROWS);
+      const foreign = async (n: typeof a) =>
+        Number(
+          (await n.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM database_changes WHERE origin_node_id <> (SELECT node_id FROM sync_node)`))
+            .rows[0]!.n,
+        );
+      const own = async (n: typeof a) =>
+        Number(
+          (await n.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM database_changes WHERE origin_node_id = (SELECT node_id FROM sync_node)`))
+            .rows[0]!.n,
+        );
+      expect(await foreign(b)).toBe(await own(a));
+      expect(await foreign(a)).toBe(await own(b));
+      console.log(`[sigkill] seed ${random.seed}: kills ${killed.join(', ')}; converged ${ms} ms after the writers stopped`);
+    },
+    LONG ? 300_000 : 100_000,
+  );
 });

@@ -22,7 +22,10 @@ describe('SIGTERM while Redis is down', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(node.alive(), node.output()).toBe(true);
     // An operator's scan arrives meanwhile (it cannot be queued while Redis is down).
-    const scan = node.call('/api/sync/catchup/scan', {}).then((r) => r.status, () => 0);
+    const scan = node.call('/api/sync/catchup/scan', {}).then(
+      (r) => r.status,
+      () => 0,
+    );
     await new Promise((r) => setTimeout(r, 300));
 
     const { code, ms } = await node.stop('SIGTERM');
@@ -31,7 +34,10 @@ describe('SIGTERM while Redis is down', () => {
     expect(await scan).toBe(503);
     // Its log stayed JSON lines, each error once rather than once per connection and attempt to reconnect.
     const lines = node.output().trim().split('\n');
-    expect(lines.filter((line) => !line.startsWith('{')), node.output().slice(-2000)).toEqual([]);
+    expect(
+      lines.filter((line) => !line.startsWith('{')),
+      node.output().slice(-2000),
+    ).toEqual([]);
     expect(lines.length).toBeLessThan(10);
   }, 30_000);
 });
