@@ -178,9 +178,18 @@ export class JsonCursor {
   scalar(): string | number | boolean | null {
     const c = this.next();
     if (c === QUOTE) return this.string();
-    if (c === LETTER_T) return (this.literal('true'), true);
-    if (c === LETTER_F) return (this.literal('false'), false);
-    if (c === LETTER_N) return (this.literal('null'), null);
+    if (c === LETTER_T) {
+      this.literal('true');
+      return true;
+    }
+    if (c === LETTER_F) {
+      this.literal('false');
+      return false;
+    }
+    if (c === LETTER_N) {
+      this.literal('null');
+      return null;
+    }
     const start = this.at;
     this.skipNumber();
     return Number(this.text.slice(start, this.at));

@@ -15,6 +15,9 @@ const statementNames = new Map<string, string>();
  */
 export function prepared(text: string): { name: string; text: string } {
   let name = statementNames.get(text);
-  if (name === undefined) statementNames.set(text, (name = `catchup_${statementNames.size + 1}`));
+  if (name === undefined) {
+    name = `catchup_${statementNames.size + 1}`;
+    statementNames.set(text, name);
+  }
   return { name, text };
 }

@@ -137,7 +137,10 @@ export class NodeQueues {
       };
       const timer = setTimeout(wake, ms);
       let set = this.#waiters.get(waiter);
-      if (!set) this.#waiters.set(waiter, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        this.#waiters.set(waiter, set);
+      }
       set.add(wake);
     });
   }
@@ -147,7 +150,9 @@ export class NodeQueues {
     if (!events) {
       events = new QueueEvents(QUEUE_NAMES[key], { connection: redisConnection(this.#redisUrl), prefix: this.prefix });
       events.on('error', this.#onError);
-      const wake = ({ jobId }: { jobId: string }) => this.#waiters.get(`${key}:${jobId}`)?.forEach((w) => w());
+      const wake = ({ jobId }: { jobId: string }) => {
+        for (const w of this.#waiters.get(`${key}:${jobId}`) ?? []) w();
+      };
       events.on('completed', wake);
       events.on('failed', wake);
       this.#events[key] = events;

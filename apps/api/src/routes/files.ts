@@ -22,6 +22,7 @@ import {
   parseComparedText,
   scanDirectory,
   writeVerified,
+  type BundleEntry,
   type FileDirectory,
 } from '@catchup/files';
 import type { AppContext } from '../context.ts';
@@ -247,7 +248,7 @@ export const fileRoutes =
         async (request, reply) => {
           const { directory } = request.query;
           const body = uploadStream(request.body);
-          let entries;
+          let entries: BundleEntry[];
           try {
             entries = await receiveBundle(
               directoryRoot(ctx.config.dataDir, directory),
