@@ -253,7 +253,7 @@ describe('the peer client', () => {
       expect((err as PeerError).kind).toBe('timeout');
       expect(Date.now() - started).toBeLessThan(5000);
     } finally {
-      sockets.forEach((s) => s.destroy());
+      for (const s of sockets) s.destroy();
       server.close();
     }
   });

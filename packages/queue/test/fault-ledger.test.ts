@@ -5,7 +5,9 @@ import { FaultLedger, type FaultCount } from '../src/faults.ts';
 
 const redis = await usePrivateRedis();
 const ledgers: FaultLedger[] = [];
-afterAll(() => ledgers.forEach((l) => l.close()));
+afterAll(() => {
+  for (const l of ledgers) l.close();
+});
 
 const ledger = (prefix: string) => {
   const l = new FaultLedger(redis.url, prefix);

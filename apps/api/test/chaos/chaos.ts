@@ -81,7 +81,6 @@ export function prng(seed: number) {
     },
   };
 }
-type Rng = ReturnType<typeof prng>;
 
 // ---------- the schedule ----------
 
@@ -489,7 +488,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           await mkdir(path.dirname(target), { recursive: true });
           // Recorded before it appears: a sync may copy it the moment it is there.
           let set = versions.get(op.path);
-          if (!set) versions.set(op.path, (set = new Set()));
+          if (!set) {
+            set = new Set();
+            versions.set(op.path, set);
+          }
           set.add(hash);
           try {
             await rename(temp, target);

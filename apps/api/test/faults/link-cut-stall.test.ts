@@ -50,7 +50,7 @@ describe('a link that cuts, then stalls, mid-transfer', () => {
       await bulkRows(a, ROWS, 'bulk-a');
       await bulkRows(b, ROWS / 5, 'bulk-b');
       const writers = [new Writer('writer-a', a, random.next), new Writer('writer-b', b, random.next)];
-      writers.forEach((w) => w.start());
+      for (const w of writers) w.start();
       const arrived = async () => (await rowCount(b, `scouter = 'bulk-a'`)) + Object.keys(await fileTree(b)).length;
       await Promise.all([scan(a), scan(b)]);
 

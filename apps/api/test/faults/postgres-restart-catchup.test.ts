@@ -24,7 +24,7 @@ describe("the receiver's PostgreSQL restarted immediate mid catch-up", () => {
       await register(b, a);
       await bulkRows(a, ROWS, 'bulk-a');
       const writers = [new Writer('writer-a', a, random.next), new Writer('writer-b', b, random.next)];
-      writers.forEach((w) => w.start());
+      for (const w of writers) w.start();
       await Promise.all([scan(a), scan(b)]);
 
       await until('B to be applying batches', async () => (await rowCount(b, `scouter = 'bulk-a'`)) > 0, 30_000, 20);

@@ -24,7 +24,7 @@ describe('Redis killed and restarted empty mid catch-up', () => {
       await bulkRows(a, ROWS, 'bulk-a');
       await bulkRows(b, ROWS, 'bulk-b');
       const writers = [new Writer('writer-a', a, random.next), new Writer('writer-b', b, random.next)];
-      writers.forEach((w) => w.start());
+      for (const w of writers) w.start();
       await Promise.all([scan(a), scan(b)]);
 
       // Mid catch-up in both directions: each side has some of the other's rows, not all.

@@ -23,7 +23,7 @@ describe('SIGKILL at random points of a catch-up', () => {
       await bulkRows(a, ROWS, 'bulk-a');
       await bulkRows(b, Math.floor(ROWS / 3), 'bulk-b');
       const writers = [new Writer('writer-a', a, random.next), new Writer('writer-b', b, random.next)];
-      writers.forEach((w) => w.start());
+      for (const w of writers) w.start();
       await Promise.all([scan(a), scan(b)]);
       await until('the catch-up to be under way', async () => (await rowCount(b, `scouter = 'bulk-a'`)) > 0, 30_000, 20);
 
