@@ -27,6 +27,23 @@ export { planSendRanges, planReceiveRanges, sendRanges, type Range, type SendPla
 export { openEngine, type OpenedEngine } from './assemble.ts';
 export { syncDirectory, enabledDirectories, failureSummary, type FileSyncOutcome } from './files.ts';
 export { applyPeerBatch, checkClaimsOfPeer, recordIntegrityAlert, INTEGRITY_ALERT, type AlertSource } from './integrity.ts';
+export {
+  ADMIN_OPERATIONS,
+  ADMIN_OPERATION_NAMES,
+  LOG_KINDS,
+  NODE_ACTOR,
+  SCHEDULER_ACTOR,
+  actorOf,
+  auditResultSchema,
+  fieldChanges,
+  isSecretField,
+  recordAdminAction,
+  type AdminAction,
+  type AdminOperation,
+  type AuditResult,
+  type FieldChanges,
+  type LogKind,
+} from './audit.ts';
 export { addSyncedTable, removeSyncedTable, resumeTableBaselines, TABLE_ADDED, TABLE_REMOVED } from './tables.ts';
 export {
   PRUNE_OPERATION,
