@@ -1,7 +1,6 @@
 // Typed client for a peer's sync API. It classifies failures (PeerError) and leaves retrying to the job
 // queue: at most one transport-level retry, so that backoff is not doubled.
 import http from 'node:http';
-import https from 'node:https';
 import type { Readable } from 'node:stream';
 import got, { HTTPError, RequestError, TimeoutError, type Got, type Response } from 'got';
 import type { z } from 'zod';
@@ -10,6 +9,7 @@ import { comparedText, type ComparedState } from '@catchup/files';
 import { parseAnswer, refuseRedirect } from './answer.ts';
 import { changesToApply, type ChangesToApply } from './changes-page.ts';
 import { PeerError } from './errors.ts';
+import { httpsAgentFor, UNTRUSTED_CERTIFICATE_CODES, FINGERPRINT_MISMATCH } from './tls.ts';
 import {
   applyResponseSchema,
   changesPageResponseSchema,
@@ -31,14 +31,18 @@ export interface PeerAddress {
   port: number;
   /** The key this node presents to the peer. */
   apiKey: string | null;
+  /** The sha256 fingerprint its TLS certificate must have (normalized); when set, it replaces the CA check. */
+  tlsFingerprint?: string | null;
 }
 
 export interface PeerClientOptions {
   /** CATCHUP_CONNECTION_TIMEOUT, in seconds. */
   timeoutSeconds: number;
+  /** TLS_CA_FILE's PEM bundle: https peers without a pinned fingerprint must chain to it instead of the system CAs. */
+  ca?: Buffer | undefined;
 }
 
-const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+const httpAgent = new http.Agent({ keepAlive: true });
 
 export function peerBaseUrl(peer: PeerAddress): string {
   const protocol = peer.protocol === 'https' ? 'https' : 'http';
@@ -58,6 +62,10 @@ function classify(err: unknown, url: string): PeerError {
       /* not JSON */
     }
     return new PeerError(status >= 500 ? 'server_error' : 'rejected', `${url} answered ${status}${detail}`, status);
+  }
+  if (err instanceof RequestError && err.code === FINGERPRINT_MISMATCH) return new PeerError('untrusted', err.message);
+  if (err instanceof RequestError && UNTRUSTED_CERTIFICATE_CODES.has(err.code)) {
+    return new PeerError('untrusted', `${url}: its TLS certificate is not trusted (${err.code}: ${err.message})`);
   }
   if (err instanceof TimeoutError) return new PeerError('timeout', `${url} did not answer in time (${err.event})`);
   if (err instanceof RequestError) return new PeerError('unreachable', `${url} is unreachable: ${err.code ?? err.message}`);
@@ -87,9 +95,16 @@ export class PeerClient {
   readonly #http: Got;
   /** For streamed bodies: no retry (a consumed stream cannot be sent again; the job retries). */
   readonly #streams: Got;
+  /** Set when the peer cannot be called as registered: a pinned fingerprint over plain http would pin nothing. */
+  readonly #refusal: PeerError | undefined;
 
   constructor(peer: PeerAddress, options: PeerClientOptions) {
     this.baseUrl = peerBaseUrl(peer);
+    this.#refusal =
+      peer.tlsFingerprint && peer.protocol !== 'https'
+        ? new PeerError('untrusted', `${this.baseUrl}: a TLS fingerprint is pinned for this peer but its protocol is http; set protocol https`)
+        : undefined;
+    const agents = { http: httpAgent, https: httpsAgentFor({ fingerprint: peer.tlsFingerprint, ca: options.ca }) };
     // Redirects are never followed: the key would go with them to wherever they point.
     this.#http = got.extend({
       prefixUrl: `${this.baseUrl}/api/sync`,
@@ -116,6 +131,7 @@ export class PeerClient {
 
   /** Runs a request; any failure becomes a PeerError, and so does a redirect. */
   async #call<T extends { statusCode: number; headers: Response['headers'] }>(what: string, request: () => Promise<T>): Promise<T> {
+    if (this.#refusal) throw this.#refusal;
     let response: T;
     try {
       response = await request();
@@ -156,6 +172,7 @@ export class PeerClient {
 
   /** Starts a download; resolves once the peer answered, with the file's announced checksum and mtime. */
   async downloadFile(directory: string, file: string): Promise<DownloadedFile> {
+    if (this.#refusal) throw this.#refusal;
     const stream = this.#streams.stream('files/download', { searchParams: { ...folderSearch(directory), file } });
     try {
       const response = await this.#call(

@@ -4,8 +4,10 @@
  * - timeout: no answer within CATCHUP_CONNECTION_TIMEOUT — retry later
  * - rejected: the peer answered 4xx (bad key, invalid batch) — retrying the same request will not help
  * - server_error: the peer answered 5xx — retry later
+ * - untrusted: its TLS certificate is not the pinned one or does not verify — retrying will not help
+ *   (nothing was sent to it); an operator has to re-pair it or fix its certificate
  */
-export type PeerErrorKind = 'unreachable' | 'timeout' | 'rejected' | 'server_error';
+export type PeerErrorKind = 'unreachable' | 'timeout' | 'rejected' | 'server_error' | 'untrusted';
 
 export class PeerError extends Error {
   readonly kind: PeerErrorKind;
@@ -19,6 +21,6 @@ export class PeerError extends Error {
   }
 
   get retryable(): boolean {
-    return this.kind !== 'rejected';
+    return this.kind !== 'rejected' && this.kind !== 'untrusted';
   }
 }

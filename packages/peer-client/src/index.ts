@@ -17,3 +17,4 @@ export {
   type FetchChangesQuery,
 } from './types.ts';
 export { changesToApply, type ChangesToApply } from './changes-page.ts';
+export { normalizeFingerprint } from './tls.ts';

@@ -19,6 +19,14 @@ export const pingResponseSchema = z.object({
    * up by a full baseline. Absent from nodes that do not prune (read as never pruned).
    */
   pruned_through: bigintString.optional(),
+  /**
+   * The sha256 fingerprint of the certificate this node serves HTTPS with (upper-case hex pairs joined by
+   * colons): what a peer pins to trust it. Absent when it serves plain http.
+   */
+  tls_fingerprint: z
+    .string()
+    .regex(/^[0-9A-F]{2}(:[0-9A-F]{2}){31}$/)
+    .optional(),
 });
 export type PingResponse = z.infer<typeof pingResponseSchema>;
 

@@ -11,3 +11,4 @@ export { usePrivatePostgres, type PrivatePostgres } from './private-postgres.ts'
 export { usePrivateRedis, type PrivateRedis } from './private-redis.ts';
 export { openTcpProxy, startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 export { mulberry32 } from './seeded.ts';
+export { createTestPki, type TestCa, type TestCertificate, type TestPki } from './tls.ts';
