@@ -5,9 +5,10 @@ import { z } from 'zod';
 import { ConfigError, type ConfigProblem } from './errors.ts';
 import { isPeerHostEntry } from './peer-hosts.ts';
 import { settingDefinitions, settingKeys, type RuntimeSettings } from './settings.ts';
+import { readTlsConfig, type TlsConfig } from './tls.ts';
 import { describeExpected, parseBoolean, parseInteger, integerIn } from './values.ts';
 
-export interface NodeConfig {
+export interface NodeConfig extends TlsConfig {
   databaseUrl: string;
   redisUrl: string;
   host: string;
@@ -167,6 +168,7 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     peerHosts: read<string[]>('PEER_HOSTS', []),
     fileUploadLimitBytes: read('FILE_UPLOAD_LIMIT_BYTES', 2 * 1024 ** 3),
     defaults: readSettingDefaults(env, problems),
+    ...readTlsConfig(env, problems),
   };
   if (problems.length) throw new ConfigError('environment', problems);
   return config;

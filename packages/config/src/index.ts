@@ -1,5 +1,6 @@
 export { ConfigError, type ConfigProblem } from './errors.ts';
 export { loadNodeConfig, type NodeConfig } from './env.ts';
+export type { ServedTls, TlsConfig } from './tls.ts';
 export { isPeerHostEntry, isPeerHostListed, peerHostProblem } from './peer-hosts.ts';
 export {
   MAX_BATCH_SIZE,
