@@ -14,6 +14,10 @@ try {
     );
   }
   node.ctx.logger.info({ url: node.url, node: config.nodeName }, `✅ node ${config.nodeName} listening on ${node.url}`);
+  if (config.tls) {
+    // What a peer pins to trust this node (its tls_fingerprint); GET /api/sync/ping shows it too.
+    node.ctx.logger.info({ tls_fingerprint: config.tls.fingerprint }, `🔒 serving HTTPS; certificate fingerprint (sha256) ${config.tls.fingerprint}`);
+  }
   closeOnSignals(node.ctx.logger, 'shutting down (running jobs finish first)', () => node.close());
 } catch (err) {
   console.error(describeStartupError(err, { databaseUrl: config?.databaseUrl, redisUrl: config?.redisUrl }));

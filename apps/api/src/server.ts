@@ -24,10 +24,15 @@ export const HEADERS_TIMEOUT_MS = 10_000;
 const CONNECTIONS_CHECK_MS = 1_000;
 
 export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
+  const connections = { headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: CONNECTIONS_CHECK_MS };
+  const served = ctx.config.tls;
+  // With TLS_CERT_FILE and TLS_KEY_FILE the node serves HTTPS only; Fastify hands `https` (with the
+  // connection limits, which https.createServer takes too) to https.createServer instead of `http`.
+  const server = served ? { https: { cert: served.cert, key: served.key, ...connections } } : { http: connections };
   const app = Fastify({
     loggerInstance: ctx.logger,
     bodyLimit: ctx.config.bodyLimitBytes,
-    http: { headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: CONNECTIONS_CHECK_MS },
+    ...(server as { http: typeof connections }),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

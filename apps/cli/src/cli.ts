@@ -9,7 +9,9 @@ commands:
   status                                   peers needing catch-up and recent runs
   scan [--server ID]                       detect and catch up now (waits; prints each result)
   servers list                             registered peers
-  servers add NAME HOST PORT [--key KEY] [--protocol http|https]
+  servers add NAME HOST PORT [--key KEY] [--protocol http|https] [--tls-fingerprint FP]
+                                           (a pinned fingerprint implies https)
+  servers pin ID FINGERPRINT|none          pin the peer's TLS certificate (its ping's tls_fingerprint), or unpin
   servers remove ID
   logs [--limit N]                         recent sync log entries
   prune                                    drop log entries, file tombstones and sync logs older than max_catchup_days
@@ -38,6 +40,7 @@ const parseCliArgs = (argv: string[]) =>
       'api-key': { type: 'string' },
       key: { type: 'string' },
       protocol: { type: 'string' },
+      'tls-fingerprint': { type: 'string' },
       server: { type: 'string' },
       limit: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -164,9 +167,26 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       if (!name || !host || !port) throw new CliError(`servers add needs NAME HOST PORT\n\n${USAGE}`);
       const { body } = await call('/api/sync/servers', {
         method: 'POST',
-        json: { name, host, port: Number(port), ...(values.key ? { api_key: values.key } : {}), ...(values.protocol ? { protocol: values.protocol } : {}) },
+        json: {
+          name,
+          host,
+          port: Number(port),
+          ...(values.key ? { api_key: values.key } : {}),
+          ...(values['tls-fingerprint'] ? { tls_fingerprint: values['tls-fingerprint'], protocol: 'https' } : {}),
+          ...(values.protocol ? { protocol: values.protocol } : {}),
+        },
       });
       io.out(`added server ${body.id}: ${body.name} at ${body.protocol}://${body.host}:${body.port}`);
+      return 0;
+    }
+    if (command === 'servers' && sub === 'pin') {
+      const [id, fingerprint] = rest;
+      if (!id || !fingerprint) throw new CliError(`servers pin needs ID FINGERPRINT (or none)\n\n${USAGE}`);
+      const json = fingerprint === 'none' ? { tls_fingerprint: null } : { tls_fingerprint: fingerprint, protocol: 'https' };
+      const { body } = await call(`/api/sync/servers/${encodeURIComponent(id)}`, { method: 'PUT', json });
+      io.out(
+        body.tls_fingerprint ? `server ${id} pinned to TLS fingerprint ${body.tls_fingerprint}` : `server ${id} unpinned: its certificate is verified by CA`,
+      );
       return 0;
     }
     if (command === 'servers' && sub === 'remove') {

@@ -52,6 +52,19 @@ describe('npm run catchup', () => {
     );
   });
 
+  it("pins a peer's TLS certificate fingerprint on add and with servers pin, and unpins it", async () => {
+    const fingerprint = 'ab'.repeat(32);
+    const written = Array(32).fill('AB').join(':');
+    const added = await cli('servers', 'add', 'cli-pinned', '127.0.0.1', '5999', '--tls-fingerprint', fingerprint);
+    expect(added).toMatchObject({ code: 0, out: expect.stringMatching(/^added server \d+: cli-pinned at https:\/\/127\.0\.0\.1:5999$/) });
+    const id = /added server (\d+)/.exec(added.out)![1]!;
+    expect((await a!.ctx.db.syncServer.findUniqueOrThrow({ where: { id: Number(id) } })).tlsFingerprint).toBe(written);
+    expect(await cli('servers', 'pin', id, 'none')).toMatchObject({ code: 0, out: `server ${id} unpinned: its certificate is verified by CA` });
+    expect(await cli('servers', 'pin', id, written.toLowerCase())).toMatchObject({ code: 0, out: `server ${id} pinned to TLS fingerprint ${written}` });
+    expect(await cli('servers', 'pin', id, 'abc')).toMatchObject({ code: 1, err: expect.stringMatching(/^400: .*tls_fingerprint/) });
+    expect(await cli('servers', 'remove', id)).toMatchObject({ code: 0 });
+  });
+
   it('explains bad usage, a wrong key and an unreachable node', async () => {
     expect(await cli('frobnicate')).toMatchObject({ code: 1, err: expect.stringMatching(/unknown command: frobnicate/) });
     expect(await cli('servers', 'add', 'only-name')).toMatchObject({ code: 1, err: expect.stringMatching(/needs NAME HOST PORT/) });

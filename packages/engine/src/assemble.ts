@@ -32,7 +32,7 @@ export async function openEngine(config: NodeConfig): Promise<OpenedEngine> {
       settings,
       dataDir: config.dataDir,
       fileExclude: excluder([...DEFAULT_EXCLUDES, ...config.syncExclude]),
-      peerClient: (peer, s) => new PeerClient(peer, { timeoutSeconds: s.catchup_connection_timeout }),
+      peerClient: (peer, s) => new PeerClient(peer, { timeoutSeconds: s.catchup_connection_timeout, ca: config.peerCa }),
     };
     return { engine, close };
   } catch (err) {

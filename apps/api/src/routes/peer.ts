@@ -75,6 +75,7 @@ export const peerRoutes =
         latest_file_seq: await latestFileSeq(ctx.pool),
         server_time: (await nodeWallClock(ctx.pool)).toISOString(),
         pruned_through: (await readLogHorizon(ctx.pool)).prunedThrough,
+        ...(ctx.config.tls ? { tls_fingerprint: ctx.config.tls.fingerprint } : {}),
       }),
     );
 

@@ -5,6 +5,7 @@ import { isPeerHostListed, peerHostProblem } from '@catchup/config';
 import { readLogHorizon } from '@catchup/changelog';
 import type { SyncServer } from '@catchup/db';
 import { peerRetention, type PeerRetention } from '@catchup/engine';
+import { normalizeFingerprint } from '@catchup/peer-client';
 import type { AppContext } from '../context.ts';
 import { HttpError, notFound } from '../errors.ts';
 import { errorResponses, idParams, isoDate, nullableIso, toIso } from '../schemas.ts';
@@ -16,6 +17,7 @@ const serverSchema = z.object({
   port: z.number(),
   protocol: z.string(),
   api_key_set: z.boolean(),
+  tls_fingerprint: z.string().nullable().describe("the sha256 fingerprint the peer's TLS certificate must have (null: verified by CA)"),
   is_active: z.boolean(),
   sync_enabled: z.boolean(),
   sync_database: z.boolean(),
@@ -54,6 +56,11 @@ const writable = {
   port: z.number().int().min(1).max(65535),
   protocol: z.enum(['http', 'https']),
   api_key: z.string().min(1).max(512).nullable(),
+  tls_fingerprint: z
+    .string()
+    .refine((v) => normalizeFingerprint(v) !== null, 'a sha256 fingerprint: 64 hex digits, colons between pairs allowed')
+    .nullable()
+    .describe("pins the peer's TLS certificate (its ping's tls_fingerprint); requires protocol https"),
   is_active: z.boolean(),
   sync_enabled: z.boolean(),
   sync_database: z.boolean(),
@@ -63,7 +70,12 @@ const writable = {
 };
 
 const createBody = z
-  .object({ ...writable, protocol: writable.protocol.default('http'), api_key: writable.api_key.optional() })
+  .object({
+    ...writable,
+    protocol: writable.protocol.default('http'),
+    api_key: writable.api_key.optional(),
+    tls_fingerprint: writable.tls_fingerprint.optional(),
+  })
   .partial({ is_active: true, sync_enabled: true, sync_database: true, sync_instance_files: true, sync_config_files: true, sync_uploads: true })
   .strict();
 const updateBody = z.object(writable).partial().strict();
@@ -76,6 +88,7 @@ function present(s: SyncServer, retention: PeerRetention): z.infer<typeof server
     port: s.port,
     protocol: s.protocol,
     api_key_set: Boolean(s.apiKey),
+    tls_fingerprint: s.tlsFingerprint,
     is_active: s.isActive,
     sync_enabled: s.syncEnabled,
     sync_database: s.syncDatabase,
@@ -101,6 +114,7 @@ function present(s: SyncServer, retention: PeerRetention): z.infer<typeof server
 function toData(body: Partial<Record<keyof typeof writable, unknown>>) {
   const map: Record<string, string> = {
     api_key: 'apiKey',
+    tls_fingerprint: 'tlsFingerprint',
     is_active: 'isActive',
     sync_enabled: 'syncEnabled',
     sync_database: 'syncDatabase',
@@ -111,11 +125,16 @@ function toData(body: Partial<Record<keyof typeof writable, unknown>>) {
   return Object.fromEntries(
     Object.entries(body)
       .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => [map[k] ?? k, v]),
+      .map(([k, v]) => [map[k] ?? k, k === 'tls_fingerprint' && typeof v === 'string' ? normalizeFingerprint(v) : v]),
   );
 }
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 'P2002';
+
+/** A pinned fingerprint over plain http would pin nothing: refused (400) rather than silently unused. */
+function assertPinNeedsHttps(protocol: string, fingerprint: string | null | undefined): void {
+  if (fingerprint && protocol !== 'https') throw new HttpError(400, 'body.tls_fingerprint: a pinned TLS fingerprint requires protocol https');
+}
 
 /** A host off the PEER_HOSTS list is refused (400) on create and update; an empty list allows any. */
 function assertHostListed(ctx: AppContext, host: string | undefined): void {
@@ -155,6 +174,7 @@ export const serverRoutes =
       { schema: { tags, summary: 'Register a peer', body: createBody, response: { 201: serverSchema, 409: errorResponses[400], ...errorResponses } } },
       async (request, reply) => {
         assertHostListed(ctx, request.body.host);
+        assertPinNeedsHttps(request.body.protocol, request.body.tls_fingerprint);
         try {
           const server = await ctx.db.syncServer.create({ data: toData(request.body) as Parameters<typeof ctx.db.syncServer.create>[0]['data'] });
           return reply.code(201).send(await presentOne(server));
@@ -181,6 +201,10 @@ export const serverRoutes =
         const exists = await ctx.db.syncServer.findUnique({ where: { id: request.params.id } });
         if (!exists) throw notFound(`Server ${request.params.id}`);
         assertHostListed(ctx, request.body.host);
+        assertPinNeedsHttps(
+          request.body.protocol ?? exists.protocol,
+          request.body.tls_fingerprint === undefined ? exists.tlsFingerprint : request.body.tls_fingerprint,
+        );
         try {
           return presentOne(await ctx.db.syncServer.update({ where: { id: request.params.id }, data: toData(request.body) }));
         } catch (err) {
