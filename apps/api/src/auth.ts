@@ -1,19 +1,100 @@
-// Peers and operators authenticate with X-API-Key or Authorization: Bearer. The answer never says why.
-import type { FastifyReply, FastifyRequest } from 'fastify';
+// Authentication of every credential the API takes (the inbound API key, Bull Board's password, the
+// metrics token): the answer never says why a credential was refused, the request that passes carries
+// who made it (request.actor, what the audit trail records), and failed attempts are limited per address.
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
-function presentedKey(request: FastifyRequest): string | undefined {
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who makes the request, as the audit trail names it; set by the hook that accepted its credential ('' before). */
+    actor: string;
+  }
+}
+
+/** The actor of a request that presented the node's inbound API key (peers, operators and the CLI share it). */
+export const API_KEY_ACTOR = 'node api key';
+
+/** The key of X-API-Key, or else of Authorization: Bearer. */
+export function presentedKey(request: FastifyRequest): string | undefined {
   const header = request.headers['x-api-key'];
   if (typeof header === 'string' && header) return header;
+  return bearerToken(request);
+}
+
+/** The token of Authorization: Bearer. */
+export function bearerToken(request: FastifyRequest): string | undefined {
   const auth = request.headers.authorization;
   if (auth?.startsWith('Bearer ')) return auth.slice('Bearer '.length).trim() || undefined;
   return undefined;
 }
 
-export function requireApiKey(check: (key: string) => boolean) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    const key = presentedKey(request);
-    if (!key || !check(key)) {
-      return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: 'Missing or invalid API key' });
-    }
+export interface FailedAuthLimit {
+  /** Answers 429 with Retry-After when the request's address has used up its failed attempts; true when it did. */
+  refuseIfBlocked(request: FastifyRequest, reply: FastifyReply): Promise<boolean>;
+  /** Counts a failed attempt of the request's address. */
+  countFailure(request: FastifyRequest): Promise<void>;
+}
+
+/**
+ * Sets up request.actor and the failed-authentication limit (@fastify/rate-limit, counting per address
+ * only the attempts that presented a wrong credential: a peer with a valid key is never counted, however
+ * many requests it makes). An address with `limit` failures in the window is refused with 429 before any
+ * credential it presents is checked, so that a guesser learns nothing more until the window ends.
+ */
+export async function registerAuthentication(app: FastifyInstance, limits: { authFailureLimit: number; authFailureWindowSeconds: number }): Promise<FailedAuthLimit> {
+  app.decorateRequest('actor', '');
+  await app.register(rateLimit, { global: false });
+  const failures = app.createRateLimit({ max: limits.authFailureLimit, timeWindow: limits.authFailureWindowSeconds * 1000 });
+  return {
+    async refuseIfBlocked(request, reply) {
+      const standing = await failures(request, { increment: false });
+      if (standing.isAllowed || standing.remaining > 0) return false;
+      await reply
+        .code(429)
+        .header('retry-after', String(standing.ttlInSeconds))
+        .send({ statusCode: 429, error: 'Too Many Requests', message: `Too many failed authentications from this address; retry in ${standing.ttlInSeconds} s` });
+      return true;
+    },
+    async countFailure(request) {
+      await failures(request);
+    },
   };
+}
+
+export interface CredentialRule {
+  /** The credential the request presents, if any. */
+  presented: (request: FastifyRequest) => string | undefined;
+  /** Accepts or refuses it (in constant time). */
+  check: (credential: string) => boolean;
+  /** The actor of a request it accepts. */
+  actor: string;
+  /** Answers a request without an accepted credential (401). */
+  refuse: (reply: FastifyReply) => FastifyReply;
+}
+
+/**
+ * An onRequest hook enforcing a credential. Only a wrong credential counts as a failed attempt: a request
+ * presenting none (a browser before its login prompt, a scraper not yet configured) guesses nothing.
+ */
+export function authenticate(limit: FailedAuthLimit, rule: CredentialRule) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (await limit.refuseIfBlocked(request, reply)) return reply;
+    const credential = rule.presented(request);
+    if (credential !== undefined && rule.check(credential)) {
+      request.actor = rule.actor;
+      return;
+    }
+    if (credential !== undefined) await limit.countFailure(request);
+    return rule.refuse(reply);
+  };
+}
+
+/** The hook of the sync API: X-API-Key or Authorization: Bearer. */
+export function requireApiKey(check: (key: string) => boolean, limit: FailedAuthLimit) {
+  return authenticate(limit, {
+    presented: presentedKey,
+    check,
+    actor: API_KEY_ACTOR,
+    refuse: (reply) => reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: 'Missing or invalid API key' }),
+  });
 }

@@ -1,9 +1,34 @@
 // Prometheus metrics. Catch-up outcomes come from sync_logs (so runs finalized by any worker process
 // count), queue depths from Redis and missing changes from the change log, all read at scrape time.
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { INTEGRITY_ALERT, measurePeers, type CatchupResult } from '@catchup/engine';
 import { QUEUE_NAMES, type FaultCount, type FaultKind, type QueueKey } from '@catchup/queue';
+import { sha256 } from './api-key.ts';
+import { authenticate, bearerToken, type FailedAuthLimit } from './auth.ts';
 import type { AppContext } from './context.ts';
+
+/** The actor of a scrape that presented METRICS_TOKEN. */
+export const METRICS_ACTOR = 'metrics token';
+
+/**
+ * The onRequest hooks of GET /metrics: with METRICS_TOKEN set, Authorization: Bearer <token> is required
+ * (401 otherwise); unset, /metrics is open, for a scraper on a network the operator trusts.
+ */
+export function metricsAccess(token: string | undefined, limit: FailedAuthLimit): ((request: FastifyRequest, reply: FastifyReply) => Promise<unknown>)[] {
+  if (!token) return [];
+  const expected = sha256(token);
+  return [
+    authenticate(limit, {
+      presented: bearerToken,
+      check: (presented) => timingSafeEqual(sha256(presented), expected),
+      actor: METRICS_ACTOR,
+      refuse: (reply) =>
+        reply.code(401).header('www-authenticate', 'Bearer').send({ statusCode: 401, error: 'Unauthorized', message: 'Missing or invalid metrics token' }),
+    }),
+  ];
+}
 
 export interface Metrics {
   registry: Registry;

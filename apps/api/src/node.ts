@@ -82,8 +82,9 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       reschedule: schedule.reschedule,
       detectionScheduler: schedule.state,
       checkApiKey: key.check,
+      // Bull Board's own password only (never the API key): without ADMIN_PASSWORD the board is off.
       checkAdmin: (user, password) =>
-        timingSafeEqual(sha256(user), sha256(config.adminUser)) && (adminDigest ? timingSafeEqual(sha256(password), adminDigest) : key.check(password)),
+        adminDigest !== undefined && timingSafeEqual(sha256(user), sha256(config.adminUser)) && timingSafeEqual(sha256(password), adminDigest),
       redisReady: async () => {
         if (redis.status === 'wait' || redis.status === 'end') await redis.connect().catch(() => {});
         return (await redis.ping()) === 'PONG';

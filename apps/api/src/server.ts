@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { requireApiKey } from './auth.ts';
+import { registerAuthentication, requireApiKey } from './auth.ts';
 import { registerBullBoard } from './bull-board.ts';
 import type { AppContext } from './context.ts';
 import { registerErrorHandling } from './errors.ts';
@@ -54,11 +54,12 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  await app.register(opsRoutes(ctx));
-  await registerBullBoard(app as unknown as FastifyInstance, ctx);
+  const failedAuth = await registerAuthentication(app as unknown as FastifyInstance, ctx.config);
+  await app.register(opsRoutes(ctx, failedAuth));
+  await registerBullBoard(app as unknown as FastifyInstance, ctx, failedAuth);
   await app.register(
     async (api) => {
-      api.addHook('onRequest', requireApiKey(ctx.checkApiKey));
+      api.addHook('onRequest', requireApiKey(ctx.checkApiKey, failedAuth));
       await api.register(peerRoutes(ctx));
       await api.register(catchupRoutes(ctx));
       await api.register(serverRoutes(ctx));

@@ -8,7 +8,8 @@ import { MAX_BATCH_SIZE } from '@catchup/config';
 import { PeerClient } from '@catchup/peer-client';
 import { useApiNodes } from './nodes.ts';
 
-const [node] = await useApiNodes(1, 'inject', { RUN_WORKERS: 'false' });
+// Its authentication tests send 14 wrong keys from one address: more than AUTH_FAILURE_LIMIT's default.
+const [node] = await useApiNodes(1, 'inject', { RUN_WORKERS: 'false', AUTH_FAILURE_LIMIT: '100' });
 const { app, apiKey } = node!;
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';

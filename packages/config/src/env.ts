@@ -29,9 +29,14 @@ export interface NodeConfig extends TlsConfig {
   workerConcurrency: number;
   /** How long a worker holds a job before others may take it back as stalled (renewed while it runs). */
   jobLockSeconds: number;
-  /** Bull Board credentials (HTTP basic auth); the password defaults to the node's API key. */
+  /** Bull Board credentials (HTTP basic auth); Bull Board is off while no password is set. */
   adminUser: string;
   adminPassword: string | undefined;
+  /** Bearer token GET /metrics requires; undefined leaves /metrics open. */
+  metricsToken: string | undefined;
+  /** Failed authentications an address may make in authFailureWindowSeconds; beyond, its requests get 429. */
+  authFailureLimit: number;
+  authFailureWindowSeconds: number;
   /** Largest file a peer may upload (413 beyond). */
   fileUploadLimitBytes: number;
   /** Extra exclusion globs for synced files, added to the defaults (SYNC_EXCLUDE, comma-separated). */
@@ -99,6 +104,9 @@ const processFields: Record<string, EnvField> = {
   JOB_LOCK_SECONDS: { expected: 'an integer from 2 to 3600', parse: parseInteger, schema: integerIn(2, 3600) },
   ADMIN_USER: { expected: 'a user name of 1-64 characters without ":"', parse: (v) => v, schema: z.string().regex(/^[^:]{1,64}$/) },
   ADMIN_PASSWORD: { expected: 'a password of at least 8 characters', secret: true, parse: (v) => v, schema: z.string().min(8) },
+  METRICS_TOKEN: { expected: 'a token of at least 16 characters', secret: true, parse: (v) => v, schema: z.string().min(16) },
+  AUTH_FAILURE_LIMIT: { expected: 'an integer from 1 to 100000', parse: parseInteger, schema: integerIn(1, 100_000) },
+  AUTH_FAILURE_WINDOW_SECONDS: { expected: 'an integer from 1 to 86400', parse: parseInteger, schema: integerIn(1, 86_400) },
   FILE_UPLOAD_LIMIT_BYTES: { expected: 'an integer of at least 1', parse: parseInteger, schema: z.number().int().min(1) },
   SYNC_EXCLUDE: {
     expected: 'comma-separated glob patterns',
@@ -164,6 +172,9 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     jobLockSeconds: read('JOB_LOCK_SECONDS', 30),
     adminUser: read('ADMIN_USER', 'admin'),
     adminPassword: read<string | undefined>('ADMIN_PASSWORD', undefined),
+    metricsToken: read<string | undefined>('METRICS_TOKEN', undefined),
+    authFailureLimit: read('AUTH_FAILURE_LIMIT', 10),
+    authFailureWindowSeconds: read('AUTH_FAILURE_WINDOW_SECONDS', 60),
     syncExclude: read<string[]>('SYNC_EXCLUDE', []),
     peerHosts: read<string[]>('PEER_HOSTS', []),
     fileUploadLimitBytes: read('FILE_UPLOAD_LIMIT_BYTES', 2 * 1024 ** 3),

@@ -96,6 +96,20 @@ describe('configuration from the environment', () => {
     ]);
   });
 
+  it('reads the authentication edges: failed-attempt limit, metrics token, Bull Board password (none set: open /metrics, Bull Board off)', () => {
+    expect(loadNodeConfig({})).toMatchObject({ authFailureLimit: 10, authFailureWindowSeconds: 60, metricsToken: undefined, adminPassword: undefined });
+    expect(loadNodeConfig({ AUTH_FAILURE_LIMIT: '5', AUTH_FAILURE_WINDOW_SECONDS: '900', METRICS_TOKEN: 't'.repeat(16) })).toMatchObject({
+      authFailureLimit: 5,
+      authFailureWindowSeconds: 900,
+      metricsToken: 't'.repeat(16),
+    });
+    expect(problemsOf({ AUTH_FAILURE_LIMIT: '0' }).message).toMatch(/AUTH_FAILURE_LIMIT: expected an integer from 1/);
+    expect(problemsOf({ AUTH_FAILURE_WINDOW_SECONDS: 'soon' }).message).toMatch(/AUTH_FAILURE_WINDOW_SECONDS: expected an integer/);
+    const short = problemsOf({ METRICS_TOKEN: 'short-token' });
+    expect(short.message).toMatch(/METRICS_TOKEN: expected a token of at least 16 characters/);
+    expect(short.message).not.toContain('short-token');
+  });
+
   it('reports every bad key at once', () => {
     const err = problemsOf({ PORT: 'x', CATCHUP_BATCH_SIZE: 'y' });
     expect(err.problems.map((p) => p.key).sort()).toEqual(['CATCHUP_BATCH_SIZE', 'PORT']);

@@ -4,10 +4,11 @@
 import { needsFullBaseline, pruneLog, readLogHorizon, type LogHorizon } from '@catchup/changelog';
 import { PRUNE_CHUNK_SIZE, type SyncServer } from '@catchup/db';
 import { pruneFileTombstones } from '@catchup/files';
+import { ADMIN_OPERATIONS, recordAdminAction, SCHEDULER_ACTOR } from './audit.ts';
 import type { EngineContext } from './context.ts';
 
 /** The sync_logs operation of a prune. */
-export const PRUNE_OPERATION = 'prune';
+export const PRUNE_OPERATION = ADMIN_OPERATIONS.prune;
 const DAY_MS = 86_400_000;
 
 /** What a prune removed, per kind, and the horizons it left (the API's answer, the prune job's result). */
@@ -75,9 +76,10 @@ export async function pruneSyncLogs(ctx: EngineContext, before: Date, chunkSize 
 
 /**
  * One retention prune of this node: the change log (standing versions kept), file tombstones and sync
- * logs older than max_catchup_days. Recorded as a sync_logs row (operation 'prune') when it ran.
+ * logs older than max_catchup_days. Recorded in the audit trail (operation 'prune', its report as the
+ * row's result) when it ran; `actor` is who asked for it (the scheduled prune job when none is given).
  */
-export async function pruneNode(ctx: EngineContext, now = new Date()): Promise<PruneReport> {
+export async function pruneNode(ctx: EngineContext, { actor = SCHEDULER_ACTOR, now = new Date() }: { actor?: string; now?: Date } = {}): Promise<PruneReport> {
   const settings = await ctx.settings();
   const before = retentionCutoff(now, settings.max_catchup_days);
   const startedAt = new Date();
@@ -97,17 +99,14 @@ export async function pruneNode(ctx: EngineContext, now = new Date()): Promise<P
   report.duration = (completedAt.getTime() - startedAt.getTime()) / 1000;
   if (log.ran) {
     const r = report.removed;
-    await ctx.db.syncLog.create({
-      data: {
-        operation: PRUNE_OPERATION,
-        status: 'completed',
-        startedAt,
-        completedAt,
-        details:
-          `Pruned ${r.change_log_entries} change-log entries (${r.change_log_deletes} superseded deletes), ${r.file_tombstones} file tombstones, ` +
-          `${r.sync_logs} sync logs older than ${report.before}; log pruned through position ${report.horizons.pruned_through}`,
-        result: report as object,
-      },
+    await recordAdminAction(ctx, {
+      operation: PRUNE_OPERATION,
+      actor,
+      startedAt,
+      details:
+        `Pruned ${r.change_log_entries} change-log entries (${r.change_log_deletes} superseded deletes), ${r.file_tombstones} file tombstones, ` +
+        `${r.sync_logs} sync logs older than ${report.before}; log pruned through position ${report.horizons.pruned_through}`,
+      facts: { ...report },
     });
   }
   return report;

@@ -2,7 +2,16 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { readLogHorizon } from '@catchup/changelog';
-import { catchupResultSchema, measurePeers, noFileChanges, peerRetention, presentHorizon, type CatchupResult } from '@catchup/engine';
+import {
+  ADMIN_OPERATIONS,
+  catchupResultSchema,
+  measurePeers,
+  noFileChanges,
+  peerRetention,
+  presentHorizon,
+  recordAdminAction,
+  type CatchupResult,
+} from '@catchup/engine';
 import type { DetectJobResult } from '@catchup/queue';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
@@ -134,6 +143,12 @@ export const catchupRoutes =
         }
         const deadline = Date.now() + ctx.config.scanWaitSeconds * 1000;
         const detect = await ctx.queues.add('detect', { trigger: 'scan', ...(serverIds ? { serverIds } : {}) }, { attempts: 1, delayMs: 0 });
+        await recordAdminAction(ctx.engine, {
+          operation: ADMIN_OPERATIONS.scanRequested,
+          actor: request.actor,
+          details: serverIds?.length ? `Scan requested for server(s) ${serverIds.join(', ')}` : 'Scan requested for every peer',
+          facts: { server_ids: serverIds ?? null, detect_job_id: detect.id ?? null },
+        });
         const pending = (refs: string[]) =>
           reply.code(202).send({
             message: 'Catch-up is still running; follow it at status_url',

@@ -1,7 +1,8 @@
-// Runtime settings: read, and change without a restart (validated; all or nothing).
+// Runtime settings: read, and change without a restart (validated; all or nothing; audited).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { settingDefinitions, settingKeys, updateRuntimeSettings } from '@catchup/config';
+import { ADMIN_OPERATIONS, fieldChanges, recordAdminAction } from '@catchup/engine';
 import type { AppContext } from '../context.ts';
 import { errorResponses } from '../schemas.ts';
 
@@ -35,7 +36,17 @@ export const configRoutes =
         },
       },
       async (request) => {
+        const before = await ctx.engine.settings();
         const settings = await updateRuntimeSettings(ctx.db, ctx.config.defaults, request.body as Record<string, unknown>);
+        const changes = fieldChanges(before, settings);
+        if (Object.keys(changes).length) {
+          await recordAdminAction(ctx.engine, {
+            operation: ADMIN_OPERATIONS.settingsChanged,
+            actor: request.actor,
+            details: `Settings changed: ${Object.keys(changes).join(', ')}`,
+            changes,
+          });
+        }
         await ctx.reschedule();
         return { settings, defaults: ctx.config.defaults };
       },

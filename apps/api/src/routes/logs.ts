@@ -1,5 +1,7 @@
+// The sync log: catch-up runs, alerts and the audit trail of admin actions, newest first.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { actorOf, LOG_KINDS, type LogKind } from '@catchup/engine';
 import type { AppContext } from '../context.ts';
 import { errorResponses, isoDate, nullableIso, rowIdText, toIso } from '../schemas.ts';
 
@@ -8,6 +10,7 @@ const logSchema = z.object({
   server_id: z.number().nullable(),
   server_name: z.string().nullable(),
   operation: z.string(),
+  actor: z.string().nullable().describe('who did it, for an admin action (the credential: node api key, bull board, scheduler…); null otherwise'),
   status: z.string(),
   started_at: isoDate,
   completed_at: nullableIso,
@@ -28,6 +31,10 @@ export const logRoutes =
           querystring: z.object({
             server_id: rowIdText.optional(),
             operation: z.string().max(100).optional(),
+            kind: z
+              .enum(Object.keys(LOG_KINDS) as [LogKind, ...LogKind[]])
+              .optional()
+              .describe('audit: the admin actions (peers, settings, synced tables, scans, prunes, Bull Board changes)'),
             status: z.string().max(50).optional(),
             page: z.coerce.number().int().min(1).default(1),
             page_size: z.coerce.number().int().min(1).max(200).default(20),
@@ -36,10 +43,10 @@ export const logRoutes =
         },
       },
       async (request) => {
-        const { server_id, operation, status, page, page_size } = request.query;
+        const { server_id, operation, kind, status, page, page_size } = request.query;
         const where = {
           ...(server_id ? { serverId: server_id } : {}),
-          ...(operation ? { operation } : {}),
+          AND: [operation ? { operation } : {}, kind ? { operation: { in: [...LOG_KINDS[kind]] } } : {}],
           ...(status ? { status } : {}),
         };
         const [total, logs] = await Promise.all([
@@ -58,6 +65,7 @@ export const logRoutes =
             server_id: log.serverId,
             server_name: log.server?.name ?? null,
             operation: log.operation,
+            actor: actorOf(log.result),
             status: log.status,
             started_at: log.startedAt.toISOString(),
             completed_at: toIso(log.completedAt),

@@ -35,6 +35,6 @@ export const maintenanceRoutes =
           response: { 200: pruneReportSchema, ...errorResponses },
         },
       },
-      async () => pruneNode(ctx.engine),
+      async (request) => pruneNode(ctx.engine, { actor: request.actor }),
     );
   };

@@ -1,13 +1,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { FailedAuthLimit } from '../auth.ts';
 import type { AppContext } from '../context.ts';
-import { createMetrics } from '../metrics.ts';
+import { createMetrics, metricsAccess } from '../metrics.ts';
 
 export const opsRoutes =
-  (ctx: AppContext): FastifyPluginAsyncZod =>
+  (ctx: AppContext, limit: FailedAuthLimit): FastifyPluginAsyncZod =>
   async (app) => {
     const metrics = createMetrics(ctx);
-    app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics (text exposition format)' } }, async (_request, reply) => {
+    app.get('/metrics', { onRequest: metricsAccess(ctx.config.metricsToken, limit), schema: { tags: ['ops'], summary: 'Prometheus metrics (text exposition format)' } }, async (_request, reply) => {
       await metrics.refresh();
       return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
     });

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { isPeerHostListed, peerHostProblem } from '@catchup/config';
 import { readLogHorizon } from '@catchup/changelog';
 import type { SyncServer } from '@catchup/db';
-import { peerRetention, type PeerRetention } from '@catchup/engine';
+import { ADMIN_OPERATIONS, fieldChanges, peerRetention, recordAdminAction, type PeerRetention } from '@catchup/engine';
 import { normalizeFingerprint } from '@catchup/peer-client';
 import type { AppContext } from '../context.ts';
 import { HttpError, notFound } from '../errors.ts';
@@ -129,6 +129,12 @@ function toData(body: Partial<Record<keyof typeof writable, unknown>>) {
   );
 }
 
+/** A peer's writable fields as the API names them: what the audit trail compares (api_key shows only as set or changed). */
+function auditedFields(s: SyncServer): Record<string, unknown> {
+  const column = (field: string) => field.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
+  return Object.fromEntries(Object.keys(writable).map((field) => [field, (s as unknown as Record<string, unknown>)[column(field)]]));
+}
+
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 'P2002';
 
 /** A pinned fingerprint over plain http would pin nothing: refused (400) rather than silently unused. */
@@ -177,6 +183,13 @@ export const serverRoutes =
         assertPinNeedsHttps(request.body.protocol, request.body.tls_fingerprint);
         try {
           const server = await ctx.db.syncServer.create({ data: toData(request.body) as Parameters<typeof ctx.db.syncServer.create>[0]['data'] });
+          await recordAdminAction(ctx.engine, {
+            operation: ADMIN_OPERATIONS.peerAdded,
+            actor: request.actor,
+            serverId: server.id,
+            details: `Peer ${server.name} (id ${server.id}) added at ${server.protocol}://${server.host}:${server.port}`,
+            changes: fieldChanges(null, auditedFields(server)),
+          });
           return reply.code(201).send(await presentOne(server));
         } catch (err) {
           if (isUniqueViolation(err))
@@ -206,7 +219,18 @@ export const serverRoutes =
           request.body.tls_fingerprint === undefined ? exists.tlsFingerprint : request.body.tls_fingerprint,
         );
         try {
-          return presentOne(await ctx.db.syncServer.update({ where: { id: request.params.id }, data: toData(request.body) }));
+          const server = await ctx.db.syncServer.update({ where: { id: request.params.id }, data: toData(request.body) });
+          const changes = fieldChanges(auditedFields(exists), auditedFields(server));
+          if (Object.keys(changes).length) {
+            await recordAdminAction(ctx.engine, {
+              operation: ADMIN_OPERATIONS.peerChanged,
+              actor: request.actor,
+              serverId: server.id,
+              details: `Peer ${server.name} (id ${server.id}) changed: ${Object.keys(changes).join(', ')}`,
+              changes,
+            });
+          }
+          return presentOne(server);
         } catch (err) {
           if (isUniqueViolation(err))
             return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: `name: a server named ${request.body.name} exists` });
@@ -219,8 +243,17 @@ export const serverRoutes =
       '/servers/:id',
       { schema: { tags, summary: 'Remove a peer', params: idParams, response: { 204: z.null(), ...errorResponses } } },
       async (request, reply) => {
+        const server = await ctx.db.syncServer.findUnique({ where: { id: request.params.id } });
         const deleted = await ctx.db.syncServer.deleteMany({ where: { id: request.params.id } });
-        if (deleted.count === 0) throw notFound(`Server ${request.params.id}`);
+        if (!server || deleted.count === 0) throw notFound(`Server ${request.params.id}`);
+        // The removal sets server_id to null in the peer's sync_logs rows: this row names the peer in details and result.
+        await recordAdminAction(ctx.engine, {
+          operation: ADMIN_OPERATIONS.peerRemoved,
+          actor: request.actor,
+          details: `Peer ${server.name} (id ${server.id}) removed; it was at ${server.protocol}://${server.host}:${server.port}`,
+          changes: fieldChanges(auditedFields(server), null),
+          facts: { server_id: server.id, server_name: server.name },
+        });
         return reply.code(204).send(null);
       },
     );

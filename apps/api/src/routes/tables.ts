@@ -77,7 +77,7 @@ export const tableRoutes =
       },
       async (request, reply) => {
         try {
-          const outcome = await addSyncedTable(ctx.engine, request.body.name);
+          const outcome = await addSyncedTable(ctx.engine, request.body.name, request.actor);
           return reply.code(outcome.added ? 201 : 200).send({ name: outcome.table, added: outcome.added, baseline_rows: outcome.baselineRows });
         } catch (err) {
           throw asHttpError(err);
@@ -97,7 +97,7 @@ export const tableRoutes =
       },
       async (request, reply) => {
         try {
-          await removeSyncedTable(ctx.engine, request.params.name);
+          await removeSyncedTable(ctx.engine, request.params.name, request.actor);
         } catch (err) {
           throw asHttpError(err);
         }
