@@ -13,7 +13,8 @@ commands:
                                            (a pinned fingerprint implies https)
   servers pin ID FINGERPRINT|none          pin the peer's TLS certificate (its ping's tls_fingerprint), or unpin
   servers remove ID
-  logs [--limit N]                         recent sync log entries
+  logs [--limit N] [--kind audit] [--operation OP]
+                                           recent sync log entries (--kind audit: the admin actions, with who did them)
   prune                                    drop log entries, file tombstones and sync logs older than max_catchup_days
   tables list                              application tables: synced or not, rows, log entries
   tables add NAME                          put a table under sync (its existing rows are logged)
@@ -43,6 +44,8 @@ const parseCliArgs = (argv: string[]) =>
       'tls-fingerprint': { type: 'string' },
       server: { type: 'string' },
       limit: { type: 'string' },
+      kind: { type: 'string' },
+      operation: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -240,15 +243,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     if (command === 'logs') {
-      const { body } = await call(`/api/sync/logs?page_size=${Number(values.limit ?? 20)}`);
+      const query = new URLSearchParams({ page_size: String(Number(values.limit ?? 20)) });
+      if (values.kind) query.set('kind', values.kind);
+      if (values.operation) query.set('operation', values.operation);
+      const { body } = await call(`/api/sync/logs?${query}`);
       const logs = body.logs as Record<string, unknown>[];
       io.out(
         logs.length
           ? formatTable(
-              ['id', 'started', 'server', 'operation', 'status', 'details'],
-              logs.map((l) => [l.id, l.started_at, l.server_name, l.operation, l.status, l.details]),
+              ['id', 'started', 'server', 'operation', 'status', 'details', 'by'],
+              logs.map((l) => [l.id, l.started_at, l.server_name, l.operation, l.status, l.details, l.actor]),
             )
-          : 'the sync log is empty',
+          : 'no sync log entries',
       );
       return 0;
     }

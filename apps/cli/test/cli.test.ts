@@ -52,6 +52,20 @@ describe('npm run catchup', () => {
     );
   });
 
+  it('lists the audit trail with who did each action; a bad kind is refused naming it', async () => {
+    const audit = await cli('logs', '--kind', 'audit');
+    expect(audit.code).toBe(0);
+    expect(audit.out).toMatch(/^id\s+started\s+server\s+operation\s+status\s+details\s+by$/m);
+    expect(audit.out).toMatch(/peer added\s+completed\s+Peer cli-b \(id \d+\) added at http:\/\/127\.0\.0\.1:\d+\s+node api key$/m);
+    expect(audit.out).toMatch(/prune\s+completed\s+Pruned .*\s+node api key$/m);
+    expect(audit.out).not.toMatch(/catch-up sync/);
+    expect(audit.out).not.toContain(b!.apiKey);
+    expect((await cli('logs', '--operation', 'scan requested')).out).toMatch(/scan requested\s+completed\s+Scan requested for every peer\s+node api key$/m);
+    const bad = await cli('logs', '--kind', 'everything');
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/kind/);
+  });
+
   it("pins a peer's TLS certificate fingerprint on add and with servers pin, and unpins it", async () => {
     const fingerprint = 'ab'.repeat(32);
     const written = Array(32).fill('AB').join(':');
