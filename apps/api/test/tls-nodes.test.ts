@@ -164,6 +164,7 @@ describe('TLS between nodes', () => {
     const result = await scan(idC);
     expect(result.errors).toEqual([]);
     expect(await hasRow(c, 'for c once pinned')).toBe(true);
+    expect(await readFile(path.join(c.dataDir, 'uploads', 'robot.jpg'), 'utf8')).toBe('photo over tls');
     // The pinned peer's ping, through a pinned client, shows the same fingerprint.
     const ping = await new PeerClient(
       { protocol: 'https', host: '127.0.0.1', port: c.port, apiKey: c.key, tlsFingerprint: shown },
