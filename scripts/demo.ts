@@ -47,6 +47,7 @@ const nodes: Record<Name, DemoNode> = Object.fromEntries(
 ) as Record<Name, DemoNode>;
 
 const say = (text: string) => console.log(`\n\x1b[1m== ${text}\x1b[0m`);
+const DEMO_BOARD_PASSWORD = 'demo-board-password';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function start(node: DemoNode): Promise<void> {
@@ -59,6 +60,8 @@ function start(node: DemoNode): Promise<void> {
       HOST: '127.0.0.1',
       NODE_NAME: node.name,
       SYNC_API_KEY: node.key,
+      // Bull Board takes its own password, never the API key (it is off without one).
+      ADMIN_PASSWORD: DEMO_BOARD_PASSWORD,
       DATA_DIR: node.dataDir,
       QUEUE_PREFIX: `catchup-demo:${node.name}`,
       CATCHUP_CHECK_INTERVAL: '2',
@@ -263,7 +266,7 @@ async function main() {
   }
   const name = (await sql(c, 'SELECT name FROM teams WHERE id = $1', [teams[0]!.id]))[0]!.name;
   console.log(`\n  The row edited on both sides reads "${name}" on every node.`);
-  console.log(`  Bull Board: ${a.url}/admin/queues (user admin, password ${a.key})`);
+  console.log(`  Bull Board: ${a.url}/admin/queues (user admin, password ${DEMO_BOARD_PASSWORD})`);
   console.log(`  API docs:   ${a.url}/docs`);
   if (exitAtEnd) return;
   console.log('\nThe nodes keep running; Ctrl-C to stop them.');
