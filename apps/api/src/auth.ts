@@ -41,7 +41,10 @@ export interface FailedAuthLimit {
  * many requests it makes). An address with `limit` failures in the window is refused with 429 before any
  * credential it presents is checked, so that a guesser learns nothing more until the window ends.
  */
-export async function registerAuthentication(app: FastifyInstance, limits: { authFailureLimit: number; authFailureWindowSeconds: number }): Promise<FailedAuthLimit> {
+export async function registerAuthentication(
+  app: FastifyInstance,
+  limits: { authFailureLimit: number; authFailureWindowSeconds: number },
+): Promise<FailedAuthLimit> {
   app.decorateRequest('actor', '');
   await app.register(rateLimit, { global: false });
   const failures = app.createRateLimit({ max: limits.authFailureLimit, timeWindow: limits.authFailureWindowSeconds * 1000 });
@@ -52,7 +55,11 @@ export async function registerAuthentication(app: FastifyInstance, limits: { aut
       await reply
         .code(429)
         .header('retry-after', String(standing.ttlInSeconds))
-        .send({ statusCode: 429, error: 'Too Many Requests', message: `Too many failed authentications from this address; retry in ${standing.ttlInSeconds} s` });
+        .send({
+          statusCode: 429,
+          error: 'Too Many Requests',
+          message: `Too many failed authentications from this address; retry in ${standing.ttlInSeconds} s`,
+        });
       return true;
     },
     async countFailure(request) {

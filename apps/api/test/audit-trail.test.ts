@@ -97,12 +97,20 @@ describe('audit trail', () => {
       await expectStatus(a!.call('/api/sync/tables', { method: 'POST', json: { name: 'audit_notes' } }), 201);
     });
     expect(added).toHaveLength(1);
-    expect(added[0]).toMatchObject({ operation: ADMIN_OPERATIONS.tableAdded, actor: 'node api key', result: { table: 'audit_notes', changes: { synced: { before: false, after: true } } } });
+    expect(added[0]).toMatchObject({
+      operation: ADMIN_OPERATIONS.tableAdded,
+      actor: 'node api key',
+      result: { table: 'audit_notes', changes: { synced: { before: false, after: true } } },
+    });
     const removed = await rowsAddedBy(async () => {
       await expectStatus(a!.call('/api/sync/tables/audit_notes', { method: 'DELETE' }), 204);
     });
     expect(removed).toHaveLength(1);
-    expect(removed[0]).toMatchObject({ operation: ADMIN_OPERATIONS.tableRemoved, actor: 'node api key', result: { changes: { synced: { before: true, after: false } } } });
+    expect(removed[0]).toMatchObject({
+      operation: ADMIN_OPERATIONS.tableRemoved,
+      actor: 'node api key',
+      result: { changes: { synced: { before: true, after: false } } },
+    });
   });
 
   it('records a manual scan and a prune with who asked; a scheduled prune is the scheduler', async () => {
@@ -127,7 +135,10 @@ describe('audit trail', () => {
   it('leaves no row for a refused action (400, 404, 409)', async () => {
     await expectStatus(a!.call('/api/sync/servers', { method: 'POST', json: { name: 'kept', host: '127.0.0.10', port: 5003, api_key: OUTBOUND_KEY } }), 201);
     const rows = await rowsAddedBy(async () => {
-      await expectStatus(a!.call('/api/sync/servers', { method: 'POST', json: { name: 'bad port', host: '127.0.0.11', port: 70000, api_key: OUTBOUND_KEY } }), 400);
+      await expectStatus(
+        a!.call('/api/sync/servers', { method: 'POST', json: { name: 'bad port', host: '127.0.0.11', port: 70000, api_key: OUTBOUND_KEY } }),
+        400,
+      );
       await expectStatus(a!.call('/api/sync/servers', { method: 'POST', json: { name: 'kept', host: '127.0.0.12', port: 5004 } }), 409);
       await expectStatus(a!.call('/api/sync/servers/999999', { method: 'PUT', json: { port: 5005 } }), 404);
       await expectStatus(a!.call('/api/sync/servers/999999', { method: 'DELETE' }), 404);

@@ -77,7 +77,12 @@ describe("Bull Board's credentials", () => {
     await fetch(`${guarded!.url}/admin/queues/api/queues/${queue}/resume`, { method: 'PUT', headers: basic('operator', 'board-password-123') });
     // The row is written once the answer is sent.
     await expect
-      .poll(async () => (await guarded!.ctx.db.syncLog.findMany({ where: { operation: 'queue changed' }, orderBy: { id: 'asc' } })).map((r) => [r.details, (r.result as { actor: string }).actor]))
+      .poll(async () =>
+        (await guarded!.ctx.db.syncLog.findMany({ where: { operation: 'queue changed' }, orderBy: { id: 'asc' } })).map((r) => [
+          r.details,
+          (r.result as { actor: string }).actor,
+        ]),
+      )
       .toEqual([
         [`PUT /api/queues/${queue}/pause from Bull Board`, 'bull board'],
         [`PUT /api/queues/${queue}/resume from Bull Board`, 'bull board'],

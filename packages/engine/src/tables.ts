@@ -7,7 +7,14 @@ import type { EngineContext } from './context.ts';
 export const TABLE_ADDED = ADMIN_OPERATIONS.tableAdded;
 export const TABLE_REMOVED = ADMIN_OPERATIONS.tableRemoved;
 
-async function record(ctx: EngineContext, operation: typeof TABLE_ADDED | typeof TABLE_REMOVED, table: string, actor: string, details: string, startedAt: Date) {
+async function record(
+  ctx: EngineContext,
+  operation: typeof TABLE_ADDED | typeof TABLE_REMOVED,
+  table: string,
+  actor: string,
+  details: string,
+  startedAt: Date,
+) {
   const synced = operation === TABLE_ADDED;
   await recordAdminAction(ctx, { operation, actor, details, startedAt, changes: { synced: { before: !synced, after: synced } }, facts: { table } });
 }
@@ -20,7 +27,8 @@ async function record(ctx: EngineContext, operation: typeof TABLE_ADDED | typeof
 export async function addSyncedTable(ctx: EngineContext, table: string, actor: string): Promise<EnableOutcome> {
   const startedAt = new Date();
   const outcome = await enableTableSync(ctx.pool, table);
-  if (outcome.added) await record(ctx, TABLE_ADDED, table, actor, `${table} put under sync; ${outcome.baselineRows} existing row(s) logged as its baseline`, startedAt);
+  if (outcome.added)
+    await record(ctx, TABLE_ADDED, table, actor, `${table} put under sync; ${outcome.baselineRows} existing row(s) logged as its baseline`, startedAt);
   return outcome;
 }
 
@@ -40,7 +48,14 @@ export async function resumeTableBaselines(ctx: EngineContext): Promise<Baseline
   const startedAt = new Date();
   const finished = await resumeBaselines(ctx.pool);
   for (const { table, rowsLogged } of finished) {
-    await record(ctx, TABLE_ADDED, table, NODE_ACTOR, `${table} put under sync; its interrupted baseline was finished, ${rowsLogged} existing row(s) logged in all`, startedAt);
+    await record(
+      ctx,
+      TABLE_ADDED,
+      table,
+      NODE_ACTOR,
+      `${table} put under sync; its interrupted baseline was finished, ${rowsLogged} existing row(s) logged in all`,
+      startedAt,
+    );
   }
   return finished;
 }

@@ -32,7 +32,8 @@ describe('fieldChanges', () => {
 
 describe('isSecretField', () => {
   it('knows keys, passwords, tokens and secrets by name, and nothing else', () => {
-    for (const name of ['api_key', 'key', 'admin_password', 'metrics_token', 'client_secret', 'API_KEY', 'api_keys']) expect(isSecretField(name), name).toBe(true);
+    for (const name of ['api_key', 'key', 'admin_password', 'metrics_token', 'client_secret', 'API_KEY', 'api_keys'])
+      expect(isSecretField(name), name).toBe(true);
     for (const name of ['name', 'host', 'tls_fingerprint', 'keyboard', 'sync_uploads', 'token_count']) expect(isSecretField(name), name).toBe(false);
   });
 });

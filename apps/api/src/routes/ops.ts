@@ -8,10 +8,14 @@ export const opsRoutes =
   (ctx: AppContext, limit: FailedAuthLimit): FastifyPluginAsyncZod =>
   async (app) => {
     const metrics = createMetrics(ctx);
-    app.get('/metrics', { onRequest: metricsAccess(ctx.config.metricsToken, limit), schema: { tags: ['ops'], summary: 'Prometheus metrics (text exposition format)' } }, async (_request, reply) => {
-      await metrics.refresh();
-      return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
-    });
+    app.get(
+      '/metrics',
+      { onRequest: metricsAccess(ctx.config.metricsToken, limit), schema: { tags: ['ops'], summary: 'Prometheus metrics (text exposition format)' } },
+      async (_request, reply) => {
+        await metrics.refresh();
+        return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
+      },
+    );
 
     app.get(
       '/health',
