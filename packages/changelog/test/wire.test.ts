@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { changeSchema, scanChangesDocument, type ChangesDocument } from '@catchup/changelog';
+import { brokenChanges } from './broken-changes.ts';
 
 const uuidArb = fc.uuid().chain((id) => fc.constantFrom(id, id.toUpperCase()));
 const rowExtras = fc.dictionary(
@@ -32,49 +33,7 @@ const validChange = fc
     change_data: c.operation === 'delete' ? null : { ...extras, id: idCase ? c.record_id.toUpperCase() : c.record_id.toLowerCase() },
   }));
 
-/** Something wrong (or merely unusual) in one field. */
-const oddValue = fc.constantFrom<unknown>(
-  undefined,
-  null,
-  '',
-  'x'.repeat(101),
-  'not-a-uuid',
-  '12a',
-  '-1',
-  '12345678901234567890',
-  'Insert',
-  'upsert',
-  '2026-11-26 10:00',
-  '2026-11-26T10:00:00',
-  42,
-  1.5,
-  true,
-  [],
-  {},
-  { id: 'other' },
-  ['a'],
-);
-const fields = [
-  'sequence',
-  'table_name',
-  'record_id',
-  'operation',
-  'change_data',
-  'old_data',
-  'timestamp',
-  'origin_node_id',
-  'origin_sequence',
-  'hlc',
-  'extra',
-  '__proto__',
-];
-
-const brokenChange = fc.tuple(validChange, fc.constantFrom(...fields), oddValue).map(([change, field, value]) => {
-  const broken: Record<string, unknown> = { ...change };
-  if (value === undefined) delete broken[field];
-  else Object.defineProperty(broken, field, { value, enumerable: true, writable: true, configurable: true });
-  return broken;
-});
+const brokenChange = brokenChanges(validChange);
 
 /** JSON text of a value, in one of several spellings JSON allows (spacing, escapes). */
 const spelled = (value: unknown) =>
