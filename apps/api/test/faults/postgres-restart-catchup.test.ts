@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { migrateDeploy } from '@catchup/db/migrations';
 import { usePrivatePostgres, useTestDatabases } from '@catchup/testing';
-import { LONG, Writer, bulkRows, expectConvergence, faultNode, register, rowCount, scan, seededRandom, sleep, until } from './scenario.ts';
+import { LONG, catchupUnderWrites, expectConvergence, faultNode, rowCount, seededRandom, sleep, until } from './scenario.ts';
 
 const ROWS = LONG ? 60_000 : 20_000;
 const cluster = await usePrivatePostgres('fpg');
@@ -20,12 +20,7 @@ describe("the receiver's PostgreSQL restarted immediate mid catch-up", () => {
     async () => {
       const random = seededRandom('postgres restart mid catch-up');
       await Promise.all([a.start(), b.start()]);
-      await register(a, b);
-      await register(b, a);
-      await bulkRows(a, ROWS, 'bulk-a');
-      const writers = [new Writer('writer-a', a, random.next), new Writer('writer-b', b, random.next)];
-      for (const w of writers) w.start();
-      await Promise.all([scan(a), scan(b)]);
+      const writers = await catchupUnderWrites(a, b, random.next, { a: ROWS, b: 0 });
 
       await until('B to be applying batches', async () => (await rowCount(b, `scouter = 'bulk-a'`)) > 0, 30_000, 20);
       const restarts = LONG ? 4 : 2;

@@ -5,7 +5,7 @@
 // with the same tables and every acknowledged write on both.
 import { describe, expect, it } from 'vitest';
 import { usePrivateRedis, useTestDatabases } from '@catchup/testing';
-import { LONG, Writer, bulkRows, expectConvergence, faultNode, register, rowCount, scan, seededRandom, sleep, until } from './scenario.ts';
+import { LONG, catchupUnderWrites, expectConvergence, faultNode, rowCount, seededRandom, sleep, until } from './scenario.ts';
 
 const ROWS = LONG ? 50_000 : 10_000; // per side
 const redis = await usePrivateRedis();
@@ -19,13 +19,7 @@ describe('Redis killed and restarted empty mid catch-up', () => {
     async () => {
       const random = seededRandom('redis emptied mid catch-up');
       await Promise.all([a.start(), b.start()]);
-      await register(a, b);
-      await register(b, a);
-      await bulkRows(a, ROWS, 'bulk-a');
-      await bulkRows(b, ROWS, 'bulk-b');
-      const writers = [new Writer('writer-a', a, random.next), new Writer('writer-b', b, random.next)];
-      for (const w of writers) w.start();
-      await Promise.all([scan(a), scan(b)]);
+      const writers = await catchupUnderWrites(a, b, random.next, { a: ROWS, b: ROWS });
 
       // Mid catch-up in both directions: each side has some of the other's rows, not all.
       await until(

@@ -85,6 +85,21 @@ export async function bulkRows(node: FaultNode, count: number, label: string): P
 }
 
 /**
+ * Where a catch-up fault scenario puts its fault: `a` and `b` each other's peers, `rows.a` and `rows.b`
+ * bulk rows on them (scouters bulk-a, bulk-b), a writer on each, and a catch-up asked for on both.
+ */
+export async function catchupUnderWrites(a: FaultNode, b: FaultNode, random: () => number, rows: { a: number; b: number }): Promise<Writer[]> {
+  await register(a, b);
+  await register(b, a);
+  await bulkRows(a, rows.a, 'bulk-a');
+  if (rows.b > 0) await bulkRows(b, rows.b, 'bulk-b');
+  const writers = [new Writer('writer-a', a, random), new Writer('writer-b', b, random)];
+  for (const w of writers) w.start();
+  await Promise.all([scan(a), scan(b)]);
+  return writers;
+}
+
+/**
  * The application writing to a node's database while the scenario runs: inserts a few rows at a time and
  * updates rows it wrote before. Every write whose commit was acknowledged is remembered with the value it
  * left; a write whose outcome is unknown (the connection broke before the answer) leaves either value

@@ -5,7 +5,7 @@
 // every change applied once.
 import { describe, expect, it } from 'vitest';
 import { useTestDatabases } from '@catchup/testing';
-import { LONG, Writer, bulkRows, expectConvergence, faultNode, register, rowCount, scan, seededRandom, sleep, until } from './scenario.ts';
+import { LONG, catchupUnderWrites, expectConvergence, faultNode, rowCount, seededRandom, sleep, until } from './scenario.ts';
 
 const ROWS = LONG ? 40_000 : 15_000;
 const [dbA, dbB] = await useTestDatabases(2, 'fkill');
@@ -18,13 +18,7 @@ describe('SIGKILL at random points of a catch-up', () => {
     async () => {
       const random = seededRandom('sigkill mid catch-up');
       await Promise.all([a.start(), b.start()]);
-      await register(a, b);
-      await register(b, a);
-      await bulkRows(a, ROWS, 'bulk-a');
-      await bulkRows(b, Math.floor(ROWS / 3), 'bulk-b');
-      const writers = [new Writer('writer-a', a, random.next), new Writer('writer-b', b, random.next)];
-      for (const w of writers) w.start();
-      await Promise.all([scan(a), scan(b)]);
+      const writers = await catchupUnderWrites(a, b, random.next, { a: ROWS, b: Math.floor(ROWS / 3) });
       await until('the catch-up to be under way', async () => (await rowCount(b, `scouter = 'bulk-a'`)) > 0, 30_000, 20);
 
       const kills = LONG ? 6 : random.between(2, 3);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { useTestDatabases } from '@catchup/testing';
 import { workerProcess } from './node-process.ts';
-import { LONG, Writer, bulkRows, expectConvergence, faultNode, register, rowCount, scan, seededRandom, sleep, until } from './scenario.ts';
+import { LONG, catchupUnderWrites, expectConvergence, faultNode, rowCount, seededRandom, sleep, until } from './scenario.ts';
 
 const ROWS = LONG ? 40_000 : 15_000;
 const [dbA, dbB] = await useTestDatabases(2, 'fsplit');
@@ -20,13 +20,7 @@ describe('SIGKILL of API and worker processes at random points of a catch-up', (
     async () => {
       const random = seededRandom('sigkill of split processes');
       await Promise.all([a.start(), b.start(), ...workersA.map((w) => w.start())]);
-      await register(a, b);
-      await register(b, a);
-      await bulkRows(a, ROWS, 'bulk-a');
-      await bulkRows(b, Math.floor(ROWS / 3), 'bulk-b');
-      const writers = [new Writer('writer-a', a, random.next), new Writer('writer-b', b, random.next)];
-      for (const w of writers) w.start();
-      await Promise.all([scan(a), scan(b)]);
+      const writers = await catchupUnderWrites(a, b, random.next, { a: ROWS, b: Math.floor(ROWS / 3) });
       await until(
         'the catch-up to be under way',
         async () => (await rowCount(b, `scouter = 'bulk-a'`)) + (await rowCount(a, `scouter = 'bulk-b'`)) > 0,
