@@ -14,10 +14,9 @@ async function loadBaseline(pool: Pool, rows: Record<string, unknown>[]): Promis
     await client.query('BEGIN');
     await client.query(`SET LOCAL catchup.applying = 'on'`); // the baseline is not a change
     for (let i = 0; i < rows.length; i += 10_000) {
-      await client.query(
-        `INSERT INTO scouting_data SELECT * FROM jsonb_populate_recordset(NULL::scouting_data, $1::jsonb)`,
-        [JSON.stringify(rows.slice(i, i + 10_000))],
-      );
+      await client.query(`INSERT INTO scouting_data SELECT * FROM jsonb_populate_recordset(NULL::scouting_data, $1::jsonb)`, [
+        JSON.stringify(rows.slice(i, i + 10_000)),
+      ]);
     }
     await client.query('COMMIT');
   } finally {

@@ -44,7 +44,9 @@ export async function benchBaseline(): Promise<void> {
   const rows = Number(process.env.BENCH_BASELINE_ROWS ?? 1_000_000);
   const [dbA, dbB] = [`${PREFIX}a`, `${PREFIX}b`];
   console.log(`\n## Retention: prune of ${rows.toLocaleString('en')} entries, then a full baseline of ${rows.toLocaleString('en')} rows`);
-  console.log(`A's table: ${rows.toLocaleString('en')} rows written then each updated once, so its log holds ${(2 * rows).toLocaleString('en')} entries, half superseded (BENCH_BASELINE_ROWS sets the size).`);
+  console.log(
+    `A's table: ${rows.toLocaleString('en')} rows written then each updated once, so its log holds ${(2 * rows).toLocaleString('en')} entries, half superseded (BENCH_BASELINE_ROWS sets the size).`,
+  );
   await dropBenchDatabases(PREFIX);
   try {
     await freshMigratedDatabase(dbA);
@@ -97,7 +99,9 @@ export async function benchBaseline(): Promise<void> {
       });
       // Where the time went: with every core busy, CPU saved anywhere shortens the baseline.
       const cpu = cpuNow().map((after, i) => (after - cpuBefore[i]!).toFixed(2));
-      console.log(`CPU seconds during the full baseline: API A ${cpu[0]}, worker A ${cpu[1]}, API B ${cpu[2]}, worker B ${cpu[3]}, PostgreSQL ${cpu[4]} (the whole instance, others' work included)`);
+      console.log(
+        `CPU seconds during the full baseline: API A ${cpu[0]}, worker A ${cpu[1]}, API B ${cpu[2]}, worker B ${cpu[3]}, PostgreSQL ${cpu[4]} (the whole instance, others' work included)`,
+      );
       if (result!.mode !== 'full baseline' || result!.full_baseline?.rows_sent !== rows) {
         throw new Error(`not a full baseline of ${rows} rows: ${JSON.stringify(result).slice(0, 500)}`);
       }

@@ -19,7 +19,13 @@ import { formatRate, printTable, timed } from './report.ts';
 export function postScan<T>(node: Pick<NodeProcess, 'port' | 'key'>): Promise<{ status: number; body: T }> {
   return new Promise((resolve, reject) => {
     const request = http.request(
-      { host: '127.0.0.1', port: node.port, path: '/api/sync/catchup/scan', method: 'POST', headers: { 'x-api-key': node.key, 'content-type': 'application/json' } },
+      {
+        host: '127.0.0.1',
+        port: node.port,
+        path: '/api/sync/catchup/scan',
+        method: 'POST',
+        headers: { 'x-api-key': node.key, 'content-type': 'application/json' },
+      },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -144,10 +150,12 @@ async function waitForWorker(prefix: string, worker: ChildProcess, what: string)
 
 export async function stop(node: NodeProcess): Promise<void> {
   await Promise.all(
-    [node.child, node.worker].filter((c): c is ChildProcess => c !== undefined).map((child) => {
-      child.kill('SIGTERM');
-      return new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
-    }),
+    [node.child, node.worker]
+      .filter((c): c is ChildProcess => c !== undefined)
+      .map((child) => {
+        child.kill('SIGTERM');
+        return new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+      }),
   );
 }
 
@@ -222,7 +230,9 @@ export async function ourCatchup(size: number): Promise<CatchupFigures> {
     });
     const cpuAfter = cpuNow(); // before the checks below, which cost PostgreSQL a second or two
     const [[da], [db]] = await Promise.all([sql<{ n: string; h: string }>(dbA, DIGEST), sql<{ n: string; h: string }>(dbB, DIGEST)]);
-    const [[cursor]] = await Promise.all([sql<{ ok: boolean }>(dbA, `SELECT sent_cursor = (SELECT max(sequence) FROM database_changes) AS ok FROM sync_servers`)]);
+    const [[cursor]] = await Promise.all([
+      sql<{ ok: boolean }>(dbA, `SELECT sent_cursor = (SELECT max(sequence) FROM database_changes) AS ok FROM sync_servers`),
+    ]);
     if (da!.h !== db!.h || !cursor!.ok) throw new Error(`not converged: A ${da!.n}/${da!.h}, B ${db!.n}/${db!.h}, cursor at end: ${cursor!.ok}`);
     return {
       seconds,
@@ -244,15 +254,19 @@ function printCpu(f: CatchupFigures): void {
   const c = f.cpu;
   const cells = [c.apiA, c.workerA, c.apiB, c.workerB, c.postgres].map((s) => s.toFixed(2));
   const total = c.apiA + c.workerA + c.apiB + c.workerB + c.postgres;
-  console.log(`CPU seconds during the catch-up: API A ${cells[0]}, worker A ${cells[1]}, API B ${cells[2]}, worker B ${cells[3]}, ` +
-    `PostgreSQL ${cells[4]} (both databases); ${total.toFixed(2)} in all over ${f.seconds.toFixed(2)} s`);
+  console.log(
+    `CPU seconds during the catch-up: API A ${cells[0]}, worker A ${cells[1]}, API B ${cells[2]}, worker B ${cells[3]}, ` +
+      `PostgreSQL ${cells[4]} (both databases); ${total.toFixed(2)} in all over ${f.seconds.toFixed(2)} s`,
+  );
 }
 
 export async function benchCatchup(): Promise<void> {
   const size = Number(process.env.BENCH_CHANGES ?? 100_000);
   const large = Number(process.env.BENCH_LARGE_CHANGES ?? 1_000_000);
-  console.log(`\n## Catch-up of ${size.toLocaleString('en')} changes made on A while B was offline (batch ${BATCH}, ${size.toLocaleString('en')}-row baseline)`);
-  console.log('Each node runs as two processes, its API (RUN_WORKERS=false) and a worker process; timed from the scan, once both of B\'s are up.');
+  console.log(
+    `\n## Catch-up of ${size.toLocaleString('en')} changes made on A while B was offline (batch ${BATCH}, ${size.toLocaleString('en')}-row baseline)`,
+  );
+  console.log("Each node runs as two processes, its API (RUN_WORKERS=false) and a worker process; timed from the scan, once both of B's are up.");
   const ours = await ourCatchup(size);
   const rows: string[][] = [['catch-up', ours.seconds.toFixed(2), ...rssCells(ours)]];
   const headers = ['path', 'seconds', ...rssColumns];
@@ -279,8 +293,10 @@ export async function benchCatchup(): Promise<void> {
     console.log(`\n## Catch-up of ${large.toLocaleString('en')} changes (I9: memory flat in the backlog size)`);
     const big = await ourCatchup(large);
     printTable(headers, [['catch-up', big.seconds.toFixed(2), ...rssCells(big)]]);
-    console.log(`${formatRate(large / big.seconds)} changes/s; peak RSS ${size.toLocaleString('en')} → ${large.toLocaleString('en')} changes: ` +
-      `API B ${ours.rss.apiB} → ${big.rss.apiB} MB, worker A ${ours.rss.workerA} → ${big.rss.workerA} MB (BENCH_LARGE_CHANGES=0 skips this run)`);
+    console.log(
+      `${formatRate(large / big.seconds)} changes/s; peak RSS ${size.toLocaleString('en')} → ${large.toLocaleString('en')} changes: ` +
+        `API B ${ours.rss.apiB} → ${big.rss.apiB} MB, worker A ${ours.rss.workerA} → ${big.rss.workerA} MB (BENCH_LARGE_CHANGES=0 skips this run)`,
+    );
   }
   console.log('I9 target: peak RSS under 200 MB per process');
 }

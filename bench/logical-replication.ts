@@ -30,7 +30,16 @@ export interface LogicalResult {
  * throwaway cluster runs with the same, so that both sides of a ratio write under the same memory and
  * checkpoint budget.
  */
-const MIRRORED_SETTINGS = ['shared_buffers', 'max_wal_size', 'min_wal_size', 'checkpoint_timeout', 'work_mem', 'maintenance_work_mem', 'effective_cache_size', 'wal_buffers'];
+const MIRRORED_SETTINGS = [
+  'shared_buffers',
+  'max_wal_size',
+  'min_wal_size',
+  'checkpoint_timeout',
+  'work_mem',
+  'maintenance_work_mem',
+  'effective_cache_size',
+  'wal_buffers',
+];
 
 async function sharedServerSettings(): Promise<string[]> {
   const client = new pg.Client({ connectionString: benchUrl('postgres') });
@@ -54,10 +63,19 @@ async function withLogicalCluster<T>(work: (pub: pg.Client, sub: pg.Client, sett
   try {
     asPostgres(`${BIN}/initdb`, ['-A', 'trust', '-U', 'postgres', '-D', data]);
     const start = () =>
-      asPostgres(`${BIN}/pg_ctl`, ['-D', data, '-l', path.join(dir, 'log'), '-w', '-o', `-p ${PORT} -c wal_level=logical -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} ${settings.map((setting) => `-c ${setting}`).join(' ')}`, 'start']);
+      asPostgres(`${BIN}/pg_ctl`, [
+        '-D',
+        data,
+        '-l',
+        path.join(dir, 'log'),
+        '-w',
+        '-o',
+        `-p ${PORT} -c wal_level=logical -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} ${settings.map((setting) => `-c ${setting}`).join(' ')}`,
+        'start',
+      ]);
     try {
       start();
-    } catch (err) {
+    } catch {
       // The previous run's cluster, stopped a moment ago, can still hold the port: say so, wait, retry once.
       console.error(`logical replication cluster did not start (${readFileSync(path.join(dir, 'log'), 'utf8').trim().split('\n').pop()}); retrying in 3 s`);
       await new Promise((r) => setTimeout(r, 3000));

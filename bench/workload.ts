@@ -46,7 +46,10 @@ function scoutingRow(id: string, n: number): Record<string, unknown> {
 export function makeWorkload(size = 100_000, seed = 42): Workload {
   const random = rng(seed);
   const baseline = Array.from({ length: size }, (_, n) => scoutingRow(randomUUID(), n));
-  const targets = shuffle(baseline.map((r) => r.id as string), random);
+  const targets = shuffle(
+    baseline.map((r) => r.id as string),
+    random,
+  );
   const inserts = Math.round(size * 0.6);
   const updates = Math.round(size * 0.3);
   const deletes = size - inserts - updates;

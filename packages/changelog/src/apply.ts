@@ -42,7 +42,11 @@ function checkTables(changes: IncomingChange[], tables: Map<string, TableInfo>):
   changes.forEach((c, index) => {
     const table = tables.get(c.table_name);
     const where = { index, change: changeIdentity(c) };
-    if (!table) throw new BatchRejectedError(`table_name: unknown or unsynced table ${JSON.stringify(c.table_name)} on the receiving node (put it under sync there)`, where);
+    if (!table)
+      throw new BatchRejectedError(
+        `table_name: unknown or unsynced table ${JSON.stringify(c.table_name)} on the receiving node (put it under sync there)`,
+        where,
+      );
     for (const key of c.columns) {
       if (!table.columns.includes(key)) {
         throw new BatchRejectedError(`change_data.${key}: unknown column of ${c.table_name} on the receiving node (add the column there)`, where);
@@ -160,9 +164,7 @@ async function applyInTransaction(
   const prunedOwn = checkIdentities(changes, alreadyLogged, options.nodeId, ownPrunedThrough);
   checkPrunedOwnLose(changes, winners, prunedOwn);
   const fresh =
-    alreadyLogged.size === 0 && prunedOwn.size === 0
-      ? changes
-      : changes.filter((_, i) => !alreadyLogged.has(identities[i]!) && !prunedOwn.has(identities[i]!));
+    alreadyLogged.size === 0 && prunedOwn.size === 0 ? changes : changes.filter((_, i) => !alreadyLogged.has(identities[i]!) && !prunedOwn.has(identities[i]!));
   const writing = writeRows(client, winners, tables).catch((err: unknown) => {
     throw new RowWriteFailed(winners, err);
   });
@@ -187,13 +189,14 @@ async function lockExistingRows(client: PoolClient, changes: IncomingChange[]): 
   const byTable = new Map<string, Set<string>>();
   for (const c of changes) {
     let ids = byTable.get(c.table_name);
-    if (!ids) byTable.set(c.table_name, (ids = new Set()));
+    if (!ids) {
+      ids = new Set();
+      byTable.set(c.table_name, ids);
+    }
     ids.add(c.record_id);
   }
   for (const table of [...byTable.keys()].sort()) {
-    await client.query(`SELECT 1 FROM ${quoteIdent(table)} WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [
-      [...byTable.get(table)!],
-    ]);
+    await client.query(`SELECT 1 FROM ${quoteIdent(table)} WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [[...byTable.get(table)!]]);
   }
 }
 
@@ -307,7 +310,10 @@ function sequenceRuns(changes: IncomingChange[]): { origins: string[]; lows: str
   const byOrigin = new Map<string, bigint[]>();
   for (const c of changes) {
     let sequences = byOrigin.get(c.origin_node_id);
-    if (!sequences) byOrigin.set(c.origin_node_id, (sequences = []));
+    if (!sequences) {
+      sequences = [];
+      byOrigin.set(c.origin_node_id, sequences);
+    }
     sequences.push(BigInt(c.origin_sequence));
   }
   const runs = { origins: [] as string[], lows: [] as string[], highs: [] as string[] };
@@ -337,7 +343,10 @@ async function writeRows(client: PoolClient, winners: IncomingChange[], tables: 
   const byTable = new Map<string, { upserts: string[]; deletes: string[] }>();
   for (const c of winners) {
     let group = byTable.get(c.table_name);
-    if (!group) byTable.set(c.table_name, (group = { upserts: [], deletes: [] }));
+    if (!group) {
+      group = { upserts: [], deletes: [] };
+      byTable.set(c.table_name, group);
+    }
     if (c.operation === 'delete') group.deletes.push(c.record_id);
     else group.upserts.push(c.change_data_json!);
   }
@@ -431,7 +440,9 @@ async function appendToLog(client: PoolClient, lines: string, prelude: string): 
   // granted until commit, and a round trip through this process's event loop (busy with other batches)
   // between taking it and appending kept every other applier of the node waiting.
   const copy = client.query(
-    copyFrom(`${prelude}; COPY database_changes (table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc) FROM STDIN`),
+    copyFrom(
+      `${prelude}; COPY database_changes (table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc) FROM STDIN`,
+    ),
   );
   await pipeline(Readable.from([lines]), copy);
 }
@@ -445,7 +456,8 @@ function logLines(changes: IncomingChange[]): string {
   const lines = new Array<string>(changes.length);
   for (let i = 0; i < changes.length; i++) {
     const c = changes[i]!;
-    lines[i] = `${c.table_name}\t${c.record_id}\t${c.operation}\t${copyJson(c.change_data_json)}\t${copyJson(c.old_data_json)}\t${c.timestamp}\t${copyText(c.origin_node_id)}\t${c.origin_sequence}\t${c.hlc}\n`;
+    lines[i] =
+      `${c.table_name}\t${c.record_id}\t${c.operation}\t${copyJson(c.change_data_json)}\t${copyJson(c.old_data_json)}\t${c.timestamp}\t${copyText(c.origin_node_id)}\t${c.origin_sequence}\t${c.hlc}\n`;
   }
   return lines.join('');
 }

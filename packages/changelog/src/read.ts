@@ -223,7 +223,10 @@ function spanConditions(span: KeySpan | undefined): string {
 export function keySpans(count: number): KeySpan[] {
   if (![1, 2, 4, 8, 16].includes(count)) throw new Error(`not a number of key spans: ${count}`);
   const width = 16 / count;
-  return Array.from({ length: count }, (_, i) => ({ from: i === 0 ? '' : (i * width).toString(16), to: i === count - 1 ? null : ((i + 1) * width).toString(16) }));
+  return Array.from({ length: count }, (_, i) => ({
+    from: i === 0 ? '' : (i * width).toString(16),
+    to: i === count - 1 ? null : ((i + 1) * width).toString(16),
+  }));
 }
 
 /** The first table after `after` (or the first of all) with entries in the log: one step along its row index. */

@@ -117,10 +117,24 @@ export function checkChanges(input: unknown[]): IncomingChange[] {
 const NO_COLUMNS: readonly string[] = Object.freeze([]);
 const PLAIN_KEY = /^[\w$ -]*$/;
 
-const CHANGE_KEYS = ['change_data', 'old_data', 'table_name', 'record_id', 'operation', 'timestamp', 'origin_node_id', 'origin_sequence', 'hlc', 'sequence'] as const;
+const CHANGE_KEYS = [
+  'change_data',
+  'old_data',
+  'table_name',
+  'record_id',
+  'operation',
+  'timestamp',
+  'origin_node_id',
+  'origin_sequence',
+  'hlc',
+  'sequence',
+] as const;
 type ChangeKey = (typeof CHANGE_KEYS)[number];
 const CHANGE_KEYS_BY_LENGTH: ChangeKey[][] = [];
-for (const key of CHANGE_KEYS) (CHANGE_KEYS_BY_LENGTH[key.length] ??= []).push(key);
+for (const key of CHANGE_KEYS) {
+  CHANGE_KEYS_BY_LENGTH[key.length] ??= [];
+  CHANGE_KEYS_BY_LENGTH[key.length]!.push(key);
+}
 
 /** Reads changes from a batch's JSON text (see scanChangesDocument). */
 class BatchText extends JsonCursor {
@@ -282,7 +296,8 @@ export function scanChangesDocument(text: string): ChangesDocument | undefined {
       do {
         const key = json.key();
         if (key === 'changes') changes = readChanges(json);
-        else if (key === '__proto__') leave(); // JSON.parse would make it a member; the default parser refuses it
+        else if (key === '__proto__')
+          leave(); // JSON.parse would make it a member; the default parser refuses it
         else fields[key] = json.scalar();
       } while (!json.endOfMembers());
     }

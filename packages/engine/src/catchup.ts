@@ -5,7 +5,6 @@ import type { SyncServer } from '@catchup/db';
 import type { PingResponse } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
 import { planReceiveRanges, planSendRanges, type Range } from './ranges.ts';
-import { applyPeerBatch } from './integrity.ts';
 import { asOneRange, readsAsBaseline, receivePages, sendRangeByKey, type RangeReceived, type RangeSent } from './full-baseline.ts';
 import { describeResult, sumFileChanges, type CatchupResult, type FileChanges, type FullBaselineCounts } from './catchup-result.ts';
 
@@ -40,9 +39,7 @@ const sum = <T>(items: T[], pick: (t: T) => number) => items.reduce((n, t) => n 
 
 export async function planCatchup(ctx: EngineContext, server: SyncServer, ping: PingResponse): Promise<CatchupPlan> {
   const { catchup_batch_size: batchSize } = await ctx.settings();
-  const send = server.syncDatabase
-    ? await planSendRanges(ctx.pool, server.sentCursor.toString(), ping.node_id, batchSize)
-    : { ranges: [], changes: 0 };
+  const send = server.syncDatabase ? await planSendRanges(ctx.pool, server.sentCursor.toString(), ping.node_id, batchSize) : { ranges: [], changes: 0 };
   const receive = server.syncDatabase ? planReceiveRanges(server.receivedCursor.toString(), ping.latest_sequence, batchSize) : [];
   const horizon = await readLogHorizon(ctx.pool);
   const fullBaseline = {
@@ -121,7 +118,11 @@ export interface FinalizeInput {
  * The directions that were full baselines and what they moved: a direction counts when it was planned
  * as one, or (receiving) when a page of the peer said its log was pruned past the range read.
  */
-export function fullBaselineCounts(planned: FullBaselineDirections | undefined, sends: SendOutcome[], receives: ReceiveOutcome[]): FullBaselineCounts | undefined {
+export function fullBaselineCounts(
+  planned: FullBaselineDirections | undefined,
+  sends: SendOutcome[],
+  receives: ReceiveOutcome[],
+): FullBaselineCounts | undefined {
   const send = planned?.send === true;
   const receive = planned?.receive === true || receives.some((r) => r.fullBaseline);
   if (!send && !receive) return undefined;

@@ -83,7 +83,12 @@ export interface PageEnd {
  * without next_key: reading goes on in position order.
  */
 export function nextPageQuery(range: Range, query: FetchChangesQuery, page: PageEnd, keyOrderAsked: boolean): FetchChangesQuery | null {
-  const positionOrder: FetchChangesQuery = { after: page.next_cursor, limit: query.limit, upTo: range.to, ...(query.excludeOrigin ? { excludeOrigin: query.excludeOrigin } : {}) };
+  const positionOrder: FetchChangesQuery = {
+    after: page.next_cursor,
+    limit: query.limit,
+    upTo: range.to,
+    ...(query.excludeOrigin ? { excludeOrigin: query.excludeOrigin } : {}),
+  };
   if (!keyOrderAsked && page.pruned_through !== undefined && readsAsBaseline(range, page.pruned_through) && page.has_more) {
     return { ...positionOrder, after: range.from, order: 'key' };
   }
@@ -93,7 +98,14 @@ export function nextPageQuery(range: Range, query: FetchChangesQuery, page: Page
 }
 
 /** Pulls one range of the peer's log and applies it here, page after page (see nextPageQuery). */
-export async function receivePages(ctx: EngineContext, client: PeerClient, serverId: number, via: string, range: Range, pageSize: number): Promise<RangeReceived> {
+export async function receivePages(
+  ctx: EngineContext,
+  client: PeerClient,
+  serverId: number,
+  via: string,
+  range: Range,
+  pageSize: number,
+): Promise<RangeReceived> {
   const out: RangeReceived = { received: 0, applied: 0, skippedDuplicate: 0, skippedStale: 0, tombstones: 0, fullBaseline: false };
   let query: FetchChangesQuery | null = { after: range.from, upTo: range.to, limit: pageSize, excludeOrigin: ctx.nodeId };
   let keyOrderAsked = false;
