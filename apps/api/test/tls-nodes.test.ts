@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadNodeConfig } from '@catchup/config';
 import type { CatchupResult } from '@catchup/engine';
 import { PeerClient, PeerError } from '@catchup/peer-client';
-import { createTestPki, freePort, useQueuePrefix, useTestDatabases, type TestCertificate } from '@catchup/testing';
+import { createTestPki, freePort, useTestDatabases, type TestCertificate } from '@catchup/testing';
+import { testNodeEnv } from './two-nodes.ts';
 import { startNode, type RunningNode } from '../src/node.ts';
 
 const pki = await createTestPki();
@@ -42,14 +43,7 @@ async function startTlsNode(side: string, index: number, env: Record<string, str
   const key = `${name}-key-0123456789abcdef`;
   const dataDir = await mkdtemp(path.join(tmpdir(), `catchup-${name}-`));
   const config = loadNodeConfig({
-    DATABASE_URL: dbs[index]!.url,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    NODE_NAME: name,
-    SYNC_API_KEY: key,
-    QUEUE_PREFIX: useQueuePrefix(name),
-    LOG_LEVEL: 'silent',
-    DATA_DIR: dataDir,
+    ...testNodeEnv({ name, databaseUrl: dbs[index]!.url, port, key, dataDir }),
     CATCHUP_SCHEDULER_ENABLED: 'false',
     SCAN_WAIT_SECONDS: '120',
     ...env,

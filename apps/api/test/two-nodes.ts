@@ -29,6 +29,20 @@ export interface Pair {
   stopB(): Promise<void>;
 }
 
+/** The environment of a test node: its database, port, key, queue prefix and data folder, logs silent. */
+export function testNodeEnv(node: { name: string; databaseUrl: string; port: number; key: string; dataDir: string }): Record<string, string> {
+  return {
+    DATABASE_URL: node.databaseUrl,
+    HOST: '127.0.0.1',
+    PORT: String(node.port),
+    NODE_NAME: node.name,
+    SYNC_API_KEY: node.key,
+    QUEUE_PREFIX: useQueuePrefix(node.name),
+    LOG_LEVEL: 'silent',
+    DATA_DIR: node.dataDir,
+  };
+}
+
 export async function useTwoNodes(label: string, env: Record<string, string> = {}, envA: Record<string, string> = {}): Promise<Pair> {
   const [dbA, dbB] = await useTestDatabases(2, label);
   const dataDirs: string[] = [];
@@ -38,18 +52,7 @@ export async function useTwoNodes(label: string, env: Record<string, string> = {
     const key = `${name}-key-0123456789abcdef`;
     const dataDir = await mkdtemp(path.join(tmpdir(), `catchup-${name}-`));
     dataDirs.push(dataDir);
-    const nodeEnv = {
-      DATABASE_URL: url,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      NODE_NAME: name,
-      SYNC_API_KEY: key,
-      QUEUE_PREFIX: useQueuePrefix(name),
-      LOG_LEVEL: 'silent',
-      DATA_DIR: dataDir,
-      ...env,
-      ...extraEnv,
-    };
+    const nodeEnv = { ...testNodeEnv({ name, databaseUrl: url, port, key, dataDir }), ...env, ...extraEnv };
     return { name, url, port, key, env: nodeEnv, config: (extra = {}) => loadNodeConfig({ ...nodeEnv, ...extra }) };
   };
   const specA = await spec('a', dbA!.url, envA);

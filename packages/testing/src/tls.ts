@@ -43,6 +43,22 @@ export async function createTestPki(): Promise<TestPki> {
   const dir = await mkdtemp(path.join(tmpdir(), 'catchup-tls-'));
   const file = (name: string) => path.join(dir, name);
   const newKey = (keyFile: string) => run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile]);
+  /** A certificate of the key signed by itself, valid two days, with these X.509 extensions. */
+  const selfSign = (keyFile: string, certFile: string, name: string, extensions: string[]) =>
+    run('openssl', [
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      ...extensions.flatMap((e) => ['-addext', e]),
+    ]);
 
   return {
     dir,
@@ -50,23 +66,7 @@ export async function createTestPki(): Promise<TestPki> {
       const certFile = file(`${name}.crt`);
       const keyFile = file(`${name}.key`);
       await newKey(keyFile);
-      await run('openssl', [
-        'req',
-        '-x509',
-        '-new',
-        '-key',
-        keyFile,
-        '-out',
-        certFile,
-        '-days',
-        '2',
-        '-subj',
-        `/CN=${name}`,
-        '-addext',
-        'basicConstraints=critical,CA:TRUE',
-        '-addext',
-        'keyUsage=critical,keyCertSign,cRLSign',
-      ]);
+      await selfSign(keyFile, certFile, name, ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign']);
       return {
         certFile,
         async issue(leaf, hosts = ['127.0.0.1', 'localhost']) {
@@ -102,21 +102,7 @@ export async function createTestPki(): Promise<TestPki> {
       const certFile = file(`${name}.crt`);
       const keyFile = file(`${name}.key`);
       await newKey(keyFile);
-      await run('openssl', [
-        'req',
-        '-x509',
-        '-new',
-        '-key',
-        keyFile,
-        '-out',
-        certFile,
-        '-days',
-        '2',
-        '-subj',
-        `/CN=${name}`,
-        '-addext',
-        `subjectAltName=${subjectAltName(hosts)}`,
-      ]);
+      await selfSign(keyFile, certFile, name, [`subjectAltName=${subjectAltName(hosts)}`]);
       return { certFile, keyFile, fingerprint: await fingerprintOf(certFile) };
     },
     remove: () => rm(dir, { recursive: true, force: true }),
