@@ -16,7 +16,6 @@ export { applyBatch, applyChanges, applyIncoming, type ApplyOptions, type ApplyR
 export { checkChanges, incomingFromChange, scanChangesDocument, type ChangesDocument, type IncomingChange } from './wire.ts';
 export {
   formatRowKeyCursor,
-  keySpans,
   latestSequence,
   parseRowKeyCursor,
   readChanges,
@@ -25,7 +24,6 @@ export {
   type ChangePage,
   type ChangePageJson,
   type KeyOrderedPageJson,
-  type KeySpan,
   type ReadOptions,
   type RowKeyCursor,
 } from './read.ts';

@@ -153,14 +153,11 @@ export interface KeyOrderedPageJson {
  * that the planner sees how few entries a page takes and walks the index rather than sorting the log.
  * A page shorter than asked ends its table: the next starts at the next table that has entries.
  */
-export async function readChangesByKeyJson(
-  db: Pool | PoolClient,
-  options: ReadOptions & { afterKey: RowKeyCursor | null; span?: KeySpan },
-): Promise<KeyOrderedPageJson> {
+export async function readChangesByKeyJson(db: Pool | PoolClient, options: ReadOptions & { afterKey: RowKeyCursor | null }): Promise<KeyOrderedPageJson> {
   const client = 'release' in db ? db : await db.connect();
   try {
     const quote = (text: string) => client.escapeLiteral(text);
-    const conditions = rangeConditions(options, quote) + spanConditions(options.span);
+    const conditions = rangeConditions(options, quote);
     let key = options.afterKey;
     if (key && !parseRowKeyCursor(formatRowKeyCursor(key))) throw new Error(`not a row-key cursor: ${JSON.stringify(key)}`);
     if (!key) {
@@ -200,33 +197,6 @@ export async function readChangesByKeyJson(
   } finally {
     if (client !== db) client.release();
   }
-}
-
-/**
- * A share of every table's record ids, [from, to) as hexadecimal prefixes (to null: up to the end), so
- * that several readers can walk a range in key order side by side.
- */
-export interface KeySpan {
-  from: string;
-  to: string | null;
-}
-
-const HEX_PREFIX = /^[0-9a-f]{0,8}$/;
-
-function spanConditions(span: KeySpan | undefined): string {
-  if (!span) return '';
-  if (!HEX_PREFIX.test(span.from) || (span.to !== null && !HEX_PREFIX.test(span.to))) throw new Error(`not a key span: ${JSON.stringify(span)}`);
-  return ` AND record_id >= '${span.from}'${span.to === null ? '' : ` AND record_id < '${span.to}'`}`;
-}
-
-/** The record id space cut into `count` spans of equal width (count divides 16). */
-export function keySpans(count: number): KeySpan[] {
-  if (![1, 2, 4, 8, 16].includes(count)) throw new Error(`not a number of key spans: ${count}`);
-  const width = 16 / count;
-  return Array.from({ length: count }, (_, i) => ({
-    from: i === 0 ? '' : (i * width).toString(16),
-    to: i === count - 1 ? null : ((i + 1) * width).toString(16),
-  }));
 }
 
 /** The first table after `after` (or the first of all) with entries in the log: one step along its row index. */

@@ -1,23 +1,14 @@
 // Reading a range of the log in row-key order (a full baseline's pages): every entry of the range once,
 // grouped by row, whatever the page size — a row's entries may span pages — and nothing outside it.
 import { describe, expect, it } from 'vitest';
-import {
-  formatRowKeyCursor,
-  keySpans,
-  parseRowKeyCursor,
-  readChanges,
-  readChangesByKeyJson,
-  type Change,
-  type KeySpan,
-  type RowKeyCursor,
-} from '@catchup/changelog';
+import { formatRowKeyCursor, parseRowKeyCursor, readChanges, readChangesByKeyJson, type Change, type RowKeyCursor } from '@catchup/changelog';
 import { useNodes } from './nodes.ts';
 
 const [node] = await useNodes(1, 'bykey');
 const pool = node!.pool;
 const db = node!.database.db;
 
-async function readAllByKey(options: { after: string; upTo?: string; excludeOrigin?: string; span?: KeySpan }, limit: number) {
+async function readAllByKey(options: { after: string; upTo?: string; excludeOrigin?: string }, limit: number) {
   const pages: Change[][] = [];
   let afterKey: RowKeyCursor | null = null;
   for (;;) {
@@ -54,24 +45,6 @@ describe('reading a range in row-key order', () => {
       expect(pages.flat().map((c) => c.sequence)).toEqual(inKeyOrder.map((c) => c.sequence));
       expect(pages.every((p) => p.length <= limit && new Set(p.map((c) => c.table_name)).size <= 1)).toBe(true);
     }
-  });
-
-  it('reads a range in key spans side by side: each entry in exactly one span, in key order within it', async () => {
-    const whole = (await readAllByKey({ after: '0' }, 1000)).flat().map((c) => c.sequence);
-    for (const count of [2, 4, 16]) {
-      const spans = await Promise.all(keySpans(count).map(async (span) => (await readAllByKey({ after: '0', span }, 3)).flat()));
-      spans.forEach((entries, i) => {
-        const { from, to } = keySpans(count)[i]!;
-        expect(entries.every((c) => c.record_id >= from && (to === null || c.record_id < to))).toBe(true);
-      });
-      expect(
-        spans
-          .flat()
-          .map((c) => c.sequence)
-          .sort(),
-      ).toEqual([...whole].sort());
-    }
-    expect(() => keySpans(3)).toThrow(/not a number of key spans/);
   });
 
   it('keeps to the range and leaves out the reader’s own changes', async () => {

@@ -3,7 +3,7 @@
 // indexes at ascending keys instead of at random, which is what keeps a baseline of a large table from
 // slowing down as the table outgrows the database's memory. The range is acknowledged once, after its
 // last page (I8); a retry starts it again, and what already arrived is skipped as duplicate (I3).
-import { keySpans, needsFullBaseline, readChangesByKeyJson, type KeyOrderedPageJson, type KeySpan, type RowKeyCursor } from '@catchup/changelog';
+import { needsFullBaseline, readChangesByKeyJson, type KeyOrderedPageJson, type RowKeyCursor } from '@catchup/changelog';
 import type { PeerClient, FetchChangesQuery } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
 import { applyPeerBatch } from './integrity.ts';
@@ -24,24 +24,14 @@ export interface RangeSent {
 }
 
 /**
- * Key spans a full baseline is sent in side by side: the peer's API reads one batch while its database
- * writes another, and this node reads the next pages meanwhile.
+ * Sends the range's entries in row-key order, page after page; the next page is read from the log while
+ * the peer applies the current one. One stream: the receiver then writes its indexes at one ascending
+ * point (for a peer that lacks the rows, their right edge, where PostgreSQL appends without descending
+ * the tree); streams over parts of the key space side by side cost the receiving database far more.
  */
-export const BASELINE_SEND_LANES = 2;
-
-/** Sends the range's entries in row-key order, its key spans side by side (BASELINE_SEND_LANES). */
 export async function sendRangeByKey(ctx: EngineContext, client: PeerClient, peerNodeId: string, range: Range, pageSize: number): Promise<RangeSent> {
-  const lanes = await Promise.allSettled(keySpans(BASELINE_SEND_LANES).map((span) => sendSpan(ctx, client, peerNodeId, range, pageSize, span)));
-  const failed = lanes.find((lane) => lane.status === 'rejected');
-  if (failed) throw failed.reason;
-  const sent = lanes.map((lane) => (lane as PromiseFulfilledResult<RangeSent>).value);
-  return { sent: sent.reduce((n, s) => n + s.sent, 0), tombstones: sent.reduce((n, s) => n + s.tombstones, 0) };
-}
-
-/** One key span of the range, page after page; the next page is read from the log while the peer applies the current one. */
-async function sendSpan(ctx: EngineContext, client: PeerClient, peerNodeId: string, range: Range, pageSize: number, span: KeySpan): Promise<RangeSent> {
   const read = (afterKey: RowKeyCursor | null) =>
-    readChangesByKeyJson(ctx.pool, { after: range.from, upTo: range.to, limit: pageSize, excludeOrigin: peerNodeId, afterKey, span });
+    readChangesByKeyJson(ctx.pool, { after: range.from, upTo: range.to, limit: pageSize, excludeOrigin: peerNodeId, afterKey });
   const out: RangeSent = { sent: 0, tombstones: 0 };
   let page: KeyOrderedPageJson | null = await read(null);
   while (page) {
