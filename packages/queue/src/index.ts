@@ -1,6 +1,6 @@
 export * from './jobs.ts';
 export { jobOptions, type RetryPolicy } from './options.ts';
-export { redisConnection } from './connection.ts';
+export { redisAnswers, redisConnection } from './connection.ts';
 export { FAULT_KINDS, FaultLedger, type FaultCount, type FaultKind } from './faults.ts';
 export {
   NodeQueues,

@@ -2,7 +2,7 @@
 // it again empty under a node without touching the shared Redis.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { Redis } from 'ioredis';
+import { redisAnswers } from '@catchup/queue';
 import { afterAll } from 'vitest';
 import { freePort } from './services.ts';
 
@@ -16,19 +16,6 @@ export interface PrivateRedis {
   start(): Promise<void>;
   /** Kills the server if it runs. */
   remove(): Promise<void>;
-}
-
-async function answers(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
 }
 
 /** Starts `redis-server` (from PATH) on a free port with persistence off; it answers within ~100 ms. */
@@ -47,7 +34,7 @@ async function startPrivateRedis(): Promise<PrivateRedis> {
       process.once('exit', killOnExit);
       child.once('exit', () => process.off('exit', killOnExit));
       const end = Date.now() + 10_000;
-      while (!(await answers(url))) {
+      while (!(await redisAnswers(url))) {
         if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${child.exitCode}`);
         if (Date.now() > end) throw new Error(`redis-server on port ${port} did not answer within 10 s`);
         await new Promise((r) => setTimeout(r, 50));
