@@ -186,3 +186,45 @@ describe('the file routes name their folder directory (path is its deprecated al
     expect(await client.deleteFile('config', 'never-was.txt')).toEqual({ deleted: false });
   });
 });
+
+describe('the change log in row-key order (a full baseline)', () => {
+  const page = async (query: string) =>
+    (await ask('GET', `/api/sync/changes?${query}`)).body as {
+      changes: { sequence: string; record_id: string }[];
+      next_cursor: string;
+      has_more: boolean;
+      next_key?: string;
+      pruned_through: string;
+    };
+
+  it('is served only to a reader below the pruned horizon; anyone else is answered in position order', async () => {
+    const pool = node!.ctx.pool;
+    await pool.query(`INSERT INTO teams (team_number, name, scouting_team_number) SELECT g, 'keyed ' || g, 1 FROM generate_series(7000, 7003) g`);
+    await pool.query(`UPDATE teams SET name = name || '!' WHERE team_number BETWEEN 7000 AND 7003`);
+    const before = await page('order=key&limit=2');
+    expect(before.pruned_through).toBe('0');
+    expect(before.next_key).toBeUndefined();
+    expect(before.has_more).toBe(true);
+    expect(BigInt(before.next_cursor)).toBeGreaterThan(0n); // position order: the cursor moves
+
+    await pool.query(`UPDATE database_changes SET "timestamp" = now() - interval '40 days'`);
+    expect((await ask('POST', '/api/sync/maintenance/prune')).status).toBe(200);
+    const keyed = await page('order=key&limit=2');
+    expect(BigInt(keyed.pruned_through)).toBeGreaterThan(0n);
+    expect(keyed.next_key).toMatch(/^teams\/[0-9a-f-]{36}\/\d+$/);
+    expect(keyed.next_cursor).toBe('0'); // the range moves as a whole
+    expect(keyed.changes.map((c) => c.record_id)).toEqual([...keyed.changes.map((c) => c.record_id)].sort());
+    const next = await page(`order=key&limit=2&after_key=${encodeURIComponent(keyed.next_key!)}`);
+    expect(next.changes[0]!.record_id >= keyed.changes[1]!.record_id).toBe(true);
+    // Above the horizon, the same request is answered in position order.
+    const latest = (await ask('GET', '/api/sync/ping')).body as { latest_sequence: string };
+    expect((await page(`order=key&limit=2&after=${latest.latest_sequence}`)).next_key).toBeUndefined();
+  });
+
+  it('refuses an after_key that is not table/record_id/position with 400 naming it', async () => {
+    expect(await refusal('GET', "/api/sync/changes?order=key&after_key=teams'%3B--")).toEqual({
+      status: 400,
+      message: expect.stringMatching(/^querystring\.after_key: /),
+    });
+  });
+});

@@ -8,6 +8,7 @@ import {
   formatRowKeyCursor,
   incomingFromChange,
   latestSequence,
+  needsFullBaseline,
   parseRowKeyCursor,
   readChangesByKeyJson,
   readChangesJson,
@@ -90,7 +91,10 @@ export const peerRoutes =
             limit: z.coerce.number().int().min(1).max(MAX_BATCH_SIZE).optional().describe('defaults to catchup_batch_size'),
             up_to: sequenceParam.optional(),
             exclude_origin: z.string().min(1).max(100).optional().describe("the reader's node id: its own changes are left out"),
-            order: z.enum(['position', 'key']).default('position').describe("'key': the range in row-key order, as a full baseline reads it"),
+            order: z
+              .enum(['position', 'key'])
+              .default('position')
+              .describe("'key': the range in row-key order, as a full baseline reads it (served only when after is below the pruned horizon)"),
             after_key: z
               .string()
               .refine((key) => parseRowKeyCursor(key) !== null, 'a row-key cursor: table/record_id/position, as next_key gives it')
@@ -119,7 +123,10 @@ export const peerRoutes =
           ...(exclude_origin ? { excludeOrigin: exclude_origin } : {}),
         };
         let page: { body: Buffer; nextCursor: string; hasMore: boolean; latestSequence: string; nextKey?: string };
-        if (order === 'key') {
+        // Row-key order is for a reader below the pruned horizon (a full baseline), whose range is most of
+        // the log: for a narrow range it would walk the whole row index to find it. Anyone else is answered
+        // in position order (no next_key), which a reader follows by next_cursor.
+        if (order === 'key' && needsFullBaseline(after, (await readLogHorizon(ctx.pool)).prunedThrough)) {
           const byKey = await readChangesByKeyJson(ctx.pool, { ...options, afterKey: after_key ? parseRowKeyCursor(after_key) : null });
           // The range is read as a whole: its cursor moves only once the last page is in.
           page = { body: byKey.body, nextCursor: after, hasMore: byKey.nextKey !== null, latestSequence: byKey.latestSequence };
