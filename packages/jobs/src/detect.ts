@@ -58,7 +58,7 @@ async function detectPeer(
       await recordRefusal(engine, server, ping.reason);
       logger.warn({ server: server.name, error: ping.reason }, `❌ ${server.name} is not caught up with: ${ping.reason}`);
     } else {
-      logger.warn({ server: server.name, error: ping.reason }, `❌ ${server.name} is not reachable`);
+      logger.warn({ server: server.name, error: ping.reason }, `❌ ${server.name} is not reachable: ${ping.reason}`);
     }
     return { server_id: server.id, server_name: server.name, missing_changes: missingChanges, reachable: false, error: ping.reason };
   }
