@@ -1,17 +1,21 @@
-// Authentication of every credential the API takes (the inbound API key, Bull Board's password, the
-// metrics token): the answer never says why a credential was refused, the request that passes carries
-// who made it (request.actor, what the audit trail records), and failed attempts are limited per address.
+// Authentication of every credential the API takes (the node's API key, peers' credentials, Bull Board's
+// password, the metrics token): the answer never says why a credential was refused, the request that
+// passes carries who made it (request.actor, what the audit trail records; request.peer for a peer), and
+// failed attempts are limited per address.
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { peerActor, type PeerIdentity } from '@catchup/engine';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Who makes the request, as the audit trail names it; set by the hook that accepted its credential ('' before). */
     actor: string;
+    /** The peer whose own credential the request presented; undefined for the node's API key (an operator). */
+    peer: { serverId: number; name: string; credentialId: number; label: string } | undefined;
   }
 }
 
-/** The actor of a request that presented the node's inbound API key (peers, operators and the CLI share it). */
+/** The actor of a request that presented the node's API key (the operator's credential, and the CLI's). */
 export const API_KEY_ACTOR = 'node api key';
 
 /** The key of X-API-Key, or else of Authorization: Bearer. */
@@ -46,6 +50,7 @@ export async function registerAuthentication(
   limits: { authFailureLimit: number; authFailureWindowSeconds: number },
 ): Promise<FailedAuthLimit> {
   app.decorateRequest('actor', '');
+  app.decorateRequest('peer', undefined);
   await app.register(rateLimit, { global: false });
   const failures = app.createRateLimit({ max: limits.authFailureLimit, timeWindow: limits.authFailureWindowSeconds * 1000 });
   return {
@@ -96,12 +101,46 @@ export function authenticate(limit: FailedAuthLimit, rule: CredentialRule) {
   };
 }
 
-/** The hook of the sync API: X-API-Key or Authorization: Bearer. */
+const refuseKey = (reply: FastifyReply) => reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: 'Missing or invalid API key' });
+
+/** The hook of a route taking the node's API key only: X-API-Key or Authorization: Bearer. */
 export function requireApiKey(check: (key: string) => boolean, limit: FailedAuthLimit) {
-  return authenticate(limit, {
-    presented: presentedKey,
-    check,
-    actor: API_KEY_ACTOR,
-    refuse: (reply) => reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: 'Missing or invalid API key' }),
-  });
+  return authenticate(limit, { presented: presentedKey, check, actor: API_KEY_ACTOR, refuse: refuseKey });
+}
+
+/** The message of a peer credential presented to an admin route (403). */
+export const PEER_CREDENTIAL_REFUSED = "A peer credential opens only the peer API (ping, changes, files); this route takes the node's API key";
+
+export interface SyncCredentials {
+  /** Accepts or refuses the node's API key (constant time). */
+  checkApiKey: (key: string) => boolean;
+  /** The peer a token belongs to while it is valid (looked up on every request: a revocation holds at once). */
+  verifyPeerToken: (token: string) => Promise<PeerIdentity | null>;
+}
+
+/**
+ * The hook of the sync API (X-API-Key or Authorization: Bearer). The node's API key opens every route.
+ * A peer's own credential opens the peer API only (`peerApi`: ping, changes, files) and sets request.peer;
+ * on any other route it is answered 403, which is not a failed attempt (the credential is valid). A
+ * credential that is neither counts toward the failed-authentication limit.
+ */
+export function requireSyncCredential(credentials: SyncCredentials, limit: FailedAuthLimit, scope: { peerApi: boolean }) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (await limit.refuseIfBlocked(request, reply)) return reply;
+    const presented = presentedKey(request);
+    if (presented === undefined) return refuseKey(reply);
+    if (credentials.checkApiKey(presented)) {
+      request.actor = API_KEY_ACTOR;
+      return;
+    }
+    const peer = await credentials.verifyPeerToken(presented);
+    if (!peer) {
+      await limit.countFailure(request);
+      return refuseKey(reply);
+    }
+    if (!scope.peerApi) return reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: PEER_CREDENTIAL_REFUSED });
+    request.peer = peer;
+    request.actor = peerActor(peer);
+    return;
+  };
 }

@@ -3,13 +3,15 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { registerAuthentication, requireApiKey } from './auth.ts';
+import { verifyPeerToken } from '@catchup/engine';
+import { registerAuthentication, requireSyncCredential } from './auth.ts';
 import { registerBullBoard } from './bull-board.ts';
 import type { AppContext } from './context.ts';
 import { registerErrorHandling } from './errors.ts';
 import { refuseNulBytes } from './nul-bytes.ts';
 import { catchupRoutes } from './routes/catchup.ts';
 import { configRoutes } from './routes/config.ts';
+import { credentialRoutes } from './routes/credentials.ts';
 import { fileRoutes } from './routes/files.ts';
 import { logRoutes } from './routes/logs.ts';
 import { maintenanceRoutes } from './routes/maintenance.ts';
@@ -57,15 +59,25 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   const failedAuth = await registerAuthentication(app as unknown as FastifyInstance, ctx.config);
   await app.register(opsRoutes(ctx, failedAuth));
   await registerBullBoard(app as unknown as FastifyInstance, ctx, failedAuth);
+  const credentials = { checkApiKey: ctx.checkApiKey, verifyPeerToken: (token: string) => verifyPeerToken(ctx.engine, token) };
+  // The peer API (what another node calls during a catch-up): the node's API key or a peer's own credential.
   await app.register(
     async (api) => {
-      api.addHook('onRequest', requireApiKey(ctx.checkApiKey, failedAuth));
+      api.addHook('onRequest', requireSyncCredential(credentials, failedAuth, { peerApi: true }));
       await api.register(peerRoutes(ctx));
+      await api.register(fileRoutes(ctx));
+    },
+    { prefix: '/api/sync' },
+  );
+  // The admin API: the node's API key only (a peer credential is answered 403).
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', requireSyncCredential(credentials, failedAuth, { peerApi: false }));
       await api.register(catchupRoutes(ctx));
       await api.register(serverRoutes(ctx));
+      await api.register(credentialRoutes(ctx));
       await api.register(configRoutes(ctx));
       await api.register(logRoutes(ctx));
-      await api.register(fileRoutes(ctx));
       await api.register(maintenanceRoutes(ctx));
       await api.register(tableRoutes(ctx));
     },

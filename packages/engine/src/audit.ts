@@ -3,16 +3,19 @@
 // shows only whether it was set or changed.
 import { z } from 'zod';
 import type { EngineContext } from './context.ts';
+import { DELIVERY_OPERATION_NAMES } from './deliveries.ts';
 
 /**
  * The sync_logs operations of admin actions, one scheme: "<what> <past participle>". Listed by
- * GET /api/sync/logs?kind=audit. Per-peer credentials add theirs here: 'credential issued',
- * 'credential rotated', 'credential revoked'.
+ * GET /api/sync/logs?kind=audit.
  */
 export const ADMIN_OPERATIONS = {
   peerAdded: 'peer added',
   peerChanged: 'peer changed',
   peerRemoved: 'peer removed',
+  credentialIssued: 'credential issued',
+  credentialRotated: 'credential rotated',
+  credentialRevoked: 'credential revoked',
   settingsChanged: 'settings changed',
   tableAdded: 'table added',
   tableRemoved: 'table removed',
@@ -25,7 +28,7 @@ export type AdminOperation = (typeof ADMIN_OPERATIONS)[keyof typeof ADMIN_OPERAT
 export const ADMIN_OPERATION_NAMES: readonly AdminOperation[] = Object.values(ADMIN_OPERATIONS);
 
 /** Kinds of sync_logs rows a listing can ask for, each a set of operations. */
-export const LOG_KINDS = { audit: ADMIN_OPERATION_NAMES } as const;
+export const LOG_KINDS = { audit: ADMIN_OPERATION_NAMES, delivery: DELIVERY_OPERATION_NAMES } as const;
 export type LogKind = keyof typeof LOG_KINDS;
 
 /** Who acts when no request does: the scheduled jobs, and the node finishing work it was given before a restart. */

@@ -56,3 +56,28 @@ export {
   type PeerRetention,
   type PruneReport,
 } from './retention.ts';
+export {
+  CREDENTIAL_STATES,
+  TOKEN_PREFIX,
+  credentialSchema,
+  issuedCredentialSchema,
+  issueCredential,
+  listCredentials,
+  revokeCredential,
+  tokenHash,
+  verifyPeerToken,
+  type Credential,
+  type IssueOptions,
+  type Issued,
+  type IssuedCredential,
+  type PeerIdentity,
+  type Revoked,
+} from './credentials.ts';
+export {
+  DELIVERY_OPERATIONS,
+  DELIVERY_OPERATION_NAMES,
+  peerActor,
+  recordPeerDelivery,
+  type Delivery,
+  type DeliveryOperation,
+} from './deliveries.ts';

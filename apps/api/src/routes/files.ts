@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { Readable } from 'node:stream';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   DEFAULT_EXCLUDES,
   directoryRoot,
@@ -25,6 +25,7 @@ import {
   type BundleEntry,
   type FileDirectory,
 } from '@catchup/files';
+import { DELIVERY_OPERATIONS, recordPeerDelivery, type Delivery } from '@catchup/engine';
 import type { AppContext } from '../context.ts';
 import { HttpError, notFound } from '../errors.ts';
 import { bigintString, errorResponses } from '../schemas.ts';
@@ -109,6 +110,10 @@ export const fileRoutes =
   (ctx: AppContext): FastifyPluginAsyncZod =>
   async (app) => {
     const exclude = excluder([...DEFAULT_EXCLUDES, ...ctx.config.syncExclude]);
+    /** A file or delete a peer delivered under its own credential is attributed to it in the sync log (an operator's is not logged). */
+    const attribute = async (request: FastifyRequest, delivery: Omit<Delivery, 'peer' | 'startedAt'>, startedAt: Date) => {
+      if (request.peer) await recordPeerDelivery(ctx.engine, { ...delivery, peer: request.peer, startedAt });
+    };
     app.get(
       '/files/checksums',
       {
@@ -208,6 +213,7 @@ export const fileRoutes =
         },
         async (request, reply) => {
           const { directory, file, sha256, size, mtime_ms, replaces } = request.query;
+          const startedAt = new Date();
           const body = uploadStream(request.body);
           if (size > ctx.config.fileUploadLimitBytes)
             throw new HttpError(413, `size: ${size} bytes is over the upload limit of ${ctx.config.fileUploadLimitBytes}`);
@@ -227,6 +233,15 @@ export const fileRoutes =
             throw err;
           }
           await recordFile(ctx.pool, directory, file, { sha256, size, mtimeMs: mtime_ms });
+          await attribute(
+            request,
+            {
+              operation: DELIVERY_OPERATIONS.filesReceived,
+              details: `File ${directory}/${file} (${size} bytes) from ${request.peer?.name}`,
+              facts: { directory, files: [{ file, sha256, size }], from: request.ip },
+            },
+            startedAt,
+          );
           return { path: directory, file, sha256, size };
         },
       );
@@ -247,6 +262,7 @@ export const fileRoutes =
         },
         async (request, reply) => {
           const { directory } = request.query;
+          const startedAt = new Date();
           const body = uploadStream(request.body);
           let entries: BundleEntry[];
           try {
@@ -261,7 +277,17 @@ export const fileRoutes =
             throw err;
           }
           await recordFiles(ctx.pool, directory, entries);
-          return { path: directory, files: entries.map((e) => ({ file: e.file, sha256: e.sha256, size: e.size })) };
+          const files = entries.map((e) => ({ file: e.file, sha256: e.sha256, size: e.size }));
+          await attribute(
+            request,
+            {
+              operation: DELIVERY_OPERATIONS.filesReceived,
+              details: `${files.length} file(s) in ${directory}/ (${files.reduce((sum, f) => sum + f.size, 0)} bytes) from ${request.peer?.name}`,
+              facts: { directory, files, from: request.ip },
+            },
+            startedAt,
+          );
+          return { path: directory, files };
         },
       );
     });
@@ -281,8 +307,18 @@ export const fileRoutes =
       },
       async (request) => {
         const { directory, file, replaces } = request.query;
+        const startedAt = new Date();
         const deleted = await removeFile(directoryRoot(ctx.config.dataDir, directory), file, replaces ? parseComparedText(replaces) : undefined);
         await recordDeletion(ctx.pool, directory, file);
+        await attribute(
+          request,
+          {
+            operation: DELIVERY_OPERATIONS.fileDeleted,
+            details: `File ${directory}/${file} deleted by ${request.peer?.name}${deleted ? '' : ' (it was not there)'}`,
+            facts: { directory, file, deleted, from: request.ip },
+          },
+          startedAt,
+        );
         return { deleted };
       },
     );

@@ -10,7 +10,12 @@ const logSchema = z.object({
   server_id: z.number().nullable(),
   server_name: z.string().nullable(),
   operation: z.string(),
-  actor: z.string().nullable().describe('who did it, for an admin action (the credential: node api key, bull board, scheduler…); null otherwise'),
+  actor: z
+    .string()
+    .nullable()
+    .describe(
+      'who did it, for an admin action or a delivery (the credential: node api key, peer NAME (credential LABEL), bull board, scheduler…); null otherwise',
+    ),
   status: z.string(),
   started_at: isoDate,
   completed_at: nullableIso,
@@ -34,7 +39,9 @@ export const logRoutes =
             kind: z
               .enum(Object.keys(LOG_KINDS) as [LogKind, ...LogKind[]])
               .optional()
-              .describe('audit: the admin actions (peers, settings, synced tables, scans, prunes, Bull Board changes)'),
+              .describe(
+                'audit: the admin actions (peers, credentials, settings, synced tables, scans, prunes, Bull Board changes); delivery: batches and files peers delivered under their own credentials',
+              ),
             status: z.string().max(50).optional(),
             page: z.coerce.number().int().min(1).default(1),
             page_size: z.coerce.number().int().min(1).max(200).default(20),

@@ -17,7 +17,7 @@ import {
   type IncomingChange,
 } from '@catchup/changelog';
 import { MAX_BATCH_SIZE } from '@catchup/config';
-import { applyPeerBatch, nodeWallClock } from '@catchup/engine';
+import { applyPeerBatch, DELIVERY_OPERATIONS, nodeWallClock, peerActor, recordPeerDelivery } from '@catchup/engine';
 import { latestFileSeq } from '@catchup/files';
 import { pingResponseSchema } from '@catchup/peer-client';
 import type { AppContext } from '../context.ts';
@@ -167,7 +167,19 @@ export const peerRoutes =
       async (request) => {
         const body: unknown = request.body;
         const changes = body instanceof ScannedBatch ? body.changes : request.body.changes.map(incomingFromChange);
-        return applyPeerBatch(ctx.engine, changes, { serverId: null, via: `batch posted from ${request.ip}` });
+        const { peer } = request;
+        if (!peer) return applyPeerBatch(ctx.engine, changes, { serverId: null, via: `batch posted from ${request.ip}` });
+        // A batch posted under a peer's own credential is attributed to that peer: its alerts, and its row in the sync log.
+        const startedAt = new Date();
+        const applied = await applyPeerBatch(ctx.engine, changes, { serverId: peer.serverId, via: `batch posted by ${peerActor(peer)} from ${request.ip}` });
+        await recordPeerDelivery(ctx.engine, {
+          operation: DELIVERY_OPERATIONS.batchReceived,
+          peer,
+          startedAt,
+          details: `Batch of ${applied.received} change(s) from ${peer.name}: ${applied.applied} applied, ${applied.skipped_duplicate} duplicate, ${applied.skipped_stale} stale`,
+          facts: { ...applied, from: request.ip },
+        });
+        return applied;
       },
     );
   };

@@ -4,10 +4,11 @@ import { z } from 'zod';
 import { isPeerHostListed, peerHostProblem } from '@catchup/config';
 import { readLogHorizon } from '@catchup/changelog';
 import type { SyncServer } from '@catchup/db';
-import { ADMIN_OPERATIONS, fieldChanges, peerRetention, recordAdminAction, type PeerRetention } from '@catchup/engine';
+import { ADMIN_OPERATIONS, fieldChanges, issueCredential, issuedCredentialSchema, peerRetention, recordAdminAction, type PeerRetention } from '@catchup/engine';
 import { normalizeFingerprint } from '@catchup/peer-client';
 import type { AppContext } from '../context.ts';
 import { HttpError, notFound } from '../errors.ts';
+import { auditIssue } from './credentials.ts';
 import { errorResponses, idParams, isoDate, nullableIso, toIso } from '../schemas.ts';
 
 const serverSchema = z.object({
@@ -75,6 +76,10 @@ const createBody = z
     protocol: writable.protocol.default('http'),
     api_key: writable.api_key.optional(),
     tls_fingerprint: writable.tls_fingerprint.optional(),
+    issue_credential: z
+      .boolean()
+      .optional()
+      .describe('also issue the credential the peer presents to this node: the answer holds its token (shown once), for the shortest pairing'),
   })
   .partial({ is_active: true, sync_enabled: true, sync_database: true, sync_instance_files: true, sync_config_files: true, sync_uploads: true })
   .strict();
@@ -177,12 +182,26 @@ export const serverRoutes =
 
     app.post(
       '/servers',
-      { schema: { tags, summary: 'Register a peer', body: createBody, response: { 201: serverSchema, 409: errorResponses[400], ...errorResponses } } },
+      {
+        schema: {
+          tags,
+          summary: 'Register a peer',
+          body: createBody,
+          response: {
+            201: serverSchema.extend({
+              credential: issuedCredentialSchema.optional().describe('with issue_credential: the credential the peer presents here'),
+            }),
+            409: errorResponses[400],
+            ...errorResponses,
+          },
+        },
+      },
       async (request, reply) => {
         assertHostListed(ctx, request.body.host);
         assertPinNeedsHttps(request.body.protocol, request.body.tls_fingerprint);
+        const { issue_credential, ...fields } = request.body;
         try {
-          const server = await ctx.db.syncServer.create({ data: toData(request.body) as Parameters<typeof ctx.db.syncServer.create>[0]['data'] });
+          const server = await ctx.db.syncServer.create({ data: toData(fields) as Parameters<typeof ctx.db.syncServer.create>[0]['data'] });
           await recordAdminAction(ctx.engine, {
             operation: ADMIN_OPERATIONS.peerAdded,
             actor: request.actor,
@@ -190,7 +209,9 @@ export const serverRoutes =
             details: `Peer ${server.name} (id ${server.id}) added at ${server.protocol}://${server.host}:${server.port}`,
             changes: fieldChanges(null, auditedFields(server)),
           });
-          return reply.code(201).send(await presentOne(server));
+          const issued = issue_credential ? await issueCredential(ctx.engine, server.id) : null;
+          if (issued) await auditIssue(ctx, request.actor, server, issued);
+          return reply.code(201).send({ ...(await presentOne(server)), ...(issued ? { credential: issued.credential } : {}) });
         } catch (err) {
           if (isUniqueViolation(err))
             return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: `name: a server named ${request.body.name} exists` });
