@@ -9,12 +9,21 @@ commands:
   status                                   peers needing catch-up and recent runs
   scan [--server ID]                       detect and catch up now (waits; prints each result)
   servers list                             registered peers
-  servers add NAME HOST PORT [--key KEY] [--protocol http|https] [--tls-fingerprint FP]
-                                           (a pinned fingerprint implies https)
+  servers add NAME HOST PORT [--key KEY] [--protocol http|https] [--tls-fingerprint FP] [--issue-credential]
+                                           (a pinned fingerprint implies https; --issue-credential prints the
+                                           token the peer presents to this node, once)
+  servers key ID KEY                       set the key this node presents to the peer (the token it issued)
   servers pin ID FINGERPRINT|none          pin the peer's TLS certificate (its ping's tls_fingerprint), or unpin
   servers remove ID
-  logs [--limit N] [--kind audit] [--operation OP]
-                                           recent sync log entries (--kind audit: the admin actions, with who did them)
+  servers credentials list ID              the peer's credentials (never their tokens)
+  servers credentials issue ID [--expire-others SECONDS]
+                                           a new credential for the peer (its token printed once); with
+                                           --expire-others its other live credentials expire after SECONDS
+  servers credentials revoke ID CREDENTIAL_ID
+                                           refused from the peer's next request on
+  logs [--limit N] [--kind audit|delivery] [--operation OP]
+                                           recent sync log entries (--kind audit: the admin actions, with who did
+                                           them; --kind delivery: batches and files peers sent, by credential)
   prune                                    drop log entries, file tombstones and sync logs older than max_catchup_days
   tables list                              application tables: synced or not, rows, log entries
   tables add NAME                          put a table under sync (its existing rows are logged)
@@ -42,6 +51,8 @@ const parseCliArgs = (argv: string[]) =>
       key: { type: 'string' },
       protocol: { type: 'string' },
       'tls-fingerprint': { type: 'string' },
+      'issue-credential': { type: 'boolean' },
+      'expire-others': { type: 'string' },
       server: { type: 'string' },
       limit: { type: 'string' },
       kind: { type: 'string' },
@@ -49,6 +60,13 @@ const parseCliArgs = (argv: string[]) =>
       help: { type: 'boolean', short: 'h' },
     },
   });
+
+/** A credential just issued: its token, printed this once, and what to do with it. */
+function printIssued(io: CliIo, peer: string, credential: Record<string, unknown>): void {
+  io.out(`credential ${String(credential.label)} (id ${String(credential.id)}) issued for ${peer}; its token, shown only now:`);
+  io.out(`  ${String(credential.token)}`);
+  io.out("give it to that peer's operator: it is the key that node presents to this one (servers add ... --key, or servers key)");
+}
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let parsed: ReturnType<typeof parseCliArgs>;
@@ -177,9 +195,51 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           ...(values.key ? { api_key: values.key } : {}),
           ...(values['tls-fingerprint'] ? { tls_fingerprint: values['tls-fingerprint'], protocol: 'https' } : {}),
           ...(values.protocol ? { protocol: values.protocol } : {}),
+          ...(values['issue-credential'] ? { issue_credential: true } : {}),
         },
       });
       io.out(`added server ${body.id}: ${body.name} at ${body.protocol}://${body.host}:${body.port}`);
+      if (body.credential) printIssued(io, String(body.name), body.credential as Record<string, unknown>);
+      return 0;
+    }
+    if (command === 'servers' && sub === 'key') {
+      const [id, key] = rest;
+      if (!id || !key) throw new CliError(`servers key needs ID KEY\n\n${USAGE}`);
+      const { body } = await call(`/api/sync/servers/${encodeURIComponent(id)}`, { method: 'PUT', json: { api_key: key } });
+      io.out(`server ${id} (${String(body.name)}): the key this node presents to it is set`);
+      return 0;
+    }
+    if (command === 'servers' && sub === 'credentials') {
+      const [action, id, credentialId] = rest;
+      if (!id || (action === 'revoke' && !credentialId) || !['list', 'issue', 'revoke'].includes(action ?? ''))
+        throw new CliError(`servers credentials needs list ID, issue ID or revoke ID CREDENTIAL_ID\n\n${USAGE}`);
+      const credentialsPath = `/api/sync/servers/${encodeURIComponent(id)}/credentials`;
+      if (action === 'list') {
+        const { body } = await call(credentialsPath);
+        const credentials = body.credentials as Record<string, unknown>[];
+        io.out(
+          credentials.length
+            ? formatTable(
+                ['id', 'label', 'state', 'created', 'expires', 'revoked', 'last used'],
+                credentials.map((c) => [c.id, c.label, c.state, c.created_at, c.expires_at, c.revoked_at, c.last_used_at]),
+              )
+            : `server ${id} has no credentials`,
+        );
+        return 0;
+      }
+      if (action === 'issue') {
+        const overlap = values['expire-others'];
+        if (overlap !== undefined && !/^\d+$/.test(overlap)) throw new CliError('--expire-others needs a number of seconds');
+        const { body } = await call(credentialsPath, {
+          method: 'POST',
+          ...(overlap !== undefined ? { json: { expire_others_in_seconds: Number(overlap) } } : {}),
+        });
+        printIssued(io, `server ${id}`, body);
+        for (const c of body.expiring as Record<string, unknown>[]) io.out(`${String(c.label)} (id ${String(c.id)}) stays valid until ${String(c.expires_at)}`);
+        return 0;
+      }
+      const { body } = await call(`${credentialsPath}/${encodeURIComponent(credentialId!)}`, { method: 'DELETE' });
+      io.out(`credential ${String(body.label)} (id ${String(body.id)}) of server ${id} revoked at ${String(body.revoked_at)}`);
       return 0;
     }
     if (command === 'servers' && sub === 'pin') {

@@ -79,6 +79,59 @@ describe('npm run catchup', () => {
     expect(await cli('servers', 'remove', id)).toMatchObject({ code: 0 });
   });
 
+  it('pairs with per-peer credentials: add issuing one, set the key presented, issue with an overlap, list, revoke', async () => {
+    const port = new URL(b!.url).port;
+    const added = await cli('servers', 'add', 'cli-paired', '127.0.0.1', port, '--issue-credential');
+    expect(added.code).toBe(0);
+    const [, id, credentialId, token] =
+      /^added server (\d+): cli-paired at http:\/\/127\.0\.0\.1:\d+\ncredential cred-(\d+) \(id \d+\) issued for cli-paired; its token, shown only now:\n {2}(cus_\S{43})\n/.exec(
+        added.out,
+      ) ?? [];
+    expect(token, added.out).toBeDefined();
+    // The token opens this node's peer API, and only that.
+    expect((await fetch(`${a!.url}/api/sync/ping`, { headers: { 'x-api-key': token! } })).status).toBe(200);
+    expect((await fetch(`${a!.url}/api/sync/servers`, { headers: { 'x-api-key': token! } })).status).toBe(403);
+
+    expect(await cli('servers', 'key', id!, 'cus_the-token-the-peer-issued')).toMatchObject({
+      code: 0,
+      out: `server ${id} (cli-paired): the key this node presents to it is set`,
+    });
+    expect((await a!.ctx.db.syncServer.findUniqueOrThrow({ where: { id: Number(id) } })).apiKey).toBe('cus_the-token-the-peer-issued');
+
+    const rotated = await cli('servers', 'credentials', 'issue', id!, '--expire-others', '3600');
+    expect(rotated.code).toBe(0);
+    expect(rotated.out).toMatch(new RegExp(`^credential cred-\\d+ \\(id \\d+\\) issued for server ${id}; its token, shown only now:\n {2}cus_\\S{43}\n`));
+    expect(rotated.out).toMatch(new RegExp(`^cred-${credentialId} \\(id ${credentialId}\\) stays valid until \\d{4}-`, 'm'));
+    const listed = await cli('servers', 'credentials', 'list', id!);
+    expect(listed.code).toBe(0);
+    expect(listed.out).toMatch(/^id\s+label\s+state\s+created\s+expires\s+revoked\s+last used$/m);
+    expect(listed.out).toMatch(new RegExp(`^${credentialId}\\s+cred-${credentialId}\\s+expiring\\s`, 'm'));
+    expect(listed.out).toMatch(/\sactive\s/);
+    expect(listed.out).not.toContain(token);
+
+    const revoked = await cli('servers', 'credentials', 'revoke', id!, credentialId!);
+    expect(revoked).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(new RegExp(`^credential cred-${credentialId} \\(id ${credentialId}\\) of server ${id} revoked at \\d{4}-`)),
+    });
+    expect((await fetch(`${a!.url}/api/sync/ping`, { headers: { 'x-api-key': token! } })).status).toBe(401);
+    expect((await cli('logs', '--kind', 'audit')).out).toMatch(
+      /credential revoked\s+completed\s+Credential cred-\d+ of peer cli-paired .* revoked\s+node api key$/m,
+    );
+
+    expect(await cli('servers', 'credentials', 'revoke', id!)).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/needs list ID, issue ID or revoke ID CREDENTIAL_ID/),
+    });
+    expect(await cli('servers', 'credentials', 'issue', id!, '--expire-others', 'soon')).toMatchObject({
+      code: 1,
+      err: '--expire-others needs a number of seconds',
+    });
+    expect(await cli('servers', 'credentials', 'list', '99999')).toMatchObject({ code: 1, err: '404: Server 99999 not found' });
+    expect(await cli('servers', 'key', id!)).toMatchObject({ code: 1, err: expect.stringMatching(/servers key needs ID KEY/) });
+    expect(await cli('servers', 'remove', id!)).toMatchObject({ code: 0 });
+  });
+
   it('explains bad usage, a wrong key and an unreachable node', async () => {
     expect(await cli('frobnicate')).toMatchObject({ code: 1, err: expect.stringMatching(/unknown command: frobnicate/) });
     expect(await cli('servers', 'add', 'only-name')).toMatchObject({ code: 1, err: expect.stringMatching(/needs NAME HOST PORT/) });

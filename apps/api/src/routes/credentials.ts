@@ -70,7 +70,8 @@ export const credentialRoutes =
           tags,
           summary: 'Issue a credential the peer presents to this node (the token is in this answer only)',
           params: idParams,
-          body: issueBody.optional(),
+          // No body at all is the same as {}.
+          body: issueBody.nullish(),
           response: { 201: issuedAnswer, ...errorResponses },
         },
       },
