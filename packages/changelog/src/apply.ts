@@ -14,6 +14,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { changeIdentity, compareDecimal, compareVersions, versionOf, type Change, type Version } from './change.ts';
 import { BatchRejectedError } from './errors.ts';
 import { checkIdentities, checkPrunedOwnLose, checkRepeatsAgree, checkStamps, type ChangeContent } from './integrity.ts';
+import { writeRefusal, type TeamScope } from './scope.ts';
 import { prepared, quoteIdent } from './sql.ts';
 import { describeSyncedTables, type TableInfo } from './tables.ts';
 import { checkChanges, incomingFromChange, serializeRowImages, type IncomingChange } from './wire.ts';
@@ -34,6 +35,8 @@ export interface ApplyOptions {
   nodeId: string;
   /** How far ahead of this node's clock a change's stamp may be (catchup_max_clock_skew_seconds). */
   maxClockSkewMs: number;
+  /** The sender's team scope, when it has one: it may write only rows of its teams (see scope.ts). */
+  senderScope?: TeamScope | undefined;
 }
 
 const rowKey = (table: string, id: string) => `${table}\u0000${id}`;
@@ -159,6 +162,7 @@ async function applyInTransaction(
   serializeRowImages(changes); // while the database looks up the standing versions
   const { winners, horizon, wallClockMs, alreadyLogged, ownPrunedThrough } = await picking;
   checkStamps(changes, wallClockMs, options.maxClockSkewMs);
+  if (options.senderScope) await checkSenderScope(client, changes, winners, options.senderScope);
   // This node's own changes pruned here (superseded) may come back from a peer: skipped as stale, never
   // logged again; one that would win cannot be one of them and is refused (I11, I12).
   const prunedOwn = checkIdentities(changes, alreadyLogged, options.nodeId, ownPrunedThrough);
@@ -239,11 +243,11 @@ async function pickWinners(
        ) h
        CROSS JOIN (
          SELECT array_agg(d.origin_node_id || '/' || d.origin_sequence) AS logged,
-                array_agg(concat_ws(' ', d.table_name, d.record_id, d.operation, d.hlc)) AS logged_content,
+                array_agg(concat_ws(' ', d.table_name, d.record_id, d.operation, d.hlc, d.scope_exit)) AS logged_content,
                 array_agg(d.change_data::text) AS logged_data
            FROM unnest($3::text[], $4::bigint[], $5::bigint[]) AS r(origin_node_id, low, high)
            CROSS JOIN LATERAL (
-             SELECT origin_node_id, origin_sequence, table_name, record_id, operation, hlc, change_data FROM database_changes d
+             SELECT origin_node_id, origin_sequence, table_name, record_id, operation, hlc, change_data, scope_exit FROM database_changes d
               WHERE d.origin_node_id = r.origin_node_id AND d.origin_sequence BETWEEN r.low AND r.high
               LIMIT r.high - r.low + 1
            ) d
@@ -286,7 +290,7 @@ interface PickedRow {
   wall: string;
   own_pruned: string;
   logged: string[] | null;
-  /** Per logged identity: table name, record id, operation and hlc, space-separated (none holds a space). */
+  /** Per logged identity: table name, record id, operation, hlc and scope exit (t/f), space-separated (none holds a space). */
   logged_content: string[] | null;
   logged_data: (string | null)[] | null;
   table_name: string | null;
@@ -299,8 +303,8 @@ interface PickedRow {
 function loggedContents(row: PickedRow): Map<string, ChangeContent> {
   const logged = new Map<string, ChangeContent>();
   row.logged?.forEach((identity, i) => {
-    const [table_name, record_id, operation, hlc] = row.logged_content![i]!.split(' ') as [string, string, string, string];
-    logged.set(identity, { table_name, record_id, operation, hlc, change_data_json: row.logged_data![i] ?? null });
+    const [table_name, record_id, operation, hlc, exit] = row.logged_content![i]!.split(' ') as [string, string, string, string, string];
+    logged.set(identity, { table_name, record_id, operation, hlc, change_data_json: row.logged_data![i] ?? null, scope_exit: exit === 't' });
   });
   return logged;
 }
@@ -338,6 +342,34 @@ function sequenceRuns(changes: IncomingChange[]): { origins: string[]; lows: str
   return runs;
 }
 
+/**
+ * Refuses the batch when a change of a scoped sender writes outside its teams (see writeRefusal); the
+ * rows its winners would replace are read here, under the transaction that then writes them.
+ */
+async function checkSenderScope(client: PoolClient, changes: IncomingChange[], winners: IncomingChange[], scope: TeamScope): Promise<void> {
+  const standing = new Map<string, string | undefined>();
+  const byTable = new Map<string, string[]>();
+  for (const c of winners) {
+    if (!scope.columns.has(c.table_name)) continue;
+    const ids = byTable.get(c.table_name);
+    if (ids) ids.push(c.record_id);
+    else byTable.set(c.table_name, [c.record_id]);
+  }
+  for (const [table, ids] of byTable) {
+    const { rows } = await client.query<{ id: string; team: string | null }>(
+      `SELECT t.id::text AS id, to_jsonb(t) ->> $2 AS team FROM ${quoteIdent(table)} t WHERE t.id = ANY($1::uuid[])`,
+      [ids, scope.columns.get(table)],
+    );
+    for (const r of rows) standing.set(rowKey(table, r.id), r.team ?? undefined);
+  }
+  const winning = new Set(winners);
+  changes.forEach((c, index) => {
+    const key = rowKey(c.table_name, c.record_id);
+    const refusal = writeRefusal(scope, c, winning.has(c), { exists: standing.has(key), team: standing.get(key) });
+    if (refusal) throw new BatchRejectedError(refusal, { index, change: changeIdentity(c) });
+  });
+}
+
 /** One upsert and one delete statement per table. */
 async function writeRows(client: PoolClient, winners: IncomingChange[], tables: Map<string, TableInfo>): Promise<void> {
   const byTable = new Map<string, { upserts: string[]; deletes: string[] }>();
@@ -347,7 +379,8 @@ async function writeRows(client: PoolClient, winners: IncomingChange[], tables: 
       group = { upserts: [], deletes: [] };
       byTable.set(c.table_name, group);
     }
-    if (c.operation === 'delete') group.deletes.push(c.record_id);
+    if (c.operation === 'delete')
+      group.deletes.push(c.record_id); // scope exits included
     else group.upserts.push(c.change_data_json!);
   }
   for (const [name, group] of byTable) {
@@ -441,7 +474,7 @@ async function appendToLog(client: PoolClient, lines: string, prelude: string): 
   // between taking it and appending kept every other applier of the node waiting.
   const copy = client.query(
     copyFrom(
-      `${prelude}; COPY database_changes (table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc) FROM STDIN`,
+      `${prelude}; COPY database_changes (table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc, scope_exit) FROM STDIN`,
     ),
   );
   await pipeline(Readable.from([lines]), copy);
@@ -457,7 +490,7 @@ function logLines(changes: IncomingChange[]): string {
   for (let i = 0; i < changes.length; i++) {
     const c = changes[i]!;
     lines[i] =
-      `${c.table_name}\t${c.record_id}\t${c.operation}\t${copyJson(c.change_data_json)}\t${copyJson(c.old_data_json)}\t${c.timestamp}\t${copyText(c.origin_node_id)}\t${c.origin_sequence}\t${c.hlc}\n`;
+      `${c.table_name}\t${c.record_id}\t${c.operation}\t${copyJson(c.change_data_json)}\t${copyJson(c.old_data_json)}\t${c.timestamp}\t${copyText(c.origin_node_id)}\t${c.origin_sequence}\t${c.hlc}\t${c.scope_exit ? 't' : 'f'}\n`;
   }
   return lines.join('');
 }

@@ -39,6 +39,8 @@ const changeFields = {
   origin_node_id: z.string().min(1).max(100),
   origin_sequence: bigintString,
   hlc: bigintString,
+  /** A change of a row that left the receiver's team scope, sent as a delete without images (see scope.ts). */
+  scope_exit: z.boolean().optional(),
 };
 
 /** A change as this node sends it (the log's own rows: no re-validation needed). */
@@ -46,6 +48,9 @@ export const changeOutputSchema = z.object({ ...changeFields, record_id: uuid })
 
 /** A change as received: validated, record id normalised to lower case. */
 export const changeSchema = z.object(changeFields).superRefine((c, ctx) => {
+  if (c.scope_exit === true && (c.operation !== 'delete' || c.change_data !== null)) {
+    ctx.addIssue({ code: 'custom', path: ['scope_exit'], message: 'a scope exit is a delete without change_data' });
+  }
   if (c.operation === 'delete') return;
   if (!c.change_data) {
     ctx.addIssue({ code: 'custom', path: ['change_data'], message: `required for operation ${c.operation}` });
@@ -81,10 +86,15 @@ export function acceptChangeFast(raw: unknown): Change | undefined {
   if (c.old_data !== undefined && c.old_data !== null && !isObject(c.old_data)) return undefined;
   if (!isBigintString(c.origin_sequence) || !isBigintString(c.hlc)) return undefined;
   if (typeof c.timestamp !== 'string' || !isChangeTimestamp(c.timestamp)) return undefined;
+  if (c.scope_exit !== undefined && !isScopeExitFlag(c.scope_exit, c.operation, c.change_data)) return undefined;
   c.record_id = c.record_id.toLowerCase();
   if (c.operation !== 'delete' && (!c.change_data || String(c.change_data.id).toLowerCase() !== c.record_id)) return undefined;
   return c as Change;
 }
+
+/** Whether a scope_exit value is one changeSchema accepts with this operation and change_data. */
+export const isScopeExitFlag = (flag: unknown, operation: string, changeData: unknown) =>
+  flag === false || (flag === true && operation === 'delete' && changeData === null);
 
 /** The identity of a change network-wide. */
 export const changeIdentity = (c: Pick<Change, 'origin_node_id' | 'origin_sequence'>) => `${c.origin_node_id}/${c.origin_sequence}`;

@@ -2,6 +2,7 @@
 // log is pruned (I11), what is counted is the retained entries above the cursor — exactly what a catch-up
 // sends; the pruned ones were superseded by versions the log keeps, and a cursor below the pruned horizon
 // makes the run a full baseline.
+import { sendableSql, type TeamScope } from './scope.ts';
 import type { Sql } from './sql.ts';
 
 export interface PeerPosition {
@@ -9,6 +10,8 @@ export interface PeerPosition {
   sentCursor: string;
   /** The peer's node id, when known: its own changes are not sent back to it. */
   peerNodeId: string | null;
+  /** The peer's team scope, when it has one: what is out of it is not sent (see scope.ts). */
+  scope?: TeamScope | undefined;
 }
 
 export async function countMissingChanges(sql: Sql, peer: PeerPosition): Promise<number> {
@@ -16,7 +19,7 @@ export async function countMissingChanges(sql: Sql, peer: PeerPosition): Promise
 }
 
 export interface Backlog {
-  /** Local changes the peer has not acknowledged (its own left out). */
+  /** Local changes the peer has not acknowledged and would be sent (its own left out, and what its scope leaves out). */
   missing: number;
   /** Newest local position, read in the same snapshot. */
   latest: string;
@@ -24,8 +27,8 @@ export interface Backlog {
 
 export async function measureBacklog(sql: Sql, peer: PeerPosition): Promise<Backlog> {
   const { rows } = await sql.query<{ n: string; latest: string }>(
-    `SELECT (SELECT count(*) FROM database_changes
-              WHERE sequence > $1::bigint AND ($2::text IS NULL OR origin_node_id <> $2::text))::text AS n,
+    `SELECT (SELECT count(*) FROM database_changes d
+              WHERE sequence > $1::bigint AND ($2::text IS NULL OR origin_node_id <> $2::text) AND ${sendableSql(peer.scope, 'd')})::text AS n,
             (SELECT coalesce(max(sequence), 0) FROM database_changes)::text AS latest`,
     [peer.sentCursor, peer.peerNodeId],
   );

@@ -60,3 +60,15 @@ export {
 export { logBaselineChunk, resumeBaselines, type BaselineProgress } from './baseline.ts';
 export { countsExactly, keyRefusal, nameRefusal, standingOf, TABLE_NAME, type TableFacts, type TableStanding } from './table-rules.ts';
 export type { Sql } from './sql.ts';
+export {
+  filterColumns,
+  scopeAction,
+  scopeActionSql,
+  sendableSql,
+  teamNumbersSchema,
+  teamOfImage,
+  writeRefusal,
+  type ScopeAction,
+  type TeamNumbers,
+  type TeamScope,
+} from './scope.ts';

@@ -14,6 +14,8 @@ export interface ChangeContent {
   hlc: string;
   /** The row image as JSON text, or null (a delete). */
   change_data_json: string | null;
+  /** A scope exit (see scope.ts): it stands for a change whose content its holder may not see. */
+  scope_exit?: boolean;
 }
 
 /**
@@ -27,6 +29,8 @@ function sameContent(a: ChangeContent, b: ChangeContent): boolean {
   if (a.change_data_json === null || b.change_data_json === null) return false;
   return sameJsonValue(JSON.parse(a.change_data_json), JSON.parse(b.change_data_json));
 }
+
+const sameVersionedRow = (a: ChangeContent, b: ChangeContent) => a.table_name === b.table_name && a.record_id === b.record_id && a.hlc === b.hlc;
 
 function sameJsonValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -72,7 +76,9 @@ export function checkIdentities(changes: IncomingChange[], logged: Map<string, C
     const identity = changeIdentity(c);
     const known = logged.get(identity);
     if (known) {
-      if (!sameContent(c, known)) {
+      // A scope exit and the change it stands for are one change seen through a team scope: the row
+      // and version agree, the content one of them lacks. Either way round, the log has it already.
+      if (known.scope_exit || c.scope_exit ? !sameVersionedRow(c, known) : !sameContent(c, known)) {
         throw new IdentityConflictError(`${identity} is already logged as ${describe(known)}; this change is ${describe(c)}`, { index, change: identity });
       }
     } else if (c.origin_node_id === nodeId) {

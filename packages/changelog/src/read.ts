@@ -4,6 +4,7 @@ import type { Pool, PoolClient } from '@catchup/db';
 import { to as copyTo } from 'pg-copy-streams';
 import { isBigintString, type Change } from './change.ts';
 import { ascending, binaryCopyRow } from './binary-copy.ts';
+import { scopeActionSql, type TeamScope } from './scope.ts';
 import type { Sql } from './sql.ts';
 
 export interface ReadOptions {
@@ -15,6 +16,8 @@ export interface ReadOptions {
   upTo?: string;
   /** Leave out changes that originated on this node (the reader's own). */
   excludeOrigin?: string;
+  /** The reader's team scope (see scope.ts); none: every team. */
+  scope?: TeamScope;
 }
 
 export interface ChangePage {
@@ -43,13 +46,39 @@ export interface ChangePageJson {
 
 // Built with concat(), which writes the text once (a chain of || copies it at every step). The table
 // name, record id and operation go in unescaped: table names are plain lower-case identifiers (checked
-// when a table is enabled), record ids UUIDs and operations one of five words.
-const CHANGE_JSON = `concat('{"sequence":"', c.sequence, '","table_name":"', c.table_name, '","record_id":"', c.record_id,
-  '","operation":"', c.operation, '","change_data":', coalesce(c.change_data::text, 'null'),
-  ',"old_data":', coalesce(c.old_data::text, 'null'), ',"timestamp":"', to_char(c."timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-  '","origin_node_id":', to_json(c.origin_node_id), ',"origin_sequence":"', c.origin_sequence, '","hlc":"', c.hlc, '"}')`;
+// when a table is enabled), record ids UUIDs and operations one of five words. For a scoped peer, each
+// entry comes with its scope_action (see scope.ts), which shapes what of it goes.
+function changeJson(scoped: boolean): string {
+  const operation = scoped ? `CASE WHEN c.scope_action = 'exit' THEN 'delete' ELSE c.operation END` : 'c.operation';
+  const changeData = scoped
+    ? `CASE WHEN c.scope_action = 'exit' THEN 'null' ELSE coalesce(c.change_data::text, 'null') END`
+    : `coalesce(c.change_data::text, 'null')`;
+  const oldData = scoped ? `CASE WHEN c.scope_action = 'send' THEN coalesce(c.old_data::text, 'null') ELSE 'null' END` : `coalesce(c.old_data::text, 'null')`;
+  const exit = scoped ? `, CASE WHEN c.scope_action = 'exit' THEN ',"scope_exit":true' ELSE '' END` : '';
+  return `concat('{"sequence":"', c.sequence, '","table_name":"', c.table_name, '","record_id":"', c.record_id,
+  '","operation":"', ${operation}, '","change_data":', ${changeData},
+  ',"old_data":', ${oldData}, ',"timestamp":"', to_char(c."timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+  '","origin_node_id":', to_json(c.origin_node_id), ',"origin_sequence":"', c.origin_sequence, '","hlc":"', c.hlc, '"'${exit}, '}')`;
+}
 
-/** The conditions every page shares: positions after `after` up to `upTo`, the reader's own changes left out. */
+/** Deletes among the page's entries: tombstones, scope exits included. */
+const isDelete = (scoped: boolean) => (scoped ? `c.operation = 'delete' OR c.scope_action = 'exit'` : `c.operation = 'delete'`);
+
+/**
+ * The log entries a read may take, as a FROM item: the table itself, or for a scoped peer its entries
+ * with their scope_action, those left out of its scope already gone (so that a page is filled with
+ * what it sends, and LIMIT counts only that).
+ */
+function entries(options: ReadOptions): string {
+  if (!options.scope) return 'database_changes';
+  const action = scopeActionSql(options.scope, 'd');
+  return `(SELECT d.*, ${action} AS scope_action FROM database_changes d WHERE ${action} <> 'leave_out')`;
+}
+
+/**
+ * The conditions every page shares: positions after `after` up to `upTo`, the reader's own changes left
+ * out, and scope exits (which no node sends on, see scope.ts).
+ */
 function rangeConditions(options: ReadOptions, quote: (text: string) => string): string {
   for (const position of [options.after, options.upTo ?? '0']) {
     if (!isBigintString(position)) throw new Error(`not a log position: ${JSON.stringify(position)}`);
@@ -57,11 +86,12 @@ function rangeConditions(options: ReadOptions, quote: (text: string) => string):
   if (!Number.isSafeInteger(options.limit) || options.limit < 1) throw new Error(`not a page size: ${options.limit}`);
   const upTo = options.upTo === undefined ? '' : `AND sequence <= ${options.upTo}`;
   const excluded = options.excludeOrigin === undefined ? '' : `AND origin_node_id <> ${quote(options.excludeOrigin)}`;
-  return `sequence > ${options.after} ${upTo} ${excluded}`;
+  return `sequence > ${options.after} ${upTo} ${excluded} AND NOT scope_exit`;
 }
 
 function pageQuery(options: ReadOptions, quote: (text: string) => string, sorted: boolean): string {
   const conditions = rangeConditions(options, quote);
+  const scoped = options.scope !== undefined;
   // One statement, one snapshot: the page and the newest position agree. The aggregates take the rows in
   // the page's order; the positions, gathered by the same pass, prove it, and a page that ever came out
   // of order is read again with the order spelled out in the aggregate (which sorts, even rows already
@@ -71,9 +101,9 @@ function pageQuery(options: ReadOptions, quote: (text: string) => string, sorted
       FROM (SELECT coalesce(max(sequence), 0)::text AS latest FROM database_changes) latest
       CROSS JOIN LATERAL (
         SELECT max(c.sequence) AS last, count(*) AS count, array_agg(c.sequence) AS positions,
-               count(*) FILTER (WHERE c.operation = 'delete') AS deletes,
-               string_agg(${CHANGE_JSON}, ','${sorted ? ' ORDER BY c.sequence' : ''}) AS json
-          FROM (SELECT * FROM database_changes WHERE ${conditions} ORDER BY sequence LIMIT ${options.limit}) c
+               count(*) FILTER (WHERE ${isDelete(scoped)}) AS deletes,
+               string_agg(${changeJson(scoped)}, ','${sorted ? ' ORDER BY c.sequence' : ''}) AS json
+          FROM (SELECT * FROM ${entries(options)} e WHERE ${conditions} ORDER BY sequence LIMIT ${options.limit}) c
       ) p
   ) TO STDOUT (FORMAT binary)`;
 }
@@ -166,12 +196,14 @@ export async function readChangesByKeyJson(db: Pool | PoolClient, options: ReadO
       key = { table: first };
     }
     const table = `table_name = '${key.table}'`;
+    const scoped = options.scope !== undefined;
+    const from = entries(options);
     const rows =
       key.recordId === undefined
-        ? `(SELECT * FROM database_changes WHERE ${table} AND ${conditions} ORDER BY record_id, sequence LIMIT ${options.limit})`
-        : `(SELECT * FROM database_changes WHERE ${table} AND record_id = '${key.recordId}' AND sequence > ${key.sequence} AND ${conditions} ORDER BY sequence LIMIT ${options.limit})
+        ? `(SELECT * FROM ${from} e WHERE ${table} AND ${conditions} ORDER BY record_id, sequence LIMIT ${options.limit})`
+        : `(SELECT * FROM ${from} e WHERE ${table} AND record_id = '${key.recordId}' AND sequence > ${key.sequence} AND ${conditions} ORDER BY sequence LIMIT ${options.limit})
            UNION ALL
-           (SELECT * FROM database_changes WHERE ${table} AND record_id > '${key.recordId}' AND ${conditions} ORDER BY record_id, sequence LIMIT ${options.limit})`;
+           (SELECT * FROM ${from} e WHERE ${table} AND record_id > '${key.recordId}' AND ${conditions} ORDER BY record_id, sequence LIMIT ${options.limit})`;
     const fields = await copyOneRow(
       client,
       `COPY (
@@ -179,8 +211,8 @@ export async function readChangesByKeyJson(db: Pool | PoolClient, options: ReadO
         SELECT (SELECT coalesce(max(sequence), 0)::text FROM database_changes),
                (SELECT concat(record_id, '/', sequence) FROM c ORDER BY record_id DESC, sequence DESC LIMIT 1),
                (SELECT count(*)::text FROM c),
-               '{"changes":[' || coalesce((SELECT string_agg(${CHANGE_JSON}, ',' ORDER BY c.record_id, c.sequence) FROM c), '') || ']}',
-               (SELECT count(*)::text FROM c WHERE c.operation = 'delete')
+               '{"changes":[' || coalesce((SELECT string_agg(${changeJson(scoped)}, ',' ORDER BY c.record_id, c.sequence) FROM c), '') || ']}',
+               (SELECT count(*)::text FROM c WHERE ${isDelete(scoped)})
       ) TO STDOUT (FORMAT binary)`,
     );
     const [latest, last, counted, body, deletes] = fields;

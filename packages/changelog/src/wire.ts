@@ -8,7 +8,18 @@
 // and the caller parses the text the ordinary way (which also words the errors). It accepts no text that
 // JSON.parse refuses, and gives what JSON.parse followed by changeSchema would (a property test holds
 // the two together).
-import { acceptChangeFast, changeSchema, isBigintString, isChangeTimestamp, isName, isOperation, isUuid, type Change, type Operation } from './change.ts';
+import {
+  acceptChangeFast,
+  changeSchema,
+  isBigintString,
+  isChangeTimestamp,
+  isName,
+  isOperation,
+  isScopeExitFlag,
+  isUuid,
+  type Change,
+  type Operation,
+} from './change.ts';
 import { BatchRejectedError } from './errors.ts';
 import { CLOSE_BRACKET, COLON, COMMA, JsonCursor, LEFT_SHAPE, LETTER_N, leave, OPEN_BRACE, OPEN_BRACKET, QUOTE } from './json-cursor.ts';
 
@@ -27,6 +38,8 @@ export interface IncomingChange {
   origin_node_id: string;
   origin_sequence: string;
   hlc: string;
+  /** A scope exit (see scope.ts): a delete that stands here but is never sent on. */
+  scope_exit: boolean;
 }
 
 /** A JSON object document with a `changes` array, and its other members (scalars only). */
@@ -49,6 +62,7 @@ class ParsedChange implements IncomingChange {
   readonly origin_node_id: string;
   readonly origin_sequence: string;
   readonly hlc: string;
+  readonly scope_exit: boolean;
   readonly #change: Change;
   #images: { change: string | null; old: string | null } | undefined;
 
@@ -62,6 +76,7 @@ class ParsedChange implements IncomingChange {
     this.origin_node_id = c.origin_node_id;
     this.origin_sequence = c.origin_sequence;
     this.hlc = c.hlc;
+    this.scope_exit = c.scope_exit === true;
   }
 
   get change_data_json(): string | null {
@@ -128,6 +143,7 @@ const CHANGE_KEYS = [
   'origin_sequence',
   'hlc',
   'sequence',
+  'scope_exit',
 ] as const;
 type ChangeKey = (typeof CHANGE_KEYS)[number];
 const CHANGE_KEYS_BY_LENGTH: ChangeKey[][] = [];
@@ -155,6 +171,12 @@ class BatchText extends JsonCursor {
           case 'old_data':
             found.old_data_json = this.oldImage();
             break;
+          case 'scope_exit': {
+            const flag = this.scalar();
+            if (typeof flag !== 'boolean') leave();
+            found.scope_exit = flag;
+            break;
+          }
           default:
             found[key] = this.stringValue();
         }
@@ -255,6 +277,7 @@ class Found {
   /** change_data's id. */
   id: string | undefined = undefined;
   old_data_json: string | null = null;
+  scope_exit: boolean | undefined = undefined;
 }
 
 /** changeSchema's checks (acceptChangeFast's, for strings). */
@@ -268,6 +291,7 @@ function checked(f: Found): IncomingChange {
   if (f.timestamp === undefined || !isChangeTimestamp(f.timestamp)) leave();
   const recordId = f.record_id.toLowerCase();
   if (f.operation !== 'delete' && (f.change_data_json === null || f.id?.toLowerCase() !== recordId)) leave();
+  if (f.scope_exit !== undefined && !isScopeExitFlag(f.scope_exit, f.operation, f.change_data_json)) leave();
   return {
     table_name: f.table_name,
     record_id: recordId,
@@ -279,6 +303,7 @@ function checked(f: Found): IncomingChange {
     origin_node_id: f.origin_node_id,
     origin_sequence: f.origin_sequence,
     hlc: f.hlc,
+    scope_exit: f.scope_exit === true,
   };
 }
 

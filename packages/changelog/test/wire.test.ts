@@ -25,12 +25,15 @@ const validChange = fc
     hlc: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }).map(String),
     extras: rowExtras,
     idCase: fc.boolean(),
+    exit: fc.constantFrom(undefined, false, true),
   })
-  .map(({ sequence, old_data, extras, idCase, ...c }) => ({
+  .map(({ sequence, old_data, extras, idCase, exit, ...c }) => ({
     ...c,
     ...(sequence === undefined ? {} : { sequence }),
     ...(old_data === undefined ? {} : { old_data }),
     change_data: c.operation === 'delete' ? null : { ...extras, id: idCase ? c.record_id.toUpperCase() : c.record_id.toLowerCase() },
+    // A scope exit is a delete: on another operation the flag is false or absent.
+    ...(exit === undefined ? {} : { scope_exit: exit && c.operation === 'delete' }),
   }));
 
 const brokenChange = brokenChanges(validChange);
@@ -75,6 +78,7 @@ function ordinary(text: string): unknown {
         origin_node_id: c.origin_node_id,
         origin_sequence: c.origin_sequence,
         hlc: c.hlc,
+        scope_exit: c.scope_exit === true,
       };
     }),
   };

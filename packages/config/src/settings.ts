@@ -88,10 +88,23 @@ export const settingDefinitions = {
     description:
       "Largest clock difference tolerated: a change stamped further ahead of this node's clock is refused, and a peer whose clock is off by more is not caught up with.",
   }),
+  team_filter_columns: define({
+    env: 'TEAM_FILTER_COLUMNS',
+    type: 'string',
+    schema: z
+      .string()
+      .max(2000)
+      .regex(/^\s*(?:[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)?)?\s*(?:,\s*(?:[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)?)?\s*)*$/)
+      .describe('comma-separated column names and table.column pairs (plain lower-case identifiers)'),
+    default: 'scouting_team_number',
+    description:
+      "Team isolation: the column holding a row's scouting team number — a name used by every synced table that has it, and table.column pairs for tables that name it otherwise (comma-separated). Rows of those tables reach a peer with a team scope only when in its teams.",
+  }),
 } as const;
 
 export type SettingKey = keyof typeof settingDefinitions;
-export type RuntimeSettings = { [K in SettingKey]: (typeof settingDefinitions)[K]['default'] extends boolean ? boolean : number };
+type Widened<T> = T extends boolean ? boolean : T extends number ? number : string;
+export type RuntimeSettings = { [K in SettingKey]: Widened<(typeof settingDefinitions)[K]['default']> };
 
 export const settingKeys = Object.keys(settingDefinitions) as SettingKey[];
 

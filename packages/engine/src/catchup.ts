@@ -4,6 +4,7 @@ import { acknowledgeRange, needsFullBaseline, readChangesJson, readLogHorizon } 
 import type { SyncServer } from '@catchup/db';
 import type { PingResponse } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
+import { teamScopeOf } from './team-scope.ts';
 import { planReceiveRanges, planSendRanges, type Range } from './ranges.ts';
 import { asOneRange, readsAsBaseline, receivePages, sendRangeByKey, type RangeReceived, type RangeSent } from './full-baseline.ts';
 import { describeResult, sumFileChanges, type CatchupResult, type FileChanges, type FullBaselineCounts } from './catchup-result.ts';
@@ -39,7 +40,8 @@ const sum = <T>(items: T[], pick: (t: T) => number) => items.reduce((n, t) => n 
 
 export async function planCatchup(ctx: EngineContext, server: SyncServer, ping: PingResponse): Promise<CatchupPlan> {
   const { catchup_batch_size: batchSize } = await ctx.settings();
-  const send = server.syncDatabase ? await planSendRanges(ctx.pool, server.sentCursor.toString(), ping.node_id, batchSize) : { ranges: [], changes: 0 };
+  const scope = await teamScopeOf(ctx, server);
+  const send = server.syncDatabase ? await planSendRanges(ctx.pool, server.sentCursor.toString(), ping.node_id, batchSize, scope) : { ranges: [], changes: 0 };
   const receive = server.syncDatabase ? planReceiveRanges(server.receivedCursor.toString(), ping.latest_sequence, batchSize) : [];
   const horizon = await readLogHorizon(ctx.pool);
   const fullBaseline = {
@@ -68,8 +70,9 @@ async function serverById(ctx: EngineContext, serverId: number): Promise<SyncSer
 export async function sendRange(ctx: EngineContext, serverId: number, peerNodeId: string, range: Range): Promise<SendOutcome> {
   const server = await serverById(ctx, serverId);
   const settings = await ctx.settings();
+  const scope = await teamScopeOf(ctx, server);
   if (readsAsBaseline(range, (await readLogHorizon(ctx.pool)).prunedThrough)) {
-    const baseline = await sendRangeByKey(ctx, ctx.peerClient(server, settings), peerNodeId, range, settings.catchup_batch_size);
+    const baseline = await sendRangeByKey(ctx, ctx.peerClient(server, settings), { peerNodeId, scope }, range, settings.catchup_batch_size);
     await acknowledgeRange(ctx.pool, serverId, 'sent', range);
     return { range, ...baseline };
   }
@@ -77,7 +80,13 @@ export async function sendRange(ctx: EngineContext, serverId: number, peerNodeId
   let tombstones = 0;
   let cursor = range.from;
   for (;;) {
-    const page = await readChangesJson(ctx.pool, { after: cursor, upTo: range.to, limit: settings.catchup_batch_size, excludeOrigin: peerNodeId });
+    const page = await readChangesJson(ctx.pool, {
+      after: cursor,
+      upTo: range.to,
+      limit: settings.catchup_batch_size,
+      excludeOrigin: peerNodeId,
+      ...(scope ? { scope } : {}),
+    });
     if (page.count) {
       await ctx.peerClient(server, settings).postChanges(page.body);
       sent += page.count;

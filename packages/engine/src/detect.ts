@@ -2,6 +2,7 @@
 import { acknowledgeRange, measureBacklog } from '@catchup/changelog';
 import type { SyncServer } from '@catchup/db';
 import type { EngineContext } from './context.ts';
+import { teamScopeOf } from './team-scope.ts';
 
 export interface PeerNeed {
   server: SyncServer;
@@ -24,7 +25,7 @@ export async function measurePeers(ctx: EngineContext, only?: number[]): Promise
       continue;
     }
     const cursor = server.sentCursor.toString();
-    const backlog = await measureBacklog(ctx.pool, { sentCursor: cursor, peerNodeId: server.peerNodeId });
+    const backlog = await measureBacklog(ctx.pool, { sentCursor: cursor, peerNodeId: server.peerNodeId, scope: await teamScopeOf(ctx, server) });
     if (backlog.missing === 0 && server.peerNodeId && BigInt(backlog.latest) > server.sentCursor) {
       await acknowledgeRange(ctx.pool, server.id, 'sent', { from: cursor, to: backlog.latest });
     }

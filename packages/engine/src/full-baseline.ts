@@ -3,7 +3,7 @@
 // indexes at ascending keys instead of at random, which is what keeps a baseline of a large table from
 // slowing down as the table outgrows the database's memory. The range is acknowledged once, after its
 // last page (I8); a retry starts it again, and what already arrived is skipped as duplicate (I3).
-import { needsFullBaseline, readChangesByKeyJson, type KeyOrderedPageJson, type RowKeyCursor } from '@catchup/changelog';
+import { needsFullBaseline, readChangesByKeyJson, type KeyOrderedPageJson, type RowKeyCursor, type TeamScope } from '@catchup/changelog';
 import type { PeerClient, FetchChangesQuery } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
 import { applyPeerBatch } from './integrity.ts';
@@ -29,9 +29,22 @@ export interface RangeSent {
  * point (for a peer that lacks the rows, their right edge, where PostgreSQL appends without descending
  * the tree); streams over parts of the key space side by side cost the receiving database far more.
  */
-export async function sendRangeByKey(ctx: EngineContext, client: PeerClient, peerNodeId: string, range: Range, pageSize: number): Promise<RangeSent> {
+export async function sendRangeByKey(
+  ctx: EngineContext,
+  client: PeerClient,
+  peer: { peerNodeId: string; scope: TeamScope | undefined },
+  range: Range,
+  pageSize: number,
+): Promise<RangeSent> {
   const read = (afterKey: RowKeyCursor | null) =>
-    readChangesByKeyJson(ctx.pool, { after: range.from, upTo: range.to, limit: pageSize, excludeOrigin: peerNodeId, afterKey });
+    readChangesByKeyJson(ctx.pool, {
+      after: range.from,
+      upTo: range.to,
+      limit: pageSize,
+      excludeOrigin: peer.peerNodeId,
+      afterKey,
+      ...(peer.scope ? { scope: peer.scope } : {}),
+    });
   const out: RangeSent = { sent: 0, tombstones: 0 };
   let page: KeyOrderedPageJson | null = await read(null);
   while (page) {

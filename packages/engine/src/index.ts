@@ -81,3 +81,4 @@ export {
   type Delivery,
   type DeliveryOperation,
 } from './deliveries.ts';
+export { teamScopeOf, teamScopeOfServer } from './team-scope.ts';

@@ -4,12 +4,16 @@
 import { applyIncoming, findUnmadeClaims, IdentityConflictError, type ApplyResult, type IncomingChange } from '@catchup/changelog';
 import type { SyncServer } from '@catchup/db';
 import type { EngineContext } from './context.ts';
+import { teamScopeOfServer } from './team-scope.ts';
 
 /** The sync_logs operation of an integrity alert (counted by /metrics, listed by GET /api/sync/logs). */
 export const INTEGRITY_ALERT = 'integrity alert';
 
 export interface AlertSource {
-  /** The peer the batch came from, when known (a pulled page); null for a batch posted to this node. */
+  /**
+   * The peer the batch came from, when known (a pulled page, or a batch posted with the peer's own
+   * credential): its team scope bounds what it may write. Null for a batch posted with the node key.
+   */
   serverId: number | null;
   /** How the batch arrived, for the operator: "batch posted from 10.0.0.7", "page pulled from site-b". */
   via: string;
@@ -36,8 +40,9 @@ export async function recordIntegrityAlert(ctx: EngineContext, alert: { serverId
  */
 export async function applyPeerBatch(ctx: EngineContext, changes: IncomingChange[], source: AlertSource): Promise<ApplyResult> {
   const settings = await ctx.settings();
+  const senderScope = source.serverId === null ? undefined : await teamScopeOfServer(ctx, source.serverId);
   try {
-    return await applyIncoming(ctx.pool, changes, { nodeId: ctx.nodeId, maxClockSkewMs: settings.catchup_max_clock_skew_seconds * 1000 });
+    return await applyIncoming(ctx.pool, changes, { nodeId: ctx.nodeId, maxClockSkewMs: settings.catchup_max_clock_skew_seconds * 1000, senderScope });
   } catch (err) {
     if (err instanceof IdentityConflictError) {
       const details = `Refused a batch (${source.via}): ${err.change ?? 'a change'} conflicts with this node's log`;

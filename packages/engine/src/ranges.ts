@@ -1,5 +1,5 @@
 // Planning: split what a peer lacks into ranges (from, to] of log positions, one per batch job.
-import type { Sql } from '@catchup/changelog';
+import { sendableSql, type Sql, type TeamScope } from '@catchup/changelog';
 
 /** Log positions (from, to]: what one batch job sends or receives, and what its acknowledgement covers. */
 export interface Range {
@@ -15,16 +15,16 @@ export interface SendPlan {
 
 /**
  * Ranges of the local log after `cursor`, each holding at most `batchSize` changes to send to the peer
- * (its own changes are left out). Only the range boundaries are read, so memory stays small (I9).
+ * (its own changes and what its team scope leaves out are not counted). Only the range boundaries are read, so memory stays small (I9).
  */
-export async function planSendRanges(sql: Sql, cursor: string, peerNodeId: string | null, batchSize: number): Promise<SendPlan> {
+export async function planSendRanges(sql: Sql, cursor: string, peerNodeId: string | null, batchSize: number, scope?: TeamScope): Promise<SendPlan> {
   const { rows } = await sql.query<{ boundary: string; latest: string; total: string }>(
     `WITH latest AS (SELECT coalesce(max(sequence), 0) AS latest FROM database_changes),
           eligible AS (
             SELECT sequence, row_number() OVER (ORDER BY sequence) AS n, count(*) OVER () AS total
-              FROM database_changes, latest
+              FROM database_changes d, latest
              WHERE sequence > $1::bigint AND sequence <= latest.latest
-               AND ($2::text IS NULL OR origin_node_id <> $2::text))
+               AND ($2::text IS NULL OR origin_node_id <> $2::text) AND ${sendableSql(scope, 'd')})
      SELECT e.sequence::text AS boundary, l.latest::text AS latest, e.total::text AS total
        FROM latest l LEFT JOIN eligible e ON e.n % $3 = 0 OR e.n = e.total
       ORDER BY e.sequence`,

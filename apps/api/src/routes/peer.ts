@@ -17,7 +17,7 @@ import {
   type IncomingChange,
 } from '@catchup/changelog';
 import { MAX_BATCH_SIZE } from '@catchup/config';
-import { applyPeerBatch, DELIVERY_OPERATIONS, nodeWallClock, peerActor, recordPeerDelivery } from '@catchup/engine';
+import { applyPeerBatch, DELIVERY_OPERATIONS, nodeWallClock, peerActor, recordPeerDelivery, teamScopeOfServer } from '@catchup/engine';
 import { latestFileSeq } from '@catchup/files';
 import { pingResponseSchema } from '@catchup/peer-client';
 import type { AppContext } from '../context.ts';
@@ -116,11 +116,14 @@ export const peerRoutes =
       },
       async (request, reply) => {
         const { after, limit, up_to, exclude_origin, order, after_key } = request.query;
+        // A peer presenting its own credential reads only what its team scope lets it see.
+        const scope = request.peer ? await teamScopeOfServer(ctx.engine, request.peer.serverId) : undefined;
         const options = {
           after,
           limit: limit ?? (await ctx.engine.settings()).catchup_batch_size,
           ...(up_to ? { upTo: up_to } : {}),
           ...(exclude_origin ? { excludeOrigin: exclude_origin } : {}),
+          ...(scope ? { scope } : {}),
         };
         let page: { body: Buffer; nextCursor: string; hasMore: boolean; latestSequence: string; nextKey?: string };
         // Row-key order is for a reader below the pruned horizon (a full baseline), whose range is most of

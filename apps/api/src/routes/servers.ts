@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isPeerHostListed, peerHostProblem } from '@catchup/config';
 import { readLogHorizon } from '@catchup/changelog';
-import type { SyncServer } from '@catchup/db';
+import { teamNumbersSchema } from '@catchup/changelog';
+import { Prisma, type SyncServer } from '@catchup/db';
 import { ADMIN_OPERATIONS, fieldChanges, issueCredential, issuedCredentialSchema, peerRetention, recordAdminAction, type PeerRetention } from '@catchup/engine';
 import { normalizeFingerprint } from '@catchup/peer-client';
 import type { AppContext } from '../context.ts';
@@ -33,6 +34,7 @@ const serverSchema = z.object({
   server_id: z.string().nullable(),
   server_version: z.string().nullable(),
   clock_offset_ms: z.number().nullable().describe("the peer's clock minus this node's, measured at its last answered ping"),
+  team_scope: teamNumbersSchema.nullable(),
   sent_cursor: z.string(),
   received_cursor: z.string(),
   needs_full_baseline: z.boolean().describe("its sent cursor is below this node's pruned horizon: its next catch-up is a full baseline (SPEC I11)"),
@@ -68,6 +70,9 @@ const writable = {
   sync_instance_files: z.boolean(),
   sync_config_files: z.boolean(),
   sync_uploads: z.boolean(),
+  team_scope: teamNumbersSchema
+    .nullable()
+    .describe('team isolation: the scouting team numbers the peer may see and write (null: every team); a change resends its log from the start'),
 };
 
 const createBody = z
@@ -108,6 +113,7 @@ function present(s: SyncServer, retention: PeerRetention): z.infer<typeof server
     server_id: s.peerNodeId,
     server_version: s.serverVersion,
     clock_offset_ms: s.clockOffsetMs === null ? null : Number(s.clockOffsetMs),
+    team_scope: s.teamScope === null ? null : teamNumbersSchema.parse(s.teamScope),
     sent_cursor: s.sentCursor.toString(),
     received_cursor: s.receivedCursor.toString(),
     ...retention,
@@ -115,6 +121,9 @@ function present(s: SyncServer, retention: PeerRetention): z.infer<typeof server
     updated_at: s.updatedAt.toISOString(),
   };
 }
+
+/** A team scope as stored: each team once, in ascending order. */
+const normalTeams = (teams: number[]) => [...new Set(teams)].sort((a, b) => a - b);
 
 function toData(body: Partial<Record<keyof typeof writable, unknown>>) {
   const map: Record<string, string> = {
@@ -126,11 +135,17 @@ function toData(body: Partial<Record<keyof typeof writable, unknown>>) {
     sync_instance_files: 'syncInstanceFiles',
     sync_config_files: 'syncConfigFiles',
     sync_uploads: 'syncUploads',
+    team_scope: 'teamScope',
+  };
+  const value = (k: string, v: unknown) => {
+    if (k === 'tls_fingerprint' && typeof v === 'string') return normalizeFingerprint(v);
+    if (k === 'team_scope') return v === null ? Prisma.DbNull : normalTeams(v as number[]); // a JSON column takes DbNull for SQL NULL
+    return v;
   };
   return Object.fromEntries(
     Object.entries(body)
       .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => [map[k] ?? k, k === 'tls_fingerprint' && typeof v === 'string' ? normalizeFingerprint(v) : v]),
+      .map(([k, v]) => [map[k] ?? k, value(k, v)]),
   );
 }
 
@@ -239,8 +254,15 @@ export const serverRoutes =
           request.body.protocol ?? exists.protocol,
           request.body.tls_fingerprint === undefined ? exists.tlsFingerprint : request.body.tls_fingerprint,
         );
+        // Other teams mean other rows to send: the peer's log is read again from the start (a full baseline
+        // when this node's log was pruned), rows now in its scope reach it and rows that left it go as exits.
+        const teams = request.body.team_scope;
+        const scopeChanged = teams !== undefined && JSON.stringify(teams === null ? null : normalTeams(teams)) !== JSON.stringify(exists.teamScope);
         try {
-          const server = await ctx.db.syncServer.update({ where: { id: request.params.id }, data: toData(request.body) });
+          const server = await ctx.db.syncServer.update({
+            where: { id: request.params.id },
+            data: { ...toData(request.body), ...(scopeChanged ? { sentCursor: 0n } : {}) },
+          });
           const changes = fieldChanges(auditedFields(exists), auditedFields(server));
           if (Object.keys(changes).length) {
             await recordAdminAction(ctx.engine, {
