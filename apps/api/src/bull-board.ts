@@ -1,6 +1,6 @@
 // Bull Board at /admin/queues, behind HTTP basic auth with its own credentials (ADMIN_USER /
 // ADMIN_PASSWORD). Without ADMIN_PASSWORD it is off: the board can retry, promote and remove jobs, so it
-// never opens with a credential made for something else (the API key every peer presents).
+// never opens with a credential made for something else (the API key, which peers paired before per-peer credentials may still present).
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';

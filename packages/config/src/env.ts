@@ -14,7 +14,7 @@ export interface NodeConfig extends TlsConfig {
   host: string;
   port: number;
   nodeName: string;
-  /** Inbound key peers must present; undefined means "generate and store one at first start". */
+  /** The node's API key (operators, the CLI; peers get credentials of their own); undefined means "generate and store one at first start". */
   syncApiKey: string | undefined;
   dataDir: string;
   queuePrefix: string;
