@@ -81,6 +81,7 @@ const createBody = z
     protocol: writable.protocol.default('http'),
     api_key: writable.api_key.optional(),
     tls_fingerprint: writable.tls_fingerprint.optional(),
+    team_scope: writable.team_scope.optional(),
     issue_credential: z
       .boolean()
       .optional()
