@@ -14,6 +14,8 @@ commands:
                                            token the peer presents to this node, once)
   servers key ID KEY                       set the key this node presents to the peer (the token it issued)
   servers pin ID FINGERPRINT|none          pin the peer's TLS certificate (its ping's tls_fingerprint), or unpin
+  servers teams ID TEAMS|all               team isolation: the scouting team numbers (comma-separated) the peer may
+                                           see and write, or all (its log is then resent from the start)
   servers remove ID
   servers credentials list ID              the peer's credentials (never their tokens)
   servers credentials issue ID [--expire-others SECONDS]
@@ -60,6 +62,9 @@ const parseCliArgs = (argv: string[]) =>
       help: { type: 'boolean', short: 'h' },
     },
   });
+
+/** A peer's team scope as the CLI shows it. */
+const teamsText = (scope: unknown) => (Array.isArray(scope) ? (scope.length ? `teams ${scope.join(', ')}` : 'no team') : 'all teams');
 
 /** A credential just issued: its token, printed this once, and what to do with it. */
 function printIssued(io: CliIo, peer: string, credential: Record<string, unknown>): void {
@@ -167,13 +172,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.out(
         servers.length
           ? formatTable(
-              ['id', 'name', 'address', 'active', 'key', 'last sync', 'sent cursor', 'received cursor'],
+              ['id', 'name', 'address', 'active', 'key', 'teams', 'last sync', 'sent cursor', 'received cursor'],
               servers.map((s) => [
                 s.id,
                 s.name,
                 `${s.protocol}://${s.host}:${s.port}`,
                 s.is_active,
                 s.api_key_set ? 'set' : 'none',
+                teamsText(s.team_scope),
                 s.last_sync,
                 s.sent_cursor,
                 s.received_cursor,
@@ -250,6 +256,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.out(
         body.tls_fingerprint ? `server ${id} pinned to TLS fingerprint ${body.tls_fingerprint}` : `server ${id} unpinned: its certificate is verified by CA`,
       );
+      return 0;
+    }
+    if (command === 'servers' && sub === 'teams') {
+      const [id, teams] = rest;
+      if (!id || !teams) throw new CliError(`servers teams needs ID and TEAMS (e.g. 254,971) or all\n\n${USAGE}`);
+      const scope = teams === 'all' ? null : teams.split(',').map((t) => (/^\d+$/.test(t.trim()) ? Number(t.trim()) : t.trim()));
+      const { body } = await call(`/api/sync/servers/${encodeURIComponent(id)}`, { method: 'PUT', json: { team_scope: scope } });
+      io.out(`server ${id} (${String(body.name)}) may see and write ${teamsText(body.team_scope)}`);
       return 0;
     }
     if (command === 'servers' && sub === 'remove') {

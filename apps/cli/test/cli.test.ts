@@ -79,6 +79,17 @@ describe('npm run catchup', () => {
     expect(await cli('servers', 'remove', id)).toMatchObject({ code: 0 });
   });
 
+  it('sets and clears a peer\'s team scope with servers teams, shows it in servers list, and refuses a bad list', async () => {
+    const added = await cli('servers', 'add', 'cli-team', '127.0.0.1', '5998');
+    const id = /added server (\d+)/.exec(added.out)![1]!;
+    expect(await cli('servers', 'teams', id, '971,254,254')).toMatchObject({ code: 0, out: `server ${id} (cli-team) may see and write teams 254, 971` });
+    expect((await cli('servers', 'list')).out).toMatch(/cli-team .* teams 254, 971 /);
+    expect(await cli('servers', 'teams', id, '254,abc')).toMatchObject({ code: 1, err: expect.stringMatching(/^400: .*team_scope/) });
+    expect((await a!.ctx.db.syncServer.findUniqueOrThrow({ where: { id: Number(id) } })).teamScope).toEqual([254, 971]);
+    expect(await cli('servers', 'teams', id, 'all')).toMatchObject({ code: 0, out: `server ${id} (cli-team) may see and write all teams` });
+    expect(await cli('servers', 'remove', id)).toMatchObject({ code: 0 });
+  });
+
   it('pairs with per-peer credentials: add issuing one, set the key presented, issue with an overlap, list, revoke', async () => {
     const port = new URL(b!.url).port;
     const added = await cli('servers', 'add', 'cli-paired', '127.0.0.1', port, '--issue-credential');
