@@ -96,14 +96,28 @@ async function stop(node: DemoNode): Promise<void> {
   await new Promise((r) => child.once('exit', r));
 }
 
-async function api(node: DemoNode, route: string, json?: unknown) {
+async function api(node: DemoNode, route: string, json?: unknown, method = json === undefined ? 'GET' : 'POST') {
   const res = await fetch(`${node.url}${route}`, {
-    method: json === undefined ? 'GET' : 'POST',
+    method,
     headers: { 'x-api-key': node.key, ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(json === undefined ? {} : { body: JSON.stringify(json) }),
   });
   if (!res.ok) throw new Error(`${node.name} ${route}: ${res.status} ${await res.text()}`);
   return res.json();
+}
+
+/** Registers x and y with each other, each presenting the credential the other issued it. */
+async function pair(x: DemoNode, y: DemoNode) {
+  type Added = { id: number; credential: { token: string } };
+  const yOnX = (await api(x, '/api/sync/servers', { name: y.name, host: '127.0.0.1', port: y.port, issue_credential: true })) as Added;
+  const xOnY = (await api(y, '/api/sync/servers', {
+    name: x.name,
+    host: '127.0.0.1',
+    port: x.port,
+    api_key: yOnX.credential.token,
+    issue_credential: true,
+  })) as Added;
+  await api(x, `/api/sync/servers/${yOnX.id}`, { api_key: xOnY.credential.token }, 'PUT');
 }
 
 async function sql(node: DemoNode, text: string, values: unknown[] = []) {
@@ -206,12 +220,11 @@ async function main() {
     await migrateDeploy(node.databaseUrl);
   }
   await Promise.all(Object.values(nodes).map(start));
-  for (const node of Object.values(nodes)) {
-    for (const peer of Object.values(nodes)) {
-      if (peer !== node) await api(node, '/api/sync/servers', { name: peer.name, host: '127.0.0.1', port: peer.port, api_key: peer.key });
-    }
-  }
   const [a, b, c] = [nodes['site-a'], nodes['site-b'], nodes['site-c']];
+  say('Pairing them: each node issues every peer a credential of its own (README: Pairing two nodes)');
+  await pair(a, b);
+  await pair(a, c);
+  await pair(b, c);
 
   say('Everyone scouts: rows and photos on all three nodes');
   const teams = await sql(
