@@ -6,6 +6,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import { verifyPeerToken } from '@catchup/engine';
 import { registerAuthentication, requireSyncCredential } from './auth.ts';
 import { registerBullBoard } from './bull-board.ts';
+import { registerCompression } from './compression.ts';
 import type { AppContext } from './context.ts';
 import { registerErrorHandling } from './errors.ts';
 import { refuseNulBytes } from './nul-bytes.ts';
@@ -40,6 +41,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app as unknown as FastifyInstance);
   app.addHook('preValidation', refuseNulBytes);
+  await registerCompression(app as unknown as FastifyInstance, ctx.config.compressionLevel);
 
   await app.register(swagger, {
     openapi: {

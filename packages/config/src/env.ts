@@ -36,6 +36,8 @@ export interface NodeConfig extends TlsConfig {
   metricsToken: string | undefined;
   /** Failed authentications an address may make in authFailureWindowSeconds; beyond, its requests get 429. */
   authFailureLimit: number;
+  /** zstd level of the bodies this node compresses (answers, batches it posts); 0: none. */
+  compressionLevel: number;
   authFailureWindowSeconds: number;
   /** Largest file a peer may upload (413 beyond). */
   fileUploadLimitBytes: number;
@@ -106,6 +108,7 @@ const processFields: Record<string, EnvField> = {
   ADMIN_PASSWORD: { expected: 'a password of at least 8 characters', secret: true, parse: (v) => v, schema: z.string().min(8) },
   METRICS_TOKEN: { expected: 'a token of at least 16 characters', secret: true, parse: (v) => v, schema: z.string().min(16) },
   AUTH_FAILURE_LIMIT: { expected: 'an integer from 1 to 100000', parse: parseInteger, schema: integerIn(1, 100_000) },
+  COMPRESSION_LEVEL: { expected: 'an integer from 0 (no compression) to 19', parse: parseInteger, schema: integerIn(0, 19) },
   AUTH_FAILURE_WINDOW_SECONDS: { expected: 'an integer from 1 to 86400', parse: parseInteger, schema: integerIn(1, 86_400) },
   FILE_UPLOAD_LIMIT_BYTES: { expected: 'an integer of at least 1', parse: parseInteger, schema: z.number().int().min(1) },
   SYNC_EXCLUDE: {
@@ -174,6 +177,7 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     adminPassword: read<string | undefined>('ADMIN_PASSWORD', undefined),
     metricsToken: read<string | undefined>('METRICS_TOKEN', undefined),
     authFailureLimit: read('AUTH_FAILURE_LIMIT', 10),
+    compressionLevel: read('COMPRESSION_LEVEL', 3),
     authFailureWindowSeconds: read('AUTH_FAILURE_WINDOW_SECONDS', 60),
     syncExclude: read<string[]>('SYNC_EXCLUDE', []),
     peerHosts: read<string[]>('PEER_HOSTS', []),

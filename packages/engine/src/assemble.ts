@@ -32,7 +32,8 @@ export async function openEngine(config: NodeConfig): Promise<OpenedEngine> {
       settings,
       dataDir: config.dataDir,
       fileExclude: excluder([...DEFAULT_EXCLUDES, ...config.syncExclude]),
-      peerClient: (peer, s) => new PeerClient(peer, { timeoutSeconds: s.catchup_connection_timeout, ca: config.peerCa }),
+      peerClient: (peer, s) =>
+        new PeerClient(peer, { timeoutSeconds: s.catchup_connection_timeout, ca: config.peerCa, compressionLevel: config.compressionLevel }),
     };
     return { engine, close };
   } catch (err) {

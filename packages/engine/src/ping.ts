@@ -38,6 +38,7 @@ export async function pingPeer(ctx: EngineContext, server: SyncServer): Promise<
       pingSuccess: true,
       peerNodeId: ping.node_id,
       serverVersion: ping.version,
+      contentEncodings: ping.content_encodings?.join(',') ?? null,
       clockOffsetMs: BigInt(offset),
       lastError: refusal,
     },

@@ -7,6 +7,15 @@ import type { z } from 'zod';
 import type { Change } from '@catchup/changelog';
 import { comparedText, type ComparedState } from '@catchup/files';
 import { parseAnswer, refuseRedirect } from './answer.ts';
+import {
+  AnswerEncodingError,
+  COMPRESSION_THRESHOLD_BYTES,
+  CONTENT_ENCODINGS,
+  compressBody,
+  decodeAnswer,
+  requestEncodingFor,
+  type ContentEncoding,
+} from './compression.ts';
 import { changesToApply, type ChangesToApply } from './changes-page.ts';
 import { PeerError } from './errors.ts';
 import { httpsAgentFor, UNTRUSTED_CERTIFICATE_CODES, FINGERPRINT_MISMATCH } from './tls.ts';
@@ -33,6 +42,8 @@ export interface PeerAddress {
   apiKey: string | null;
   /** The sha256 fingerprint its TLS certificate must have (normalized); when set, it replaces the CA check. */
   tlsFingerprint?: string | null;
+  /** The request body encodings it accepts, comma-separated (its last ping's content_encodings); none: uncompressed. */
+  contentEncodings?: string | null;
 }
 
 export interface PeerClientOptions {
@@ -40,6 +51,8 @@ export interface PeerClientOptions {
   timeoutSeconds: number;
   /** TLS_CA_FILE's PEM bundle: https peers without a pinned fingerprint must chain to it instead of the system CAs. */
   ca?: Buffer | undefined;
+  /** COMPRESSION_LEVEL: the zstd level of the batches posted to the peer; 0: none. */
+  compressionLevel?: number;
 }
 
 const httpAgent = new http.Agent({ keepAlive: true });
@@ -50,13 +63,20 @@ export function peerBaseUrl(peer: PeerAddress): string {
   return `${protocol}://${host}:${peer.port}`;
 }
 
+/** An answer's body as text, decoded by its Content-Encoding (see decodeAnswer). */
+function answerText(response: { body: unknown; headers: Response['headers'] }): string {
+  const body = response.body;
+  if (!Buffer.isBuffer(body)) return String(body ?? '');
+  const encoding = response.headers['content-encoding'];
+  return decodeAnswer(body, typeof encoding === 'string' ? encoding : undefined).toString('utf8');
+}
+
 function classify(err: unknown, url: string): PeerError {
   if (err instanceof HTTPError) {
     const status = err.response.statusCode;
-    const body = err.response.body;
     let detail = '';
     try {
-      const parsed = typeof body === 'string' ? JSON.parse(body) : body;
+      const parsed = JSON.parse(answerText(err.response));
       detail = parsed?.message ? `: ${parsed.message}` : '';
     } catch {
       /* not JSON */
@@ -97,6 +117,9 @@ export class PeerClient {
   readonly #streams: Got;
   /** Set when the peer cannot be called as registered: a pinned fingerprint over plain http would pin nothing. */
   readonly #refusal: PeerError | undefined;
+  /** How batches posted to the peer are compressed (none for a peer that did not say it takes them). */
+  readonly #requestEncoding: ContentEncoding | null;
+  readonly #compressionLevel: number;
 
   constructor(peer: PeerAddress, options: PeerClientOptions) {
     this.baseUrl = peerBaseUrl(peer);
@@ -105,23 +128,29 @@ export class PeerClient {
         ? new PeerError('untrusted', `${this.baseUrl}: a TLS fingerprint is pinned for this peer but its protocol is http; set protocol https`)
         : undefined;
     const agents = { http: httpAgent, https: httpsAgentFor({ fingerprint: peer.tlsFingerprint, ca: options.ca }) };
-    // Redirects are never followed: the key would go with them to wherever they point.
+    this.#compressionLevel = options.compressionLevel ?? 0;
+    this.#requestEncoding = requestEncodingFor(peer.contentEncodings, this.#compressionLevel);
+    // Redirects are never followed: the key would go with them to wherever they point. Answers are taken
+    // compressed and decoded here (answerText), within a bound got's own decoding does not have.
     this.#http = got.extend({
       prefixUrl: `${this.baseUrl}/api/sync`,
-      headers: peer.apiKey ? { 'x-api-key': peer.apiKey } : {},
+      headers: { ...(peer.apiKey ? { 'x-api-key': peer.apiKey } : {}), 'accept-encoding': CONTENT_ENCODINGS.join(', ') },
       timeout: { request: options.timeoutSeconds * 1000 },
       retry: { limit: 1, methods: ['GET', 'POST', 'PUT', 'DELETE'], statusCodes: [] },
       agent: agents,
       followRedirect: false,
-      responseType: 'text',
+      decompress: false,
+      responseType: 'buffer',
     });
+    // Files travel as they are (identity): their bytes are what size and sha256 are checked against.
     this.#streams = got.extend({
       prefixUrl: `${this.baseUrl}/api/sync`,
-      headers: peer.apiKey ? { 'x-api-key': peer.apiKey } : {},
+      headers: { ...(peer.apiKey ? { 'x-api-key': peer.apiKey } : {}), 'accept-encoding': 'identity' },
       timeout: { request: options.timeoutSeconds * 1000 },
       retry: { limit: 0 },
       agent: agents,
       followRedirect: false,
+      decompress: false,
     });
   }
 
@@ -142,31 +171,41 @@ export class PeerClient {
     return response;
   }
 
-  /** A JSON call whose answer is checked against the route's schema. */
-  async #json<T>(what: string, schema: z.ZodType<T>, request: () => Promise<Response<string>>): Promise<T> {
+  /** A call's answer as text: an answer that cannot be decoded is an invalid answer (server_error). */
+  async #text(what: string, request: () => Promise<Response<Buffer>>): Promise<string> {
     const response = await this.#call(what, request);
-    return parseAnswer(schema, response.body, this.#from(what));
+    try {
+      return answerText(response);
+    } catch (err) {
+      if (err instanceof AnswerEncodingError) throw new PeerError('server_error', `${this.#from(what)} answered an invalid response: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** A JSON call whose answer is checked against the route's schema. */
+  async #json<T>(what: string, schema: z.ZodType<T>, request: () => Promise<Response<Buffer>>): Promise<T> {
+    return parseAnswer(schema, await this.#text(what, request), this.#from(what));
   }
 
   ping(): Promise<PingResponse> {
-    return this.#json('ping', pingResponseSchema, () => this.#http.get<string>('ping'));
+    return this.#json('ping', pingResponseSchema, () => this.#http.get<Buffer>('ping'));
   }
 
   /** GET /changes: a page of the peer's log, its changes as objects (for looking at them). */
   fetchChanges(query: FetchChangesQuery): Promise<ChangesPageResponse> {
-    return this.#json('read changes', changesPageResponseSchema, () => this.#http.get<string>('changes', { searchParams: changesSearch(query) }));
+    return this.#json('read changes', changesPageResponseSchema, () => this.#http.get<Buffer>('changes', { searchParams: changesSearch(query) }));
   }
 
   /** GET /changes: a page of the peer's log to apply here, changes checked, row images kept as the text they came in. */
   async fetchChangesToApply(query: FetchChangesQuery): Promise<ChangesToApply> {
-    const response = await this.#call('read changes', () => this.#http.get<string>('changes', { searchParams: changesSearch(query) }));
-    return changesToApply(response.body, this.#from('read changes'));
+    const text = await this.#text('read changes', () => this.#http.get<Buffer>('changes', { searchParams: changesSearch(query) }));
+    return changesToApply(text, this.#from('read changes'));
   }
 
   /** One page of the peer's manifest; `scan: false` skips the peer's disk scan (for pages after the first). */
   fileManifest(directory: string, afterSeq: string, limit = 1000, scan = true): Promise<FileManifestResponse> {
     return this.#json('file manifest', fileManifestResponseSchema, () =>
-      this.#http.get<string>('files/checksums', { searchParams: { ...folderSearch(directory), after_seq: afterSeq, limit, scan: String(scan) } }),
+      this.#http.get<Buffer>('files/checksums', { searchParams: { ...folderSearch(directory), after_seq: afterSeq, limit, scan: String(scan) } }),
     );
   }
 
@@ -222,14 +261,15 @@ export class PeerClient {
   /** `replaces`: what the peer's file held when compared; the peer removes it only while it still does. */
   deleteFile(directory: string, file: string, replaces?: ComparedState): Promise<DeleteFileResponse> {
     const searchParams = { ...folderSearch(directory), file, ...(replaces === undefined ? {} : { replaces: comparedText(replaces) }) };
-    return this.#json('delete file', deleteFileResponseSchema, () => this.#http.delete<string>('files', { searchParams }));
+    return this.#json('delete file', deleteFileResponseSchema, () => this.#http.delete<Buffer>('files', { searchParams }));
   }
 
   /** POST /changes: a batch for the peer to apply, as objects or as a batch body's bytes read straight from the log. */
   postChanges(changes: Change[] | Buffer): Promise<ApplyResponse> {
-    const body = Buffer.isBuffer(changes) ? changes : `{"changes":${JSON.stringify(changes)}}`;
-    return this.#json('apply changes', applyResponseSchema, () =>
-      this.#http.post<string>('changes', { body, headers: { 'content-type': 'application/json' } }),
-    );
+    const json = Buffer.isBuffer(changes) ? changes : Buffer.from(`{"changes":${JSON.stringify(changes)}}`);
+    const encoding = json.length >= COMPRESSION_THRESHOLD_BYTES ? this.#requestEncoding : null;
+    const body = encoding ? compressBody(json, encoding, this.#compressionLevel) : json;
+    const headers = { 'content-type': 'application/json', ...(encoding ? { 'content-encoding': encoding } : {}) };
+    return this.#json('apply changes', applyResponseSchema, () => this.#http.post<Buffer>('changes', { body, headers }));
   }
 }

@@ -2,6 +2,7 @@
 // the server's route schemas may use the same definitions. The TypeScript types derive from them.
 import { z } from 'zod';
 import { bigintString, changeSchema, parseRowKeyCursor } from '@catchup/changelog';
+import { contentEncodingsSchema } from './compression.ts';
 
 const count = z.number().int().nonnegative();
 
@@ -19,6 +20,8 @@ export const pingResponseSchema = z.object({
    * up by a full baseline. Absent from nodes that do not prune (read as never pruned).
    */
   pruned_through: bigintString.optional(),
+  /** The request body encodings this node takes, best first (see compression.ts); absent: none. */
+  content_encodings: contentEncodingsSchema.optional(),
   /**
    * The sha256 fingerprint of the certificate this node serves HTTPS with (upper-case hex pairs joined by
    * colons): what a peer pins to trust it. Absent when it serves plain http.

@@ -19,7 +19,7 @@ import {
 import { MAX_BATCH_SIZE } from '@catchup/config';
 import { applyPeerBatch, DELIVERY_OPERATIONS, nodeWallClock, peerActor, recordPeerDelivery, teamScopeOfServer } from '@catchup/engine';
 import { latestFileSeq } from '@catchup/files';
-import { pingResponseSchema } from '@catchup/peer-client';
+import { CONTENT_ENCODINGS, pingResponseSchema } from '@catchup/peer-client';
 import type { AppContext } from '../context.ts';
 import { bigintString, errorResponses } from '../schemas.ts';
 
@@ -76,6 +76,7 @@ export const peerRoutes =
         latest_file_seq: await latestFileSeq(ctx.pool),
         server_time: (await nodeWallClock(ctx.pool)).toISOString(),
         pruned_through: (await readLogHorizon(ctx.pool)).prunedThrough,
+        content_encodings: [...CONTENT_ENCODINGS],
         ...(ctx.config.tls ? { tls_fingerprint: ctx.config.tls.fingerprint } : {}),
       }),
     );
