@@ -6,7 +6,7 @@ import { ConfigError, type ConfigProblem } from './errors.ts';
 import { isPeerHostEntry } from './peer-hosts.ts';
 import { settingDefinitions, settingKeys, type RuntimeSettings } from './settings.ts';
 import { readTlsConfig, type TlsConfig } from './tls.ts';
-import { describeExpected, parseBoolean, parseInteger, integerIn } from './values.ts';
+import { describeExpected, parseBoolean, parseInteger, parseTyped, integerIn } from './values.ts';
 
 export interface NodeConfig extends TlsConfig {
   databaseUrl: string;
@@ -198,7 +198,7 @@ function readSettingDefaults(env: Env, problems: ConfigProblem[]): RuntimeSettin
       out[key] = def.default;
       continue;
     }
-    const parsed = def.type === 'boolean' ? parseBoolean(raw) : parseInteger(raw);
+    const parsed = parseTyped(raw, def.type);
     const result = (def.schema as z.ZodType).safeParse(parsed);
     if (parsed === undefined || !result.success) {
       problems.push({ key: def.env, expected: describeExpected(def.type, def.schema), received: raw });

@@ -88,6 +88,18 @@ export const settingDefinitions = {
     description:
       "Largest clock difference tolerated: a change stamped further ahead of this node's clock is refused, and a peer whose clock is off by more is not caught up with.",
   }),
+  table_priorities: define({
+    env: 'TABLE_PRIORITIES',
+    type: 'string',
+    schema: z
+      .string()
+      .max(2000)
+      .regex(/^\s*(?:[a-z_][a-z0-9_]*\s*(?:,\s*[a-z_][a-z0-9_]*\s*)*)?$/)
+      .describe('comma-separated table names, most urgent first'),
+    default: '',
+    description:
+      "Synced tables whose changes go first, most urgent first (e.g. scouting_data,matches): a catch-up's batches holding their changes are sent ahead of the others'. Tables not listed come after.",
+  }),
   team_filter_columns: define({
     env: 'TEAM_FILTER_COLUMNS',
     type: 'string',

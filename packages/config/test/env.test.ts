@@ -110,6 +110,17 @@ describe('configuration from the environment', () => {
     expect(short.message).not.toContain('short-token');
   });
 
+  it('reads text settings (team filter columns, table priorities) and the compression level, refusing what is not of their form', () => {
+    expect(loadNodeConfig({}).defaults).toMatchObject({ team_filter_columns: 'scouting_team_number', table_priorities: '' });
+    expect(loadNodeConfig({}).compressionLevel).toBe(3);
+    const set = loadNodeConfig({ TEAM_FILTER_COLUMNS: 'team, pit.team_no', TABLE_PRIORITIES: 'scouting_data,matches', COMPRESSION_LEVEL: '0' });
+    expect(set.defaults).toMatchObject({ team_filter_columns: 'team, pit.team_no', table_priorities: 'scouting_data,matches' });
+    expect(set.compressionLevel).toBe(0);
+    expect(problemsOf({ TEAM_FILTER_COLUMNS: 'Team Number' }).message).toMatch(/TEAM_FILTER_COLUMNS: expected comma-separated column names/);
+    expect(problemsOf({ TABLE_PRIORITIES: 'a.b' }).message).toMatch(/TABLE_PRIORITIES: expected comma-separated table names/);
+    expect(problemsOf({ COMPRESSION_LEVEL: '20' }).message).toMatch(/COMPRESSION_LEVEL: expected an integer from 0/);
+  });
+
   it('reports every bad key at once', () => {
     const err = problemsOf({ PORT: 'x', CATCHUP_BATCH_SIZE: 'y' });
     expect(err.problems.map((p) => p.key).sort()).toEqual(['CATCHUP_BATCH_SIZE', 'PORT']);

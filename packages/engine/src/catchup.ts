@@ -14,6 +14,8 @@ export interface CatchupPlan {
   peerNodeId: string;
   batchSize: number;
   send: Range[];
+  /** Per range to send, the rank of its most urgent table (table_priorities; 0 first): what orders the batches. */
+  sendRanks: number[];
   receive: Range[];
   missingChanges: number;
   fullBaseline: FullBaselineDirections;
@@ -39,9 +41,11 @@ export type ReceiveOutcome = { range: Range } & RangeReceived;
 const sum = <T>(items: T[], pick: (t: T) => number) => items.reduce((n, t) => n + pick(t), 0);
 
 export async function planCatchup(ctx: EngineContext, server: SyncServer, ping: PingResponse): Promise<CatchupPlan> {
-  const { catchup_batch_size: batchSize } = await ctx.settings();
+  const { catchup_batch_size: batchSize, table_priorities: priorities } = await ctx.settings();
   const scope = await teamScopeOf(ctx, server);
-  const send = server.syncDatabase ? await planSendRanges(ctx.pool, server.sentCursor.toString(), ping.node_id, batchSize, scope) : { ranges: [], changes: 0 };
+  const send = server.syncDatabase
+    ? await planSendRanges(ctx.pool, server.sentCursor.toString(), ping.node_id, batchSize, { scope, priorities })
+    : { ranges: [], ranks: [], changes: 0 };
   const receive = server.syncDatabase ? planReceiveRanges(server.receivedCursor.toString(), ping.latest_sequence, batchSize) : [];
   const horizon = await readLogHorizon(ctx.pool);
   const fullBaseline = {
@@ -54,6 +58,7 @@ export async function planCatchup(ctx: EngineContext, server: SyncServer, ping: 
     batchSize,
     // A full baseline goes as one range, read in row-key order (see full-baseline.ts).
     send: fullBaseline.send ? asOneRange(send.ranges) : send.ranges,
+    sendRanks: fullBaseline.send && send.ranks.length ? [Math.min(...send.ranks)] : send.ranks,
     receive: fullBaseline.receive ? asOneRange(receive) : receive,
     missingChanges: send.changes,
     fullBaseline,

@@ -23,7 +23,7 @@ export {
   type FileChanges,
   type FullBaselineCounts,
 } from './catchup-result.ts';
-export { planSendRanges, planReceiveRanges, sendRanges, type Range, type SendPlan } from './ranges.ts';
+export { planSendRanges, planReceiveRanges, sendRanges, tableRanks, type Range, type SendPlan } from './ranges.ts';
 export { openEngine, type OpenedEngine } from './assemble.ts';
 export { syncDirectory, enabledDirectories, failureSummary, type FileSyncOutcome } from './files.ts';
 export { applyPeerBatch, checkClaimsOfPeer, recordIntegrityAlert, INTEGRITY_ALERT, type AlertSource } from './integrity.ts';

@@ -9,30 +9,61 @@ export interface Range {
 
 export interface SendPlan {
   ranges: Range[];
+  /** Per range, the rank of the most urgent table it holds changes of (see tableRanks): what orders the batches. */
+  ranks: number[];
   /** Changes the ranges hold for the peer. */
   changes: number;
 }
 
 /**
- * Ranges of the local log after `cursor`, each holding at most `batchSize` changes to send to the peer
- * (its own changes and what its team scope leaves out are not counted). Only the range boundaries are read, so memory stays small (I9).
+ * Each table's rank from the table_priorities setting (comma-separated, most urgent first): its place in
+ * the list; tables not listed share the rank after the last.
  */
-export async function planSendRanges(sql: Sql, cursor: string, peerNodeId: string | null, batchSize: number, scope?: TeamScope): Promise<SendPlan> {
-  const { rows } = await sql.query<{ boundary: string; latest: string; total: string }>(
+export function tableRanks(priorities: string): { ranks: Map<string, number>; unlisted: number } {
+  const listed = priorities
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => /^[a-z_][a-z0-9_]*$/.test(t));
+  return { ranks: new Map(listed.map((table, i) => [table, i])), unlisted: listed.length };
+}
+
+/**
+ * Ranges of the local log after `cursor`, each holding at most `batchSize` changes to send to the peer
+ * (its own changes and what its team scope leaves out are not counted), with the rank of the most urgent
+ * table each holds. Only the ranges' boundaries and ranks are read, so memory stays small (I9).
+ */
+export async function planSendRanges(
+  sql: Sql,
+  cursor: string,
+  peerNodeId: string | null,
+  batchSize: number,
+  options: { scope?: TeamScope | undefined; priorities?: string } = {},
+): Promise<SendPlan> {
+  const { ranks, unlisted } = tableRanks(options.priorities ?? '');
+  const rank = ranks.size ? `CASE d.table_name ${[...ranks].map(([t, r]) => `WHEN '${t}' THEN ${r}`).join(' ')} ELSE ${unlisted} END` : '0';
+  const { rows } = await sql.query<{ boundary: string | null; rank: number | null; latest: string; total: string | null }>(
     `WITH latest AS (SELECT coalesce(max(sequence), 0) AS latest FROM database_changes),
           eligible AS (
-            SELECT sequence, row_number() OVER (ORDER BY sequence) AS n, count(*) OVER () AS total
+            SELECT sequence, row_number() OVER (ORDER BY sequence) AS n, count(*) OVER () AS total, ${rank} AS rank
               FROM database_changes d, latest
              WHERE sequence > $1::bigint AND sequence <= latest.latest
-               AND ($2::text IS NULL OR origin_node_id <> $2::text) AND ${sendableSql(scope, 'd')})
-     SELECT e.sequence::text AS boundary, l.latest::text AS latest, e.total::text AS total
-       FROM latest l LEFT JOIN eligible e ON e.n % $3 = 0 OR e.n = e.total
-      ORDER BY e.sequence`,
+               AND ($2::text IS NULL OR origin_node_id <> $2::text) AND ${sendableSql(options.scope, 'd')}),
+          batches AS (SELECT max(sequence) AS boundary, min(rank) AS rank, max(total) AS total FROM eligible GROUP BY (n - 1) / $3)
+     SELECT b.boundary::text AS boundary, b.rank::int AS rank, l.latest::text AS latest, b.total::text AS total
+       FROM latest l LEFT JOIN batches b ON true
+      ORDER BY b.boundary`,
     [cursor, peerNodeId, batchSize],
   );
   const latest = rows[0]?.latest ?? cursor;
-  const boundaries = rows.map((r) => r.boundary).filter((b): b is string => b !== null);
-  return { ranges: sendRanges(cursor, boundaries, latest), changes: Number(rows.find((r) => r.total !== null)?.total ?? 0) };
+  const batches = rows.filter((r): r is typeof r & { boundary: string; rank: number } => r.boundary !== null);
+  const ranges = sendRanges(
+    cursor,
+    batches.map((b) => b.boundary),
+    latest,
+  );
+  // A range of only positions that need no sending (no batch) holds no table to rank.
+  const rankOf = batches.map((b) => b.rank);
+  return { ranges, ranks: ranges.map((_, i) => rankOf[i] ?? unlisted), changes: Number(rows.find((r) => r.total !== null)?.total ?? 0) };
 }
 
 /**

@@ -1,6 +1,6 @@
 // Range planning's pure parts: how log positions are cut into the ranges of batch jobs.
 import { describe, expect, it } from 'vitest';
-import { planReceiveRanges, sendRanges } from '../src/ranges.ts';
+import { planReceiveRanges, sendRanges, tableRanks } from '../src/ranges.ts';
 
 describe('ranges to send', () => {
   it('cuts the log at each boundary, the first range starting at the cursor', () => {
@@ -49,5 +49,17 @@ describe('ranges to receive', () => {
       { from: '9007199254740993', to: '9007199254740994' },
       { from: '9007199254740994', to: '9007199254740995' },
     ]);
+  });
+});
+
+describe('table ranks (table_priorities)', () => {
+  it('ranks listed tables by their place, the rest after them all', () => {
+    const { ranks, unlisted } = tableRanks(' scouting_data, matches ,');
+    expect([...ranks]).toEqual([
+      ['scouting_data', 0],
+      ['matches', 1],
+    ]);
+    expect(unlisted).toBe(2);
+    expect(tableRanks('')).toEqual({ ranks: new Map(), unlisted: 0 });
   });
 });

@@ -1,9 +1,19 @@
-// One catch-up of one peer as a parent job: plan, fan out one child per range and folder, and — once
-// the children are done — finalize from their results. The job runs again after waiting for its
-// children; `step` in its data says it has planned, so that run only finalizes.
+// One catch-up of one peer as a parent job: plan, fan out one child per range of the database, then —
+// once those are done — one per folder, and finally finalize from all their results. Database batches
+// go first: on a slow link the scouting rows should not wait behind a folder of photos. The job runs again
+// after each wait for its children; `step` in its data says how far it got, so that no step runs twice.
 import { enabledDirectories, finalizeCatchup, pingPeer, planCatchup, type CatchupPlan } from '@catchup/engine';
 import { latestFileSeq, type FileDirectory } from '@catchup/files';
-import { readChildren, UnrecoverableError, waitForChildren, type CatchupJobData, type Handlers, type Job } from '@catchup/queue';
+import {
+  batchPriority,
+  readChildren,
+  TRIGGER_PRIORITY,
+  UnrecoverableError,
+  waitForChildren,
+  type CatchupJobData,
+  type Handlers,
+  type Job,
+} from '@catchup/queue';
 import { retryPolicy, type HandlerDeps } from './deps.ts';
 
 type CatchupJob = Job<CatchupJobData>;
@@ -16,13 +26,17 @@ interface Planned {
 
 export function catchupHandler(deps: HandlerDeps): Handlers['catchup'] {
   return async (job, token) => {
-    if (job.data.step !== 'finalize') {
+    if (job.data.step === undefined || job.data.step === 'plan') {
       const planned = await plan(deps, job);
-      if (planned && (await fanOut(deps, job, planned)) > 0) await waitForChildren(job, token);
-    } else {
-      // Handed back before its children were done (its worker died and the job was taken back as stalled).
-      await waitForChildren(job, token);
+      if (planned && (await fanOutDatabase(deps, job, planned)) > 0) await waitForChildren(job, token);
     }
+    if (job.data.step === 'files') {
+      // The database batches first: a run taken back after a crash may find some still going.
+      await waitForChildren(job, token);
+      await fanOutFolders(deps, job);
+    }
+    // Handed back before its children were done (its worker died and the job was taken back as stalled).
+    await waitForChildren(job, token);
     return finalize(deps, job);
   };
 }
@@ -67,33 +81,59 @@ async function plan({ engine, logger }: HandlerDeps, job: CatchupJob): Promise<P
     fileSeqs = { fileSeqLocal: await latestFileSeq(engine.pool), fileSeqPeer: ping.ping.latest_file_seq };
     logger.info({ server: server.name, directories }, `📁 Files: syncing ${directories.join(', ')}`);
   }
-  await job.updateData({ ...job.data, step: 'finalize', startedAt, planErrors: [], ...fileSeqs, fullBaseline: planned.fullBaseline });
+  await job.updateData({
+    ...job.data,
+    step: directories.length ? 'files' : 'finalize',
+    directories,
+    startedAt,
+    planErrors: [],
+    ...fileSeqs,
+    fullBaseline: planned.fullBaseline,
+  });
   return { plan: planned, directories };
 }
 
-/** Adds a child per range to send, range to receive and folder to sync; returns how many. */
-async function fanOut({ engine, queues }: HandlerDeps, job: CatchupJob, { plan, directories }: Planned): Promise<number> {
-  const { serverId } = job.data;
+/**
+ * Adds a child per range to send and range to receive; returns how many. Batches of an operator's scan go
+ * ahead of the schedule's, and batches holding changes of more urgent tables (table_priorities) ahead of
+ * the rest; ranges received hold the peer's tables, which are not known here: they come after.
+ */
+async function fanOutDatabase({ engine, queues }: HandlerDeps, job: CatchupJob, { plan }: Planned): Promise<number> {
+  const { serverId, trigger } = job.data;
   const retry = await retryPolicy(engine);
   const sends = await queues.addChildren(
     'batch-send',
     plan.send.map((range) => ({ serverId, peerNodeId: plan.peerNodeId, range })),
     retry,
     job,
+    { priorityOf: (i) => batchPriority(trigger, plan.sendRanks[i] ?? 0) },
   );
+  const lastRank = Math.max(0, ...plan.sendRanks);
   const receives = await queues.addChildren(
     'batch-receive',
     plan.receive.map((range) => ({ serverId, range })),
     retry,
     job,
+    { priorityOf: () => batchPriority(trigger, lastRank) },
   );
-  const files = await queues.addChildren(
+  return sends.length + receives.length;
+}
+
+/**
+ * Adds a child per folder to sync, once the database batches are done, then waits for them. Each child's
+ * id is fixed by the run and its folder: a run taken back after a crash between adding them and noting
+ * it adds none twice.
+ */
+async function fanOutFolders({ engine, queues }: HandlerDeps, job: CatchupJob): Promise<void> {
+  const { serverId, trigger, directories = [] } = job.data;
+  await queues.addChildren(
     'file-sync',
     directories.map((directory) => ({ serverId, directory })),
-    retry,
+    await retryPolicy(engine),
     job,
+    { priorityOf: () => TRIGGER_PRIORITY[trigger], jobIdOf: ({ directory }) => `${job.id}-files-${directory}` },
   );
-  return sends.length + receives.length + files.length;
+  await job.updateData({ ...job.data, step: 'finalize' });
 }
 
 /** Records the run from its children's results and failures (the engine sums them) and logs it. */

@@ -1,5 +1,5 @@
 export * from './jobs.ts';
-export { jobOptions, type RetryPolicy } from './options.ts';
+export { batchPriority, jobOptions, TRIGGER_PRIORITY, type RetryPolicy, type Trigger } from './options.ts';
 export { redisAnswers, redisConnection } from './connection.ts';
 export { FAULT_KINDS, FaultLedger, type FaultCount, type FaultKind } from './faults.ts';
 export {

@@ -32,8 +32,13 @@ export interface CatchupJobData {
   serverId: number;
   /** The trigger of the detection that added it. */
   trigger: DetectJobData['trigger'];
-  /** Set by the job itself when it has planned and fanned out. */
-  step?: 'plan' | 'finalize';
+  /**
+   * Set by the job itself as it goes: 'files' once it has planned and fanned out its database batches
+   * (the folders' syncs come once those are done), 'finalize' once nothing is left to add.
+   */
+  step?: 'plan' | 'files' | 'finalize';
+  /** The folders to sync, set when planning. */
+  directories?: FileDirectory[];
   startedAt?: string;
   /** Errors met while planning (the run still finalizes and records them). */
   planErrors?: string[];

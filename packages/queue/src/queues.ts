@@ -13,7 +13,7 @@ import {
   type JobTypes,
   type QueueKey,
 } from './jobs.ts';
-import { jobOptions, type RetryPolicy } from './options.ts';
+import { jobOptions, TRIGGER_PRIORITY, type RetryPolicy, type Trigger } from './options.ts';
 
 export { UnrecoverableError, WaitingChildrenError };
 export type { Job };
@@ -67,7 +67,9 @@ export class NodeQueues {
 
   async add<N extends JobName>(name: N, data: JobTypes[N]['data'], retry: RetryPolicy, extra: { serverId?: number; parent?: Job } = {}): Promise<Job> {
     const queue = this.queues[JOB_QUEUE[name]];
-    const opts = jobOptions(name, retry, extra);
+    // A job an operator asked for goes ahead of the schedule's (TRIGGER_PRIORITY).
+    const trigger = (data as { trigger?: Trigger }).trigger;
+    const opts = jobOptions(name, retry, { ...extra, ...(trigger ? { priority: TRIGGER_PRIORITY[trigger] } : {}) });
     if (extra.parent) opts.parent = { id: extra.parent.id!, queue: extra.parent.queueQualifiedName };
     try {
       return await queue.add(name, data, opts);
@@ -76,21 +78,42 @@ export class NodeQueues {
     }
   }
 
-  /** Adds many children of one running parent job (one round trip per queue). */
-  async addChildren<N extends ChildJobName>(name: N, items: JobTypes[N]['data'][], retry: RetryPolicy, parent: Job): Promise<Job[]> {
+  /**
+   * Adds many children of one running parent job (one round trip per queue), each with the priority
+   * `priorityOf` gives it (by its place among `items`) and, when `jobIdOf` names it, under that id: adding
+   * a child whose id exists adds nothing, so that a parent that runs again after a crash does not add it twice.
+   */
+  async addChildren<N extends ChildJobName>(
+    name: N,
+    items: JobTypes[N]['data'][],
+    retry: RetryPolicy,
+    parent: Job,
+    how: { priorityOf?: (index: number) => number; jobIdOf?: (item: JobTypes[N]['data']) => string } = {},
+  ): Promise<Job[]> {
     if (!items.length) return [];
-    const opts = { ...jobOptions(name, retry), parent: { id: parent.id!, queue: parent.queueQualifiedName } };
+    const parentRef = { id: parent.id!, queue: parent.queueQualifiedName };
+    const optsOf = (data: JobTypes[N]['data'], index: number) => ({
+      ...jobOptions(name, retry, how.priorityOf ? { priority: how.priorityOf(index) } : {}),
+      parent: parentRef,
+      ...(how.jobIdOf ? { jobId: how.jobIdOf(data) } : {}),
+    });
     // In slices: a catch-up has a child per batch, without bound.
     const added: Job[] = [];
     for (let i = 0; i < items.length; i += ADD_SLICE) {
-      added.push(...(await this.queues[JOB_QUEUE[name]].addBulk(items.slice(i, i + ADD_SLICE).map((data) => ({ name, data, opts })))));
+      const slice = items.slice(i, i + ADD_SLICE);
+      added.push(...(await this.queues[JOB_QUEUE[name]].addBulk(slice.map((data, j) => ({ name, data, opts: optsOf(data, i + j) })))));
     }
     return added;
   }
 
   /** Runs detection every `intervalSeconds`, or stops it (enabled = false). Idempotent. */
   async scheduleDetection(enabled: boolean, intervalSeconds: number): Promise<void> {
-    await this.#schedule('detect', DETECT_SCHEDULER_ID, enabled ? intervalSeconds : null, jobOptions('detect', { attempts: 1, delayMs: 0 }));
+    await this.#schedule(
+      'detect',
+      DETECT_SCHEDULER_ID,
+      enabled ? intervalSeconds : null,
+      jobOptions('detect', { attempts: 1, delayMs: 0 }, { priority: TRIGGER_PRIORITY.schedule }),
+    );
   }
 
   async detectionSchedule(): Promise<{ every: number } | null> {
@@ -100,7 +123,12 @@ export class NodeQueues {
   /** Runs the retention prune every `intervalSeconds`, or stops it (enabled = false). Idempotent. */
   async schedulePrune(enabled: boolean, intervalSeconds: number): Promise<void> {
     // A scheduler's jobs take no deduplication; the prune itself runs one at a time (a database lock).
-    await this.#schedule('prune', PRUNE_SCHEDULER_ID, enabled ? intervalSeconds : null, jobOptions('detect', { attempts: 1, delayMs: 0 }));
+    await this.#schedule(
+      'prune',
+      PRUNE_SCHEDULER_ID,
+      enabled ? intervalSeconds : null,
+      jobOptions('detect', { attempts: 1, delayMs: 0 }, { priority: TRIGGER_PRIORITY.schedule }),
+    );
   }
 
   /** Puts the job scheduler `id` in place (a `name` job every `intervalSeconds`), or removes it (null). */
