@@ -79,7 +79,7 @@ describe('npm run catchup', () => {
     expect(await cli('servers', 'remove', id)).toMatchObject({ code: 0 });
   });
 
-  it('sets and clears a peer\'s team scope with servers teams, shows it in servers list, and refuses a bad list', async () => {
+  it("sets and clears a peer's team scope with servers teams, shows it in servers list, and refuses a bad list", async () => {
     const added = await cli('servers', 'add', 'cli-team', '127.0.0.1', '5998');
     const id = /added server (\d+)/.exec(added.out)![1]!;
     expect(await cli('servers', 'teams', id, '971,254,254')).toMatchObject({ code: 0, out: `server ${id} (cli-team) may see and write teams 254, 971` });
