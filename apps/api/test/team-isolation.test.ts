@@ -71,8 +71,7 @@ const rowsOf = async (node: TestApiNode) =>
   ).rows;
 
 /** Everything a node's log holds, images included, as text: what a leak would show up in. */
-const logText = async (node: TestApiNode) =>
-  JSON.stringify((await node.ctx.pool.query('SELECT change_data, old_data FROM database_changes')).rows);
+const logText = async (node: TestApiNode) => JSON.stringify((await node.ctx.pool.query('SELECT change_data, old_data FROM database_changes')).rows);
 
 async function insert(node: TestApiNode, scouter: string, team: number): Promise<string> {
   const { rows } = await node.ctx.pool.query<{ id: string }>(
