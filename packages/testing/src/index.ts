@@ -10,5 +10,6 @@ export { SAMPLE_TABLES, clockLeadMs, rowsWithoutTheirLoggedVersion, sampleTables
 export { usePrivatePostgres, type PrivatePostgres } from './private-postgres.ts';
 export { usePrivateRedis, type PrivateRedis } from './private-redis.ts';
 export { openTcpProxy, startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+export { openThrottledLink, type LinkBytes, type LinkSettings, type LinkSide, type ThrottledLink } from './throttled-link.ts';
 export { mulberry32 } from './seeded.ts';
 export { createTestPki, type TestCa, type TestCertificate, type TestPki } from './tls.ts';
