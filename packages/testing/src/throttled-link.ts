@@ -45,11 +45,13 @@ const SLICE_BYTES = 16 * 1024;
 class Direction {
   private busyUntil = 0;
   delivered = 0;
+  private readonly bytesPerMs: number;
+  readonly delayMs: number;
 
-  constructor(
-    private readonly bytesPerMs: number,
-    readonly delayMs: number,
-  ) {}
+  constructor(bytesPerMs: number, delayMs: number) {
+    this.bytesPerMs = bytesPerMs;
+    this.delayMs = delayMs;
+  }
 
   /** When a chunk of `length` bytes handed to the link now arrives at the far end (performance.now() ms). */
   schedule(length: number): number {
