@@ -112,6 +112,20 @@ describe('compressed bodies between nodes', () => {
     expect((await a.ctx.db.syncServer.findUniqueOrThrow({ where: { id: bOnA } })).contentEncodings).toBe('zstd,gzip');
   });
 
+  it('exchanges plain bodies with a peer whose link is set to compression level 0', async () => {
+    const link = await proxyTo(b, false);
+    const bOnA = await registerPeer(a, { ...b, name: 'zstd-b-lan', url: `http://127.0.0.1:${link.port}` }, { compression_level: 0 });
+    const listed = (await (await a.call(`/api/sync/servers/${bOnA}`)).json()) as { compression_level: number | null };
+    expect(listed.compression_level).toBe(0);
+    await writeRows(a, 1000, 'over the lan');
+    await writeRows(b, 1000, 'back over the lan');
+    const result = await scan(a, bOnA);
+    expect(result.errors).toEqual([]);
+    expect(await tableRows(b)).toEqual(await tableRows(a));
+    expect(link.seen.some((s) => s.method === 'POST' && s.path === '/api/sync/changes')).toBe(true);
+    expect(link.seen.every((s) => s.requestEncoding === undefined && s.answerEncoding === undefined)).toBe(true);
+  });
+
   it('sends a node of an older version plain bodies, and reads its plain answers', async () => {
     const link = await proxyTo(c, true);
     const cOnA = await registerPeer(a, { ...c, url: `http://127.0.0.1:${link.port}` });

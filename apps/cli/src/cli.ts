@@ -16,6 +16,8 @@ commands:
   servers pin ID FINGERPRINT|none          pin the peer's TLS certificate (its ping's tls_fingerprint), or unpin
   servers teams ID TEAMS|all               team isolation: the scouting team numbers (comma-separated) the peer may
                                            see and write, or all (its log is then resent from the start)
+  servers compression ID LEVEL|default     the zstd level for the link to the peer (0: none, for a fast LAN), or
+                                           the node's COMPRESSION_LEVEL
   servers remove ID
   servers credentials list ID              the peer's credentials (never their tokens)
   servers credentials issue ID [--expire-others SECONDS]
@@ -264,6 +266,20 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const scope = teams === 'all' ? null : teams.split(',').map((t) => (/^\d+$/.test(t.trim()) ? Number(t.trim()) : t.trim()));
       const { body } = await call(`/api/sync/servers/${encodeURIComponent(id)}`, { method: 'PUT', json: { team_scope: scope } });
       io.out(`server ${id} (${String(body.name)}) may see and write ${teamsText(body.team_scope)}`);
+      return 0;
+    }
+    if (command === 'servers' && sub === 'compression') {
+      const [id, level] = rest;
+      if (!id || !level) throw new CliError(`servers compression needs ID and LEVEL (0-19) or default\n\n${USAGE}`);
+      const json = { compression_level: level === 'default' ? null : /^\d+$/.test(level) ? Number(level) : level };
+      const { body } = await call(`/api/sync/servers/${encodeURIComponent(id)}`, { method: 'PUT', json });
+      const chosen =
+        body.compression_level === null
+          ? "this node's COMPRESSION_LEVEL"
+          : body.compression_level === 0
+            ? 'no compression'
+            : `zstd level ${body.compression_level}`;
+      io.out(`server ${id} (${String(body.name)}): ${chosen}`);
       return 0;
     }
     if (command === 'servers' && sub === 'remove') {

@@ -87,6 +87,9 @@ describe('npm run catchup', () => {
     expect(await cli('servers', 'teams', id, '254,abc')).toMatchObject({ code: 1, err: expect.stringMatching(/^400: .*team_scope/) });
     expect((await a!.ctx.db.syncServer.findUniqueOrThrow({ where: { id: Number(id) } })).teamScope).toEqual([254, 971]);
     expect(await cli('servers', 'teams', id, 'all')).toMatchObject({ code: 0, out: `server ${id} (cli-team) may see and write all teams` });
+    expect(await cli('servers', 'compression', id, '0')).toMatchObject({ code: 0, out: `server ${id} (cli-team): no compression` });
+    expect(await cli('servers', 'compression', id, '25')).toMatchObject({ code: 1, err: expect.stringMatching(/^400: .*compression_level/) });
+    expect(await cli('servers', 'compression', id, 'default')).toMatchObject({ code: 0, out: `server ${id} (cli-team): this node's COMPRESSION_LEVEL` });
     expect(await cli('servers', 'remove', id)).toMatchObject({ code: 0 });
   });
 

@@ -44,6 +44,8 @@ export interface PeerAddress {
   tlsFingerprint?: string | null;
   /** The request body encodings it accepts, comma-separated (its last ping's content_encodings); none: uncompressed. */
   contentEncodings?: string | null;
+  /** The compression level chosen for the link to it (0: none); null or absent: the node's (options.compressionLevel). */
+  compressionLevel?: number | null;
 }
 
 export interface PeerClientOptions {
@@ -51,7 +53,7 @@ export interface PeerClientOptions {
   timeoutSeconds: number;
   /** TLS_CA_FILE's PEM bundle: https peers without a pinned fingerprint must chain to it instead of the system CAs. */
   ca?: Buffer | undefined;
-  /** COMPRESSION_LEVEL: the zstd level of the batches posted to the peer; 0: none. */
+  /** COMPRESSION_LEVEL: the zstd level of the bodies exchanged with a peer that has none of its own; 0: none. */
   compressionLevel?: number;
 }
 
@@ -128,13 +130,15 @@ export class PeerClient {
         ? new PeerError('untrusted', `${this.baseUrl}: a TLS fingerprint is pinned for this peer but its protocol is http; set protocol https`)
         : undefined;
     const agents = { http: httpAgent, https: httpsAgentFor({ fingerprint: peer.tlsFingerprint, ca: options.ca }) };
-    this.#compressionLevel = options.compressionLevel ?? 0;
+    this.#compressionLevel = peer.compressionLevel ?? options.compressionLevel ?? 0;
     this.#requestEncoding = requestEncodingFor(peer.contentEncodings, this.#compressionLevel);
     // Redirects are never followed: the key would go with them to wherever they point. Answers are taken
-    // compressed and decoded here (answerText), within a bound got's own decoding does not have.
+    // compressed (unless the link's level is 0: a fast link gains nothing) and decoded here (answerText),
+    // within a bound got's own decoding does not have.
+    const accepted = this.#compressionLevel === 0 ? 'identity' : CONTENT_ENCODINGS.join(', ');
     this.#http = got.extend({
       prefixUrl: `${this.baseUrl}/api/sync`,
-      headers: { ...(peer.apiKey ? { 'x-api-key': peer.apiKey } : {}), 'accept-encoding': CONTENT_ENCODINGS.join(', ') },
+      headers: { ...(peer.apiKey ? { 'x-api-key': peer.apiKey } : {}), 'accept-encoding': accepted },
       timeout: { request: options.timeoutSeconds * 1000 },
       retry: { limit: 1, methods: ['GET', 'POST', 'PUT', 'DELETE'], statusCodes: [] },
       agent: agents,

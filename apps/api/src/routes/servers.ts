@@ -35,6 +35,7 @@ const serverSchema = z.object({
   server_version: z.string().nullable(),
   clock_offset_ms: z.number().nullable().describe("the peer's clock minus this node's, measured at its last answered ping"),
   team_scope: teamNumbersSchema.nullable(),
+  compression_level: z.number().nullable().describe("the zstd level of bodies exchanged with it (0: none); null: this node's COMPRESSION_LEVEL"),
   sent_cursor: z.string(),
   received_cursor: z.string(),
   needs_full_baseline: z.boolean().describe("its sent cursor is below this node's pruned horizon: its next catch-up is a full baseline (SPEC I11)"),
@@ -70,6 +71,13 @@ const writable = {
   sync_instance_files: z.boolean(),
   sync_config_files: z.boolean(),
   sync_uploads: z.boolean(),
+  compression_level: z
+    .number()
+    .int()
+    .min(0)
+    .max(19)
+    .nullable()
+    .describe("the compression chosen for the link to it: 0 for a fast link (same LAN), higher for a slow one; null: this node's COMPRESSION_LEVEL"),
   team_scope: teamNumbersSchema
     .nullable()
     .describe('team isolation: the scouting team numbers the peer may see and write (null: every team); a change resends its log from the start'),
@@ -82,6 +90,7 @@ const createBody = z
     api_key: writable.api_key.optional(),
     tls_fingerprint: writable.tls_fingerprint.optional(),
     team_scope: writable.team_scope.optional(),
+    compression_level: writable.compression_level.optional(),
     issue_credential: z
       .boolean()
       .optional()
@@ -115,6 +124,7 @@ function present(s: SyncServer, retention: PeerRetention): z.infer<typeof server
     server_version: s.serverVersion,
     clock_offset_ms: s.clockOffsetMs === null ? null : Number(s.clockOffsetMs),
     team_scope: s.teamScope === null ? null : teamNumbersSchema.parse(s.teamScope),
+    compression_level: s.compressionLevel,
     sent_cursor: s.sentCursor.toString(),
     received_cursor: s.receivedCursor.toString(),
     ...retention,
@@ -137,6 +147,7 @@ function toData(body: Partial<Record<keyof typeof writable, unknown>>) {
     sync_config_files: 'syncConfigFiles',
     sync_uploads: 'syncUploads',
     team_scope: 'teamScope',
+    compression_level: 'compressionLevel',
   };
   const value = (k: string, v: unknown) => {
     if (k === 'tls_fingerprint' && typeof v === 'string') return normalizeFingerprint(v);
