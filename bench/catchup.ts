@@ -5,11 +5,12 @@ import http from 'node:http';
 import { openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort, waitForHealth } from '@catchup/testing/services';
+import type { LinkBytes, ThrottledLink } from '@catchup/testing/throttled-link';
 import { NodeQueues } from '@catchup/queue';
 import pg from 'pg';
 import { benchUrl, checkpoint, dropBenchDatabases, freshMigratedDatabase } from './databases.ts';
 import { instanceCpuSeconds, postmasterOf, processCpuSeconds } from './cpu.ts';
-import { logicalAvailable, logicalReplicationBaseline } from './logical-replication.ts';
+import { logicalAvailable, logicalReplicationBaseline, type LogicalResult } from './logical-replication.ts';
 import { formatRate, printTable, timed } from './report.ts';
 
 /**
@@ -181,11 +182,12 @@ export async function postmasterOfDatabase(db: string): Promise<number> {
   }
 }
 
-export async function register(on: NodeProcess, peer: NodeProcess, name: string): Promise<void> {
+/** Registers `peer` on `on`, at `port` (the peer's own, or a link's port in front of it). */
+export async function register(on: NodeProcess, peer: NodeProcess, name: string, port = peer.port): Promise<void> {
   const res = await fetch(`http://127.0.0.1:${on.port}/api/sync/servers`, {
     method: 'POST',
     headers: { 'x-api-key': on.key, 'content-type': 'application/json' },
-    body: JSON.stringify({ name, host: '127.0.0.1', port: peer.port, api_key: peer.key }),
+    body: JSON.stringify({ name, host: '127.0.0.1', port, api_key: peer.key }),
   });
   if (res.status !== 201) throw new Error(`register ${name}: ${res.status} ${await res.text()}`);
 }
@@ -196,9 +198,26 @@ export interface CatchupFigures {
   rss: { apiA: number; workerA: number; apiB: number; workerB: number };
   /** CPU seconds used during the catch-up by each process, and by PostgreSQL (both databases). */
   cpu: { apiA: number; workerA: number; apiB: number; workerB: number; postgres: number };
+  /** Bytes that crossed the link during the catch-up, when the nodes talked through one. */
+  wire?: LinkBytes;
 }
 
-export async function ourCatchup(size: number): Promise<CatchupFigures> {
+/** Bytes that crossed `link` while `work` ran. */
+export async function bytesAcross(link: ThrottledLink, work: () => Promise<void>): Promise<LinkBytes> {
+  const before = link.bytes();
+  await work();
+  const after = link.bytes();
+  return { aToB: after.aToB - before.aToB, bToA: after.bToA - before.bToA };
+}
+
+export interface CatchupOptions {
+  /** A link the nodes reach each other through (A on side a, B on side b); their databases stay local. */
+  link?: ThrottledLink;
+  /** Environment of both nodes' processes on top of the benchmark's (COMPRESSION_LEVEL…). */
+  env?: Record<string, string>;
+}
+
+export async function ourCatchup(size: number, options: CatchupOptions = {}): Promise<CatchupFigures> {
   await dropBenchDatabases(PREFIX);
   const [dbA, dbB] = [`${PREFIX}a`, `${PREFIX}b`];
   for (const db of [dbA, dbB]) {
@@ -208,13 +227,14 @@ export async function ourCatchup(size: number): Promise<CatchupFigures> {
     await sql(db, 'VACUUM ANALYZE scouting_data');
   }
   const [portA, portB] = [await freePort(), await freePort()];
-  const a = await startNodeProcess('bench-a', dbA, portA, {}, { separateWorker: true });
+  const a = await startNodeProcess('bench-a', dbA, portA, options.env, { separateWorker: true });
   let b: NodeProcess | undefined;
   try {
     for (const statement of workloadSql(size)) await sql(dbA, statement);
-    b = await startNodeProcess('bench-b', dbB, portB, {}, { separateWorker: true });
-    await register(a, b, 'bench-b');
-    await register(b, a, 'bench-a');
+    b = await startNodeProcess('bench-b', dbB, portB, options.env, { separateWorker: true });
+    const link = options.link;
+    await register(a, b, 'bench-b', link ? await link.expose({ port: b.port }, 'b') : b.port);
+    await register(b, a, 'bench-a', link ? await link.expose({ port: a.port }, 'a') : a.port);
     const postmasterPid = await postmasterOfDatabase(dbA);
     // Nothing left to write back from the setup (or an earlier part of the benchmark) while timing.
     await checkpoint();
@@ -224,9 +244,14 @@ export async function ourCatchup(size: number): Promise<CatchupFigures> {
       postgres: instanceCpuSeconds(postmasterPid),
     });
     const cpuBefore = cpuNow();
-    const seconds = await timed(async () => {
+    const episode = async () => {
       const { status, body } = await postScan<{ results: { success: boolean; errors: string[] }[] }>(a);
       if (status !== 200 || !body.results[0]?.success) throw new Error(`scan: ${status} ${JSON.stringify(body).slice(0, 500)}`);
+    };
+    let wire: LinkBytes | undefined;
+    const seconds = await timed(async () => {
+      if (link) wire = await bytesAcross(link, episode);
+      else await episode();
     });
     const cpuAfter = cpuNow(); // before the checks below, which cost PostgreSQL a second or two
     const [[da], [db]] = await Promise.all([sql<{ n: string; h: string }>(dbA, DIGEST), sql<{ n: string; h: string }>(dbB, DIGEST)]);
@@ -238,6 +263,7 @@ export async function ourCatchup(size: number): Promise<CatchupFigures> {
       seconds,
       cpu: Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => [k, v - cpuBefore[k as keyof typeof cpuBefore]])) as CatchupFigures['cpu'],
       rss: { apiA: peakRssMb(a.child.pid!), workerA: peakRssMb(a.worker!.pid!), apiB: peakRssMb(b.child.pid!), workerB: peakRssMb(b.worker!.pid!) },
+      ...(wire ? { wire } : {}),
     };
   } finally {
     await stop(a);
@@ -250,13 +276,31 @@ const rssColumns = ['peak RSS MB: API A', 'worker A', 'API B', 'worker B'];
 const rssCells = (f: CatchupFigures) => [f.rss.apiA, f.rss.workerA, f.rss.apiB, f.rss.workerB].map(String);
 
 /** Where the time went: with every core busy, CPU saved anywhere shortens the catch-up. */
-function printCpu(f: CatchupFigures): void {
+export function printCpu(f: CatchupFigures): void {
   const c = f.cpu;
   const cells = [c.apiA, c.workerA, c.apiB, c.workerB, c.postgres].map((s) => s.toFixed(2));
   const total = c.apiA + c.workerA + c.apiB + c.workerB + c.postgres;
   console.log(
     `CPU seconds during the catch-up: API A ${cells[0]}, worker A ${cells[1]}, API B ${cells[2]}, worker B ${cells[3]}, ` +
       `PostgreSQL ${cells[4]} (both databases); ${total.toFixed(2)} in all over ${f.seconds.toFixed(2)} s`,
+  );
+}
+
+/**
+ * The same workload through PostgreSQL logical replication: the same baseline on both sides, the
+ * subscription disabled while the publisher takes the changes, then enabled and timed until a marker
+ * written last arrives. Through `link` when given (the subscription's connection crosses it).
+ */
+export function logicalCatchup(size: number, link?: ThrottledLink): Promise<LogicalResult> {
+  const table = `CREATE TABLE scouting_data (id uuid PRIMARY KEY, team_number int NOT NULL, match_number int NOT NULL, event_id uuid,
+    scouting_team_number int NOT NULL, scouter text, data jsonb NOT NULL DEFAULT '{}', is_active boolean NOT NULL DEFAULT true,
+    updated_at timestamptz(3) NOT NULL DEFAULT now());
+    CREATE TABLE bench_marker (id int PRIMARY KEY);`;
+  return logicalReplicationBaseline(
+    `${table} ${baselineSql(size)}`,
+    [...workloadSql(size), 'INSERT INTO bench_marker VALUES (1)'],
+    'SELECT 1 FROM bench_marker',
+    link,
   );
 }
 
@@ -271,15 +315,7 @@ export async function benchCatchup(): Promise<void> {
   const rows: string[][] = [['catch-up', ours.seconds.toFixed(2), ...rssCells(ours)]];
   const headers = ['path', 'seconds', ...rssColumns];
   if (logicalAvailable()) {
-    const table = `CREATE TABLE scouting_data (id uuid PRIMARY KEY, team_number int NOT NULL, match_number int NOT NULL, event_id uuid,
-      scouting_team_number int NOT NULL, scouter text, data jsonb NOT NULL DEFAULT '{}', is_active boolean NOT NULL DEFAULT true,
-      updated_at timestamptz(3) NOT NULL DEFAULT now());
-      CREATE TABLE bench_marker (id int PRIMARY KEY);`;
-    const logical = await logicalReplicationBaseline(
-      `${table} ${baselineSql(size)}`,
-      [...workloadSql(size), 'INSERT INTO bench_marker VALUES (1)'],
-      'SELECT 1 FROM bench_marker',
-    );
+    const logical = await logicalCatchup(size);
     rows.push(['PostgreSQL logical replication', logical.seconds.toFixed(2), '-', '-', '-', '-']);
     printTable(headers, rows);
     console.log(`ratio ours / logical replication: ${(ours.seconds / logical.seconds).toFixed(2)} (first target ≤ 5); ${logical.note}`);

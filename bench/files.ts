@@ -1,13 +1,15 @@
 // Benchmark: file catch-up of 200 modified and 100 new files in a 2,000-file tree, against
 // `rsync -a --checksum` of the same change to an rsync daemon on 127.0.0.1 (see ../shared/ANCHORS.md).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { dropBenchDatabases, freshMigratedDatabase } from './databases.ts';
 import { freePort } from '@catchup/testing/services';
-import { postScan, register, startNodeProcess, stop, type NodeProcess } from './catchup.ts';
+import type { LinkBytes, ThrottledLink } from '@catchup/testing/throttled-link';
+import { bytesAcross, postScan, register, startNodeProcess, stop, type NodeProcess } from './catchup.ts';
 import { printTable, timed } from './report.ts';
 
 const PREFIX = 'catchup_bench_files_';
@@ -63,7 +65,27 @@ function ensureRsync(): boolean {
   }
 }
 
-async function rsyncBaseline(original: string, changed: string, work: string): Promise<number> {
+export interface Timed {
+  seconds: number;
+  /** Bytes across the link while timed, when the run went through one. */
+  wire?: LinkBytes;
+}
+
+/** Times `work`, and counts the bytes it moved across `link` when given. */
+async function timedAcross(link: ThrottledLink | undefined, work: () => Promise<void>): Promise<Timed> {
+  let wire: LinkBytes | undefined;
+  const seconds = await timed(async () => {
+    if (link) wire = await bytesAcross(link, work);
+    else await work();
+  });
+  return { seconds, ...(wire ? { wire } : {}) };
+}
+
+/**
+ * `rsync -a --checksum` of the changed tree to a daemon holding the original. Through `link` (the daemon on
+ * side b) it runs with `-z`, rsync's own compression, as a slow link asks for.
+ */
+async function rsyncBaseline(original: string, changed: string, work: string, link?: ThrottledLink): Promise<Timed> {
   const module = path.join(work, 'rsync-dest');
   await cp(original, module, { recursive: true, preserveTimestamps: true });
   const conf = path.join(work, 'rsyncd.conf');
@@ -72,18 +94,29 @@ async function rsyncBaseline(original: string, changed: string, work: string): P
   const daemon = spawn('rsync', ['--daemon', '--no-detach', `--port=${port}`, `--config=${conf}`, '--address=127.0.0.1'], { stdio: 'ignore' });
   try {
     await new Promise((r) => setTimeout(r, 500));
+    const daemonPort = link ? await link.expose({ port }, 'b') : port;
     flushDisk();
-    return await timed(async () => {
-      execFileSync('rsync', ['-a', '--checksum', `${changed}/`, `rsync://127.0.0.1:${port}/bench/`]);
+    // Not execFileSync: the link forwards rsync's bytes on this process's event loop.
+    return await timedAcross(link, async () => {
+      await promisify(execFile)('rsync', ['-a', '--checksum', ...(link ? ['-z'] : []), `${changed}/`, `rsync://127.0.0.1:${daemonPort}/bench/`]);
     });
   } finally {
     daemon.kill();
   }
 }
 
-export async function benchFiles(): Promise<void> {
-  const count = Number(process.env.BENCH_FILES ?? 2000);
-  console.log(`\n## File catch-up: ${count} files (90% 2–50 KB, 10% 1–5 MB), then 200 modified and 100 new on one side`);
+export interface FileFigures {
+  ours: Timed;
+  /** Absent when rsync could not be installed. */
+  rsync?: Timed;
+}
+
+/**
+ * 200 modified and 100 new files on A after a first sync of a `count`-file tree, caught up by B (timed),
+ * then the same change sent by rsync to a daemon holding the original tree. With `link`, A and the rsync
+ * client are on side a, B and the daemon on side b.
+ */
+export async function fileCatchup(count: number, link?: ThrottledLink): Promise<FileFigures> {
   const work = await mkdtemp(path.join(tmpdir(), 'catchup-bench-files-'));
   const [dirA, dirB, original] = ['a', 'b', 'original'].map((d) => path.join(work, d)) as [string, string, string];
   let a: NodeProcess | undefined;
@@ -97,32 +130,42 @@ export async function benchFiles(): Promise<void> {
     await freshMigratedDatabase(`${PREFIX}b`);
     a = await startNodeProcess('files-a', `${PREFIX}a`, await freePort(), { DATA_DIR: dirA });
     b = await startNodeProcess('files-b', `${PREFIX}b`, await freePort(), { DATA_DIR: dirB });
-    await register(a, b, 'files-b');
-    await register(b, a, 'files-a');
+    await register(a, b, 'files-b', link ? await link.expose({ port: b.port }, 'b') : b.port);
+    await register(b, a, 'files-a', link ? await link.expose({ port: a.port }, 'a') : a.port);
     await scan(a); // first sync: both sides hash their trees and agree on a base (not timed)
     await changeTree(dirA);
     const changed = path.join(work, 'changed');
     await cp(dirA, changed, { recursive: true, preserveTimestamps: true });
     let moved = 0;
     flushDisk();
-    const ours = await timed(async () => {
+    const ours = await timedAcross(link, async () => {
       moved = (await scan(a!)).uploaded;
     });
     if (moved !== 300) throw new Error(`expected 300 files moved, got ${moved}`);
-    const rows = [['Catch-up Sync file catch-up (scan + compare + transfer)', ours.toFixed(2)]];
-    if (ensureRsync()) {
-      const rsync = await rsyncBaseline(original, changed, work);
-      rows.push(['rsync -a --checksum to a daemon on 127.0.0.1', rsync.toFixed(2)]);
-      printTable(['path', 'seconds'], rows);
-      console.log(`ratio ours / rsync: ${(ours / rsync).toFixed(2)} (first target ≤ 2)`);
-    } else {
-      printTable(['path', 'seconds'], rows);
-      console.log('rsync baseline skipped: rsync could not be installed');
-    }
+    await stop(a);
+    await stop(b);
+    [a, b] = [undefined, undefined];
+    if (!ensureRsync()) return { ours };
+    return { ours, rsync: await rsyncBaseline(original, changed, work, link) };
   } finally {
     if (a) await stop(a);
     if (b) await stop(b);
     await dropBenchDatabases(PREFIX);
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+export async function benchFiles(): Promise<void> {
+  const count = Number(process.env.BENCH_FILES ?? 2000);
+  console.log(`\n## File catch-up: ${count} files (90% 2–50 KB, 10% 1–5 MB), then 200 modified and 100 new on one side`);
+  const { ours, rsync } = await fileCatchup(count);
+  const rows = [['Catch-up Sync file catch-up (scan + compare + transfer)', ours.seconds.toFixed(2)]];
+  if (rsync) {
+    rows.push(['rsync -a --checksum to a daemon on 127.0.0.1', rsync.seconds.toFixed(2)]);
+    printTable(['path', 'seconds'], rows);
+    console.log(`ratio ours / rsync: ${(ours.seconds / rsync.seconds).toFixed(2)} (first target ≤ 2)`);
+  } else {
+    printTable(['path', 'seconds'], rows);
+    console.log('rsync baseline skipped: rsync could not be installed');
   }
 }

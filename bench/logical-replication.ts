@@ -5,6 +5,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import type { LinkBytes, ThrottledLink } from '@catchup/testing/throttled-link';
 import { benchUrl } from './databases.ts';
 import { timed } from './report.ts';
 
@@ -19,6 +20,8 @@ function asPostgres(command: string, args: string[]): void {
 export interface LogicalResult {
   seconds: number;
   note: string;
+  /** Bytes the subscription's connection moved across the link while timed, when it went through one. */
+  wire?: LinkBytes;
 }
 
 /**
@@ -111,17 +114,18 @@ const clusterUrl = (db: string) => `postgresql://postgres@127.0.0.1:${PORT}/${db
 /**
  * Builds publisher and subscriber databases with `setupSql` (schema + baseline), disables the
  * subscription, runs `workloadSql` on the publisher, enables it, and times until `markerSql` finds the
- * marker row on the subscriber.
+ * marker row on the subscriber. With `link`, the subscription connects through it (the publisher on side a).
  */
-export async function logicalReplicationBaseline(setupSql: string, workloadSql: string[], markerSql: string): Promise<LogicalResult> {
+export async function logicalReplicationBaseline(setupSql: string, workloadSql: string[], markerSql: string, link?: ThrottledLink): Promise<LogicalResult> {
   return withLogicalCluster(async (pub, sub, settings) => {
+    const publisherPort = link ? await link.expose({ port: PORT }, 'a') : PORT;
     await pub.query(setupSql);
     await sub.query(setupSql);
     await pub.query('CREATE PUBLICATION bench FOR ALL TABLES');
     // In one cluster the slot must exist before the subscription (CREATE SUBSCRIPTION would wait on itself).
     await pub.query(`SELECT pg_create_logical_replication_slot('bench', 'pgoutput')`);
     await sub.query(
-      `CREATE SUBSCRIPTION bench CONNECTION 'host=127.0.0.1 port=${PORT} dbname=pub user=postgres' PUBLICATION bench
+      `CREATE SUBSCRIPTION bench CONNECTION 'host=127.0.0.1 port=${publisherPort} dbname=pub user=postgres' PUBLICATION bench
        WITH (copy_data = false, create_slot = false, slot_name = 'bench')`,
     );
     await sub.query('ALTER SUBSCRIPTION bench DISABLE');
@@ -129,6 +133,7 @@ export async function logicalReplicationBaseline(setupSql: string, workloadSql: 
     // A subscription worker is not restarted within wal_retrieve_retry_interval (5 s) of its last start.
     await new Promise((r) => setTimeout(r, 6000));
     await pub.query('CHECKPOINT'); // as before our catch-up: nothing left to write back while timing
+    const before = link?.bytes();
     const seconds = await timed(async () => {
       await sub.query('ALTER SUBSCRIPTION bench ENABLE');
       for (;;) {
@@ -137,10 +142,16 @@ export async function logicalReplicationBaseline(setupSql: string, workloadSql: 
         await new Promise((r) => setTimeout(r, 20));
       }
     });
+    const after = link?.bytes();
+    const wire = before && after ? { aToB: after.aToB - before.aToB, bToA: after.bToA - before.bToA } : undefined;
     await sub.query('ALTER SUBSCRIPTION bench DISABLE');
     await sub.query(`ALTER SUBSCRIPTION bench SET (slot_name = NONE)`);
     await sub.query('DROP SUBSCRIPTION bench');
-    return { seconds, note: `subscriber applies with synchronous_commit=off (PostgreSQL default for apply workers); ${settings}` };
+    return {
+      seconds,
+      note: `subscriber applies with synchronous_commit=off (PostgreSQL default for apply workers); ${settings}`,
+      ...(wire ? { wire } : {}),
+    };
   });
 }
 
