@@ -21,6 +21,7 @@ import {
 } from '@catchup/files';
 import type { Pool } from '@catchup/db';
 import { PeerError, type PeerClient } from '@catchup/peer-client';
+import { downloadDelta, uploadDelta, type DeltaPeer } from './files-delta.ts';
 import { transfersOf, type FileStep, type Transfer, type UploadStep } from './files-plan.ts';
 
 export interface FileSyncOutcome {
@@ -140,7 +141,8 @@ export class FolderTransfer {
     if (winner === 'local') {
       // The peer's version as it was when compared: if the peer replaced it meanwhile (say, settling
       // the same conflict the other way at the same time), the copy would keep the wrong version.
-      const copySha = await this.#download(file, copy, remote.sha256 ?? undefined);
+      // The local version is a base for a block delta of the peer's (most of a large file is alike).
+      const copySha = await this.#download(file, copy, remote.sha256 ?? undefined, undefined, file);
       await this.#upload(copy, copy);
       await agreed.add(copy, copySha);
       await agreed.add(file, await this.#upload(file, file, comparedState(remote)));
@@ -162,8 +164,20 @@ export class FolderTransfer {
     return { file: localPath, sha256: known ? entry.sha256 : await sha256File(full), size: info.size, mtimeMs: info.mtimeMs };
   }
 
-  /** `replaces`: what the peer's path held when compared; a file the peer wrote since is not replaced. Returns the sha256 sent. */
+  get #peer(): DeltaPeer {
+    return { client: this.#s.client, directory: this.#s.directory, root: this.#s.root };
+  }
+
+  /**
+   * `replaces`: what the peer's path held when compared; a file the peer wrote since is not replaced. A
+   * large file the peer holds another version of goes as a block delta. Returns the sha256 sent.
+   */
   async #upload(localPath: string, remotePath: string, replaces?: ComparedState): Promise<string> {
+    const delta = await uploadDelta(this.#peer, { localPath, remotePath, replaces });
+    if (delta) {
+      this.#s.outcome.bytes += delta.moved;
+      return delta.sha256;
+    }
     const described = await this.#describeLocal(localPath);
     const body = createReadStream(path.join(this.#s.root, localPath));
     await this.#s.client.uploadFile(this.#s.directory, remotePath, body, replaces ? { ...described, replaces } : described);
@@ -174,9 +188,17 @@ export class FolderTransfer {
   /**
    * `expected`: the sha256 the decision was made on; content that changed since is refused, not kept.
    * `replaces`: what the local path held then; a local file written since is not replaced.
+   * `basePath`: a local version of the file whose blocks a block delta reuses (a large file only).
    * Returns the sha256 received.
    */
-  async #download(remotePath: string, localPath: string, expected?: string, replaces?: ComparedState): Promise<string> {
+  async #download(remotePath: string, localPath: string, expected?: string, replaces?: ComparedState, basePath = localPath): Promise<string> {
+    const base = this.#s.local.get(basePath);
+    const delta = await downloadDelta(this.#peer, { remotePath, localPath, basePath, base, expected, replaces });
+    if (delta) {
+      await recordFile(this.#s.pool, this.#s.directory, localPath, delta);
+      this.#s.outcome.bytes += delta.moved;
+      return delta.sha256;
+    }
     const file = await this.#s.client.downloadFile(this.#s.directory, remotePath);
     try {
       await writeVerified(this.#s.root, localPath, file.stream, { ...file, sha256: expected ?? file.sha256 }, replaces ? { replaces } : {});

@@ -9,6 +9,26 @@ export { encodeBundle, receiveBundle, MAX_BUNDLE_ENTRIES, type BundleEntry } fro
 export { recordFile, recordFiles, recordDeletion, manifestMap, type Manifest, type ManifestFile } from './record.ts';
 export { AgreedBase, readBase, readBasesElsewhere, type Base } from './base.ts';
 export { decide, conflictCopyName, clashCovering, fileFolderClashes, type Clash, type FileAction, type Side } from './decide.ts';
-export { openForSending } from './serve.ts';
+export { openForSending, blockListForSending, openBlocksForSending } from './serve.ts';
+export {
+  BLOCK_BYTES,
+  DELTA_MIN_BYTES,
+  deltaWorthwhile,
+  planBlocks,
+  senderRanges,
+  senderBytes,
+  rangesText,
+  parseRanges,
+  BLOCK_RANGES_TEXT,
+  deltaInstructions,
+  deltaBodyBytes,
+  copyRecord,
+  literalHeader,
+  type BlockList,
+  type BlockSource,
+  type DeltaInstruction,
+} from './blocks.ts';
+export { readBlockList, readAt } from './block-list.ts';
+export { assembleDownload, receiveDelta, type DeltaDownload, type DeltaAnnounced } from './delta.ts';
 export { ChangedSinceComparedError, COMPARED_TEXT, COMPARED_TEXT_RULE, comparedText, parseComparedText, type ComparedState } from './as-compared.ts';
 export { pruneFileTombstones } from './prune.ts';

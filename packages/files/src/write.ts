@@ -44,7 +44,7 @@ export function isPlausibleMtime(mtimeMs: number, now = Date.now()): boolean {
 }
 
 /** The file system's refusal of a name, a place or space, as the refusal a sender gets (400, 409, 507); other errors as they are. */
-function placementError(err: unknown, relative: string): unknown {
+export function placementError(err: unknown, relative: string): unknown {
   if (isOutOfSpace(err))
     return new TransferRejectedError('no_space', `${relative}: the disk is full here (${(err as NodeJS.ErrnoException).code}); nothing was put in place`);
   switch ((err as NodeJS.ErrnoException).code) {
@@ -62,7 +62,7 @@ function placementError(err: unknown, relative: string): unknown {
 }
 
 /** Makes the target's folder; refuses a target that is a folder. */
-async function prepareTarget(target: string, relative: string): Promise<void> {
+export async function prepareTarget(target: string, relative: string): Promise<void> {
   try {
     await mkdir(path.dirname(target), { recursive: true });
   } catch (err) {
@@ -88,7 +88,7 @@ export function unwritten(chunks: Buffer[], written: number): Buffer[] {
  * Writes all of `chunks` at the file's position. A short write (a disk close to full writes part of the
  * data without an error) goes on with the rest, which then meets the disk's ENOSPC.
  */
-async function writeAll(file: FileHandle, chunks: Buffer[]): Promise<void> {
+export async function writeAll(file: FileHandle, chunks: Buffer[]): Promise<void> {
   for (let rest = chunks; rest.length; ) {
     const { bytesWritten } = await file.writev(rest);
     if (bytesWritten === 0) throw Object.assign(new Error('nothing written'), { code: 'ENOSPC' });
@@ -108,7 +108,7 @@ function chunksOf(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncIterab
 }
 
 /** Checks what lies in the temp file — its length and sha256, read back — against what the sender announced. */
-async function verifyOnDisk(file: FileHandle, relative: string, announced: Announced): Promise<void> {
+export async function verifyOnDisk(file: FileHandle, relative: string, announced: Announced): Promise<void> {
   const onDisk = await digestHandle(file);
   if (onDisk.size !== announced.size) throw new TransferRejectedError('size', `${relative}: ${onDisk.size} of ${announced.size} bytes reached the disk`);
   if (onDisk.sha256 !== announced.sha256)

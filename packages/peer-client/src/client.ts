@@ -23,12 +23,14 @@ import {
   applyResponseSchema,
   changesPageResponseSchema,
   deleteFileResponseSchema,
+  fileBlocksResponseSchema,
   fileManifestResponseSchema,
   pingResponseSchema,
   type ApplyResponse,
   type ChangesPageResponse,
   type DeleteFileResponse,
   type DownloadedFile,
+  type FileBlocksResponse,
   type FileManifestResponse,
   type PingResponse,
   type FetchChangesQuery,
@@ -213,25 +215,43 @@ export class PeerClient {
     );
   }
 
-  /** Starts a download; resolves once the peer answered, with the file's announced checksum and mtime. */
-  async downloadFile(directory: string, file: string): Promise<DownloadedFile> {
+  /** Starts a streamed GET; resolves once the peer answered (a failure status is a PeerError), with the stream and the answer. */
+  async #openStream(what: string, url: string, searchParams: Record<string, string>): Promise<{ stream: Readable; headers: Response['headers'] }> {
     if (this.#refusal) throw this.#refusal;
-    const stream = this.#streams.stream('files/download', { searchParams: { ...folderSearch(directory), file } });
+    const stream = this.#streams.stream(url, { searchParams });
     try {
       const response = await this.#call(
-        'download',
+        what,
         () =>
           new Promise<{ statusCode: number; headers: Response['headers'] }>((resolve, reject) => {
             stream.once('response', resolve);
             stream.once('error', reject);
           }),
       );
-      const header = (name: string) => String(response.headers[name] ?? '');
-      return { stream, sha256: header('x-sha256'), size: Number(header('content-length')), mtimeMs: Number(header('x-mtime-ms')) };
+      return { stream, headers: response.headers };
     } catch (err) {
       stream.destroy();
       throw err;
     }
+  }
+
+  /** Starts a download; resolves once the peer answered, with the file's announced checksum and mtime. */
+  async downloadFile(directory: string, file: string): Promise<DownloadedFile> {
+    const { stream, headers } = await this.#openStream('download', 'files/download', { ...folderSearch(directory), file });
+    const header = (name: string) => String(headers[name] ?? '');
+    return { stream, sha256: header('x-sha256'), size: Number(header('content-length')), mtimeMs: Number(header('x-mtime-ms')) };
+  }
+
+  /** A file's block list (block deltas); a peer of a version before them answers 404 (PeerError, status 404). */
+  fileBlocks(directory: string, file: string): Promise<FileBlocksResponse> {
+    return this.#json('file blocks', fileBlocksResponseSchema, () =>
+      this.#http.get<Buffer>('files/blocks', { searchParams: { ...folderSearch(directory), file } }),
+    );
+  }
+
+  /** Starts a download of chosen blocks (`3,7-9`) of the version `sha256` of a file: their bytes, concatenated. */
+  async downloadBlocks(directory: string, file: string, sha256: string, blocks: string): Promise<Readable> {
+    return (await this.#openStream('download blocks', 'files/download-blocks', { ...folderSearch(directory), file, sha256, blocks })).stream;
   }
 
   /** `meta.replaces`: what the peer's file held when compared; the peer replaces it only while it still does. */
@@ -246,6 +266,36 @@ export class PeerClient {
       this.#streams.put('files/upload', {
         searchParams: { ...folderSearch(directory), file, sha256: meta.sha256, size: meta.size, mtime_ms: Math.floor(meta.mtimeMs), ...replaces },
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(meta.size) },
+        body,
+      }),
+    );
+  }
+
+  /**
+   * Sends a new version of a file as a block delta (see @catchup/files blocks.ts) computed against the
+   * peer's version `baseSha256`; the peer refuses it (409) when its file is another version.
+   */
+  async uploadDelta(
+    directory: string,
+    file: string,
+    body: Readable,
+    length: number,
+    meta: { sha256: string; size: number; mtimeMs: number; baseSha256: string; blockSize: number; replaces?: ComparedState },
+  ): Promise<void> {
+    const replaces = meta.replaces === undefined ? {} : { replaces: comparedText(meta.replaces) };
+    await this.#call('upload delta', () =>
+      this.#streams.put('files/upload-delta', {
+        searchParams: {
+          ...folderSearch(directory),
+          file,
+          sha256: meta.sha256,
+          size: meta.size,
+          mtime_ms: Math.floor(meta.mtimeMs),
+          base_sha256: meta.baseSha256,
+          block_size: meta.blockSize,
+          ...replaces,
+        },
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
         body,
       }),
     );

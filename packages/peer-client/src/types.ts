@@ -76,6 +76,20 @@ export const fileManifestResponseSchema = z.object({
 });
 export type FileManifestResponse = z.infer<typeof fileManifestResponseSchema>;
 
+/** GET /files/blocks: a file's block list (block deltas): its blocks' sha256 in order, and the whole file's. */
+export const fileBlocksResponseSchema = z.object({
+  block_size: z
+    .number()
+    .int()
+    .min(4096)
+    .max(16 * 1024 * 1024),
+  size: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  mtime_ms: z.number().int().nonnegative(),
+  blocks: z.array(z.string().regex(/^[0-9a-f]{64}$/)),
+});
+export type FileBlocksResponse = z.infer<typeof fileBlocksResponseSchema>;
+
 export const deleteFileResponseSchema = z.object({ deleted: z.boolean() });
 export type DeleteFileResponse = z.infer<typeof deleteFileResponseSchema>;
 

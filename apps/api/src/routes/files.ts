@@ -11,6 +11,12 @@ import {
   isPlausibleMtime,
   MTIME_RULE,
   openForSending,
+  blockListForSending,
+  openBlocksForSending,
+  parseRanges,
+  BLOCK_BYTES,
+  BLOCK_RANGES_TEXT,
+  receiveDelta,
   readManifest,
   receiveBundle,
   recordDeletion,
@@ -26,6 +32,7 @@ import {
   type FileDirectory,
 } from '@catchup/files';
 import { DELIVERY_OPERATIONS, recordPeerDelivery, type Delivery } from '@catchup/engine';
+import { fileBlocksResponseSchema } from '@catchup/peer-client';
 import type { AppContext } from '../context.ts';
 import { HttpError, notFound } from '../errors.ts';
 import { bigintString, errorResponses } from '../schemas.ts';
@@ -184,6 +191,58 @@ export const fileRoutes =
       },
     );
 
+    app.get(
+      '/files/blocks',
+      {
+        schema: {
+          tags: ['files'],
+          summary: "A file's block list (block deltas): block size, size, sha256 and mtime of the whole, and each block's sha256 in order",
+          querystring: z
+            .object({ ...folderFields, ...fileField })
+            .superRefine(oneFolder)
+            .transform(toDirectory),
+          response: { 200: fileBlocksResponseSchema, ...errorResponses },
+        },
+      },
+      async (request) => {
+        const { directory, file } = request.query;
+        const list = await blockListForSending(ctx.pool, directoryRoot(ctx.config.dataDir, directory), directory, file);
+        if (!list) throw notFound(`File ${directory}/${file}`);
+        return { block_size: list.blockSize, size: list.size, sha256: list.sha256, mtime_ms: list.mtimeMs, blocks: list.blocks };
+      },
+    );
+
+    app.get(
+      '/files/download-blocks',
+      {
+        schema: {
+          tags: ['files'],
+          summary: 'Stream chosen blocks of a file, concatenated, while it is still the version sha256 names (409 otherwise)',
+          querystring: z
+            .object({
+              ...folderFields,
+              ...fileField,
+              sha256: sha256Param.describe('the version whose block list the blocks were chosen from'),
+              blocks: z.string().max(8192).regex(BLOCK_RANGES_TEXT, 'ascending block indexes and ranges, e.g. 3,7-9').describe('e.g. 3,7-9'),
+            })
+            .superRefine(oneFolder)
+            .transform(toDirectory),
+          response: { ...errorResponses },
+        },
+      },
+      async (request, reply) => {
+        const { directory, file, sha256, blocks } = request.query;
+        const served = await openBlocksForSending(ctx.pool, directoryRoot(ctx.config.dataDir, directory), directory, file, sha256, BLOCK_BYTES, (count) =>
+          parseRanges(blocks, count),
+        );
+        if (!served) throw notFound(`File ${directory}/${file}`);
+        return reply
+          .header('content-type', 'application/octet-stream')
+          .header('content-length', served.length)
+          .send(served.stream as never);
+      },
+    );
+
     app.register(async (scope) => {
       const uploads = scope.withTypeProvider<ZodTypeProvider>();
       // The body is streamed to disk as it arrives, never buffered.
@@ -239,6 +298,70 @@ export const fileRoutes =
               operation: DELIVERY_OPERATIONS.filesReceived,
               details: `File ${directory}/${file} (${size} bytes) from ${request.peer?.name}`,
               facts: { directory, files: [{ file, sha256, size }], from: request.ip },
+            },
+            startedAt,
+          );
+          return { path: directory, file, sha256, size };
+        },
+      );
+
+      uploads.put(
+        '/files/upload-delta',
+        {
+          schema: {
+            tags: ['files'],
+            summary:
+              "Receive a new version of a large file as a block delta (application/octet-stream): instructions that copy blocks of this node's current file (which must be base_sha256) or carry literal bytes; verified against sha256 and size, then renamed into place",
+            querystring: z
+              .object({
+                ...folderFields,
+                ...fileField,
+                sha256: sha256Param,
+                size: z.coerce.number().int().min(0),
+                mtime_ms: z.coerce
+                  .number()
+                  .int()
+                  .refine((mtime) => isPlausibleMtime(mtime), MTIME_RULE),
+                base_sha256: sha256Param.describe("the version of this node's file the delta was computed against"),
+                block_size: z.coerce.number().int().min(1),
+                replaces: replacesParam,
+              })
+              .superRefine(oneFolder)
+              .transform(toDirectory),
+            response: { 200: z.object({ path: z.string(), file: z.string(), sha256: z.string(), size: z.number() }), ...errorResponses },
+          },
+        },
+        async (request, reply) => {
+          const { directory, file, sha256, size, mtime_ms, base_sha256, block_size, replaces } = request.query;
+          const startedAt = new Date();
+          const body = uploadStream(request.body);
+          try {
+            if (size > ctx.config.fileUploadLimitBytes)
+              throw new HttpError(413, `size: ${size} bytes is over the upload limit of ${ctx.config.fileUploadLimitBytes}`);
+            await receiveDelta(
+              ctx.pool,
+              directoryRoot(ctx.config.dataDir, directory),
+              directory,
+              file,
+              body,
+              { sha256, size, mtimeMs: mtime_ms, baseSha256: base_sha256, blockSize: block_size },
+              {
+                maxBytes: ctx.config.fileUploadLimitBytes,
+                ...(replaces ? { replaces: parseComparedText(replaces) } : {}),
+              },
+            );
+          } catch (err) {
+            await dropRestOfBody(body, reply);
+            throw err;
+          }
+          await recordFile(ctx.pool, directory, file, { sha256, size, mtimeMs: mtime_ms });
+          const moved = Number(request.headers['content-length'] ?? 0);
+          await attribute(
+            request,
+            {
+              operation: DELIVERY_OPERATIONS.filesReceived,
+              details: `File ${directory}/${file} (${size} bytes, ${moved} sent as a block delta) from ${request.peer?.name}`,
+              facts: { directory, files: [{ file, sha256, size }], delta_bytes: moved, from: request.ip },
             },
             startedAt,
           );
