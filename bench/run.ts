@@ -5,12 +5,14 @@ import { benchCatchup } from './catchup.ts';
 import { benchFiles } from './files.ts';
 import { benchLink } from './link.ts';
 import { peakRssMb } from './report.ts';
+import { benchStatus } from './status.ts';
 
-const parts = new Set((process.env.BENCH_PARTS ?? 'apply,catchup,files,baseline,link').split(','));
+const parts = new Set((process.env.BENCH_PARTS ?? 'apply,catchup,files,baseline,link,status').split(','));
 console.log(`# Catch-up Sync benchmark (node ${process.version}, ${new Date().toISOString()})`);
 if (parts.has('apply')) await benchApply();
 if (parts.has('catchup')) await benchCatchup();
 if (parts.has('files')) await benchFiles();
 if (parts.has('baseline')) await benchBaseline();
 if (parts.has('link')) await benchLink();
+if (parts.has('status')) await benchStatus();
 console.log(`\npeak RSS of the benchmark process: ${peakRssMb()} MB`);

@@ -25,14 +25,67 @@ export interface Backlog {
   latest: string;
 }
 
+/** Positions per block of change_log_counts (its migration says how the blocks are kept). */
+const COUNT_BLOCK = 4096;
+
 export async function measureBacklog(sql: Sql, peer: PeerPosition): Promise<Backlog> {
-  const { rows } = await sql.query<{ n: string; latest: string }>(
-    `SELECT (SELECT count(*) FROM database_changes d
-              WHERE sequence > $1::bigint AND ($2::text IS NULL OR origin_node_id <> $2::text) AND ${sendableSql(peer.scope, 'd')})::text AS n,
-            (SELECT coalesce(max(sequence), 0) FROM database_changes)::text AS latest`,
-    [peer.sentCursor, peer.peerNodeId],
+  return (await measureBacklogs(sql, [peer]))[0]!;
+}
+
+/**
+ * The backlogs of many peers at once. A scoped peer's count depends on each entry's row images: every
+ * entry above its cursor is looked at, one query per such peer. Everyone else's, in one statement, is
+ * the whole blocks above its cursor's block, summed from change_log_counts, plus the entries of the
+ * cursor's own block: a few thousand entries at most, however far behind the peer is.
+ */
+export async function measureBacklogs(sql: Sql, peers: PeerPosition[]): Promise<Backlog[]> {
+  const out = new Array<Backlog>(peers.length);
+  const plain = peers.flatMap((p, i) => (p.scope ? [] : [i]));
+  if (plain.length) {
+    const { rows } = await sql.query<{ n: string; latest: string }>(
+      `SELECT ((SELECT coalesce(sum(entries), 0) FROM change_log_counts
+                 WHERE bucket > p.cursor / ${COUNT_BLOCK} AND (p.origin IS NULL OR origin_node_id <> p.origin))
+               + (SELECT count(*) FROM database_changes d
+                   WHERE sequence > p.cursor AND sequence < (p.cursor / ${COUNT_BLOCK} + 1) * ${COUNT_BLOCK}
+                     AND (p.origin IS NULL OR origin_node_id <> p.origin) AND ${sendableSql(undefined, 'd')}))::text AS n,
+              l.latest
+         FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS p(cursor, origin, i)
+         CROSS JOIN (SELECT coalesce(max(sequence), 0)::text AS latest FROM database_changes) l
+        ORDER BY p.i`,
+      [plain.map((i) => peers[i]!.sentCursor), plain.map((i) => peers[i]!.peerNodeId)],
+    );
+    rows.forEach((r, k) => {
+      out[plain[k]!] = { missing: Number(r.n), latest: r.latest };
+    });
+  }
+  for (const [i, peer] of peers.entries()) {
+    if (!peer.scope) continue;
+    const { rows } = await sql.query<{ n: string; latest: string }>(
+      `SELECT (SELECT count(*) FROM database_changes d
+                WHERE sequence > $1::bigint AND ($2::text IS NULL OR origin_node_id <> $2::text) AND ${sendableSql(peer.scope, 'd')})::text AS n,
+              (SELECT coalesce(max(sequence), 0) FROM database_changes)::text AS latest`,
+      [peer.sentCursor, peer.peerNodeId],
+    );
+    out[i] = { missing: Number(rows[0]!.n), latest: rows[0]!.latest };
+  }
+  return out;
+}
+
+/**
+ * When each peer's oldest unacknowledged change was logged (null: it lacks nothing), in one statement:
+ * how close it is to falling behind retention.
+ */
+export async function oldestUnacknowledged(sql: Sql, peers: Pick<PeerPosition, 'sentCursor' | 'peerNodeId'>[]): Promise<(Date | null)[]> {
+  if (!peers.length) return [];
+  const { rows } = await sql.query<{ oldest: Date | null }>(
+    `SELECT (SELECT "timestamp" FROM database_changes
+              WHERE sequence > p.cursor AND (p.origin IS NULL OR origin_node_id <> p.origin)
+              ORDER BY sequence LIMIT 1) AS oldest
+       FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS p(cursor, origin, i)
+      ORDER BY p.i`,
+    [peers.map((p) => p.sentCursor), peers.map((p) => p.peerNodeId)],
   );
-  return { missing: Number(rows[0]!.n), latest: rows[0]!.latest };
+  return rows.map((r) => r.oldest);
 }
 
 export interface UnmadeClaims {

@@ -27,7 +27,16 @@ export {
   type ReadOptions,
   type RowKeyCursor,
 } from './read.ts';
-export { countMissingChanges, findUnmadeClaims, measureBacklog, type Backlog, type PeerPosition, type UnmadeClaims } from './detect.ts';
+export {
+  countMissingChanges,
+  findUnmadeClaims,
+  measureBacklog,
+  measureBacklogs,
+  oldestUnacknowledged,
+  type Backlog,
+  type PeerPosition,
+  type UnmadeClaims,
+} from './detect.ts';
 export { acknowledgeRange, getCursor, type AckRange, type CursorDirection } from './cursors.ts';
 export { getNodeIdentity, type NodeIdentity } from './identity.ts';
 export {

@@ -2,7 +2,15 @@
 // what is missing and how to fix it, with the SQL to run.
 
 /** The sync's own tables: never synced, whatever their shape. Tables named sync_* are reserved for it. */
-const SYSTEM_TABLES = new Set(['_prisma_migrations', 'change_log_horizon', 'database_changes', 'file_checksums', 'file_sync_state', 'peer_credentials']);
+const SYSTEM_TABLES = new Set([
+  '_prisma_migrations',
+  'change_log_horizon',
+  'database_changes',
+  'change_log_counts',
+  'file_checksums',
+  'file_sync_state',
+  'peer_credentials',
+]);
 const SYSTEM_PREFIX = 'sync_';
 
 /** Plain lower-case identifiers only: a name that passes reaches SQL quoted, and never needs escaping. */

@@ -124,7 +124,7 @@ describe('a scoped read of the log', () => {
         oldTeam: column(c, 'old_data'),
       });
       if (action === 'leave_out') return [];
-      if (action === 'exit') return [{ ...c, operation: 'delete', change_data: null, old_data: null, scope_exit: true }];
+      if (action === 'exit') return [{ ...c, operation: 'delete' as const, change_data: null, old_data: null, scope_exit: true }];
       return [action === 'send' ? c : { ...c, old_data: null }];
     });
     expect(changes).toEqual(expected);

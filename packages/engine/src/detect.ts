@@ -1,5 +1,5 @@
 // Detection (I10): which peers lack local changes, and exactly how many.
-import { acknowledgeRange, measureBacklog } from '@catchup/changelog';
+import { acknowledgeRange, measureBacklogs } from '@catchup/changelog';
 import type { SyncServer } from '@catchup/db';
 import type { EngineContext } from './context.ts';
 import { teamScopeOf } from './team-scope.ts';
@@ -18,16 +18,21 @@ export async function measurePeers(ctx: EngineContext, only?: number[]): Promise
     where: { isActive: true, syncEnabled: true, ...(only ? { id: { in: only } } : {}) },
     orderBy: { id: 'asc' },
   });
+  const measured = servers.filter((s) => s.syncDatabase);
+  const backlogs = await measureBacklogs(
+    ctx.pool,
+    await Promise.all(measured.map(async (s) => ({ sentCursor: s.sentCursor.toString(), peerNodeId: s.peerNodeId, scope: await teamScopeOf(ctx, s) }))),
+  );
+  const backlogOf = new Map(measured.map((s, i) => [s, backlogs[i]!]));
   const needs: PeerNeed[] = [];
   for (const server of servers) {
-    if (!server.syncDatabase) {
+    const backlog = backlogOf.get(server);
+    if (!backlog) {
       needs.push({ server, missingChanges: 0 });
       continue;
     }
-    const cursor = server.sentCursor.toString();
-    const backlog = await measureBacklog(ctx.pool, { sentCursor: cursor, peerNodeId: server.peerNodeId, scope: await teamScopeOf(ctx, server) });
     if (backlog.missing === 0 && server.peerNodeId && BigInt(backlog.latest) > server.sentCursor) {
-      await acknowledgeRange(ctx.pool, server.id, 'sent', { from: cursor, to: backlog.latest });
+      await acknowledgeRange(ctx.pool, server.id, 'sent', { from: server.sentCursor.toString(), to: backlog.latest });
     }
     needs.push({ server, missingChanges: backlog.missing });
   }

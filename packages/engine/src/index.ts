@@ -48,6 +48,7 @@ export { addSyncedTable, removeSyncedTable, resumeTableBaselines, TABLE_ADDED, T
 export {
   PRUNE_OPERATION,
   peerRetention,
+  peerRetentions,
   presentHorizon,
   pruneNode,
   pruneSyncLogs,

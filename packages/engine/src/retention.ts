@@ -1,7 +1,7 @@
 // Retention (SPEC I11): what a prune removes, and how close each peer is to needing a full baseline.
 // Pruning keeps every row's standing version (tombstones included), so a peer behind the pruned horizon
 // is caught up from the retained log — labelled a full baseline (see catchup.ts).
-import { needsFullBaseline, pruneLog, readLogHorizon, type LogHorizon } from '@catchup/changelog';
+import { needsFullBaseline, oldestUnacknowledged, pruneLog, readLogHorizon, type LogHorizon } from '@catchup/changelog';
 import { PRUNE_CHUNK_SIZE, type SyncServer } from '@catchup/db';
 import { pruneFileTombstones } from '@catchup/files';
 import { ADMIN_OPERATIONS, recordAdminAction, SCHEDULER_ACTOR } from './audit.ts';
@@ -140,14 +140,22 @@ export function retentionOf(
 
 /** The peer's standing against retention, read from its cursor and the oldest change it lacks. */
 export async function peerRetention(ctx: EngineContext, server: SyncServer, horizon?: LogHorizon, now = new Date()): Promise<PeerRetention> {
+  return (await peerRetentions(ctx, [server], horizon, now))[0]!;
+}
+
+/** peerRetention of many peers, their oldest unacknowledged changes read in one statement. */
+export async function peerRetentions(ctx: EngineContext, servers: SyncServer[], horizon?: LogHorizon, now = new Date()): Promise<PeerRetention[]> {
   const settings = await ctx.settings();
   const h = horizon ?? (await readLogHorizon(ctx.pool));
-  if (!server.syncDatabase) return { needs_full_baseline: false, days_until_full_baseline: null };
-  const { rows } = await ctx.pool.query<{ timestamp: Date }>(
-    `SELECT "timestamp" FROM database_changes
-      WHERE sequence > $1::bigint AND ($2::text IS NULL OR origin_node_id <> $2::text)
-      ORDER BY sequence LIMIT 1`,
-    [server.sentCursor.toString(), server.peerNodeId],
+  const synced = servers.filter((s) => s.syncDatabase);
+  const oldest = await oldestUnacknowledged(
+    ctx.pool,
+    synced.map((s) => ({ sentCursor: s.sentCursor.toString(), peerNodeId: s.peerNodeId })),
   );
-  return retentionOf(server.sentCursor.toString(), h, rows[0]?.timestamp ?? null, settings.max_catchup_days, now);
+  const byServer = new Map(synced.map((s, i) => [s, oldest[i] ?? null]));
+  return servers.map((s) =>
+    s.syncDatabase
+      ? retentionOf(s.sentCursor.toString(), h, byServer.get(s) ?? null, settings.max_catchup_days, now)
+      : { needs_full_baseline: false, days_until_full_baseline: null },
+  );
 }

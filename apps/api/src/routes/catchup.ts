@@ -7,7 +7,7 @@ import {
   catchupResultSchema,
   measurePeers,
   noFileChanges,
-  peerRetention,
+  peerRetentions,
   presentHorizon,
   recordAdminAction,
   type CatchupResult,
@@ -85,7 +85,11 @@ export const catchupRoutes =
         const peers = await measurePeers(ctx.engine);
         const horizon = await readLogHorizon(ctx.pool);
         const needing = peers.filter((p) => p.missingChanges > 0);
-        const retention = await Promise.all(needing.map((p) => peerRetention(ctx.engine, p.server, horizon)));
+        const retention = await peerRetentions(
+          ctx.engine,
+          needing.map((p) => p.server),
+          horizon,
+        );
         const logs = await ctx.db.syncLog.findMany({
           where: { operation: 'catch-up sync' },
           orderBy: { startedAt: 'desc' },

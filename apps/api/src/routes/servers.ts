@@ -5,7 +5,15 @@ import { isPeerHostListed, peerHostProblem } from '@catchup/config';
 import { readLogHorizon } from '@catchup/changelog';
 import { teamNumbersSchema } from '@catchup/changelog';
 import { Prisma, type SyncServer } from '@catchup/db';
-import { ADMIN_OPERATIONS, fieldChanges, issueCredential, issuedCredentialSchema, peerRetention, recordAdminAction, type PeerRetention } from '@catchup/engine';
+import {
+  ADMIN_OPERATIONS,
+  fieldChanges,
+  issueCredential,
+  issuedCredentialSchema,
+  peerRetentions,
+  recordAdminAction,
+  type PeerRetention,
+} from '@catchup/engine';
 import { normalizeFingerprint } from '@catchup/peer-client';
 import type { AppContext } from '../context.ts';
 import { HttpError, notFound } from '../errors.ts';
@@ -186,7 +194,8 @@ export const serverRoutes =
     /** Peers as the API shows them, with how each stands against this node's retention. */
     const presentAll = async (servers: SyncServer[]) => {
       const horizon = await readLogHorizon(ctx.pool);
-      return Promise.all(servers.map(async (s) => present(s, await peerRetention(ctx.engine, s, horizon))));
+      const retention = await peerRetentions(ctx.engine, servers, horizon);
+      return servers.map((s, i) => present(s, retention[i]!));
     };
     const presentOne = async (s: SyncServer) => (await presentAll([s]))[0]!;
     app.get(
