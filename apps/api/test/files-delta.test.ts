@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -192,6 +192,28 @@ describe('block deltas between two nodes', () => {
     await expectIdentical();
   });
 
+  it("changed on both sides: the conflict copy of the peer's version is built from blocks of this node's version", async () => {
+    await changePart(onB, 15_000_000, 9);
+    await utimes(onB, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    await changePart(onA, 30_000_000, 10);
+    const theirs = await readFile(onB);
+    const result = await scan();
+    expect(result.success).toBe(true);
+    expect(result.file_changes).toMatchObject({ conflicts: 1 });
+    // The versions differ in two places (9 blocks each). The peer's version came as the blocks this node
+    // lacked; the copy then goes up whole (the peer has no file under the copy's name to build on), and
+    // this node's version as a delta.
+    expect(proxy.state.answered.get('/api/sync/files/download-blocks')).toBe(18 * BLOCK_BYTES);
+    expect(proxy.state.answered.get('/api/sync/files/download')).toBeUndefined();
+    expect(proxy.state.sent.get('/api/sync/files/upload')).toBe(SIZE);
+    expect(proxy.state.sent.get('/api/sync/files/upload-delta')).toBeLessThan(18 * BLOCK_BYTES + 1000);
+    await expectIdentical();
+    const copies = (await readdir(path.dirname(onA))).filter((f) => f.startsWith('video.sync-conflict-'));
+    expect(copies.length).toBe(1);
+    expect((await readFile(path.join(path.dirname(onA), copies[0]!))).equals(theirs)).toBe(true);
+    expect((await readFile(path.join(path.dirname(onB), copies[0]!))).equals(theirs)).toBe(true);
+  });
+
   it('a peer of a version before block deltas (404 on their routes) gets and gives whole files', async () => {
     proxy.reset('old');
     await changePart(onB, 5_000_000, 6);
@@ -290,5 +312,42 @@ describe('an upload as a block delta, refused', () => {
     expect(now.subarray(0, BLOCK_BYTES).equals(block)).toBe(true);
     expect(now.subarray(BLOCK_BYTES).equals(current.subarray(BLOCK_BYTES))).toBe(true);
     expect(await tempFiles(onB)).toEqual([]);
+  });
+});
+
+describe('the block routes', () => {
+  it("a file's block list: its blocks' sha256 in order, and the whole file's; 404 for a file that is not there", async () => {
+    const content = await readFile(onB);
+    const res = await b.call('/api/sync/files/blocks?directory=uploads&file=video.bin');
+    expect(res.status).toBe(200);
+    const list = (await res.json()) as { block_size: number; size: number; sha256: string; blocks: string[] };
+    expect(list).toMatchObject({ block_size: BLOCK_BYTES, size: SIZE, sha256: sha(content) });
+    expect(list.blocks.length).toBe(Math.ceil(SIZE / BLOCK_BYTES));
+    expect(list.blocks[7]).toBe(sha(content.subarray(7 * BLOCK_BYTES, 8 * BLOCK_BYTES)));
+    expect((await b.call('/api/sync/files/blocks?directory=uploads&file=not-there.bin')).status).toBe(404);
+  });
+
+  it('chosen blocks of the version the list described; another version is 409, blocks outside the file 400', async () => {
+    const content = await readFile(onB);
+    const q = (sha256: string, blocks: string) => `/api/sync/files/download-blocks?directory=uploads&file=video.bin&sha256=${sha256}&blocks=${blocks}`;
+    const res = await b.call(q(sha(content), '1,3-4'));
+    expect(res.status).toBe(200);
+    const body = Buffer.from(await res.arrayBuffer());
+    expect(body.equals(Buffer.concat([content.subarray(BLOCK_BYTES, 2 * BLOCK_BYTES), content.subarray(3 * BLOCK_BYTES, 5 * BLOCK_BYTES)]))).toBe(true);
+    expect((await b.call(q(sha(Buffer.from('older')), '1'))).status).toBe(409);
+    for (const blocks of [`${Math.ceil(SIZE / BLOCK_BYTES)}`, '4,2', '1-x']) expect((await b.call(q(sha(content), blocks))).status, blocks).toBe(400);
+  });
+
+  it('paths are confined (F5): a path leading outside the folder is refused with 400 and nothing is written', async () => {
+    const zero = '0'.repeat(64);
+    const outside = encodeURIComponent('../escape.bin');
+    expect((await b.call(`/api/sync/files/blocks?directory=uploads&file=${outside}`)).status).toBe(400);
+    expect((await b.call(`/api/sync/files/download-blocks?directory=uploads&file=${outside}&sha256=${zero}&blocks=0`)).status).toBe(400);
+    const res = await b.call(
+      `/api/sync/files/upload-delta?directory=uploads&file=${outside}&sha256=${zero}&size=5&mtime_ms=${Date.now()}&base_sha256=${zero}&block_size=${BLOCK_BYTES}`,
+      { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.concat([literalHeader(5), Buffer.from('bytes')]) },
+    );
+    expect(res.status).toBe(400);
+    expect(await readdir(b.ctx.config.dataDir)).not.toContain('escape.bin');
   });
 });
