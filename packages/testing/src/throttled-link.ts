@@ -1,6 +1,9 @@
 // A slow link between two sites, on loopback, for benchmarks: every connection made through it shares one
 // bandwidth per direction and a one-way delay, and the bytes each way are counted — a venue uplink without
 // root or netem (this kind of machine has no delay qdisc), which every contender's traffic crosses alike.
+// Each end's TCP ends at the proxy: a new connection pays the handshake's round trip (its first bytes are
+// held back by it), but TCP's slow start and window over the delay are not modelled — every connection
+// gets the bandwidth from its first byte, within a bound on the bytes it may hold in the link.
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 
@@ -65,12 +68,13 @@ class Direction {
  * Forwards `from`'s bytes to `to` across `direction`, in order, each chunk after its time. A connection may
  * hold at most `inFlightLimit` bytes in the link (and in `to`'s write buffer); beyond that its sender is
  * paused, as a full window pauses a TCP sender, so that a fast sender cannot park a whole transfer in the
- * proxy and finish early. `from`'s end is passed on once everything before it has arrived.
+ * proxy and finish early. `from`'s end is passed on once everything before it has arrived. Nothing
+ * arrives before `notBefore` (performance.now() ms).
  */
-function forwardAcross(from: net.Socket, to: net.Socket, direction: Direction, inFlightLimit: number): void {
+function forwardAcross(from: net.Socket, to: net.Socket, direction: Direction, inFlightLimit: number, notBefore = 0): void {
   const queue: { at: number; chunk: Buffer | null }[] = [];
   let queued = 0;
-  let lastAt = 0;
+  let lastAt = notBefore;
   let timer: NodeJS.Timeout | undefined;
 
   const held = () => queued + to.writableLength;
@@ -145,6 +149,9 @@ export async function openThrottledLink(settings: LinkSettings): Promise<Throttl
       const [towardsTarget, towardsClient] = at === 'b' ? [directions.aToB, directions.bToA] : [directions.bToA, directions.aToB];
       const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
         accepted++;
+        // The client's side of the proxy accepts at once; a real connection's first bytes leave after the
+        // handshake's round trip, and arrive one way later.
+        const firstArrival = performance.now() + settings.rttMs + oneWay;
         const upstream = net.connect({ host: target.host ?? '127.0.0.1', port: target.port, allowHalfOpen: true, noDelay: true });
         track(client);
         track(upstream);
@@ -155,7 +162,7 @@ export async function openThrottledLink(settings: LinkSettings): Promise<Throttl
         };
         client.on('error', reset);
         upstream.on('error', reset);
-        forwardAcross(client, upstream, towardsTarget, inFlightLimit);
+        forwardAcross(client, upstream, towardsTarget, inFlightLimit, firstArrival);
         forwardAcross(upstream, client, towardsClient, inFlightLimit);
       });
       servers.push(server);
