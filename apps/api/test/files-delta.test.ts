@@ -201,11 +201,11 @@ describe('block deltas between two nodes', () => {
     expect(result.success).toBe(true);
     expect(result.file_changes).toMatchObject({ conflicts: 1 });
     // The versions differ in two places (9 blocks each). The peer's version came as the blocks this node
-    // lacked; the copy then goes up whole (the peer has no file under the copy's name to build on), and
-    // this node's version as a delta.
+    // lacked; the copy goes up as copy instructions only (the peer builds it from the version it holds at
+    // the original path), and this node's version as a delta.
     expect(proxy.state.answered.get('/api/sync/files/download-blocks')).toBe(18 * BLOCK_BYTES);
     expect(proxy.state.answered.get('/api/sync/files/download')).toBeUndefined();
-    expect(proxy.state.sent.get('/api/sync/files/upload')).toBe(SIZE);
+    expect(proxy.state.sent.get('/api/sync/files/upload')).toBeUndefined();
     expect(proxy.state.sent.get('/api/sync/files/upload-delta')).toBeLessThan(18 * BLOCK_BYTES + 1000);
     await expectIdentical();
     const copies = (await readdir(path.dirname(onA))).filter((f) => f.startsWith('video.sync-conflict-'));
@@ -348,6 +348,12 @@ describe('the block routes', () => {
       { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.concat([literalHeader(5), Buffer.from('bytes')]) },
     );
     expect(res.status).toBe(400);
+    const baseOutside = await b.call(
+      `/api/sync/files/upload-delta?directory=uploads&file=inside.bin&base=${outside}&sha256=${zero}&size=5&mtime_ms=${Date.now()}&base_sha256=${zero}&block_size=${BLOCK_BYTES}`,
+      { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: copyRecord(0, 1) },
+    );
+    expect(baseOutside.status).toBe(400);
     expect(await readdir(b.ctx.config.dataDir)).not.toContain('escape.bin');
+    expect(await readdir(path.dirname(onB))).not.toContain('inside.bin');
   });
 });

@@ -144,18 +144,26 @@ async function* deltaBody(file: string, instructions: DeltaInstruction[], blockS
 
 /**
  * Uploads `localPath` to the peer's `remotePath` as a block delta against the peer's version, when the
- * peer holds one (`replaces`: what its path held when compared). The peer refuses it (409) if its file
- * is no longer the version whose blocks the delta reuses, and checks the result as it checks any upload.
+ * peer holds one (`replaces`: what its path held when compared) — or against another file of the peer
+ * (`remoteBase`: a conflict copy is built from the version at the original path). The peer refuses it
+ * (409) if its base is no longer the version whose blocks the delta reuses, and checks the result as it
+ * checks any upload.
  */
 export async function uploadDelta(
   peer: DeltaPeer,
-  file: { localPath: string; remotePath: string; replaces?: ComparedState | undefined },
+  file: {
+    localPath: string;
+    remotePath: string;
+    replaces?: ComparedState | undefined;
+    remoteBase?: { path: string; compared: ComparedState } | undefined;
+  },
 ): Promise<DeltaMoved | null> {
-  const theirs = file.replaces;
+  const basePath = file.remoteBase?.path ?? file.remotePath;
+  const theirs = file.remoteBase ? file.remoteBase.compared : file.replaces;
   if (theirs === undefined || theirs === 'absent') return null;
   const full = await confinePath(peer.root, file.localPath);
   if (!deltaWorthwhile(theirs.size, (await stat(full)).size)) return null;
-  const list = await peerBlockList(peer, file.remotePath);
+  const list = await peerBlockList(peer, basePath);
   if (!list) return null;
   if (list.block_size !== BLOCK_BYTES) return null;
   const mine = await readBlockList(full);
@@ -169,6 +177,7 @@ export async function uploadDelta(
       mtimeMs: mine.mtimeMs,
       baseSha256: list.sha256,
       blockSize: mine.blockSize,
+      ...(basePath === file.remotePath ? {} : { base: basePath }),
       ...(file.replaces ? { replaces: file.replaces } : {}),
     });
   } catch (err) {

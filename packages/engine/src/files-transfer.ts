@@ -143,7 +143,8 @@ export class FolderTransfer {
       // the same conflict the other way at the same time), the copy would keep the wrong version.
       // The local version is a base for a block delta of the peer's (most of a large file is alike).
       const copySha = await this.#download(file, copy, remote.sha256 ?? undefined, undefined, file);
-      await this.#upload(copy, copy);
+      // The peer still holds that version at `file`: the copy is built there from its blocks.
+      await this.#upload(copy, copy, undefined, { path: file, compared: comparedState(remote) });
       await agreed.add(copy, copySha);
       await agreed.add(file, await this.#upload(file, file, comparedState(remote)));
     } else {
@@ -170,10 +171,11 @@ export class FolderTransfer {
 
   /**
    * `replaces`: what the peer's path held when compared; a file the peer wrote since is not replaced. A
-   * large file the peer holds another version of goes as a block delta. Returns the sha256 sent.
+   * large file the peer holds another version of (at `remotePath`, or at `remoteBase`) goes as a block
+   * delta. Returns the sha256 sent.
    */
-  async #upload(localPath: string, remotePath: string, replaces?: ComparedState): Promise<string> {
-    const delta = await uploadDelta(this.#peer, { localPath, remotePath, replaces });
+  async #upload(localPath: string, remotePath: string, replaces?: ComparedState, remoteBase?: { path: string; compared: ComparedState }): Promise<string> {
+    const delta = await uploadDelta(this.#peer, { localPath, remotePath, replaces, remoteBase });
     if (delta) {
       this.#s.outcome.bytes += delta.moved;
       return delta.sha256;

@@ -177,20 +177,24 @@ export async function receiveDelta(
   relative: string,
   body: AsyncIterable<Buffer> | Iterable<Buffer>,
   announced: DeltaAnnounced,
-  options: { maxBytes?: number; replaces?: ComparedState } = {},
+  options: { maxBytes?: number; replaces?: ComparedState; base?: string } = {},
 ): Promise<string> {
   await mkdir(root, { recursive: true });
-  const file = await confinePath(root, relative);
+  await confinePath(root, relative);
+  // The file whose blocks are copied: the target itself, or another file here (a conflict copy is built
+  // from the version at the original path).
+  const baseRelative = options.base ?? relative;
+  const file = await confinePath(root, baseRelative);
   if (announced.size > (options.maxBytes ?? Number.MAX_SAFE_INTEGER))
     throw new TransferRejectedError('too_large', `${relative}: ${announced.size} bytes is over the limit of ${options.maxBytes}`);
   if (announced.blockSize !== BLOCK_BYTES)
     throw new TransferRejectedError('format', `${relative}: block_size ${announced.blockSize} is not this node's ${BLOCK_BYTES}`);
   const info = await stat(file).catch(() => null);
-  const current = info?.isFile() ? await currentSha256(pool, directory, relative, file, info) : null;
+  const current = info?.isFile() ? await currentSha256(pool, directory, baseRelative, file, info) : null;
   if (!info || current !== announced.baseSha256)
     throw new TransferRejectedError(
       'conflict',
-      `${relative}: the file here (${current ? `sha256 ${current}` : 'none'}) is not the version the delta was computed against (sha256 ${announced.baseSha256}); nothing was written`,
+      `${relative}: the file here${options.base ? ` at ${options.base}` : ''} (${current ? `sha256 ${current}` : 'none'}) is not the version the delta was computed against (sha256 ${announced.baseSha256}); nothing was written`,
     );
   const baseSize = info.size;
   const baseBlocks = blockCount(baseSize, BLOCK_BYTES);

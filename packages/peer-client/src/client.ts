@@ -22,12 +22,14 @@ import { httpsAgentFor, UNTRUSTED_CERTIFICATE_CODES, FINGERPRINT_MISMATCH } from
 import {
   applyResponseSchema,
   changesPageResponseSchema,
+  changesSummaryResponseSchema,
   deleteFileResponseSchema,
   fileBlocksResponseSchema,
   fileManifestResponseSchema,
   pingResponseSchema,
   type ApplyResponse,
   type ChangesPageResponse,
+  type ChangesSummaryResponse,
   type DeleteFileResponse,
   type DownloadedFile,
   type FileBlocksResponse,
@@ -202,6 +204,21 @@ export class PeerClient {
     return this.#json('read changes', changesPageResponseSchema, () => this.#http.get<Buffer>('changes', { searchParams: changesSearch(query) }));
   }
 
+  /**
+   * GET /changes/summary: what a catch-up would move from the peer's log after `after` to this node, per
+   * table; null from a node of an older version, which has no such route.
+   */
+  async changesSummary(after: string, excludeOrigin: string): Promise<ChangesSummaryResponse | null> {
+    try {
+      return await this.#json('changes summary', changesSummaryResponseSchema, () =>
+        this.#http.get<Buffer>('changes/summary', { searchParams: { after, exclude_origin: excludeOrigin } }),
+      );
+    } catch (err) {
+      if (err instanceof PeerError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
   /** GET /changes: a page of the peer's log to apply here, changes checked, row images kept as the text they came in. */
   async fetchChangesToApply(query: FetchChangesQuery): Promise<ChangesToApply> {
     const text = await this.#text('read changes', () => this.#http.get<Buffer>('changes', { searchParams: changesSearch(query) }));
@@ -273,14 +290,15 @@ export class PeerClient {
 
   /**
    * Sends a new version of a file as a block delta (see @catchup/files blocks.ts) computed against the
-   * peer's version `baseSha256`; the peer refuses it (409) when its file is another version.
+   * peer's version `baseSha256` of the file (or of `base`, another of its files); the peer refuses it
+   * (409) when that file is another version.
    */
   async uploadDelta(
     directory: string,
     file: string,
     body: Readable,
     length: number,
-    meta: { sha256: string; size: number; mtimeMs: number; baseSha256: string; blockSize: number; replaces?: ComparedState },
+    meta: { sha256: string; size: number; mtimeMs: number; baseSha256: string; blockSize: number; base?: string; replaces?: ComparedState },
   ): Promise<void> {
     const replaces = meta.replaces === undefined ? {} : { replaces: comparedText(meta.replaces) };
     await this.#call('upload delta', () =>
@@ -293,6 +311,7 @@ export class PeerClient {
           mtime_ms: Math.floor(meta.mtimeMs),
           base_sha256: meta.baseSha256,
           block_size: meta.blockSize,
+          ...(meta.base === undefined ? {} : { base: meta.base }),
           ...replaces,
         },
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },

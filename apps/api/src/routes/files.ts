@@ -324,6 +324,7 @@ export const fileRoutes =
                   .refine((mtime) => isPlausibleMtime(mtime), MTIME_RULE),
                 base_sha256: sha256Param.describe("the version of this node's file the delta was computed against"),
                 block_size: z.coerce.number().int().min(1),
+                base: fileField.file.optional().describe('the file here whose blocks the delta copies (default: file itself)'),
                 replaces: replacesParam,
               })
               .superRefine(oneFolder)
@@ -332,7 +333,7 @@ export const fileRoutes =
           },
         },
         async (request, reply) => {
-          const { directory, file, sha256, size, mtime_ms, base_sha256, block_size, replaces } = request.query;
+          const { directory, file, sha256, size, mtime_ms, base_sha256, block_size, base, replaces } = request.query;
           const startedAt = new Date();
           const body = uploadStream(request.body);
           try {
@@ -347,6 +348,7 @@ export const fileRoutes =
               { sha256, size, mtimeMs: mtime_ms, baseSha256: base_sha256, blockSize: block_size },
               {
                 maxBytes: ctx.config.fileUploadLimitBytes,
+                ...(base ? { base } : {}),
                 ...(replaces ? { replaces: parseComparedText(replaces) } : {}),
               },
             );
