@@ -1,9 +1,11 @@
 // Prometheus metrics. Catch-up outcomes come from sync_logs (so runs finalized by any worker process
-// count), queue depths from Redis and missing changes from the change log, all read at scrape time.
+// count), queue depths from Redis, missing changes from the change log and each peer's standing
+// (failures in a row, reachability, retention) from sync_servers and sync_logs, all read at scrape time.
+// ops/ holds the Grafana dashboard and Prometheus alert rules built on these names.
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { INTEGRITY_ALERT, measurePeers, type CatchupResult } from '@catchup/engine';
+import { INTEGRITY_ALERT, consecutiveFailures, measurePeers, peerRetentions, type CatchupResult } from '@catchup/engine';
 import { QUEUE_NAMES, type FaultCount, type FaultKind, type QueueKey } from '@catchup/queue';
 import { sha256 } from './api-key.ts';
 import { authenticate, bearerToken, type FailedAuthLimit } from './auth.ts';
@@ -65,6 +67,29 @@ export function createMetrics(ctx: AppContext): Metrics {
     labelNames: ['peer'],
     registers: [registry],
   });
+  // Per peer, what alerting on a peer failing repeatedly or falling behind retention stands on; each
+  // series is absent for a peer it says nothing about (never pinged, or lacking nothing).
+  const peerGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ['peer'], registers: [registry] });
+  const peerFailures = peerGauge(
+    'catchup_peer_consecutive_failures',
+    'Catch-up runs with the peer since its last complete one that ended failed or partial (refusals included)',
+  );
+  const peerReachable = peerGauge('catchup_peer_reachable', 'Whether the peer answered its last ping (1) or not (0); absent before its first ping');
+  const peerPingFailures = new Counter({
+    name: 'catchup_peer_ping_failures_total',
+    help: 'Pings of the peer that got no usable answer (its error_count)',
+    labelNames: ['peer'],
+    registers: [registry],
+  });
+  const peerLastSync = peerGauge('catchup_peer_last_sync_timestamp_seconds', 'When the last complete catch-up with the peer finished (Unix seconds)');
+  const peerNeedsBaseline = peerGauge(
+    'catchup_peer_needs_full_baseline',
+    "Whether the peer's cursor is below this node's pruned log horizon (1): its next catch-up is a full baseline",
+  );
+  const peerDaysLeft = peerGauge(
+    'catchup_peer_days_until_full_baseline',
+    'Days until the oldest change the peer lacks is older than max_catchup_days and may be pruned (0: already so); absent when it lacks nothing',
+  );
   const alerts = new Counter({
     name: 'catchup_integrity_alerts_total',
     help: 'Batches refused because a change conflicted with an identity in the log, or claimed this node as its origin (SPEC I12)',
@@ -130,8 +155,32 @@ export function createMetrics(ctx: AppContext): Metrics {
       duration.observe(result.duration);
     }
     const peers = await measurePeers(ctx.engine);
-    missing.reset();
-    for (const peer of peers) missing.set({ peer: peer.server.name }, peer.missingChanges);
+    const needing = peers.filter((p) => p.missingChanges > 0);
+    const [failures, retention] = await Promise.all([
+      consecutiveFailures(
+        ctx.engine,
+        peers.map((p) => p.server.id),
+      ),
+      peerRetentions(
+        ctx.engine,
+        needing.map((p) => p.server),
+      ),
+    ]);
+    const retentionOf = new Map(needing.map((p, i) => [p, retention[i]!]));
+    for (const gauge of [missing, peerFailures, peerReachable, peerLastSync, peerNeedsBaseline, peerDaysLeft]) gauge.reset();
+    peerPingFailures.reset();
+    for (const [i, peer] of peers.entries()) {
+      const { server } = peer;
+      const labels = { peer: server.name };
+      missing.set(labels, peer.missingChanges);
+      peerFailures.set(labels, failures[i]!);
+      if (server.pingSuccess !== null) peerReachable.set(labels, server.pingSuccess ? 1 : 0);
+      peerPingFailures.inc(labels, server.errorCount);
+      if (server.lastSync) peerLastSync.set(labels, server.lastSync.getTime() / 1000);
+      const standing = retentionOf.get(peer);
+      peerNeedsBaseline.set(labels, standing?.needs_full_baseline ? 1 : 0);
+      if (standing?.days_until_full_baseline != null) peerDaysLeft.set(labels, standing.days_until_full_baseline);
+    }
   };
   const fromRedis = async () => {
     const faults = await ctx.faults.totals();

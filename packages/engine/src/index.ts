@@ -1,5 +1,6 @@
 export type { EngineContext } from './context.ts';
 export { measurePeers, peerHasChangesForUs, type PeerNeed } from './detect.ts';
+export { consecutiveFailures } from './failures.ts';
 export { pingPeer, recordRefusal, type PingOutcome } from './ping.ts';
 export { nodeWallClock, clockOffsetMs, clockRefusal } from './clock.ts';
 export {
