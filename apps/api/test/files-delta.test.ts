@@ -11,7 +11,7 @@ import { mkdir, open, readdir, readFile, utimes, writeFile } from 'node:fs/promi
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import type { CatchupResult } from '@catchup/engine';
+import { DELIVERY_OPERATIONS, type CatchupResult } from '@catchup/engine';
 import { BLOCK_BYTES, copyRecord, literalHeader } from '@catchup/files';
 import { mulberry32 } from '@catchup/testing';
 import { type TestApiNode, registerPeer, useApiNodes } from './nodes.ts';
@@ -81,7 +81,14 @@ async function proxyTo(target: TestApiNode) {
 }
 
 const proxy = await proxyTo(b);
-const bOnA = await registerPeer(a, b, { port: proxy.port });
+// A presents a credential B issued to it, so that what A delivers is attributed to A in B's sync log.
+const aAdded = await b.call('/api/sync/servers', {
+  method: 'POST',
+  json: { name: a.name, host: '127.0.0.1', port: Number(new URL(a.url).port), api_key: a.apiKey, issue_credential: true },
+});
+expect(aAdded.status).toBe(201);
+const { id: aOnB, credential } = (await aAdded.json()) as { id: number; credential: { token: string } };
+const bOnA = await registerPeer(a, b, { port: proxy.port, api_key: credential.token });
 // A failed file is reported at once, not retried with backoff (each retry would move 50 MB again).
 expect((await a.call('/api/sync/config', { method: 'PUT', json: { catchup_retry_attempts: 1 } })).status).toBe(200);
 
@@ -164,6 +171,11 @@ describe('block deltas between two nodes', () => {
     expect(proxy.answered() + proxy.sent()).toBeLessThan(1.5 * MB);
     await expectIdentical();
     expect(await tempFiles(onB)).toEqual([]);
+    // Attributed to A in B's sync log, as any upload is.
+    const delivered = await b.ctx.db.syncLog.findMany({ where: { operation: DELIVERY_OPERATIONS.filesReceived } });
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]).toMatchObject({ serverId: aOnB, status: 'completed' });
+    expect(delivered[0]!.details).toContain(`video.bin (${SIZE} bytes, ${body} sent as a block delta) from ${a.name}`);
   });
 
   it('a corrupt block from the peer: the delta is dropped and the whole file is fetched instead', async () => {
