@@ -1,6 +1,6 @@
 // `npm run catchup -- <command>`: a node's operator commands over its HTTP API.
 import { parseArgs } from 'node:util';
-import type { CatchupResult } from '@catchup/engine';
+import type { CatchupPreview, CatchupResult } from '@catchup/engine';
 import { formatTable } from './table.ts';
 
 const USAGE = `usage: npm run catchup -- <command> [options]
@@ -8,6 +8,7 @@ const USAGE = `usage: npm run catchup -- <command> [options]
 commands:
   status                                   peers needing catch-up and recent runs
   scan [--server ID]                       detect and catch up now (waits; prints each result)
+  plan --server ID                         what a catch-up of the peer would move now, and how long it should take
   servers list                             registered peers
   servers add NAME HOST PORT [--key KEY] [--protocol http|https] [--tls-fingerprint FP] [--issue-credential]
                                            (a pinned fingerprint implies https; --issue-credential prints the
@@ -65,6 +66,34 @@ const parseCliArgs = (argv: string[]) =>
     },
   });
 
+/** A catch-up plan as the CLI shows it: per direction its tables, per folder its files, then the estimate. */
+function printPlan(io: CliIo, plan: CatchupPreview): void {
+  io.out(`${plan.server_name} (server ${plan.server_id}): ${plan.reachable ? 'reachable' : `not reachable: ${plan.error}`}`);
+  const tables = (label: string, side: { changes: number; tables: { table_name: string; changes: number }[] } | null, baseline: boolean | null) => {
+    if (!side) return io.out(`${label}: unknown`);
+    const per = side.tables.map((t) => `${t.table_name} ${t.changes}`).join(', ');
+    io.out(`${label}: ${side.changes} change(s)${per ? ` (${per})` : ''}${baseline ? ', as a full baseline' : ''}`);
+  };
+  tables('send', plan.database.send, plan.full_baseline.send);
+  tables('receive', plan.database.receive, plan.full_baseline.receive);
+  if (plan.files?.length) {
+    io.out(
+      formatTable(
+        ['folder', 'upload', 'download', 'delete there', 'delete here', 'conflicts'],
+        plan.files.map((f) => [
+          f.directory,
+          `${f.upload.files} (${f.upload.bytes} B)`,
+          `${f.download.files} (${f.download.bytes} B)`,
+          f.delete_remote,
+          f.delete_local,
+          f.conflicts,
+        ]),
+      ),
+    );
+  }
+  io.out(plan.estimated_seconds === null ? `estimate: none (${plan.estimate_basis})` : `estimate: ${plan.estimated_seconds} s (${plan.estimate_basis})`);
+}
+
 /** A peer's team scope as the CLI shows it. */
 const teamsText = (scope: unknown) => (Array.isArray(scope) ? (scope.length ? `teams ${scope.join(', ')}` : 'no team') : 'all teams');
 
@@ -109,6 +138,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   try {
     const [command, sub, ...rest] = positionals;
+    if (command === 'plan') {
+      if (!values.server) throw new CliError(`plan needs --server ID\n\n${USAGE}`);
+      const { body } = await call(`/api/sync/catchup/plan?server_id=${encodeURIComponent(values.server)}`);
+      printPlan(io, body as unknown as CatchupPreview);
+      return 0;
+    }
     if (command === 'status') {
       const { body } = await call('/api/sync/catchup/status');
       const peers = body.servers_needing_catchup as Record<string, unknown>[];

@@ -38,6 +38,12 @@ describe('npm run catchup', () => {
     const pinged = (await cli('status')).out;
     expect(pinged).toMatch(/reachable\s+clock offset ms/);
     expect(pinged).toMatch(/cli-b\s+127\.0\.0\.1\s+1\s.*\strue\s+-?\d{1,3}\s*$/m);
+    const id = /(\d+)\s+cli-b/.exec((await cli('servers', 'list')).out)![1]!;
+    const plan = await cli('plan', '--server', id);
+    expect(plan.code).toBe(0);
+    expect(plan.out).toMatch(/^cli-b \(server \d+\): reachable\nsend: 1 change\(s\) \(teams 1\)\nreceive: 0 change\(s\)/);
+    expect(plan.out).toMatch(/estimate: [\d.]+ s \(the pace of the last 1 run/);
+    expect((await cli('plan')).code).not.toBe(0);
     expect((await cli('logs')).out).toMatch(/catch-up sync\s+completed\s+Applied 0 database changes/);
   });
 

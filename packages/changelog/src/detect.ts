@@ -110,3 +110,24 @@ export async function findUnmadeClaims(sql: Sql, origin: string, originLatest: s
   const count = Number(rows[0]!.n);
   return { count, first: count ? `${origin}/${rows[0]!.first}` : null };
 }
+
+/** What a reader lacks of one table: how many entries a catch-up would send it. */
+export interface TableBacklog {
+  table_name: string;
+  changes: number;
+}
+
+/**
+ * The entries above a reader's cursor that a catch-up would send it, per table (its own changes, scope
+ * exits and what its scope leaves out not counted): what a catch-up plan shows. One pass over those
+ * entries — for a plan asked for, not for every status.
+ */
+export async function backlogByTable(sql: Sql, peer: PeerPosition): Promise<TableBacklog[]> {
+  const { rows } = await sql.query<{ table_name: string; n: string }>(
+    `SELECT table_name, count(*)::text AS n FROM database_changes d
+      WHERE sequence > $1::bigint AND ($2::text IS NULL OR origin_node_id <> $2::text) AND ${sendableSql(peer.scope, 'd')}
+      GROUP BY table_name ORDER BY table_name`,
+    [peer.sentCursor, peer.peerNodeId],
+  );
+  return rows.map((r) => ({ table_name: r.table_name, changes: Number(r.n) }));
+}

@@ -31,9 +31,11 @@ export {
   countMissingChanges,
   findUnmadeClaims,
   measureBacklog,
+  backlogByTable,
   measureBacklogs,
   oldestUnacknowledged,
   type Backlog,
+  type TableBacklog,
   type PeerPosition,
   type UnmadeClaims,
 } from './detect.ts';

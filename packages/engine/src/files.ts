@@ -1,9 +1,21 @@
 // File catch-up of one folder with one peer (F2–F4): read both manifests and the bases agreed at the
 // last syncs, plan what changed (files-plan.ts), carry it out in both directions (files-transfer.ts), and
 // record what both sides now agree on.
-import { AgreedBase, directoryRoot, manifestMap, readBase, readBasesElsewhere, scanDirectory, type Clash, type FileDirectory } from '@catchup/files';
+import {
+  AgreedBase,
+  directoryRoot,
+  manifestMap,
+  readBase,
+  readBasesElsewhere,
+  scanDirectory,
+  type Clash,
+  type FileDirectory,
+  type Manifest,
+} from '@catchup/files';
+import type { SyncServer } from '@catchup/db';
+import type { PeerClient } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
-import { planDirectory } from './files-plan.ts';
+import { planDirectory, type FilePlan } from './files-plan.ts';
 import { FolderTransfer, readRemoteManifest, type FileSyncOutcome } from './files-transfer.ts';
 
 export type { FileSyncOutcome } from './files-transfer.ts';
@@ -17,17 +29,26 @@ function clashError(directory: FileDirectory, name: string, clash: Clash, peerNa
   return `${directory}/${name}: ${sides}; both left as they are`;
 }
 
-export async function syncDirectory(ctx: EngineContext, serverId: number, directory: FileDirectory): Promise<FileSyncOutcome> {
-  const server = await ctx.db.syncServer.findUniqueOrThrow({ where: { id: serverId } });
+/** Reads both manifests and the bases, and plans the folder's sync (what a sync would do, done or not). */
+export async function readFolderPlan(
+  ctx: EngineContext,
+  server: SyncServer,
+  directory: FileDirectory,
+): Promise<{ plan: FilePlan; local: Manifest; client: PeerClient }> {
   const client = ctx.peerClient(server, await ctx.settings());
   // Both sides bring their manifests up to date with their disks at the same time.
   const [local, remote, base, agreedElsewhere] = await Promise.all([
     scanDirectory(ctx.pool, ctx.dataDir, directory, { exclude: ctx.fileExclude }).then(() => manifestMap(ctx.pool, directory)),
     readRemoteManifest(client, directory),
-    readBase(ctx.pool, serverId, directory),
-    readBasesElsewhere(ctx.pool, serverId, directory),
+    readBase(ctx.pool, server.id, directory),
+    readBasesElsewhere(ctx.pool, server.id, directory),
   ]);
-  const plan = planDirectory({ local, remote, base, agreedElsewhere, localName: ctx.nodeName, remoteName: server.name });
+  return { plan: planDirectory({ local, remote, base, agreedElsewhere, localName: ctx.nodeName, remoteName: server.name }), local, client };
+}
+
+export async function syncDirectory(ctx: EngineContext, serverId: number, directory: FileDirectory): Promise<FileSyncOutcome> {
+  const server = await ctx.db.syncServer.findUniqueOrThrow({ where: { id: serverId } });
+  const { plan, local, client } = await readFolderPlan(ctx, server, directory);
 
   const errors = plan.clashes.map(({ name, clash }) => clashError(directory, name, clash, server.name));
   const outcome: FileSyncOutcome = { directory, uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0, bytes: 0, errors };

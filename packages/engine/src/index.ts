@@ -84,3 +84,12 @@ export {
   type DeliveryOperation,
 } from './deliveries.ts';
 export { teamScopeOf, teamScopeOfServer } from './team-scope.ts';
+export {
+  catchupPreviewSchema,
+  estimateSeconds,
+  previewCatchup,
+  summarizeFolderPlan,
+  type CatchupPreview,
+  type FolderPreview,
+  type RunPace,
+} from './catchup-preview.ts';

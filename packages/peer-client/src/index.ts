@@ -3,6 +3,7 @@ export { PeerError, type PeerErrorKind } from './errors.ts';
 export {
   applyResponseSchema,
   changesPageResponseSchema,
+  changesSummaryResponseSchema,
   deleteFileResponseSchema,
   fileBlocksResponseSchema,
   fileManifestEntrySchema,
@@ -10,6 +11,7 @@ export {
   pingResponseSchema,
   type ApplyResponse,
   type ChangesPageResponse,
+  type ChangesSummaryResponse,
   type DeleteFileResponse,
   type FileBlocksResponse,
   type DownloadedFile,

@@ -48,6 +48,15 @@ export const changesPagePositionSchema = z.object({
 });
 
 export const changesPageResponseSchema = changesPagePositionSchema.extend({ changes: z.array(changeSchema) });
+
+/** GET /changes/summary: what a catch-up would move from the peer's log to the reader, per table. */
+export const changesSummaryResponseSchema = z.object({
+  tables: z.array(z.object({ table_name: z.string(), changes: count })),
+  changes: count,
+  latest_sequence: bigintString,
+  pruned_through: bigintString,
+});
+export type ChangesSummaryResponse = z.infer<typeof changesSummaryResponseSchema>;
 export type ChangesPageResponse = z.infer<typeof changesPageResponseSchema>;
 
 export const applyResponseSchema = z.object({

@@ -4,11 +4,13 @@ import { z } from 'zod';
 import { readLogHorizon } from '@catchup/changelog';
 import {
   ADMIN_OPERATIONS,
+  catchupPreviewSchema,
   catchupResultSchema,
   measurePeers,
   noFileChanges,
   peerRetentions,
   presentHorizon,
+  previewCatchup,
   recordAdminAction,
   type CatchupResult,
 } from '@catchup/engine';
@@ -16,7 +18,7 @@ import type { DetectJobResult } from '@catchup/queue';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { notFound } from '../errors.ts';
-import { errorResponses, isoDate, nullableIso, rowId, toIso } from '../schemas.ts';
+import { errorResponses, isoDate, nullableIso, rowId, rowIdText, toIso } from '../schemas.ts';
 
 const horizonSchema = z.object({
   pruned_through: z.string(),
@@ -124,6 +126,23 @@ export const catchupRoutes =
           })),
           timestamp: new Date().toISOString(),
         };
+      },
+    );
+
+    app.get(
+      '/catchup/plan',
+      {
+        schema: {
+          tags: ['catch-up'],
+          summary: 'What a catch-up of one peer would move now (changes per table and direction, files and bytes per folder) and how long it should take',
+          querystring: z.object({ server_id: rowIdText }),
+          response: { 200: catchupPreviewSchema, ...errorResponses },
+        },
+      },
+      async (request) => {
+        const preview = await previewCatchup(ctx.engine, request.query.server_id);
+        if (!preview) throw notFound(`Server ${request.query.server_id}`);
+        return preview;
       },
     );
 

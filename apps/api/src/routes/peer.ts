@@ -3,6 +3,7 @@ import type { FastifySchemaCompiler } from 'fastify';
 import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
+  backlogByTable,
   changeOutputSchema,
   changeSchema,
   formatRowKeyCursor,
@@ -19,7 +20,7 @@ import {
 import { MAX_BATCH_SIZE } from '@catchup/config';
 import { applyPeerBatch, DELIVERY_OPERATIONS, nodeWallClock, peerActor, recordPeerDelivery, teamScopeOfServer } from '@catchup/engine';
 import { latestFileSeq } from '@catchup/files';
-import { CONTENT_ENCODINGS, pingResponseSchema } from '@catchup/peer-client';
+import { CONTENT_ENCODINGS, changesSummaryResponseSchema, pingResponseSchema } from '@catchup/peer-client';
 import type { AppContext } from '../context.ts';
 import { bigintString, errorResponses } from '../schemas.ts';
 
@@ -148,6 +149,31 @@ export const peerRoutes =
         const tail = `,"next_cursor":"${page.nextCursor}","has_more":${page.hasMore},"latest_sequence":"${page.latestSequence}","pruned_through":"${horizon.prunedThrough}"${nextKey}}`;
         const body = Buffer.concat([page.body.subarray(0, page.body.length - 1), Buffer.from(tail)]); // {"changes":[…] + tail
         return reply.type('application/json; charset=utf-8').send(body as never);
+      },
+    );
+
+    app.get(
+      '/changes/summary',
+      {
+        schema: {
+          tags: ['peer'],
+          summary: 'What a catch-up would move from this log to the reader, per table',
+          querystring: z.object({
+            after: sequenceParam.default('0'),
+            exclude_origin: z.string().min(1).max(100).optional().describe("the reader's node id: its own changes are left out"),
+          }),
+          response: { 200: changesSummaryResponseSchema, ...errorResponses },
+        },
+      },
+      async (request) => {
+        const scope = request.peer ? await teamScopeOfServer(ctx.engine, request.peer.serverId) : undefined;
+        const tables = await backlogByTable(ctx.pool, { sentCursor: request.query.after, peerNodeId: request.query.exclude_origin ?? null, scope });
+        return {
+          tables,
+          changes: tables.reduce((n, t) => n + t.changes, 0),
+          latest_sequence: await latestSequence(ctx.pool),
+          pruned_through: (await readLogHorizon(ctx.pool)).prunedThrough,
+        };
       },
     );
 
