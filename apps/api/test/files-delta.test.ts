@@ -247,7 +247,7 @@ describe('block deltas between two nodes', () => {
 
 describe('an upload as a block delta, refused', () => {
   const put = (query: Record<string, string | number>, body: Buffer) =>
-    b.call(`/api/sync/files/upload-delta?${new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]))}`, {
+    b.call(`/api/sync/files/upload-delta?${new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]))}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/octet-stream' },
       body,
