@@ -95,6 +95,7 @@ export function createMetrics(ctx: AppContext): Metrics {
     help: 'Batches refused because a change conflicted with an identity in the log, or claimed this node as its origin (SPEC I12)',
     registers: [registry],
   });
+  // Jobs with a priority (catch-up batches) wait in state prioritized, not waiting: the backlog is both.
   const jobs = new Gauge({ name: 'catchup_queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers: [registry] });
   // Faults survived (SPEC I14), summed over the node's processes (this API process and any worker
   // processes), as the fault ledger in Redis holds them: each scrape reports the sums as they stand.
@@ -187,7 +188,7 @@ export function createMetrics(ctx: AppContext): Metrics {
     const counts = await Promise.all(
       (Object.keys(QUEUE_NAMES) as QueueKey[]).map(async (key) => ({
         queue: QUEUE_NAMES[key],
-        counts: await ctx.queues.queues[key].getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children'),
+        counts: await ctx.queues.queues[key].getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed', 'waiting-children'),
       })),
     );
     for (const report of faultCounters) report(faults);

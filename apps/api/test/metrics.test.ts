@@ -21,6 +21,8 @@ describe('/metrics', () => {
     const text = await scrape();
     expect(value(text, `catchup_missing_changes{peer="${pair.specB.name}"}`)).toBe(250);
     expect(text).toMatch(/^catchup_queue_jobs\{queue="batch-send",state="waiting"\} 0$/m);
+    // Batches carry a priority: while queued they are prioritized, not waiting, and count as backlog too.
+    expect(text).toMatch(/^catchup_queue_jobs\{queue="batch-send",state="prioritized"\} 0$/m);
     expect(text).toMatch(/^catchup_process_resident_memory_bytes \d+/m);
   });
 
