@@ -12,6 +12,7 @@ import { registerErrorHandling } from './errors.ts';
 import { refuseNulBytes } from './nul-bytes.ts';
 import { catchupRoutes } from './routes/catchup.ts';
 import { configRoutes } from './routes/config.ts';
+import { conflictRoutes } from './routes/conflicts.ts';
 import { credentialRoutes } from './routes/credentials.ts';
 import { fileRoutes } from './routes/files.ts';
 import { logRoutes } from './routes/logs.ts';
@@ -82,6 +83,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
       await api.register(logRoutes(ctx));
       await api.register(maintenanceRoutes(ctx));
       await api.register(tableRoutes(ctx));
+      await api.register(conflictRoutes(ctx));
     },
     { prefix: '/api/sync' },
   );

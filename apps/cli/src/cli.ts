@@ -29,6 +29,9 @@ commands:
   logs [--limit N] [--kind audit|delivery] [--operation OP]
                                            recent sync log entries (--kind audit: the admin actions, with who did
                                            them; --kind delivery: batches and files peers sent, by credential)
+  conflicts                                open conflicts: rows whose concurrent edit lost, files kept as copies
+  conflicts resolve LOSER winner|loser     keep the winner, or write the losing change (origin/sequence) again
+  conflicts file DIR COPY winner|copy      keep the winner (the copy goes) or the conflict copy (it replaces it)
   prune                                    drop log entries, file tombstones and sync logs older than max_catchup_days
   tables list                              application tables: synced or not, rows, log entries
   tables add NAME                          put a table under sync (its existing rows are logged)
@@ -143,6 +146,44 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const { body } = await call(`/api/sync/catchup/plan?server_id=${encodeURIComponent(values.server)}`);
       printPlan(io, body as unknown as CatchupPreview);
       return 0;
+    }
+    if (command === 'conflicts') {
+      if (!sub) {
+        const { body } = await call('/api/sync/conflicts');
+        const rows = body.rows as { table_name: string; record_id: string; loser: Record<string, unknown>; winner: Record<string, unknown> }[];
+        const files = body.files as { directory: string; original: string; copy: string }[];
+        io.out(
+          rows.length
+            ? formatTable(
+                ['table', 'row', 'lost (origin/sequence)', 'lost at', 'won (origin/sequence)', 'won at'],
+                rows.map((r) => [r.table_name, r.record_id, r.loser.identity, r.loser.timestamp, r.winner.identity, r.winner.timestamp]),
+              )
+            : 'no row conflict',
+        );
+        io.out(
+          files.length
+            ? formatTable(
+                ['folder', 'file', 'conflict copy'],
+                files.map((f) => [f.directory, f.original, f.copy]),
+              )
+            : 'no file conflict',
+        );
+        return 0;
+      }
+      if (sub === 'resolve') {
+        const [loser, keep] = rest;
+        if (!loser || !keep) throw new CliError(`conflicts resolve needs LOSER and winner or loser\n\n${USAGE}`);
+        const { body } = await call('/api/sync/conflicts/rows/resolve', { method: 'POST', json: { loser, keep } });
+        io.out(`settled: kept the ${keep}${body.new_change ? `, written again as ${String(body.new_change)}` : ''}`);
+        return 0;
+      }
+      if (sub === 'file') {
+        const [directory, copy, keep] = rest;
+        if (!directory || !copy || !keep) throw new CliError(`conflicts file needs DIR COPY and winner or copy\n\n${USAGE}`);
+        await call('/api/sync/conflicts/files/resolve', { method: 'POST', json: { directory, copy, keep } });
+        io.out(`settled: kept the ${keep === 'copy' ? 'copy' : 'winner'} of ${directory}/${copy}`);
+        return 0;
+      }
     }
     if (command === 'status') {
       const { body } = await call('/api/sync/catchup/status');

@@ -44,6 +44,8 @@ describe('npm run catchup', () => {
     expect(plan.out).toMatch(/^cli-b \(server \d+\): reachable\nsend: 1 change\(s\) \(teams 1\)\nreceive: 0 change\(s\)/);
     expect(plan.out).toMatch(/estimate: [\d.]+ s \(the pace of the last 1 run/);
     expect((await cli('plan')).code).not.toBe(0);
+    expect((await cli('conflicts')).out).toBe('no row conflict\nno file conflict');
+    expect(await cli('conflicts', 'resolve', 'nobody/1', 'winner')).toMatchObject({ code: 1, err: expect.stringMatching(/^404: .*nobody\/1/) });
     expect((await cli('logs')).out).toMatch(/catch-up sync\s+completed\s+Applied 0 database changes/);
   });
 

@@ -83,3 +83,4 @@ export {
   type TeamNumbers,
   type TeamScope,
 } from './scope.ts';
+export { listRowConflicts, type ConflictVersion, type RowConflict } from './conflicts.ts';

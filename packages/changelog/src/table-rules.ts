@@ -7,6 +7,7 @@ const SYSTEM_TABLES = new Set([
   'change_log_horizon',
   'database_changes',
   'change_log_counts',
+  'conflict_resolutions',
   'file_checksums',
   'file_sync_state',
   'peer_credentials',

@@ -22,6 +22,7 @@ export const ADMIN_OPERATIONS = {
   scanRequested: 'scan requested',
   queueChanged: 'queue changed',
   prune: 'prune',
+  conflictResolved: 'conflict resolved',
 } as const;
 
 export type AdminOperation = (typeof ADMIN_OPERATIONS)[keyof typeof ADMIN_OPERATIONS];

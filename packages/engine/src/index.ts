@@ -93,3 +93,4 @@ export {
   type FolderPreview,
   type RunPace,
 } from './catchup-preview.ts';
+export { ConflictNotFoundError, listConflicts, resolveFileConflict, resolveRowConflict } from './conflicts.ts';
