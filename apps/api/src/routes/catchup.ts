@@ -3,7 +3,6 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { readLogHorizon } from '@catchup/changelog';
 import {
-  ADMIN_OPERATIONS,
   catchupPreviewSchema,
   catchupResultSchema,
   measurePeers,
@@ -11,13 +10,13 @@ import {
   peerRetentions,
   presentHorizon,
   previewCatchup,
-  recordAdminAction,
   type CatchupResult,
 } from '@catchup/engine';
 import type { DetectJobResult } from '@catchup/queue';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { notFound } from '../errors.ts';
+import { requestScan } from '../scan.ts';
 import { errorResponses, isoDate, nullableIso, rowId, rowIdText, toIso } from '../schemas.ts';
 
 const horizonSchema = z.object({
@@ -159,27 +158,19 @@ export const catchupRoutes =
       },
       async (request, reply) => {
         const serverIds = request.body?.server_ids;
-        if (serverIds?.length) await assertServersExist(ctx, serverIds);
-        const settings = await ctx.engine.settings();
-        if (!settings.catchup_enabled) {
+        const deadline = Date.now() + ctx.config.scanWaitSeconds * 1000;
+        const scan = await requestScan(ctx, serverIds, request.actor);
+        if (!scan.enabled) {
           return { message: 'Catch-up is disabled (catchup_enabled = false)', servers_processed: 0, results: [] };
         }
-        const deadline = Date.now() + ctx.config.scanWaitSeconds * 1000;
-        const detect = await ctx.queues.add('detect', { trigger: 'scan', ...(serverIds ? { serverIds } : {}) }, { attempts: 1, delayMs: 0 });
-        await recordAdminAction(ctx.engine, {
-          operation: ADMIN_OPERATIONS.scanRequested,
-          actor: request.actor,
-          details: serverIds?.length ? `Scan requested for server(s) ${serverIds.join(', ')}` : 'Scan requested for every peer',
-          facts: { server_ids: serverIds ?? null, detect_job_id: detect.id ?? null },
-        });
         const pending = (refs: string[]) =>
           reply.code(202).send({
             message: 'Catch-up is still running; follow it at status_url',
             job_ids: refs,
             status_url: `/api/sync/catchup/jobs?ids=${refs.map(encodeURIComponent).join(',')}`,
           });
-        const detected = await waitForJob(ctx, 'detect', detect.id!, deadline);
-        if (!detected.done) return pending([`detect:${detect.id}`]);
+        const detected = await waitForJob(ctx, 'detect', scan.detectJobId, deadline);
+        if (!detected.done) return pending([`detect:${scan.detectJobId}`]);
         if (detected.failedReason) throw new Error(`detection failed: ${detected.failedReason}`);
         const found = detected.result as DetectJobResult;
         const results: CatchupResult[] = [];
@@ -243,14 +234,6 @@ function acceptEmptyJsonBody(app: FastifyInstance): void {
     if (body === '') done(null, null);
     else parseJson(request, body as string, done);
   });
-}
-
-/** A scan of peers that are not registered is refused, naming them: 404 `Server 7, 9 not found`. */
-async function assertServersExist(ctx: AppContext, ids: number[]): Promise<void> {
-  const found = await ctx.db.syncServer.findMany({ where: { id: { in: ids } }, select: { id: true } });
-  const known = new Set(found.map((s) => s.id));
-  const missing = [...new Set(ids)].filter((id) => !known.has(id));
-  if (missing.length) throw notFound(`Server ${missing.join(', ')}`);
 }
 
 const pendingSchema = z.object({ message: z.string(), job_ids: z.array(z.string()), status_url: z.string() });
