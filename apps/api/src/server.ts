@@ -8,6 +8,7 @@ import { registerAuthentication, requireSyncCredential } from './auth.ts';
 import { registerBullBoard } from './bull-board.ts';
 import { registerCompression } from './compression.ts';
 import type { AppContext } from './context.ts';
+import { registerDashboard } from './dashboard/routes.ts';
 import { registerErrorHandling } from './errors.ts';
 import { refuseNulBytes } from './nul-bytes.ts';
 import { catchupRoutes } from './routes/catchup.ts';
@@ -62,6 +63,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   const failedAuth = await registerAuthentication(app as unknown as FastifyInstance, ctx.config);
   await app.register(opsRoutes(ctx, failedAuth));
   await registerBullBoard(app as unknown as FastifyInstance, ctx, failedAuth);
+  await registerDashboard(app as unknown as FastifyInstance, ctx, failedAuth);
   const credentials = { checkApiKey: ctx.checkApiKey, verifyPeerToken: (token: string) => verifyPeerToken(ctx.engine, token) };
   // The peer API (what another node calls during a catch-up): the node's API key or a peer's own credential.
   await app.register(
