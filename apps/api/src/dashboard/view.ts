@@ -93,7 +93,7 @@ function peersTable(data: DashboardData, csrf: string): string {
     )
     .join('\n');
   return `<table class="peers">
-<caption>Peers</caption>
+<caption class="visually-hidden">Peers</caption>
 <colgroup><col class="c-peer"><col class="c-reach"><col class="c-clock"><col class="c-sync"><col class="c-missing"><col class="c-retention"><col class="c-error"><col class="c-actions"></colgroup>
 <thead><tr><th scope="col">Peer</th><th scope="col">Reachability</th><th scope="col">Clock offset</th><th scope="col">Last sync</th><th scope="col">Missing changes</th><th scope="col">Retention</th><th scope="col">Last error</th><th scope="col">Actions</th></tr></thead>
 <tbody>
