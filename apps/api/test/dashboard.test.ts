@@ -14,6 +14,8 @@ const [a, b] = (await useApiNodes(2, 'dash', { ADMIN_USER: ADMIN.user, ADMIN_PAS
   TestApiNode,
 ];
 const [off] = (await useApiNodes(1, 'dash-off')) as [TestApiNode];
+// Without workers, what is queued stays queued.
+const [idle] = (await useApiNodes(1, 'dash-idle', { ADMIN_USER: ADMIN.user, ADMIN_PASSWORD: ADMIN.password, RUN_WORKERS: 'false' })) as [TestApiNode];
 
 const basic = (user = ADMIN.user, password = ADMIN.password) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const page = (path = '/admin/sync', headers: Record<string, string> = {}) => fetch(`${a.url}${path}`, { headers: { authorization: basic(), ...headers } });
@@ -140,6 +142,21 @@ describe('the sync dashboard behind the admin credentials', () => {
     expect(html).toContain('Files per folder');
     expect((await page('/admin/sync/plan?server_id=99999')).status).toBe(404);
     expect((await page('/admin/sync/plan?server_id=abc')).status).toBe(400);
+  });
+});
+
+describe('what is in flight', () => {
+  it('marks a peer whose catch-up waits in the queue, and says a detection is under way', async () => {
+    const peer = await idle.ctx.db.syncServer.create({ data: { name: 'waiting-site', host: '127.0.0.1', port: 9, apiKey: 'k' } });
+    const live = async () => (await fetch(`${idle.url}/admin/sync/live`, { headers: { authorization: basic() } })).text();
+    let html = await live();
+    expect(html).toContain('No catch-up is running.');
+    expect(html).not.toContain('A detection is under way.');
+    await idle.ctx.queues.add('catchup', { serverId: peer.id, trigger: 'scan' }, { attempts: 1, delayMs: 0 });
+    await idle.ctx.queues.add('detect', { trigger: 'scan' }, { attempts: 1, delayMs: 0 });
+    html = await live();
+    expect(new RegExp(`<tr id="peer-${peer.id}">[\\s\\S]*?badge-idle">queued<`).test(html)).toBe(true);
+    expect(html).toContain('1 queued. A detection is under way.');
   });
 });
 

@@ -204,6 +204,21 @@ export class NodeQueues {
     };
   }
 
+  /**
+   * A queue's jobs not yet settled, at most `limit` of each kind: running now (active), waiting their turn
+   * (waiting, prioritized, waiting for their children) and delayed (a retry's backoff, a scheduler's next
+   * run). What the sync dashboard shows as in flight.
+   */
+  async unsettledJobs(key: QueueKey, limit = 100): Promise<{ running: Job[]; waiting: Job[]; delayed: Job[] }> {
+    const queue = this.queues[key];
+    const [running, waiting, delayed] = await Promise.all([
+      queue.getJobs(['active'], 0, limit - 1),
+      queue.getJobs(['waiting', 'prioritized', 'waiting-children'], 0, limit - 1),
+      queue.getJobs(['delayed'], 0, limit - 1),
+    ]);
+    return { running, waiting, delayed };
+  }
+
   /** How many worker processes listen on every queue of this node (workers register their connections). */
   async workersListening(): Promise<number> {
     const counts = await Promise.all(this.allQueues().map((q) => q.getWorkersCount()));

@@ -1,5 +1,5 @@
 // What the sync dashboard shows, read the way the API routes read it (measurePeers, peerRetentions,
-// consecutiveFailures, the sync log, the queues): never through the node's own HTTP API.
+// consecutiveFailures, the sync log, NodeQueues): never through the node's own HTTP API.
 import { readLogHorizon } from '@catchup/changelog';
 import type { SyncServer } from '@catchup/db';
 import { catchupResultSchema, consecutiveFailures, measurePeers, peerRetentions } from '@catchup/engine';
@@ -54,7 +54,7 @@ export interface DashboardData {
   peers: PeerView[];
   runs: RunView[];
   chart: ChartPoint[];
-  /** Detection jobs queued or running (a scan or the schedule's). */
+  /** Detection jobs running or waiting their turn (a scan's, or the schedule's when it is due). */
   detectionsInFlight: number;
   readAt: Date;
 }
@@ -62,8 +62,6 @@ export interface DashboardData {
 /** Runs listed in the table, and runs drawn in the duration chart. */
 export const RECENT_RUNS = 15;
 export const CHART_RUNS = 60;
-
-const IN_FLIGHT_STATES = ['active', 'waiting', 'prioritized', 'waiting-children', 'delayed'] as const;
 
 export async function readDashboard(ctx: AppContext): Promise<DashboardData> {
   const settings = await ctx.engine.settings();
@@ -79,7 +77,8 @@ export async function readDashboard(ctx: AppContext): Promise<DashboardData> {
       servers.map((s) => s.id),
     ),
     catchupsInFlight(ctx),
-    ctx.queues.queues.detect.getJobCountByTypes(...IN_FLIGHT_STATES),
+    // The detection scheduler's next run waits delayed: not under way.
+    ctx.queues.unsettledJobs('detect', 10).then(({ running, waiting }) => running.length + waiting.length),
     ctx.db.syncLog.findMany({
       where: { operation: 'catch-up sync' },
       orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
@@ -141,20 +140,18 @@ export async function readDashboard(ctx: AppContext): Promise<DashboardData> {
 
 /** Per server id, whether a catch-up job of it runs now or waits in the queue. */
 async function catchupsInFlight(ctx: AppContext): Promise<Map<number, 'running' | 'queued'>> {
-  const queue = ctx.queues.queues.catchup;
-  const [running, queued] = await Promise.all([
-    queue.getJobs(['active'], 0, 100),
-    queue.getJobs(['waiting', 'prioritized', 'waiting-children', 'delayed'], 0, 100),
-  ]);
+  const { running, waiting, delayed } = await ctx.queues.unsettledJobs('catchup');
+  const queued = [...waiting, ...delayed];
   const out = new Map<number, 'running' | 'queued'>();
   const serverOf = (job: { data: unknown }) => (job.data as { serverId?: number } | undefined)?.serverId;
-  for (const job of queued) {
-    const id = serverOf(job);
-    if (typeof id === 'number') out.set(id, 'queued');
-  }
-  for (const job of running) {
-    const id = serverOf(job);
-    if (typeof id === 'number') out.set(id, 'running');
+  for (const [jobs, state] of [
+    [queued, 'queued'],
+    [running, 'running'],
+  ] as const) {
+    for (const job of jobs) {
+      const id = serverOf(job);
+      if (typeof id === 'number') out.set(id, state);
+    }
   }
   return out;
 }
