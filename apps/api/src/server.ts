@@ -22,6 +22,7 @@ import { opsRoutes } from './routes/ops.ts';
 import { peerRoutes } from './routes/peer.ts';
 import { serverRoutes } from './routes/servers.ts';
 import { tableRoutes } from './routes/tables.ts';
+import { digestRoutes, verifyRoutes } from './routes/verify.ts';
 
 /** A client has this long to send a request's headers; one trickling them in is disconnected (408) then. */
 export const HEADERS_TIMEOUT_MS = 10_000;
@@ -71,6 +72,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
       api.addHook('onRequest', requireSyncCredential(credentials, failedAuth, { peerApi: true }));
       await api.register(peerRoutes(ctx));
       await api.register(fileRoutes(ctx));
+      await api.register(digestRoutes(ctx));
     },
     { prefix: '/api/sync' },
   );
@@ -85,6 +87,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
       await api.register(logRoutes(ctx));
       await api.register(maintenanceRoutes(ctx));
       await api.register(tableRoutes(ctx));
+      await api.register(verifyRoutes(ctx));
       await api.register(conflictRoutes(ctx));
     },
     { prefix: '/api/sync' },

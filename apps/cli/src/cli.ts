@@ -1,6 +1,6 @@
 // `npm run catchup -- <command>`: a node's operator commands over its HTTP API.
 import { parseArgs } from 'node:util';
-import type { CatchupPreview, CatchupResult } from '@catchup/engine';
+import type { CatchupPreview, CatchupResult, VerifyReport } from '@catchup/engine';
 import { formatTable } from './table.ts';
 
 const USAGE = `usage: npm run catchup -- <command> [options]
@@ -9,6 +9,10 @@ commands:
   status                                   peers needing catch-up and recent runs
   scan [--server ID]                       detect and catch up now (waits; prints each result)
   plan --server ID                         what a catch-up of the peer would move now, and how long it should take
+  verify --server ID [--repair]            compare this node's synced tables and folders with the peer's (by digests)
+                                           and name the differing rows and files; exit 1 when not level. --repair
+                                           logs this node's version of each differing row it holds the winner of,
+                                           for the next scan to carry to the peer
   servers list                             registered peers
   servers add NAME HOST PORT [--key KEY] [--protocol http|https] [--tls-fingerprint FP] [--issue-credential]
                                            (a pinned fingerprint implies https; --issue-credential prints the
@@ -65,6 +69,7 @@ const parseCliArgs = (argv: string[]) =>
       limit: { type: 'string' },
       kind: { type: 'string' },
       operation: { type: 'string' },
+      repair: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -95,6 +100,40 @@ function printPlan(io: CliIo, plan: CatchupPreview): void {
     );
   }
   io.out(plan.estimated_seconds === null ? `estimate: none (${plan.estimate_basis})` : `estimate: ${plan.estimated_seconds} s (${plan.estimate_basis})`);
+}
+
+/** A verify report as the CLI shows it: level or not, then every differing table, row, folder and file. */
+function printVerify(io: CliIo, report: VerifyReport): void {
+  io.out(`${report.server_name} (server ${report.server_id}): ${report.level ? 'level' : 'NOT level'} (${report.seconds} s)`);
+  for (const t of report.tables) {
+    if (t.level) {
+      io.out(`table ${t.table_name}: level (${t.rows_here} rows)`);
+      continue;
+    }
+    if (t.synced !== 'both') {
+      io.out(`table ${t.table_name}: synced only ${t.synced === 'here' ? 'here' : 'on the peer'}`);
+      continue;
+    }
+    io.out(`table ${t.table_name}: ${t.differing_rows.length}${t.truncated ? '+' : ''} differing row(s) (${t.rows_here} here, ${t.rows_there} there)`);
+    if (t.differing_rows.length) {
+      io.out(
+        formatTable(
+          ['id', 'difference', 'repair', 'done'],
+          t.differing_rows.map((r) => [r.id, r.kind.replace('_', ' '), r.action.replaceAll('_', ' '), r.repaired ? 'yes' : '']),
+        ),
+      );
+    }
+  }
+  for (const f of report.folders) {
+    io.out(`folder ${f.directory}: ${f.level ? `level (${f.files_here} files)` : `${f.differing_files.length}${f.truncated ? '+' : ''} differing file(s)`}`);
+    for (const file of f.differing_files) io.out(`  ${file.path}: ${file.kind.replace('_', ' ')}`);
+  }
+  if (report.repair) {
+    io.out(
+      `repair: ${report.repair.relogged_rows} row(s) and ${report.repair.relogged_deletes} delete(s) re-logged as this node's changes, ${report.repair.left} left`,
+    );
+  }
+  if (report.next_step) io.out(`next: ${report.next_step}`);
 }
 
 /** A peer's team scope as the CLI shows it. */
@@ -146,6 +185,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const { body } = await call(`/api/sync/catchup/plan?server_id=${encodeURIComponent(values.server)}`);
       printPlan(io, body as unknown as CatchupPreview);
       return 0;
+    }
+    if (command === 'verify') {
+      if (!values.server) throw new CliError(`verify needs --server ID\n\n${USAGE}`);
+      const id = Number(values.server);
+      if (!Number.isInteger(id) || id <= 0) throw new CliError(`--server: a peer's id (a positive integer), not ${values.server}`);
+      const { body } = await call('/api/sync/verify', { method: 'POST', json: { server_id: id, repair: values.repair ?? false } });
+      const report = body as unknown as VerifyReport;
+      printVerify(io, report);
+      return report.level ? 0 : 1;
     }
     if (command === 'conflicts') {
       if (!sub) {

@@ -84,3 +84,23 @@ export {
   type TeamScope,
 } from './scope.ts';
 export { listRowConflicts, type ConflictVersion, type RowConflict } from './conflicts.ts';
+export {
+  BUCKET_DIGITS,
+  BUCKET_PATTERN,
+  MAX_BUCKET_DIGITS,
+  MAX_LEAF_ROWS,
+  MAX_STANDING_IDS,
+  UnknownTableError,
+  bucketDigests,
+  bucketRange,
+  relogRows,
+  rowDigests,
+  rowStandings,
+  tableDigests,
+  type BucketDigest,
+  type LoggedStanding,
+  type RelogResult,
+  type RowDigest,
+  type RowStanding,
+  type TableDigest,
+} from './digest.ts';

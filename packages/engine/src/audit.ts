@@ -23,6 +23,7 @@ export const ADMIN_OPERATIONS = {
   queueChanged: 'queue changed',
   prune: 'prune',
   conflictResolved: 'conflict resolved',
+  verifyRepair: 'verify repair',
 } as const;
 
 export type AdminOperation = (typeof ADMIN_OPERATIONS)[keyof typeof ADMIN_OPERATIONS];

@@ -94,3 +94,21 @@ export {
   type RunPace,
 } from './catchup-preview.ts';
 export { ConflictNotFoundError, listConflicts, resolveFileConflict, resolveRowConflict } from './conflicts.ts';
+export {
+  LEAF_ROWS,
+  MAX_REPORTED_ROWS,
+  REPAIR_ACTIONS,
+  VerifyRefusedError,
+  differingBuckets,
+  differingKeys,
+  differingRows,
+  nextStep,
+  repairAction,
+  rowDifferenceSchema,
+  verifyPeer,
+  verifyReportSchema,
+  type DifferenceKind,
+  type RepairAction,
+  type RowDifference,
+  type VerifyReport,
+} from './verify.ts';

@@ -32,4 +32,5 @@ export { readBlockList, readAt } from './block-list.ts';
 export { assembleDownload, receiveDelta, type DeltaDownload, type DeltaAnnounced } from './delta.ts';
 export { ChangedSinceComparedError, COMPARED_TEXT, COMPARED_TEXT_RULE, comparedText, parseComparedText, type ComparedState } from './as-compared.ts';
 export { pruneFileTombstones } from './prune.ts';
+export { manifestDigest, type ManifestDigest } from './manifest-digest.ts';
 export { listConflictCopies, originalOfConflictCopy, type FileConflict, type FileVersionInfo } from './conflicts.ts';

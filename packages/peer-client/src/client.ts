@@ -24,6 +24,7 @@ import {
   changesPageResponseSchema,
   changesSummaryResponseSchema,
   deleteFileResponseSchema,
+  digestResponseSchema,
   fileBlocksResponseSchema,
   fileManifestResponseSchema,
   pingResponseSchema,
@@ -31,6 +32,8 @@ import {
   type ChangesPageResponse,
   type ChangesSummaryResponse,
   type DeleteFileResponse,
+  type DigestQuery,
+  type DigestResponse,
   type DownloadedFile,
   type FileBlocksResponse,
   type FileManifestResponse,
@@ -217,6 +220,20 @@ export class PeerClient {
       if (err instanceof PeerError && err.status === 404) return null;
       throw err;
     }
+  }
+
+  /** GET /digest: the peer's digests of its synced tables and folders, or of one table's bucket or rows (verify). */
+  digest(query: DigestQuery = {}): Promise<DigestResponse> {
+    const searchParams: Record<string, string> = {};
+    if (query.table !== undefined) {
+      searchParams.table = query.table;
+      if ('ids' in query) searchParams.ids = query.ids.join(',');
+      else {
+        searchParams.bucket = query.bucket;
+        if (query.rows) searchParams.rows = 'true';
+      }
+    }
+    return this.#json('digest', digestResponseSchema, () => this.#http.get<Buffer>('digest', { searchParams }));
   }
 
   /** GET /changes: a page of the peer's log to apply here, changes checked, row images kept as the text they came in. */

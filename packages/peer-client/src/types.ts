@@ -119,3 +119,27 @@ export interface DownloadedFile {
   size: number;
   mtimeMs: number;
 }
+
+/** A digest of rows: how many and md5 over them (see @catchup/changelog digest.ts). */
+const bucketDigestSchema = z.object({ bucket: z.string(), rows: count, digest: z.string() });
+const loggedStandingSchema = z.object({ hlc: bigintString, node: z.string(), sequence: bigintString, operation: z.string() });
+
+/**
+ * GET /digest: without a table, every synced table's digest (with its first-level buckets) and every
+ * folder's manifest root hash; with a table, a bucket's sub-buckets (`bucket`), its rows (`rows=true`) or
+ * what the table and log hold of named rows (`ids`).
+ */
+export const digestResponseSchema = z.object({
+  node_id: z.string(),
+  tables: z.array(z.object({ table_name: z.string(), rows: count, digest: z.string(), buckets: z.array(bucketDigestSchema) })).optional(),
+  folders: z.array(z.object({ directory: z.string(), files: count, root_hash: z.string() })).optional(),
+  buckets: z.array(bucketDigestSchema).optional(),
+  rows: z.array(z.object({ id: z.string(), digest: z.string() })).optional(),
+  standings: z
+    .array(z.object({ id: z.string(), digest: z.string().nullable(), version: loggedStandingSchema.nullable(), matches_log: z.boolean().nullable() }))
+    .optional(),
+});
+export type DigestResponse = z.infer<typeof digestResponseSchema>;
+
+/** What GET /digest is asked: nothing (the top), a table's bucket (sub-buckets or rows), or named rows' standings. */
+export type DigestQuery = { table?: undefined } | { table: string; bucket: string; rows?: boolean } | { table: string; ids: string[] };
