@@ -6,8 +6,9 @@ import { benchFiles } from './files.ts';
 import { benchLink } from './link.ts';
 import { peakRssMb } from './report.ts';
 import { benchStatus } from './status.ts';
+import { benchVerify } from './verify.ts';
 
-const parts = new Set((process.env.BENCH_PARTS ?? 'apply,catchup,files,baseline,link,status').split(','));
+const parts = new Set((process.env.BENCH_PARTS ?? 'apply,catchup,files,baseline,link,status,verify').split(','));
 console.log(`# Catch-up Sync benchmark (node ${process.version}, ${new Date().toISOString()})`);
 if (parts.has('apply')) await benchApply();
 if (parts.has('catchup')) await benchCatchup();
@@ -15,4 +16,5 @@ if (parts.has('files')) await benchFiles();
 if (parts.has('baseline')) await benchBaseline();
 if (parts.has('link')) await benchLink();
 if (parts.has('status')) await benchStatus();
+if (parts.has('verify')) await benchVerify();
 console.log(`\npeak RSS of the benchmark process: ${peakRssMb()} MB`);
