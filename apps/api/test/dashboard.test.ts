@@ -178,13 +178,14 @@ describe('the scan buttons', () => {
   it('refuse a cross-origin post even with a valid token (Origin, Sec-Fetch-Site, Referer)', async () => {
     const before = await scanRequests();
     const csrf = await token();
-    for (const headers of [
+    const attempts: Record<string, string>[] = [
       { origin: 'http://evil.example' },
       { origin: 'null' },
       { 'sec-fetch-site': 'cross-site' },
       { 'sec-fetch-site': 'same-site' },
       { origin: '', 'sec-fetch-site': '', referer: 'http://evil.example/page' },
-    ]) {
+    ];
+    for (const headers of attempts) {
       const res = await postScan({ csrf }, headers);
       expect(res.status, JSON.stringify(headers)).toBe(403);
       expect(await res.text()).toContain('not by this dashboard');

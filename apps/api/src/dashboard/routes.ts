@@ -3,7 +3,8 @@
 // live, with scan buttons that queue a scan through requestScan, as POST /api/sync/catchup/scan does.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { previewCatchup } from '@catchup/engine';
+import { ConflictNotFoundError, listConflicts, previewCatchup, resolveFileConflict, resolveRowConflict } from '@catchup/engine';
+import { FILE_DIRECTORIES } from '@catchup/files';
 import { registerAdminPage } from '../admin-auth.ts';
 import type { FailedAuthLimit } from '../auth.ts';
 import type { AppContext } from '../context.ts';
@@ -13,7 +14,7 @@ import { rowIdText } from '../schemas.ts';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets.ts';
 import { foreignOrigin, issueCsrfToken, verifyCsrfToken } from './csrf.ts';
 import { readDashboard } from './data.ts';
-import { DASHBOARD_PATH, dashboardPage, liveSection, messagePage, type Notice, planPage } from './view.ts';
+import { conflictsPage, DASHBOARD_PATH, dashboardPage, liveSection, messagePage, type Notice, planPage } from './view.ts';
 
 /** The actor of a request the dashboard's (admin) credentials let in, as the audit trail names it. */
 export const DASHBOARD_ACTOR = 'sync dashboard';
@@ -31,6 +32,16 @@ const SECURITY_HEADERS = {
 };
 
 const scanForm = z.object({ csrf: z.string().optional(), server_id: z.union([z.literal(''), rowIdText]).optional() });
+const settleForm = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('row'), csrf: z.string().optional(), loser: z.string().min(3).max(130), keep: z.enum(['winner', 'loser']) }),
+  z.object({
+    kind: z.literal('file'),
+    csrf: z.string().optional(),
+    directory: z.enum(FILE_DIRECTORIES),
+    copy: z.string().min(1).max(4096),
+    keep: z.enum(['winner', 'copy']),
+  }),
+]);
 const noticeQuery = z.object({
   notice: z.enum(['scan', 'disabled']).optional(),
   job: z
@@ -77,6 +88,36 @@ export async function registerDashboard(app: FastifyInstance, ctx: AppContext, l
       const plan = await previewCatchup(ctx.engine, query.data.server_id);
       if (!plan) return html(reply, 404, messagePage('Not found', `Server ${query.data.server_id} not found`));
       return html(reply, 200, planPage(ctx.config.nodeName, plan));
+    });
+
+    scope.get('/conflicts', hidden, async (request, reply) => {
+      const settled = z.object({ settled: z.enum(['winner', 'loser', 'copy']).optional() }).safeParse(request.query);
+      const note = settled.success && settled.data.settled ? `Settled: kept the ${settled.data.settled}.` : undefined;
+      return html(reply, 200, conflictsPage(ctx.config.nodeName, await listConflicts(ctx.engine, 100), issueCsrfToken(admin), note));
+    });
+
+    scope.post('/conflicts/resolve', hidden, async (request, reply) => {
+      const foreign = foreignOrigin(request);
+      if (foreign) return html(reply, 403, messagePage('Forbidden', `Refused: posted by ${foreign}, not by this dashboard`));
+      const form = settleForm.safeParse(request.body ?? {});
+      if (!form.success)
+        return html(
+          reply,
+          400,
+          messagePage('Bad request', 'a row conflict needs loser and keep (winner or loser), a file one directory, copy and keep (winner or copy)'),
+        );
+      if (!verifyCsrfToken(admin, form.data.csrf)) {
+        return html(reply, 403, messagePage('Forbidden', 'Refused: the form token is missing, wrong or expired; reload the page and try again'));
+      }
+      const settle = form.data;
+      try {
+        if (settle.kind === 'row') await resolveRowConflict(ctx.engine, settle.loser, settle.keep, request.actor);
+        else await resolveFileConflict(ctx.engine, settle.directory, settle.copy, settle.keep, request.actor);
+      } catch (err) {
+        if (err instanceof ConflictNotFoundError) return html(reply, 404, messagePage('Not found', err.message));
+        throw err;
+      }
+      return reply.code(303).header('location', `${DASHBOARD_PATH}/conflicts?settled=${settle.keep}`).send();
     });
 
     scope.post('/scan', hidden, async (request, reply) => {

@@ -2,6 +2,8 @@
 // change from run to run (times, durations, addresses, ids) carry data-dynamic, which the screenshot
 // test masks.
 import type { CatchupPreview } from '@catchup/engine';
+import type { RowConflict } from '@catchup/changelog';
+import type { FileConflict } from '@catchup/files';
 import type { ChartPoint, DashboardData, PeerView, RunView } from './data.ts';
 
 export const DASHBOARD_PATH = '/admin/sync';
@@ -225,7 +227,7 @@ function noticeBanner(notice: Notice): string {
 
 export function dashboardPage(data: DashboardData, csrf: string, notice: Notice, pollMs: number): string {
   const header = `<header><h1>Catch-up Sync · ${esc(data.nodeName)}</h1>
-<p class="meta">Catch-up ${data.catchupEnabled ? badge('ok', 'enabled') : badge('bad', 'disabled')} · retention ${data.maxCatchupDays} days · log pruned through ${esc(data.prunedThrough)} · updated <span id="updated" data-dynamic>${time(data.readAt)}</span> · <a href="/admin/queues">Queues (Bull Board)</a></p></header>`;
+<p class="meta">Catch-up ${data.catchupEnabled ? badge('ok', 'enabled') : badge('bad', 'disabled')} · retention ${data.maxCatchupDays} days · log pruned through ${esc(data.prunedThrough)} · updated <span id="updated" data-dynamic>${time(data.readAt)}</span> · <a href="/admin/queues">Queues (Bull Board)</a> · <a href="${DASHBOARD_PATH}/conflicts">Conflicts</a></p></header>`;
   return layout(
     `Sync dashboard · ${data.nodeName}`,
     `${header}
@@ -270,6 +272,57 @@ export function planPage(nodeName: string, plan: CatchupPreview): string {
 <strong>Estimated time:</strong> ${plan.estimated_seconds === null ? 'unknown' : esc(formatSeconds(plan.estimated_seconds))} <small>(${esc(plan.estimate_basis)})</small></p>
 ${tableChanges('To send', plan.database.send)}
 ${tableChanges('To receive', plan.database.receive)}
+${files}
+</main>`,
+  );
+}
+
+/** A row image as a short readable text: its columns, the id left out. */
+function rowText(data: Record<string, unknown> | null): string {
+  if (data === null) return 'deleted';
+  return Object.entries(data)
+    .filter(([k]) => k !== 'id')
+    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(', ');
+}
+
+function settleForm(csrf: string, fields: Record<string, string>, label: string): string {
+  const inputs = Object.entries(fields)
+    .map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`)
+    .join('');
+  return `<form method="post" action="${DASHBOARD_PATH}/conflicts/resolve" class="inline"><input type="hidden" name="csrf" value="${esc(csrf)}">${inputs}<button type="submit">${esc(label)}</button></form>`;
+}
+
+/** The conflict inbox: rows whose concurrent edit lost, and files kept as conflict copies, each with buttons to settle it. */
+export function conflictsPage(nodeName: string, inbox: { rows: RowConflict[]; files: FileConflict[] }, csrf: string, settled?: string): string {
+  const rows = inbox.rows.length
+    ? `<table><caption>Rows: a concurrent edit lost</caption>
+<thead><tr><th scope="col">Row</th><th scope="col">Kept (won)</th><th scope="col">Lost</th><th scope="col">Settle</th></tr></thead><tbody>${inbox.rows
+        .map(
+          (c) => `<tr><th scope="row">${esc(c.table_name)}<br><small>${esc(c.record_id)}</small></th>
+<td>${esc(rowText(c.winner.data))}<br><small>by ${esc(c.winner.origin_node_id)} at ${esc(c.winner.timestamp)}, hlc ${esc(c.winner.hlc)}</small></td>
+<td>${esc(rowText(c.loser.data))}<br><small>by ${esc(c.loser.origin_node_id)} at ${esc(c.loser.timestamp)}, hlc ${esc(c.loser.hlc)}</small></td>
+<td>${settleForm(csrf, { kind: 'row', loser: c.loser.identity, keep: 'winner' }, 'Keep the winner')} ${settleForm(csrf, { kind: 'row', loser: c.loser.identity, keep: 'loser' }, 'Use the lost version')}</td></tr>`,
+        )
+        .join('')}</tbody></table>`
+    : '<p>No row conflict.</p>';
+  const files = inbox.files.length
+    ? `<table><caption>Files: conflict copies</caption>
+<thead><tr><th scope="col">File</th><th scope="col">Kept (won)</th><th scope="col">Conflict copy (lost)</th><th scope="col">Settle</th></tr></thead><tbody>${inbox.files
+        .map(
+          (f) => `<tr><th scope="row">${esc(f.directory)}/${esc(f.original)}</th>
+<td>${f.winner ? `${bytes(f.winner.size)}, sha256 ${esc(f.winner.sha256.slice(0, 12))}…` : 'missing'}</td>
+<td>${esc(f.copy)}<br><small>${bytes(f.loser.size)}, sha256 ${esc(f.loser.sha256.slice(0, 12))}…</small></td>
+<td>${settleForm(csrf, { kind: 'file', directory: f.directory, copy: f.copy, keep: 'winner' }, 'Keep the winner')} ${settleForm(csrf, { kind: 'file', directory: f.directory, copy: f.copy, keep: 'copy' }, 'Use the copy')}</td></tr>`,
+        )
+        .join('')}</tbody></table>`
+    : '<p>No file conflict.</p>';
+  return layout(
+    `Conflicts · ${nodeName}`,
+    `<header><h1>Conflicts · ${esc(nodeName)}</h1>
+<p class="meta"><a href="${DASHBOARD_PATH}">Back to the dashboard</a> · last writer wins decided each; the lost version is kept and can be used instead (it is written as a new change and propagates)</p></header>
+<main>${settled ? `<p class="notice" role="status">${esc(settled)}</p>` : ''}
+${rows}
 ${files}
 </main>`,
   );
