@@ -109,7 +109,7 @@ export function requireApiKey(check: (key: string) => boolean, limit: FailedAuth
 }
 
 /** The message of a peer credential presented to an admin route (403). */
-export const PEER_CREDENTIAL_REFUSED = "A peer credential opens only the peer API (ping, changes, files); this route takes the node's API key";
+export const PEER_CREDENTIAL_REFUSED = "A peer credential opens only the peer API (ping, changes, digest, files); this route takes the node's API key";
 
 export interface SyncCredentials {
   /** Accepts or refuses the node's API key (constant time). */

@@ -166,6 +166,13 @@ describe('verify and repair', () => {
     const refused = await fetch(`${a.url}/api/sync/digest`, { headers: { authorization: `Bearer ${added.credential.token}` } });
     expect(refused.status).toBe(403);
     expect(((await refused.json()) as { message: string }).message).toMatch(/team scope/);
+    // A peer credential opens the digest (peer API), never verify (admin API).
+    const asPeer = await fetch(`${a.url}/api/sync/verify`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${added.credential.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ server_id: added.id }),
+    });
+    expect(asPeer.status).toBe(403);
     const scoped = await a.call('/api/sync/verify', { method: 'POST', json: { server_id: added.id } });
     expect(scoped.status).toBe(409);
     // c presents that credential: a refuses it, and c's verify says so.
@@ -189,6 +196,9 @@ describe('verify and repair', () => {
     expect(await status(a.call('/api/sync/digest?table=scouting_data&bucket=abcdef12'))).toBe(400);
     expect(await status(a.call('/api/sync/digest?table=scouting_data&ids=not-a-uuid'))).toBe(400);
     expect(await status(a.call('/api/sync/digest?bucket=ab'))).toBe(400);
+    const spec = (await (await fetch(`${a.url}/docs/json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    expect(spec.paths['/api/sync/digest']).toHaveProperty('get');
+    expect(spec.paths['/api/sync/verify']).toHaveProperty('post');
     // An unreachable peer: 502 with the reason.
     const gone = (await a.ctx.db.syncServer.create({ data: { name: 'verify-gone', host: '127.0.0.1', port: 9, apiKey: 'k' } })).id;
     const unreachable = await a.call('/api/sync/verify', { method: 'POST', json: { server_id: gone } });
