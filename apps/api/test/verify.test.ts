@@ -4,7 +4,9 @@
 // refused digests; bad input is answered 400/404.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { tableDigests } from '@catchup/changelog';
 import type { VerifyReport } from '@catchup/engine';
 import { type TestApiNode, registerPeer, useApiNodes } from './nodes.ts';
 import { writeRows } from './two-nodes.ts';
@@ -141,6 +143,22 @@ describe('verify and repair', () => {
     expect(fromA.repair).toEqual({ relogged_rows: 0, relogged_deletes: 1, left: 0 });
     await scan(a, bOnA);
     expect(await verify(a, bOnA)).toMatchObject({ level: true });
+  });
+
+  it('digests equal rows equally whatever the session\u2019s time zone, interval style and float digits', async () => {
+    const odd = new pg.Pool({
+      connectionString: a.ctx.config.databaseUrl,
+      max: 1,
+      options: '-c TimeZone=Asia/Kolkata -c IntervalStyle=iso_8601 -c extra_float_digits=0',
+    });
+    try {
+      const { rows } = await odd.query<{ tz: string }>(`SELECT current_setting('TimeZone') AS tz`);
+      expect(rows[0]!.tz).toBe('Asia/Kolkata');
+      // scouting_data's updated_at (timestamptz) would print as +05:30 there without the fixed settings.
+      expect(await tableDigests(odd)).toEqual(await tableDigests(a.ctx.pool));
+    } finally {
+      await odd.end();
+    }
   });
 
   it('drills down by bucket and lists rows and standings', async () => {
