@@ -277,9 +277,17 @@ async function main() {
       `  ${n.name}  ${table}  ${String(tree.files).padStart(5)}  ${tree.hash}  ${(status as { recent_catchup_logs: unknown[] }).recent_catchup_logs.length}`,
     );
   }
+  say('Verifying: site-a compares its tables and folders with each peer by digests (npm run catchup -- verify)');
+  const peers = (await api(a, '/api/sync/servers')) as { servers: { id: number; name: string }[] };
+  for (const peer of peers.servers) {
+    const report = (await api(a, '/api/sync/verify', { server_id: peer.id })) as { level: boolean; seconds: number };
+    console.log(`  site-a ⇄ ${peer.name}: ${report.level ? 'level' : 'NOT level'} (${report.seconds.toFixed(2)} s)`);
+    if (!report.level) throw new Error(`verify found site-a and ${peer.name} not level`);
+  }
   const name = (await sql(c, 'SELECT name FROM teams WHERE id = $1', [teams[0]!.id]))[0]!.name;
   console.log(`\n  The row edited on both sides reads "${name}" on every node.`);
-  console.log(`  Bull Board: ${a.url}/admin/queues (user admin, password ${DEMO_BOARD_PASSWORD})`);
+  console.log(`  Dashboard:  ${a.url}/admin/sync (user admin, password ${DEMO_BOARD_PASSWORD})`);
+  console.log(`  Bull Board: ${a.url}/admin/queues (same credentials)`);
   console.log(`  API docs:   ${a.url}/docs`);
   if (exitAtEnd) return;
   console.log('\nThe nodes keep running; Ctrl-C to stop them.');

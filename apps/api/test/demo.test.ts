@@ -36,5 +36,8 @@ describe('npm run demo -- --exit', () => {
       table,
     ).toBe(true); // catch-up runs logged on every node
     expect(output).toContain('reads "Poofs (renamed on B, later)" on every node');
+    expect(output).toMatch(/^ {2}site-a ⇄ site-b: level \(/m);
+    expect(output).toMatch(/^ {2}site-a ⇄ site-c: level \(/m);
+    expect(output).toMatch(/Dashboard: {2}http:\/\/127\.0\.0\.1:\d+\/admin\/sync /);
   }, 240_000);
 });
