@@ -4,7 +4,8 @@
 // and a compressed request body counts against BODY_LIMIT_BYTES once decoded, so a small body that
 // inflates past it is refused with 413 as it inflates.
 import compress from '@fastify/compress';
-import { CONTENT_ENCODINGS, zlibOptions } from '@catchup/peer-client';
+import zlib from 'node:zlib';
+import { CONTENT_ENCODINGS, zlibOptions, zstdDecodeOptions } from '@catchup/peer-client';
 import type { FastifyInstance } from 'fastify';
 
 /** JSON only: answers of other types (files, OpenAPI's assets) go as they are. */
@@ -19,5 +20,8 @@ export async function registerCompression(app: FastifyInstance, level: number): 
     customTypes: COMPRESSED_TYPES,
     threshold: 1024,
     zlibOptions: zlibOptions(level || 1),
+    // Request bodies are decoded with a bounded zstd window (zstdDecodeOptions): the plugin calls its
+    // decoders without options, so the bound comes with the zlib it is given.
+    zlib: { ...zlib, createZstdDecompress: (options?: zlib.ZstdOptions) => zlib.createZstdDecompress(zstdDecodeOptions(options)) },
   });
 }

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CatchupResult } from '@catchup/engine';
+import { streamedZstd } from '@catchup/testing';
 import { type TestApiNode, registerPeer, useApiNodes } from './nodes.ts';
 import { tableRows, writeRows } from './two-nodes.ts';
 
@@ -167,6 +168,9 @@ describe('compressed bodies between nodes', () => {
     expect(bomb.length).toBeLessThan(64 * 1024);
     const tooLarge = await post(bomb, 'zstd');
     expect(tooLarge.status).toBe(413);
+    // A frame that asks the decoder for zstd's largest window is refused before its buffer is allocated.
+    const wide = await post(await streamedZstd(batch, 27), 'zstd');
+    expect(wide.status).toBe(400);
     const unknown = await post(batch, 'br-x');
     expect(unknown.status).toBe(415);
     expect(await logCount(b)).toBe(before);

@@ -27,9 +27,32 @@ export function requestEncodingFor(peerEncodings: string | null | undefined, lev
   return CONTENT_ENCODINGS.find((encoding) => listed.includes(encoding)) ?? null;
 }
 
+/**
+ * zstd's window: 2^20 bytes. A body is about a batch (a megabyte or two), so a larger window finds little
+ * more to reuse, while a decoder holds a buffer of the window's size for every body in flight: on a
+ * receiver taking several batches at once, the larger default showed in its peak RSS.
+ */
+const ZSTD_WINDOW_LOG = 20;
+
+/**
+ * The largest window a decoder here accepts (2^23 bytes: zstd's own default for levels up to 19 on
+ * bodies of this size): a frame asking for more is refused before its buffer is allocated, so a hostile
+ * body cannot make the node allocate zstd's maximum (128 MB) per request.
+ */
+export const ZSTD_DECODE_WINDOW_LOG_MAX = 23;
+
+/** Options of a zstd decoder bounded by ZSTD_DECODE_WINDOW_LOG_MAX. */
+export const zstdDecodeOptions = (options: zlib.ZstdOptions = {}): zlib.ZstdOptions => ({
+  ...options,
+  params: { ...options.params, [zlib.constants.ZSTD_d_windowLogMax]: ZSTD_DECODE_WINDOW_LOG_MAX },
+});
+
 /** zlib options for an encoding at a zstd level (gzip's level is scaled to its 1-9 range). */
 export function zlibOptions(level: number): zlib.ZlibOptions & zlib.ZstdOptions {
-  return { level: Math.max(1, Math.min(9, Math.round(level / 2))), params: { [zlib.constants.ZSTD_c_compressionLevel]: level } };
+  return {
+    level: Math.max(1, Math.min(9, Math.round(level / 2))),
+    params: { [zlib.constants.ZSTD_c_compressionLevel]: level, [zlib.constants.ZSTD_c_windowLog]: ZSTD_WINDOW_LOG },
+  };
 }
 
 /** A body compressed in `encoding`. */
@@ -46,7 +69,7 @@ export function decodeAnswer(body: Buffer, contentEncoding: string | undefined, 
   if (encoding === 'identity' || encoding === '') return body;
   const options = { maxOutputLength: maxBytes };
   try {
-    if (encoding === 'zstd') return zlib.zstdDecompressSync(body, options);
+    if (encoding === 'zstd') return zlib.zstdDecompressSync(body, zstdDecodeOptions(options));
     if (encoding === 'gzip') return zlib.gunzipSync(body, options);
   } catch (err) {
     const code = (err as { code?: string }).code;

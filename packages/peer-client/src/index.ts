@@ -25,4 +25,4 @@ export {
 } from './types.ts';
 export { changesToApply, type ChangesToApply } from './changes-page.ts';
 export { normalizeFingerprint } from './tls.ts';
-export { CONTENT_ENCODINGS, contentEncodingsSchema, decodeAnswer, compressBody, zlibOptions, type ContentEncoding } from './compression.ts';
+export { CONTENT_ENCODINGS, contentEncodingsSchema, decodeAnswer, compressBody, zlibOptions, zstdDecodeOptions, type ContentEncoding } from './compression.ts';

@@ -2,6 +2,7 @@
 // decoded — refused when corrupt, in an encoding not asked for, or inflating past its bound.
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { streamedZstd } from '@catchup/testing';
 import { compressBody, decodeAnswer, requestEncodingFor } from '../src/compression.ts';
 
 const json = Buffer.from(JSON.stringify({ changes: Array.from({ length: 200 }, (_, i) => ({ table_name: 'scouting_data', n: i })) }));
@@ -33,6 +34,14 @@ describe('an answer decoded', () => {
     expect(bomb.length).toBeLessThan(64 * 1024);
     expect(() => decodeAnswer(bomb, 'zstd', 1024 * 1024)).toThrow(/decodes to more than 1048576 bytes/);
     expect(() => decodeAnswer(zlib.gzipSync(Buffer.alloc(8 * 1024 * 1024)), 'gzip', 1024 * 1024)).toThrow(/decodes to more than/);
+  });
+
+  it('refuses a zstd body whose window would make the decoder allocate more than its bound', async () => {
+    // Streamed, the frame cannot shrink its window to the body's size: it declares 2^27 bytes.
+    const wide = await streamedZstd(json, 27);
+    expect(() => decodeAnswer(wide, 'zstd')).toThrow(/zstd answer is corrupt: .*too much memory/);
+    // What this node sends decodes within the bound.
+    expect(decodeAnswer(compressBody(json, 'zstd', 19), 'zstd')).toEqual(json);
   });
 
   it('refuses a corrupt body and an encoding not asked for', () => {
