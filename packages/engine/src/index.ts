@@ -88,6 +88,7 @@ export {
   catchupPreviewSchema,
   estimateSeconds,
   previewCatchup,
+  recentPaces,
   summarizeFolderPlan,
   type CatchupPreview,
   type FolderPreview,

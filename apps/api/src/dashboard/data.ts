@@ -2,7 +2,7 @@
 // consecutiveFailures, the sync log, NodeQueues): never through the node's own HTTP API.
 import { readLogHorizon } from '@catchup/changelog';
 import type { SyncServer } from '@catchup/db';
-import { catchupResultSchema, consecutiveFailures, measurePeers, peerRetentions } from '@catchup/engine';
+import { catchupResultSchema, consecutiveFailures, estimateSeconds, measurePeers, peerRetentions, recentPaces } from '@catchup/engine';
 import type { AppContext } from '../context.ts';
 
 export interface PeerView {
@@ -17,6 +17,8 @@ export interface PeerView {
   lastSync: Date | null;
   /** Local changes it has not acknowledged; null when not measured (sync off, or its database not synced). */
   missingChanges: number | null;
+  /** Seconds to send them at the pace of its recent runs (estimateSeconds); null without a pace or a count. */
+  secondsToLevel: number | null;
   needsFullBaseline: boolean;
   daysUntilFullBaseline: number | null;
   lastError: string | null;
@@ -70,7 +72,7 @@ export async function readDashboard(ctx: AppContext): Promise<DashboardData> {
   const measured = new Map((await measurePeers(ctx.engine)).map((need) => [need.server.id, need]));
   const others = await ctx.db.syncServer.findMany({ where: { id: { notIn: [...measured.keys()] } }, orderBy: { id: 'asc' } });
   const servers: SyncServer[] = [...[...measured.values()].map((n) => n.server), ...others].sort((x, y) => x.id - y.id);
-  const [retention, failures, inFlight, detectionsInFlight, logs, chartLogs] = await Promise.all([
+  const [retention, failures, inFlight, detectionsInFlight, logs, chartLogs, paceOf] = await Promise.all([
     peerRetentions(ctx.engine, servers, horizon),
     consecutiveFailures(
       ctx.engine,
@@ -91,6 +93,7 @@ export async function readDashboard(ctx: AppContext): Promise<DashboardData> {
       take: CHART_RUNS,
       include: { server: { select: { name: true } } },
     }),
+    recentPaces(ctx.engine),
   ]);
   const runOf = (log: (typeof logs)[number]) => {
     const parsed = catchupResultSchema.safeParse(log.result);
@@ -101,22 +104,26 @@ export async function readDashboard(ctx: AppContext): Promise<DashboardData> {
     catchupEnabled: settings.catchup_enabled,
     maxCatchupDays: settings.max_catchup_days,
     prunedThrough: horizon.prunedThrough,
-    peers: servers.map((server, i) => ({
-      id: server.id,
-      name: server.name,
-      address: `${server.protocol}://${server.host}:${server.port}`,
-      syncing: server.isActive && server.syncEnabled,
-      pingSuccess: server.pingSuccess,
-      lastPing: server.lastPing,
-      clockOffsetMs: server.clockOffsetMs === null ? null : Number(server.clockOffsetMs),
-      lastSync: server.lastSync,
-      missingChanges: measured.has(server.id) && server.syncDatabase ? measured.get(server.id)!.missingChanges : null,
-      needsFullBaseline: retention[i]!.needs_full_baseline,
-      daysUntilFullBaseline: retention[i]!.days_until_full_baseline,
-      lastError: server.lastError,
-      failuresInRow: failures[i] ?? 0,
-      inFlight: inFlight.get(server.id) ?? null,
-    })),
+    peers: servers.map((server, i) => {
+      const missingChanges = measured.has(server.id) && server.syncDatabase ? measured.get(server.id)!.missingChanges : null;
+      return {
+        id: server.id,
+        name: server.name,
+        address: `${server.protocol}://${server.host}:${server.port}`,
+        syncing: server.isActive && server.syncEnabled,
+        pingSuccess: server.pingSuccess,
+        lastPing: server.lastPing,
+        clockOffsetMs: server.clockOffsetMs === null ? null : Number(server.clockOffsetMs),
+        lastSync: server.lastSync,
+        missingChanges,
+        secondsToLevel: missingChanges ? estimateSeconds(missingChanges, 0, paceOf(server.id)).seconds : null,
+        needsFullBaseline: retention[i]!.needs_full_baseline,
+        daysUntilFullBaseline: retention[i]!.days_until_full_baseline,
+        lastError: server.lastError,
+        failuresInRow: failures[i] ?? 0,
+        inFlight: inFlight.get(server.id) ?? null,
+      };
+    }),
     runs: logs.map((log) => ({
       id: log.id,
       serverName: log.server?.name ?? null,

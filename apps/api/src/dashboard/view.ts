@@ -47,7 +47,9 @@ function clockOffset(ms: number | null): string {
 
 function missing(peer: PeerView): string {
   if (peer.missingChanges === null) return '<span class="muted">not measured</span>';
-  return peer.missingChanges === 0 ? badge('ok', 'level') : `<strong>${number(peer.missingChanges)}</strong> changes`;
+  if (peer.missingChanges === 0) return badge('ok', 'level');
+  const eta = peer.secondsToLevel === null ? '' : `<br><small>about <span data-dynamic>${esc(formatSeconds(peer.secondsToLevel))}</span> to level</small>`;
+  return `<strong>${number(peer.missingChanges)}</strong> changes${eta}`;
 }
 
 function retention(peer: PeerView): string {
