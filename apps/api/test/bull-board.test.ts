@@ -1,22 +1,11 @@
 // Bull Board behind credentials, loaded in a real headless Chromium.
-import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { QUEUE_NAMES } from '@catchup/queue';
+import { BROWSER_ARGS, browserExecutable } from './browser.ts';
 import { useApiNodes } from './nodes.ts';
 
 const [node] = await useApiNodes(1, 'board', { ADMIN_USER: 'operator', ADMIN_PASSWORD: 'board-password-123' });
-
-/**
- * The browser: CHROMIUM_PATH when set; on Linux x64 the headless Chromium that npm brings
- * (@sparticuz/chromium, unpacked into the temp folder at first use), so the test needs nothing installed
- * by hand; elsewhere the system's Chromium.
- */
-async function browserExecutable(): Promise<string> {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
-  if (process.platform === 'linux' && process.arch === 'x64') return (await import('@sparticuz/chromium')).default.executablePath();
-  return '/usr/bin/chromium';
-}
 
 describe('Bull Board at /admin/queues', () => {
   it('refuses requests without credentials, or with wrong ones, with 401', async () => {
@@ -30,12 +19,7 @@ describe('Bull Board at /admin/queues', () => {
   });
 
   it('shows every queue in a browser', async () => {
-    const executable = await browserExecutable();
-    expect(existsSync(executable), `Chromium expected at ${executable} (set CHROMIUM_PATH)`).toBe(true);
-    const browser = await chromium.launch({
-      executablePath: executable,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-    });
+    const browser = await chromium.launch({ executablePath: await browserExecutable(), args: BROWSER_ARGS });
     try {
       const context = await browser.newContext({ httpCredentials: { username: 'operator', password: 'board-password-123' } });
       const page = await context.newPage();

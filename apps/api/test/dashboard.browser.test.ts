@@ -1,4 +1,4 @@
-// The sync dashboard in a real browser (issue #20 item 1): Debian's headless Chromium, driven by
+// The sync dashboard in a real browser (issue #20 item 1): headless Chromium (browser.ts), driven by
 // playwright-core, against two real nodes. The page renders the peer and a finished run, a scan button
 // (pressed from the keyboard) starts a catch-up that the page shows without a reload, and a screenshot
 // compared with a committed baseline guards the layout.
@@ -10,11 +10,10 @@ import pixelmatch from 'pixelmatch';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BROWSER_ARGS, browserExecutable } from './browser.ts';
 import { type TestApiNode, registerPeer, useApiNodes } from './nodes.ts';
 import { freePort, until, writeRows } from './two-nodes.ts';
 
-/** Debian's chromium package (CI installs it: .ci/run). */
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN = { username: 'operator', password: 'browser-password-123' };
 const BASELINE = path.join(import.meta.dirname, '__screenshots__', 'dashboard.png');
 /** UPDATE_SCREENSHOTS=1 writes the baseline (and the README's docs/dashboard.png) instead of comparing. */
@@ -42,9 +41,7 @@ async function readmeScreenshot(): Promise<void> {
 const catchupRuns = () => a.ctx.db.syncLog.count({ where: { operation: 'catch-up sync' } });
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not at ${CHROMIUM}: install Debian's package "chromium" (apt-get install -y chromium); .ci/run installs it when missing`);
-  }
+  const executablePath = await browserExecutable();
   // A peer with a finished catch-up: 20 changes sent.
   await writeRows(a, 20, 'browser');
   serverId = await registerPeer(a, b);
@@ -53,20 +50,11 @@ beforeAll(async () => {
   expect(await catchupRuns()).toBe(1);
 
   profile = await mkdtemp(path.join(tmpdir(), 'catchup-chromium-'));
-  // A fresh profile, and no traffic of Chromium's own (this machine's network is closed).
+  // A fresh profile.
   context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath,
     headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: BROWSER_ARGS,
     httpCredentials: ADMIN,
     viewport: { width: 1280, height: 800 },
     deviceScaleFactor: 1,
