@@ -3,31 +3,17 @@
 // checked against its sha256 as it is written, the whole temp file read back and checked against the
 // announced size and sha256, fsynced, and renamed into place as a whole transfer is. Any mismatch leaves
 // the old file untouched and no temp file. The decisions (which blocks come from where) are blocks.ts's.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdir, open, rm, stat, type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Pool } from '@catchup/db';
 import type { ComparedState } from './as-compared.ts';
 import { BLOCK_BYTES, blockCount, blockLength, COPY_RECORD_BYTES, DELTA_COPY, DELTA_LITERAL, type BlockList, type BlockSource } from './blocks.ts';
 import { confinePath } from './confine.ts';
-import { TEMP_FILE_PREFIX } from './exclude.ts';
 import { readAt } from './block-list.ts';
 import type { FileDirectory } from './roots.ts';
 import { currentSha256 } from './serve.ts';
-import {
-  commitReceived,
-  ensureRoom,
-  isPlausibleMtime,
-  MTIME_RULE,
-  placementError,
-  prepareTarget,
-  ROOM_CHECK_BYTES,
-  TransferRejectedError,
-  verifyOnDisk,
-  writeAll,
-  type Announced,
-} from './write.ts';
+import { commitReceived, openTempBeside, placementError, TransferRejectedError, verifyOnDisk, writeAll, type Announced } from './write.ts';
 
 const sha256Of = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
@@ -85,14 +71,7 @@ async function buildInPlace(
   replaces: ComparedState | undefined,
   write: (temp: FileHandle) => Promise<void>,
 ): Promise<string> {
-  const target = await confinePath(root, relative);
-  if (!isPlausibleMtime(announced.mtimeMs)) throw new TransferRejectedError('format', `${relative}: mtime_ms ${announced.mtimeMs} is not ${MTIME_RULE}`);
-  await prepareTarget(target, relative);
-  if (announced.size >= ROOM_CHECK_BYTES) await ensureRoom(path.dirname(target), relative, announced.size);
-  const temp = path.join(path.dirname(target), `${TEMP_FILE_PREFIX}${randomBytes(6).toString('hex')}`);
-  const file = await open(temp, 'wx+').catch((err: unknown) => {
-    throw placementError(err, relative);
-  });
+  const { target, temp, file } = await openTempBeside(root, relative, announced);
   try {
     await write(file);
     await verifyOnDisk(file, relative, announced);

@@ -142,6 +142,27 @@ export async function syncReceived(received: Received[]): Promise<void> {
 }
 
 /**
+ * The checks every arriving version passes before a byte is written — the path confined, the mtime
+ * plausible, the target's folder ready, room on the disk for a large file — and the temp file beside the
+ * target that it is then written to (created exclusively).
+ */
+export async function openTempBeside(
+  root: string,
+  relative: string,
+  announced: Announced,
+): Promise<{ target: string; temp: string; file: FileHandle }> {
+  const target = await confinePath(root, relative);
+  if (!isPlausibleMtime(announced.mtimeMs)) throw new TransferRejectedError('format', `${relative}: mtime_ms ${announced.mtimeMs} is not ${MTIME_RULE}`);
+  await prepareTarget(target, relative);
+  if (announced.size >= ROOM_CHECK_BYTES) await ensureRoom(path.dirname(target), relative, announced.size);
+  const temp = path.join(path.dirname(target), `${TEMP_FILE_PREFIX}${randomBytes(6).toString('hex')}`);
+  const file = await open(temp, 'wx+').catch((err: unknown) => {
+    throw placementError(err, relative);
+  });
+  return { target, temp, file };
+}
+
+/**
  * Streams `source` into a temp file beside the target, counting, then checks what reached the disk
  * against what the sender announced, gives it the sender's mtime and fsyncs it (or leaves that to
  * syncReceived, with deferSync). Nothing is in place yet: commitReceived does that. A file from
@@ -157,15 +178,8 @@ export async function receiveToTemp(
   options: { deferSync?: boolean } = {},
 ): Promise<Received> {
   await mkdir(root, { recursive: true });
-  const target = await confinePath(root, relative);
   if (announced.size > maxBytes) throw new TransferRejectedError('too_large', `${relative}: ${announced.size} bytes is over the limit of ${maxBytes}`);
-  if (!isPlausibleMtime(announced.mtimeMs)) throw new TransferRejectedError('format', `${relative}: mtime_ms ${announced.mtimeMs} is not ${MTIME_RULE}`);
-  await prepareTarget(target, relative);
-  if (announced.size >= ROOM_CHECK_BYTES) await ensureRoom(path.dirname(target), relative, announced.size);
-  const temp = path.join(path.dirname(target), `${TEMP_FILE_PREFIX}${randomBytes(6).toString('hex')}`);
-  const file = await open(temp, 'wx+').catch((err: unknown) => {
-    throw placementError(err, relative);
-  });
+  const { target, temp, file } = await openTempBeside(root, relative, announced);
   let size = 0;
   // Network chunks are small (16–64 KB) and each write waits for the disk: they are gathered and written
   // WRITE_BYTES at a time.

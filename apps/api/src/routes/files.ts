@@ -71,6 +71,16 @@ const MANIFEST_PAGE_MAX = 10_000;
 const replacesParam = z.string().regex(COMPARED_TEXT, COMPARED_TEXT_RULE).optional();
 const sha256Param = z.string().regex(/^[0-9a-f]{64}$/, 'a lower-case hex sha256');
 
+/** What an upload announces of the version it carries: what arrives is checked against it. */
+const announcedFile = {
+  sha256: sha256Param,
+  size: z.coerce.number().int().min(0),
+  mtime_ms: z.coerce
+    .number()
+    .int()
+    .refine((mtime) => isPlausibleMtime(mtime), MTIME_RULE),
+};
+
 const entrySchema = z.object({
   path: z.string(),
   sha256: z.string(),
@@ -257,12 +267,7 @@ export const fileRoutes =
               .object({
                 ...folderFields,
                 ...fileField,
-                sha256: sha256Param,
-                size: z.coerce.number().int().min(0),
-                mtime_ms: z.coerce
-                  .number()
-                  .int()
-                  .refine((mtime) => isPlausibleMtime(mtime), MTIME_RULE),
+                ...announcedFile,
                 replaces: replacesParam,
               })
               .superRefine(oneFolder)
@@ -316,12 +321,7 @@ export const fileRoutes =
               .object({
                 ...folderFields,
                 ...fileField,
-                sha256: sha256Param,
-                size: z.coerce.number().int().min(0),
-                mtime_ms: z.coerce
-                  .number()
-                  .int()
-                  .refine((mtime) => isPlausibleMtime(mtime), MTIME_RULE),
+                ...announcedFile,
                 base_sha256: sha256Param.describe("the version of this node's file the delta was computed against"),
                 block_size: z.coerce.number().int().min(1),
                 base: fileField.file.optional().describe('the file here whose blocks the delta copies (default: file itself)'),
