@@ -146,11 +146,7 @@ export async function syncReceived(received: Received[]): Promise<void> {
  * plausible, the target's folder ready, room on the disk for a large file — and the temp file beside the
  * target that it is then written to (created exclusively).
  */
-export async function openTempBeside(
-  root: string,
-  relative: string,
-  announced: Announced,
-): Promise<{ target: string; temp: string; file: FileHandle }> {
+export async function openTempBeside(root: string, relative: string, announced: Announced): Promise<{ target: string; temp: string; file: FileHandle }> {
   const target = await confinePath(root, relative);
   if (!isPlausibleMtime(announced.mtimeMs)) throw new TransferRejectedError('format', `${relative}: mtime_ms ${announced.mtimeMs} is not ${MTIME_RULE}`);
   await prepareTarget(target, relative);
