@@ -370,6 +370,20 @@ async function checkSenderScope(client: PoolClient, changes: IncomingChange[], w
   });
 }
 
+/**
+ * The statement that writes row images — $1, a JSON array of them — into a synced table: each inserted, or
+ * over the row with its id. The one way rows are written from images, by the applier and by an operator's
+ * choice in the conflict inbox.
+ */
+export function upsertRowImagesSql(table: string, columns: readonly string[]): string {
+  const t = quoteIdent(table);
+  const cols = columns.map(quoteIdent);
+  const updates = columns.filter((c) => c !== 'id').map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
+  return `INSERT INTO ${t} (${cols.join(', ')})
+         SELECT ${cols.join(', ')} FROM jsonb_populate_recordset(NULL::${t}, $1::jsonb)
+         ON CONFLICT (id) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`;
+}
+
 /** One upsert and one delete statement per table. */
 async function writeRows(client: PoolClient, winners: IncomingChange[], tables: Map<string, TableInfo>): Promise<void> {
   const byTable = new Map<string, { upserts: string[]; deletes: string[] }>();
@@ -387,14 +401,7 @@ async function writeRows(client: PoolClient, winners: IncomingChange[], tables: 
     const table = tables.get(name)!;
     const t = quoteIdent(name);
     if (group.upserts.length) {
-      const cols = table.columns.map(quoteIdent);
-      const updates = table.columns.filter((c) => c !== 'id').map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
-      await client.query({
-        ...prepared(`INSERT INTO ${t} (${cols.join(', ')})
-         SELECT ${cols.join(', ')} FROM jsonb_populate_recordset(NULL::${t}, $1::jsonb)
-         ON CONFLICT (id) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`),
-        values: [`[${group.upserts.join(',')}]`],
-      });
+      await client.query({ ...prepared(upsertRowImagesSql(name, table.columns)), values: [`[${group.upserts.join(',')}]`] });
     }
     if (group.deletes.length) {
       await client.query({ ...prepared(`DELETE FROM ${t} WHERE id = ANY($1::uuid[])`), values: [group.deletes] });

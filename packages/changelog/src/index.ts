@@ -12,7 +12,7 @@ export {
   type Operation,
 } from './change.ts';
 export { BatchRejectedError, IdentityConflictError } from './errors.ts';
-export { applyBatch, applyChanges, applyIncoming, type ApplyOptions, type ApplyResult } from './apply.ts';
+export { applyBatch, applyChanges, applyIncoming, upsertRowImagesSql, type ApplyOptions, type ApplyResult } from './apply.ts';
 export { checkChanges, incomingFromChange, scanChangesDocument, type ChangesDocument, type IncomingChange } from './wire.ts';
 export {
   formatRowKeyCursor,
@@ -70,7 +70,7 @@ export {
 } from './tables.ts';
 export { logBaselineChunk, resumeBaselines, type BaselineProgress } from './baseline.ts';
 export { countsExactly, keyRefusal, nameRefusal, standingOf, TABLE_NAME, type TableFacts, type TableStanding } from './table-rules.ts';
-export type { Sql } from './sql.ts';
+export { quoteIdent, type Sql } from './sql.ts';
 export {
   filterColumns,
   scopeAction,

@@ -4,7 +4,7 @@
 // propagated — and never re-sends the old change under its identity (I12). Keeping the winner records the
 // decision. Either way the conflict leaves the inbox; this module alone writes conflict_resolutions.
 import { rename, unlink } from 'node:fs/promises';
-import { describeSyncedTables, listRowConflicts, type RowConflict } from '@catchup/changelog';
+import { describeSyncedTables, listRowConflicts, quoteIdent, upsertRowImagesSql, type RowConflict } from '@catchup/changelog';
 import { confinePath, directoryRoot, listConflictCopies, scanDirectory, type FileConflict, type FileDirectory } from '@catchup/files';
 import { ADMIN_OPERATIONS, recordAdminAction } from './audit.ts';
 import type { EngineContext } from './context.ts';
@@ -23,24 +23,12 @@ export async function listConflicts(ctx: EngineContext, limit: number): Promise<
   };
 }
 
-const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
-
 /** Writes a row as `data` says (null: deleted), as a local write that capture logs as this node's change. */
 async function writeRowAgain(ctx: EngineContext, table: string, recordId: string, data: Record<string, unknown> | null): Promise<void> {
   const info = (await describeSyncedTables(ctx.pool)).get(table);
   if (!info) throw new ConflictNotFoundError(`${table} is no longer synced here`);
-  const t = quote(table);
-  if (data === null) {
-    await ctx.pool.query(`DELETE FROM ${t} WHERE id = $1::uuid`, [recordId]);
-    return;
-  }
-  const cols = info.columns.map(quote);
-  const updates = info.columns.filter((c) => c !== 'id').map((c) => `${quote(c)} = EXCLUDED.${quote(c)}`);
-  await ctx.pool.query(
-    `INSERT INTO ${t} (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM jsonb_populate_record(NULL::${t}, $1::jsonb)
-     ON CONFLICT (id) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`,
-    [JSON.stringify(data)],
-  );
+  if (data === null) await ctx.pool.query(`DELETE FROM ${quoteIdent(table)} WHERE id = $1::uuid`, [recordId]);
+  else await ctx.pool.query(upsertRowImagesSql(table, info.columns), [JSON.stringify([data])]);
 }
 
 /** Settles a row conflict by its losing change's identity: keep the `winner` as it stands, or write the `loser` again. */
