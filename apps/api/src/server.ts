@@ -19,6 +19,7 @@ import { fileRoutes } from './routes/files.ts';
 import { logRoutes } from './routes/logs.ts';
 import { maintenanceRoutes } from './routes/maintenance.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { heldRoutes } from './routes/held.ts';
 import { peerRoutes } from './routes/peer.ts';
 import { serverRoutes } from './routes/servers.ts';
 import { tableRoutes } from './routes/tables.ts';
@@ -71,6 +72,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     async (api) => {
       api.addHook('onRequest', requireSyncCredential(credentials, failedAuth, { peerApi: true }));
       await api.register(peerRoutes(ctx));
+      await api.register(heldRoutes(ctx));
       await api.register(fileRoutes(ctx));
       await api.register(digestRoutes(ctx));
     },

@@ -21,7 +21,9 @@ export {
   readChanges,
   readChangesByKeyJson,
   readChangesJson,
+  readIdentities,
   type ChangePage,
+  type IdentityPage,
   type ChangePageJson,
   type KeyOrderedPageJson,
   type ReadOptions,
@@ -39,6 +41,7 @@ export {
   type PeerPosition,
   type UnmadeClaims,
 } from './detect.ts';
+export { claimLacked, releaseLeases, type ChangeIdentity, type ClaimOptions, type HeldAnswer, type StampedIdentity } from './held.ts';
 export { acknowledgeRange, getCursor, type AckRange, type CursorDirection } from './cursors.ts';
 export { getNodeIdentity, type NodeIdentity } from './identity.ts';
 export {

@@ -4,6 +4,7 @@ import type { Pool, PoolClient } from '@catchup/db';
 import { to as copyTo } from 'pg-copy-streams';
 import { isBigintString, type Change } from './change.ts';
 import { ascending, binaryCopyRow } from './binary-copy.ts';
+import type { ChangeIdentity, StampedIdentity } from './held.ts';
 import { scopeActionSql, type TeamScope } from './scope.ts';
 import type { Sql } from './sql.ts';
 
@@ -18,6 +19,8 @@ export interface ReadOptions {
   excludeOrigin?: string;
   /** The reader's team scope (see scope.ts); none: every team. */
   scope?: TeamScope;
+  /** Only these changes of the range (by origin identity): the ones a peer said it lacks (see held.ts). */
+  only?: readonly ChangeIdentity[];
 }
 
 export interface ChangePage {
@@ -86,7 +89,17 @@ function rangeConditions(options: ReadOptions, quote: (text: string) => string):
   if (!Number.isSafeInteger(options.limit) || options.limit < 1) throw new Error(`not a page size: ${options.limit}`);
   const upTo = options.upTo === undefined ? '' : `AND sequence <= ${options.upTo}`;
   const excluded = options.excludeOrigin === undefined ? '' : `AND origin_node_id <> ${quote(options.excludeOrigin)}`;
-  return `sequence > ${options.after} ${upTo} ${excluded} AND NOT scope_exit`;
+  return `sequence > ${options.after} ${upTo} ${excluded} AND NOT scope_exit${onlyCondition(options.only, quote)}`;
+}
+
+/** The condition that keeps only the named identities (literals: a COPY takes no parameters). */
+function onlyCondition(only: readonly ChangeIdentity[] | undefined, quote: (text: string) => string): string {
+  if (only === undefined) return '';
+  if (only.length === 0) return ' AND false';
+  for (const i of only) if (!isBigintString(i.sequence)) throw new Error(`not an origin sequence: ${JSON.stringify(i.sequence)}`);
+  const origins = `ARRAY[${only.map((i) => quote(i.origin)).join(',')}]::text[]`;
+  const sequences = `'{${only.map((i) => i.sequence).join(',')}}'::bigint[]`;
+  return ` AND (origin_node_id, origin_sequence) IN (SELECT * FROM unnest(${origins}, ${sequences}))`;
 }
 
 function pageQuery(options: ReadOptions, quote: (text: string) => string, sorted: boolean): string {
@@ -132,6 +145,46 @@ export async function readChangesJson(db: Pool | PoolClient, options: ReadOption
   const end = options.upTo !== undefined && BigInt(options.upTo) < BigInt(latestSequence) ? options.upTo : latestSequence;
   const nextCursor = hasMore ? last!.toString('latin1') : maxOf(end, options.after);
   return { body: body!, count, deletes: Number(deletes!.toString('latin1')), nextCursor, hasMore, latestSequence };
+}
+
+/** The identities of a page of the log: what a sender asks a peer about before reading the changes themselves. */
+export interface IdentityPage {
+  /** In position order, each with its stamp. */
+  identities: StampedIdentity[];
+  count: number;
+  /** As ChangePageJson's: the same page read with the same options ends there. */
+  nextCursor: string;
+  hasMore: boolean;
+  latestSequence: string;
+}
+
+/**
+ * The identities of the page readChangesJson would read with these options (same entries, same scope,
+ * same end), without their row images.
+ */
+export async function readIdentities(db: Pool | PoolClient, options: ReadOptions): Promise<IdentityPage> {
+  const client = 'release' in db ? db : await db.connect();
+  try {
+    const conditions = rangeConditions(options, (text) => client.escapeLiteral(text));
+    const { rows } = await client.query<{ latest: string; origins: string[] | null; sequences: string[] | null; hlcs: string[] | null; last: string | null }>(
+      `SELECT latest.latest, p.origins, p.sequences, p.hlcs, p.last::text
+         FROM (SELECT coalesce(max(sequence), 0)::text AS latest FROM database_changes) latest
+         CROSS JOIN LATERAL (
+           SELECT array_agg(c.origin_node_id ORDER BY c.sequence) AS origins, array_agg(c.origin_sequence::text ORDER BY c.sequence) AS sequences,
+                  array_agg(c.hlc::text ORDER BY c.sequence) AS hlcs, max(c.sequence) AS last
+             FROM (SELECT * FROM ${entries(options)} e WHERE ${conditions} ORDER BY sequence LIMIT ${options.limit}) c
+         ) p`,
+    );
+    const row = rows[0]!;
+    const origins = row.origins ?? [];
+    const identities = origins.map((origin, i) => ({ origin, sequence: row.sequences![i]!, hlc: row.hlcs![i]! }));
+    const count = identities.length;
+    const hasMore = count === options.limit;
+    const end = options.upTo !== undefined && BigInt(options.upTo) < BigInt(row.latest) ? options.upTo : row.latest;
+    return { identities, count, nextCursor: hasMore ? row.last! : maxOf(end, options.after), hasMore, latestSequence: row.latest };
+  } finally {
+    if (client !== db) client.release();
+  }
 }
 
 async function copyOneRow(client: PoolClient, query: string): Promise<(Buffer | null)[]> {

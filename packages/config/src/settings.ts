@@ -88,6 +88,22 @@ export const settingDefinitions = {
     description:
       "Largest clock difference tolerated: a change stamped further ahead of this node's clock is refused, and a peer whose clock is off by more is not caught up with.",
   }),
+  catchup_held_check: define({
+    env: 'CATCHUP_HELD_CHECK',
+    type: 'boolean',
+    schema: z.boolean(),
+    default: true,
+    description:
+      "Before sending changes a peer may hold already (relayed by another node), ask it which it lacks and send only those; answer peers' asks. false: send every change past the cursor, and answer asks 404 (as a node of a version before the check).",
+  }),
+  catchup_held_lease_seconds: define({
+    env: 'CATCHUP_HELD_LEASE_SECONDS',
+    type: 'integer',
+    schema: integerIn(1, 3600),
+    default: 30,
+    description:
+      'Seconds a change this node lacks is reserved for the peer told to deliver it: other peers asking meanwhile are told it is on its way, and send it only if it has not arrived when the reservation ends.',
+  }),
   table_priorities: define({
     env: 'TABLE_PRIORITIES',
     type: 'string',

@@ -27,6 +27,11 @@ export const catchupResultSchema = z.object({
     applied: z.number(),
     skipped_duplicate: z.number(),
     skipped_stale: z.number(),
+    held_by_peer: z
+      .number()
+      .optional()
+      .describe('changes not sent because the peer held them already, relayed by another node (sent + held_by_peer: what the peer lacked by cursor)'),
+    held_here: z.number().optional().describe("changes of the peer's log not read because this node held them already"),
   }),
   file_changes: fileChangesSchema,
   errors: z.array(z.string()),
@@ -63,7 +68,9 @@ export function sumFileChanges(folders: FileChanges[]): FileChanges {
 export function describeResult(result: CatchupResult): string {
   const db = result.database_changes;
   const files = result.file_changes.uploaded + result.file_changes.downloaded + result.file_changes.deleted;
-  let text = `Applied ${db.applied} database changes, ${files} files synced (sent ${db.sent}, received ${db.received})`;
+  const held = (db.held_by_peer ?? 0) + (db.held_here ?? 0);
+  const heldText = held ? `; ${held} held by the other side already, not moved` : '';
+  let text = `Applied ${db.applied} database changes, ${files} files synced (sent ${db.sent}, received ${db.received}${heldText})`;
   const baseline = result.full_baseline;
   if (baseline) {
     const parts = [

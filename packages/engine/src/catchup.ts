@@ -7,6 +7,7 @@ import type { EngineContext } from './context.ts';
 import { teamScopeOf } from './team-scope.ts';
 import { planReceiveRanges, planSendRanges, type Range } from './ranges.ts';
 import { asOneRange, readsAsBaseline, receivePages, sendRangeByKey, type RangeReceived, type RangeSent } from './full-baseline.ts';
+import { receiveRangeSkippingHeld, sendRangeSkippingHeld, type HeldSkipped } from './held-ranges.ts';
 import { describeResult, sumFileChanges, type CatchupResult, type FileChanges, type FullBaselineCounts } from './catchup-result.ts';
 
 export interface CatchupPlan {
@@ -32,11 +33,11 @@ export interface FullBaselineDirections {
   receive: boolean;
 }
 
-/** What a batch-send job sent. */
-export type SendOutcome = { range: Range } & RangeSent;
+/** What a batch-send job sent; skippedHeld: what it left out because the peer held it (absent: no held check). */
+export type SendOutcome = { range: Range } & RangeSent & Partial<HeldSkipped>;
 
-/** What a batch-receive job received and applied. */
-export type ReceiveOutcome = { range: Range } & RangeReceived;
+/** What a batch-receive job received and applied; skippedHeld: what it did not read because this node held it. */
+export type ReceiveOutcome = { range: Range } & RangeReceived & Partial<HeldSkipped>;
 
 const sum = <T>(items: T[], pick: (t: T) => number) => items.reduce((n, t) => n + pick(t), 0);
 
@@ -81,6 +82,14 @@ export async function sendRange(ctx: EngineContext, serverId: number, peerNodeId
     await acknowledgeRange(ctx.pool, serverId, 'sent', range);
     return { range, ...baseline };
   }
+  if (settings.catchup_held_check) {
+    const client = ctx.peerClient(server, settings);
+    const checked = await sendRangeSkippingHeld(ctx, client, { peerNodeId, scope }, range, settings.catchup_batch_size, settings.catchup_held_lease_seconds);
+    if (checked) {
+      await acknowledgeRange(ctx.pool, serverId, 'sent', range);
+      return { range, ...checked };
+    }
+  }
   let sent = 0;
   let tombstones = 0;
   let cursor = range.from;
@@ -108,7 +117,20 @@ export async function sendRange(ctx: EngineContext, serverId: number, peerNodeId
 export async function receiveRange(ctx: EngineContext, serverId: number, range: Range): Promise<ReceiveOutcome> {
   const server = await serverById(ctx, serverId);
   const settings = await ctx.settings();
-  const received = await receivePages(ctx, ctx.peerClient(server, settings), serverId, `page pulled from ${server.name}`, range, settings.catchup_batch_size);
+  const client = ctx.peerClient(server, settings);
+  const via = `page pulled from ${server.name}`;
+  const ordinary = () => receivePages(ctx, client, serverId, via, range, settings.catchup_batch_size);
+  const received: RangeReceived & Partial<HeldSkipped> = settings.catchup_held_check
+    ? await receiveRangeSkippingHeld(
+        ctx,
+        client,
+        { serverId, peerNodeId: server.peerNodeId ?? `server-${serverId}`, via },
+        range,
+        settings.catchup_batch_size,
+        settings.catchup_held_lease_seconds,
+        ordinary,
+      )
+    : await ordinary();
   const outcome: ReceiveOutcome = { range, ...received };
   await acknowledgeRange(ctx.pool, serverId, 'received', range);
   return outcome;
@@ -167,6 +189,8 @@ export async function finalizeCatchup(ctx: EngineContext, input: FinalizeInput):
       applied: sum(input.receives, (r) => r.applied),
       skipped_duplicate: sum(input.receives, (r) => r.skippedDuplicate),
       skipped_stale: sum(input.receives, (r) => r.skippedStale),
+      held_by_peer: sum(input.sends, (s) => s.skippedHeld ?? 0),
+      held_here: sum(input.receives, (r) => r.skippedHeld ?? 0),
     },
     file_changes: sumFileChanges(input.files),
     errors: input.errors,

@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { Readable } from 'node:stream';
 import got, { HTTPError, RequestError, TimeoutError, type Got, type Response } from 'got';
 import type { z } from 'zod';
-import type { Change } from '@catchup/changelog';
+import type { Change, ChangeIdentity, HeldAnswer, StampedIdentity } from '@catchup/changelog';
 import { comparedText, type ComparedState } from '@catchup/files';
 import { parseAnswer, refuseRedirect } from './answer.ts';
 import {
@@ -17,6 +17,7 @@ import {
   type ContentEncoding,
 } from './compression.ts';
 import { changesToApply, type ChangesToApply } from './changes-page.ts';
+import { groupIdentities, groupStamped, heldResponseSchema, identitiesPageResponseSchema, ungroupIdentities, ungroupStamped } from './held.ts';
 import { PeerError } from './errors.ts';
 import { httpsAgentFor, UNTRUSTED_CERTIFICATE_CODES, FINGERPRINT_MISMATCH } from './tls.ts';
 import {
@@ -352,6 +353,62 @@ export class PeerClient {
   deleteFile(directory: string, file: string, replaces?: ComparedState): Promise<DeleteFileResponse> {
     const searchParams = { ...folderSearch(directory), file, ...(replaces === undefined ? {} : { replaces: comparedText(replaces) }) };
     return this.#json('delete file', deleteFileResponseSchema, () => this.#http.delete<Buffer>('files', { searchParams }));
+  }
+
+  /** A JSON body for the peer, compressed as batches are (see postChanges). */
+  #jsonBody(json: Buffer): { body: Buffer; headers: Record<string, string> } {
+    const encoding = json.length >= COMPRESSION_THRESHOLD_BYTES ? this.#requestEncoding : null;
+    const body = encoding ? compressBody(json, encoding, this.#compressionLevel) : json;
+    return { body, headers: { 'content-type': 'application/json', ...(encoding ? { 'content-encoding': encoding } : {}) } };
+  }
+
+  /** A call that a node of a version before it answers 404: null then. */
+  async #unlessMissing<T>(call: () => Promise<T>): Promise<T | null> {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof PeerError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * POST /changes/held: which of these changes the peer lacks (leased to `from` to deliver), which are on
+   * their way from another node, and how many it holds; null from a peer that does not answer held checks
+   * (a version before them, or catchup_held_check off).
+   */
+  changesHeld(from: string, identities: readonly StampedIdentity[]): Promise<(HeldAnswer & { held: number }) | null> {
+    const json = Buffer.from(JSON.stringify({ from, origins: groupStamped(identities) }));
+    return this.#unlessMissing(async () => {
+      const answer = await this.#json('held check', heldResponseSchema, () => this.#http.post<Buffer>('changes/held', this.#jsonBody(json)));
+      return { lacked: ungroupIdentities(answer.lacked), pending: ungroupIdentities(answer.pending), held: answer.held };
+    });
+  }
+
+  /**
+   * GET /changes/identities: the identities of the page GET /changes would answer (same query), without
+   * the changes; null from a peer that does not answer held checks.
+   */
+  fetchIdentities(
+    query: FetchChangesQuery,
+  ): Promise<{ identities: StampedIdentity[]; next_cursor: string; has_more: boolean; latest_sequence: string; pruned_through?: string | undefined } | null> {
+    return this.#unlessMissing(async () => {
+      const {
+        origins,
+        count: _count,
+        ...position
+      } = await this.#json('read identities', identitiesPageResponseSchema, () =>
+        this.#http.get<Buffer>('changes/identities', { searchParams: changesSearch(query) }),
+      );
+      return { identities: ungroupStamped(origins), ...position };
+    });
+  }
+
+  /** POST /changes/select: the named changes of the peer's log in (after, upTo], to apply here (as fetchChangesToApply reads them). */
+  async fetchSelected(after: string, upTo: string, identities: readonly ChangeIdentity[]): Promise<ChangesToApply> {
+    const json = Buffer.from(JSON.stringify({ after, up_to: upTo, origins: groupIdentities(identities) }));
+    const text = await this.#text('read chosen changes', () => this.#http.post<Buffer>('changes/select', this.#jsonBody(json)));
+    return changesToApply(text, this.#from('read chosen changes'));
   }
 
   /** POST /changes: a batch for the peer to apply, as objects or as a batch body's bytes read straight from the log. */

@@ -23,6 +23,21 @@ export {
   type PingResponse,
   type FetchChangesQuery,
 } from './types.ts';
+export {
+  MAX_IDENTITIES,
+  groupIdentities,
+  groupStamped,
+  heldRequestSchema,
+  heldResponseSchema,
+  identitiesPageResponseSchema,
+  selectRequestSchema,
+  ungroupIdentities,
+  ungroupStamped,
+  type HeldRequest,
+  type HeldResponse,
+  type IdentitiesPageResponse,
+  type SelectRequest,
+} from './held.ts';
 export { changesToApply, type ChangesToApply } from './changes-page.ts';
 export { normalizeFingerprint } from './tls.ts';
 export { CONTENT_ENCODINGS, contentEncodingsSchema, decodeAnswer, compressBody, zlibOptions, zstdDecodeOptions, type ContentEncoding } from './compression.ts';

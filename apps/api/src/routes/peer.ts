@@ -14,6 +14,7 @@ import {
   readChangesByKeyJson,
   readChangesJson,
   readLogHorizon,
+  releaseLeases,
   scanChangesDocument,
   type IncomingChange,
 } from '@catchup/changelog';
@@ -198,10 +199,20 @@ export const peerRoutes =
         const body: unknown = request.body;
         const changes = body instanceof ScannedBatch ? body.changes : request.body.changes.map(incomingFromChange);
         const { peer } = request;
-        if (!peer) return applyPeerBatch(ctx.engine, changes, { serverId: null, via: `batch posted from ${request.ip}` });
+        // Once the batch is applied or refused, its changes are no longer on their way: their delivery
+        // leases (see held.ts) end, so that a peer waiting for them asks again at once.
+        const delivered = () =>
+          releaseLeases(
+            ctx.pool,
+            changes.map((c) => ({ origin: c.origin_node_id, sequence: c.origin_sequence })),
+          );
         // A batch posted under a peer's own credential is attributed to that peer: its alerts, and its row in the sync log.
+        const source = peer
+          ? { serverId: peer.serverId, via: `batch posted by ${peerActor(peer)} from ${request.ip}` }
+          : { serverId: null, via: `batch posted from ${request.ip}` };
         const startedAt = new Date();
-        const applied = await applyPeerBatch(ctx.engine, changes, { serverId: peer.serverId, via: `batch posted by ${peerActor(peer)} from ${request.ip}` });
+        const applied = await applyPeerBatch(ctx.engine, changes, source).finally(delivered);
+        if (!peer) return applied;
         await recordPeerDelivery(ctx.engine, {
           operation: DELIVERY_OPERATIONS.batchReceived,
           peer,
