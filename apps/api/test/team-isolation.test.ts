@@ -109,6 +109,38 @@ describe('team isolation between real nodes', () => {
     expect(await logText(partner)).not.toContain('theirs');
   });
 
+  it('answers a scoped peer’s held checks within its scope: of other teams’ rows it tells nothing', async () => {
+    const partnerKey = (await partner.ctx.db.syncServer.findUniqueOrThrow({ where: { id: ids.xOnY } })).apiKey!;
+    const asPartner = (path: string, body?: unknown) =>
+      fetch(`${hub.url}/api/sync${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { 'x-api-key': partnerKey, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    const { rows: inserts } = await hub.ctx.pool.query<{ origin: string; sequence: string; hlc: string; scouter: string }>(
+      `SELECT origin_node_id AS origin, origin_sequence::text AS sequence, hlc::text AS hlc, change_data->>'scouter' AS scouter
+         FROM database_changes WHERE table_name = 'scouting_data' AND operation = 'insert'`,
+    );
+    const ours = inserts.find((i) => i.scouter === 'ours')!;
+    const theirs = inserts.find((i) => i.scouter === 'theirs too')!;
+    // hub holds both; the other team's insert is answered as one it lacks, as if it had never seen it.
+    const held = await expectJson<{ lacked: unknown[]; held: number }>(
+      asPartner('/changes/held', { from: 'partner', origins: [ours, theirs].map((i) => ({ node_id: i.origin, sequences: [i.sequence], hlcs: [i.hlc] })) }),
+      200,
+    );
+    expect(held).toMatchObject({ held: 1, lacked: [{ node_id: theirs.origin, sequences: [theirs.sequence] }] });
+    // A page's identities are the scoped page's, and selecting the other team's insert reads nothing.
+    const page = await expectJson<{ origins: { node_id: string; sequences: string[] }[] }>(asPartner('/changes/identities?after=0'), 200);
+    const listed = page.origins.flatMap((g) => g.sequences.map((s) => `${g.node_id}/${s}`));
+    expect(listed).toContain(`${ours.origin}/${ours.sequence}`);
+    expect(listed).not.toContain(`${theirs.origin}/${theirs.sequence}`);
+    const chosen = await expectJson<{ changes: unknown[] }>(
+      asPartner('/changes/select', { after: '0', up_to: '1000000', origins: [{ node_id: theirs.origin, sequences: [theirs.sequence] }] }),
+      200,
+    );
+    expect(chosen.changes).toEqual([]);
+  });
+
   it('deletes a row that leaves the scope and inserts one that enters it', async () => {
     await hub.ctx.pool.query(`UPDATE scouting_data SET scouting_team_number = $2, scouter = 'ours, given away' WHERE id = $1`, [ourRow, THEIRS]);
     await hub.ctx.pool.query(`UPDATE scouting_data SET scouting_team_number = $2, scouter = 'theirs, given to us' WHERE id = $1`, [theirRow, OURS]);
