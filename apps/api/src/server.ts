@@ -21,6 +21,7 @@ import { maintenanceRoutes } from './routes/maintenance.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { heldRoutes } from './routes/held.ts';
 import { peerRoutes } from './routes/peer.ts';
+import { logStreamRoutes } from './routes/log-stream.ts';
 import { serverRoutes } from './routes/servers.ts';
 import { tableRoutes } from './routes/tables.ts';
 import { digestRoutes, verifyRoutes } from './routes/verify.ts';
@@ -72,6 +73,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     async (api) => {
       api.addHook('onRequest', requireSyncCredential(credentials, failedAuth, { peerApi: true }));
       await api.register(peerRoutes(ctx));
+      await api.register(logStreamRoutes(ctx));
       await api.register(heldRoutes(ctx));
       await api.register(fileRoutes(ctx));
       await api.register(digestRoutes(ctx));

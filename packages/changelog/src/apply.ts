@@ -89,7 +89,7 @@ class Interfered extends Error {}
  * log lock, keeping every other writer of the log waiting: made immediate, those calls happen as the rows
  * are written, before the lock. (A node whose last synced table was just removed has no such trigger.)
  */
-const APPLYING = `SET LOCAL catchup.applying = 'on';
+export const APPLYING = `SET LOCAL catchup.applying = 'on';
   DO $catchup$ BEGIN SET CONSTRAINTS catchup_capture IMMEDIATE; EXCEPTION WHEN undefined_object THEN NULL; END $catchup$`;
 
 const DEADLOCK = '40P01';
@@ -371,16 +371,17 @@ async function checkSenderScope(client: PoolClient, changes: IncomingChange[], w
 }
 
 /**
- * The statement that writes row images — $1, a JSON array of them — into a synced table: each inserted, or
- * over the row with its id. The one way rows are written from images, by the applier and by an operator's
- * choice in the conflict inbox.
+ * The statement that writes row images into a synced table: each inserted, or over the row with its id.
+ * The images come as `$1`, a JSON array of them, or as `rows`, a FROM item of the table's row type. The
+ * one way rows are written from images, by the applier, a log stream and an operator's choice in the
+ * conflict inbox.
  */
-export function upsertRowImagesSql(table: string, columns: readonly string[]): string {
+export function upsertRowImagesSql(table: string, columns: readonly string[], rows?: string): string {
   const t = quoteIdent(table);
   const cols = columns.map(quoteIdent);
   const updates = columns.filter((c) => c !== 'id').map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
   return `INSERT INTO ${t} (${cols.join(', ')})
-         SELECT ${cols.join(', ')} FROM jsonb_populate_recordset(NULL::${t}, $1::jsonb)
+         SELECT ${cols.join(', ')} FROM ${rows ?? `jsonb_populate_recordset(NULL::${t}, $1::jsonb)`}
          ON CONFLICT (id) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`;
 }
 

@@ -13,6 +13,15 @@ export {
 } from './change.ts';
 export { BatchRejectedError, IdentityConflictError } from './errors.ts';
 export { applyBatch, applyChanges, applyIncoming, upsertRowImagesSql, type ApplyOptions, type ApplyResult } from './apply.ts';
+export {
+  applyLogStream,
+  LOG_STREAM_CONTENT_TYPE,
+  LogStreamTooLargeError,
+  openLogStream,
+  type LogStreamOptions,
+  type LogStreamRange,
+  type LogStreamResult,
+} from './log-stream.ts';
 export { checkChanges, incomingFromChange, scanChangesDocument, type ChangesDocument, type IncomingChange } from './wire.ts';
 export {
   formatRowKeyCursor,

@@ -3,7 +3,7 @@
 // indexes at ascending keys instead of at random, which is what keeps a baseline of a large table from
 // slowing down as the table outgrows the database's memory. The range is acknowledged once, after its
 // last page (I8); a retry starts it again, and what already arrived is skipped as duplicate (I3).
-import { needsFullBaseline, readChangesByKeyJson, type KeyOrderedPageJson, type RowKeyCursor, type TeamScope } from '@catchup/changelog';
+import { needsFullBaseline, openLogStream, readChangesByKeyJson, type KeyOrderedPageJson, type RowKeyCursor, type TeamScope } from '@catchup/changelog';
 import type { PeerClient, FetchChangesQuery } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
 import { applyPeerBatch } from './integrity.ts';
@@ -24,8 +24,10 @@ export interface RangeSent {
 }
 
 /**
- * Sends the range's entries in row-key order, page after page; the next page is read from the log while
- * the peer applies the current one. One stream: the receiver then writes its indexes at one ascending
+ * Sends the range's entries in row-key order: as one log stream to a peer that takes them (piped from
+ * this database to the peer's, see @catchup/changelog log-stream.ts), otherwise page after page, the next
+ * page read from the log while the peer applies the current one. A scoped peer gets pages: each of its
+ * entries needs its scope action. One stream: the receiver then writes its indexes at one ascending
  * point (for a peer that lacks the rows, their right edge, where PostgreSQL appends without descending
  * the tree); streams over parts of the key space side by side cost the receiving database far more.
  */
@@ -36,6 +38,10 @@ export async function sendRangeByKey(
   range: Range,
   pageSize: number,
 ): Promise<RangeSent> {
+  if (!peer.scope) {
+    const streamed = await sendLogStream(ctx, client, peer.peerNodeId, range);
+    if (streamed) return streamed;
+  }
   const read = (afterKey: RowKeyCursor | null) =>
     readChangesByKeyJson(ctx.pool, {
       after: range.from,
@@ -58,6 +64,17 @@ export async function sendRangeByKey(
     page = await next;
   }
   return out;
+}
+
+/** The range as one log stream; null when the peer takes none (a node of an older version). */
+async function sendLogStream(ctx: EngineContext, client: PeerClient, peerNodeId: string, range: Range): Promise<RangeSent | null> {
+  const stream = await openLogStream(ctx.pool, { after: range.from, upTo: range.to, excludeOrigin: peerNodeId });
+  try {
+    const answer = await client.postLogStream(stream);
+    return answer && { sent: answer.received, tombstones: answer.deletes };
+  } finally {
+    stream.destroy(); // after its end, nothing; before it (the peer went away), its connection is closed
+  }
 }
 
 export interface RangeReceived {

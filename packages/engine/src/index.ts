@@ -27,7 +27,7 @@ export {
 export { planSendRanges, planReceiveRanges, sendRanges, tableRanks, type Range, type SendPlan } from './ranges.ts';
 export { openEngine, type OpenedEngine } from './assemble.ts';
 export { syncDirectory, enabledDirectories, failureSummary, type FileSyncOutcome } from './files.ts';
-export { applyPeerBatch, checkClaimsOfPeer, recordIntegrityAlert, INTEGRITY_ALERT, type AlertSource } from './integrity.ts';
+export { applyPeerBatch, applyPeerStream, checkClaimsOfPeer, recordIntegrityAlert, INTEGRITY_ALERT, type AlertSource } from './integrity.ts';
 export {
   ADMIN_OPERATIONS,
   ADMIN_OPERATION_NAMES,

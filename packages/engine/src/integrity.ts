@@ -1,7 +1,15 @@
 // Integrity alerts (SPEC I12): a peer sent a change whose identity is taken by another change, or that
 // claims this node's own identity (the batch was refused), or this log holds changes claiming a peer as
 // their origin that the peer never made. The alert is how an operator hears of it.
-import { applyIncoming, findUnmadeClaims, IdentityConflictError, type ApplyResult, type IncomingChange } from '@catchup/changelog';
+import {
+  applyIncoming,
+  applyLogStream,
+  findUnmadeClaims,
+  IdentityConflictError,
+  type ApplyResult,
+  type IncomingChange,
+  type LogStreamResult,
+} from '@catchup/changelog';
 import type { SyncServer } from '@catchup/db';
 import type { EngineContext } from './context.ts';
 import { teamScopeOfServer } from './team-scope.ts';
@@ -50,6 +58,21 @@ export async function applyPeerBatch(ctx: EngineContext, changes: IncomingChange
     }
     throw err;
   }
+}
+
+/**
+ * Applies a peer's log stream (a full baseline's bulk) under the same bound and identity rules: chunks the
+ * bulk way does not take go through applyPeerBatch, with its alerts.
+ */
+export async function applyPeerStream(ctx: EngineContext, body: AsyncIterable<Buffer | string>, source: AlertSource): Promise<LogStreamResult> {
+  const settings = await ctx.settings();
+  const senderScope = source.serverId === null ? undefined : await teamScopeOfServer(ctx, source.serverId);
+  return applyLogStream(ctx.pool, body, {
+    nodeId: ctx.nodeId,
+    maxClockSkewMs: settings.catchup_max_clock_skew_seconds * 1000,
+    senderScope,
+    applyChanges: (changes) => applyPeerBatch(ctx, changes, source),
+  });
 }
 
 /**

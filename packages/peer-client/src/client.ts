@@ -1,10 +1,12 @@
 // Typed client for a peer's sync API. It classifies failures (PeerError) and leaves retrying to the job
 // queue: at most one transport-level retry, so that backoff is not doubled.
 import http from 'node:http';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
+import zlib from 'node:zlib';
 import got, { HTTPError, RequestError, TimeoutError, type Got, type Response } from 'got';
 import type { z } from 'zod';
 import type { Change, ChangeIdentity, HeldAnswer, StampedIdentity } from '@catchup/changelog';
+import { LOG_STREAM_CONTENT_TYPE } from '@catchup/changelog';
 import { comparedText, type ComparedState } from '@catchup/files';
 import { parseAnswer, refuseRedirect } from './answer.ts';
 import {
@@ -14,8 +16,10 @@ import {
   compressBody,
   decodeAnswer,
   requestEncodingFor,
+  zlibOptions,
   type ContentEncoding,
 } from './compression.ts';
+import { logStreamResponseSchema, type LogStreamResponse } from './log-stream.ts';
 import { changesToApply, type ChangesToApply } from './changes-page.ts';
 import { groupIdentities, groupStamped, heldResponseSchema, identitiesPageResponseSchema, ungroupIdentities, ungroupStamped } from './held.ts';
 import { PeerError } from './errors.ts';
@@ -125,6 +129,8 @@ export class PeerClient {
   readonly #http: Got;
   /** For streamed bodies: no retry (a consumed stream cannot be sent again; the job retries). */
   readonly #streams: Got;
+  /** For log streams: as #streams, timed out only when the connection stalls (a baseline of a large table takes minutes). */
+  readonly #logStreams: Got;
   /** Set when the peer cannot be called as registered: a pinned fingerprint over plain http would pin nothing. */
   readonly #refusal: PeerError | undefined;
   /** How batches posted to the peer are compressed (none for a peer that did not say it takes them). */
@@ -163,6 +169,16 @@ export class PeerClient {
       agent: agents,
       followRedirect: false,
       decompress: false,
+    });
+    this.#logStreams = got.extend({
+      prefixUrl: `${this.baseUrl}/api/sync`,
+      headers: { ...(peer.apiKey ? { 'x-api-key': peer.apiKey } : {}), 'accept-encoding': accepted },
+      timeout: { connect: options.timeoutSeconds * 1000, socket: options.timeoutSeconds * 1000 },
+      retry: { limit: 0 },
+      agent: agents,
+      followRedirect: false,
+      decompress: false,
+      responseType: 'buffer',
     });
   }
 
@@ -336,6 +352,31 @@ export class PeerClient {
         body,
       }),
     );
+  }
+
+  /**
+   * POST /changes/stream: a log stream (see @catchup/changelog log-stream.ts) for the peer to apply chunk by
+   * chunk, compressed as batches are; null from a node of a version before log streams (404), the stream
+   * then left unread.
+   */
+  async postLogStream(stream: Readable): Promise<LogStreamResponse | null> {
+    const encoding = this.#requestEncoding;
+    const body = encoding
+      ? pipeline(
+          stream,
+          encoding === 'zstd' ? zlib.createZstdCompress(zlibOptions(this.#compressionLevel)) : zlib.createGzip(zlibOptions(this.#compressionLevel)),
+          () => {},
+        )
+      : stream;
+    const headers = { 'content-type': LOG_STREAM_CONTENT_TYPE, ...(encoding ? { 'content-encoding': encoding } : {}) };
+    try {
+      return await this.#json('log stream', logStreamResponseSchema, () => this.#logStreams.post<Buffer>('changes/stream', { body, headers }));
+    } catch (err) {
+      if (err instanceof PeerError && err.status === 404) return null;
+      throw err;
+    } finally {
+      body.destroy();
+    }
   }
 
   /** Sends a bundle of files (see @catchup/files encodeBundle) in one request. */

@@ -1,5 +1,6 @@
 export { PeerClient, type PeerAddress, type PeerClientOptions } from './client.ts';
 export { PeerError, type PeerErrorKind } from './errors.ts';
+export { logStreamResponseSchema, type LogStreamResponse } from './log-stream.ts';
 export {
   applyResponseSchema,
   changesPageResponseSchema,

@@ -1,0 +1,369 @@
+// The bulk of a full baseline (SPEC I11) as one stream: the range's log entries in row-key order as
+// COPY text lines, piped from the sender's PostgreSQL to the receiver's without a page of JSON built,
+// parsed and checked per change on either side.
+//
+// The receiver takes the stream in chunks, each one transaction (I7). A chunk goes the bulk way only when
+// nothing in it needs the applier's per-change judgement: every line in the shape a page would be
+// accepted in, its tables and columns synced here, no identity repeated or already logged, no row of it
+// in this log yet (so that each row's newest entry wins and nothing was there to lose to), no stamp past
+// the clock bound (I13), a sender without a team scope. Anything else — or a write that fails, or a
+// change of one of its rows logged meanwhile — sends the chunk through the ordinary applier
+// (`applyChanges`), which decides it change by change and words any refusal: the bulk way is never a
+// different verdict, only a faster one.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Pool, PoolClient } from '@catchup/db';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { APPLYING, upsertRowImagesSql, type ApplyOptions, type ApplyResult } from './apply.ts';
+import { isBigintString } from './change.ts';
+import { BatchRejectedError } from './errors.ts';
+import { quoteIdent } from './sql.ts';
+import { describeSyncedTables } from './tables.ts';
+import { checkChanges, scanChangesDocument, type IncomingChange } from './wire.ts';
+
+/** The media type of a log stream: COPY text lines of LOG_STREAM_COLUMNS. */
+export const LOG_STREAM_CONTENT_TYPE = 'application/x-catchup-log-stream';
+
+/** A line's fields, in order (COPY's text format: tab-separated, \N for NULL, backslash escapes). */
+const LOG_STREAM_COLUMNS = 'table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc, scope_exit';
+
+/** Lines per chunk (one transaction each): large enough to amortize a transaction, small enough to hold the log lock briefly. */
+export const LOG_STREAM_CHUNK_ROWS = 20_000;
+/** Chunks written at once: the receiving database's two writes (rows, log) of one while the other appends. */
+export const LOG_STREAM_PARALLEL_CHUNKS = 2;
+/** The most bytes a chunk holds; a line longer than this is refused (413). */
+export const LOG_STREAM_CHUNK_BYTES = 64 * 1024 * 1024;
+
+export interface LogStreamRange {
+  /** Exclusive lower bound (the reader's cursor). */
+  after: string;
+  /** Inclusive upper bound. */
+  upTo: string;
+  /** The reader's node id: its own changes are left out. */
+  excludeOrigin: string;
+}
+
+/**
+ * The range's entries, in row-key order, as a stream of COPY text lines. One statement, one snapshot.
+ * The order is the log's row index (table, record id, newest first): the receiver then writes its
+ * indexes at ascending keys. Scope exits are never sent on (see scope.ts); a scoped reader is not served
+ * this way (its entries need their scope action). The connection is held until the stream ends or is
+ * destroyed.
+ */
+export async function openLogStream(pool: Pool, range: LogStreamRange): Promise<Readable> {
+  for (const position of [range.after, range.upTo]) {
+    if (!isBigintString(position)) throw new Error(`not a log position: ${JSON.stringify(position)}`);
+  }
+  const client = await pool.connect();
+  let released = false;
+  const release = (err?: Error | boolean) => {
+    if (released) return;
+    released = true;
+    client.release(err);
+  };
+  try {
+    // Sorting the range would spill the whole of it to disk; the row index gives the order as it is read.
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_sort = off');
+    const stream = client.query(
+      copyTo(`COPY (SELECT table_name, record_id, operation, change_data, old_data,
+                           to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), origin_node_id, origin_sequence, hlc, scope_exit
+                      FROM database_changes
+                     WHERE sequence > ${range.after} AND sequence <= ${range.upTo} AND origin_node_id <> ${client.escapeLiteral(range.excludeOrigin)}
+                       AND NOT scope_exit
+                     ORDER BY table_name, record_id, hlc DESC) TO STDOUT`),
+    );
+    let ended = false;
+    stream.on('end', () => {
+      ended = true;
+      client.query('COMMIT').then(
+        () => release(),
+        (err: Error) => release(err),
+      );
+    });
+    // Destroyed before its end (the peer went away): the connection is mid-COPY, so it is closed, not reused.
+    stream.on('close', () => {
+      if (!ended) release(true);
+    });
+    return stream;
+  } catch (err) {
+    release(err instanceof Error ? err : true);
+    throw err;
+  }
+}
+
+/** What a log stream did here: as a batch's result, with the deletes (tombstones) among the received. */
+export interface LogStreamResult extends ApplyResult {
+  deletes: number;
+}
+
+export interface LogStreamOptions extends ApplyOptions {
+  /** Applies a chunk the bulk way does not take, change by change (the ordinary applier, with its alerts). */
+  applyChanges: (changes: IncomingChange[]) => Promise<ApplyResult>;
+  chunkRows?: number;
+  chunkBytes?: number;
+  /** Chunks written at once. */
+  parallel?: number;
+}
+
+/** A line longer than a chunk may hold. */
+export class LogStreamTooLargeError extends Error {
+  readonly reason = 'too_large';
+}
+
+/**
+ * Applies a log stream chunk by chunk, `parallel` chunks at a time while the next is read (they take the
+ * log lock only to append; chunks of one row-key ordered range share no row). A chunk applied stays
+ * applied when a later one fails (each is a batch, I7): the sender acknowledges nothing before the whole
+ * stream was taken (I8), and what it sends again is skipped as duplicate (I3).
+ */
+export async function applyLogStream(pool: Pool, body: AsyncIterable<Buffer | string>, options: LogStreamOptions): Promise<LogStreamResult> {
+  const total: LogStreamResult = { received: 0, applied: 0, skipped_duplicate: 0, skipped_stale: 0, deletes: 0 };
+  const parallel = options.parallel ?? LOG_STREAM_PARALLEL_CHUNKS;
+  const inFlight = new Set<Promise<void>>();
+  let line = 0;
+  try {
+    for await (const chunk of chunksOf(body, options.chunkRows ?? LOG_STREAM_CHUNK_ROWS, options.chunkBytes ?? LOG_STREAM_CHUNK_BYTES)) {
+      while (inFlight.size >= parallel) await Promise.race(inFlight);
+      const applying: Promise<void> = applyChunk(pool, chunk.parts, line + 1, options).then((result) => {
+        inFlight.delete(applying);
+        total.received += result.received;
+        total.applied += result.applied;
+        total.skipped_duplicate += result.skipped_duplicate;
+        total.skipped_stale += result.skipped_stale;
+        total.deletes += result.deletes;
+      });
+      applying.catch(() => {}); // raced or awaited below; this keeps a failure while the next chunk is read from going unhandled
+      inFlight.add(applying);
+      line += chunk.rows;
+    }
+    await Promise.all(inFlight);
+  } finally {
+    // A failure answers once nothing of the stream is still being written.
+    await Promise.allSettled(inFlight);
+  }
+  return total;
+}
+
+interface Chunk {
+  parts: Buffer[];
+  rows: number;
+}
+
+/** The stream cut at line ends into chunks of at most `maxRows` lines and about `maxBytes` bytes. */
+async function* chunksOf(body: AsyncIterable<Buffer | string>, maxRows: number, maxBytes: number): AsyncGenerator<Chunk> {
+  let parts: Buffer[] = [];
+  let bytes = 0;
+  let rows = 0;
+  /** Bytes of `parts` after its last line end: a line not complete yet. */
+  let tail = 0;
+  for await (const piece of body) {
+    const data = typeof piece === 'string' ? Buffer.from(piece) : piece;
+    let start = 0;
+    let lastEnd = -1;
+    for (let end = data.indexOf(10); end !== -1; end = data.indexOf(10, end + 1)) {
+      const length = lastEnd === -1 ? tail + end + 1 : end - lastEnd;
+      if (length > maxBytes) throw new LogStreamTooLargeError(`a line of the log stream is longer than ${maxBytes} bytes`);
+      lastEnd = end;
+      if (++rows === maxRows) {
+        parts.push(data.subarray(start, end + 1));
+        yield { parts, rows };
+        parts = [];
+        bytes = 0;
+        rows = 0;
+        tail = 0;
+        start = end + 1;
+      }
+    }
+    const rest = data.subarray(start);
+    if (rest.length) {
+      parts.push(rest);
+      bytes += rest.length;
+    }
+    tail = lastEnd === -1 ? tail + rest.length : data.length - (lastEnd + 1);
+    if (bytes > maxBytes) {
+      if (rows === 0) throw new LogStreamTooLargeError(`a line of the log stream is longer than ${maxBytes} bytes`);
+      // The chunk ends at its last complete line; the incomplete one starts the next.
+      const whole = Buffer.concat(parts, bytes);
+      yield { parts: [whole.subarray(0, bytes - tail)], rows };
+      parts = tail ? [whole.subarray(bytes - tail)] : [];
+      bytes = tail;
+      rows = 0;
+    }
+  }
+  if (bytes > 0) yield { parts, rows: rows + (tail > 0 ? 1 : 0) };
+}
+
+/**
+ * Where a chunk is loaded: a temporary table of the connection, its rows gone at the end of each
+ * transaction. Typed as the log is, so that COPY checks every number, UUID and stamp as it reads.
+ */
+const STAGING = 'catchup_log_stream';
+const CREATE_STAGING = `SET LOCAL client_min_messages = warning;
+  CREATE TEMP TABLE IF NOT EXISTS ${STAGING} (table_name text, record_id uuid, operation text, change_data json, old_data json,
+    "timestamp" timestamptz(3), origin_node_id text, origin_sequence bigint, hlc bigint, scope_exit boolean) ON COMMIT DELETE ROWS`;
+
+/** Loads a chunk's lines into the staging table; a line PostgreSQL cannot read refuses the batch, naming it. */
+async function loadChunk(client: PoolClient, parts: Buffer[], firstLine: number): Promise<void> {
+  try {
+    await pipeline(Readable.from(parts), client.query(copyFrom(`COPY ${STAGING} (${LOG_STREAM_COLUMNS}) FROM STDIN`)));
+  } catch (err) {
+    const pgError = err as { code?: string; where?: string; message?: string };
+    // Data exceptions (class 22: a malformed number, UUID, stamp, JSON text, a wrong number of fields): the peer's fault.
+    if (typeof pgError.code === 'string' && pgError.code.startsWith('22')) {
+      const line = /line (\d+)(?:, column (\w+))?/.exec(pgError.where ?? '');
+      const where = line ? ` line ${firstLine + Number(line[1]) - 1}${line[2] ? `, ${line[2]}` : ''}` : '';
+      throw new BatchRejectedError(`log stream${where}: ${pgError.message}`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Whether every line has the shape the ordinary applier takes without a second look (none may be NULL:
+ * bool_and would pass over it). Node ids in ASCII only, so that ordering them in SQL (COLLATE "C") agrees
+ * with compareVersions. Row images are checked where they are written (see WRITE). $1: this node's id;
+ * $2: the clock bound in ms (I13).
+ */
+const SHAPE_SQL = `SELECT count(*)::int AS n, count(*) FILTER (WHERE operation = 'delete')::int AS deletes,
+    coalesce(array_agg(DISTINCT table_name), '{}') AS tables, coalesce(max(hlc), 0)::text AS newest,
+    coalesce(bool_and(coalesce(
+      operation IN ('insert', 'update', 'delete', 'soft_delete', 'reactivate')
+      AND (change_data IS NULL) = (operation = 'delete')
+      AND (old_data IS NULL OR json_typeof(old_data) = 'object')
+      AND char_length(origin_node_id) BETWEEN 1 AND 100 AND octet_length(origin_node_id) = char_length(origin_node_id) AND origin_node_id <> $1
+      AND origin_sequence >= 0 AND hlc >= 0 AND hlc <= (SELECT (catchup_wall_clock_ms() + $2::bigint) * 65536 + 65535)
+      AND (NOT scope_exit OR operation = 'delete'),
+    false)), true) AS shaped
+  FROM ${STAGING}`;
+
+/**
+ * The log's horizon, and whether the log holds one of the chunk's identities or an entry of one of its
+ * rows: probed row by row along the log's indexes (set in the transaction: the staging table has no
+ * statistics, and a hash of the whole log per chunk would cost more than the chunk). The chunk's sorts
+ * are given the memory to stay off disk.
+ */
+const LOGGED_SQL = `SELECT (SELECT coalesce(max(sequence), 0) FROM database_changes)::text AS horizon,
+    EXISTS (SELECT 1 FROM ${STAGING} s JOIN database_changes d USING (origin_node_id, origin_sequence)) AS identities_logged,
+    EXISTS (SELECT 1 FROM ${STAGING} s JOIN database_changes d ON d.table_name = s.table_name AND d.record_id = s.record_id::text) AS rows_logged`;
+
+/**
+ * Writes one table's rows: per row its newest entry of the chunk (last writer wins, ties by node id then
+ * origin sequence, as compareVersions), upserted in key order, or its row deleted. Counts the winners, the
+ * upserts, and the rows written: an image that is not an object, sets a column the table lacks here, or
+ * whose id is not its record's writes nothing, and the chunk then goes to the applier (which words it).
+ */
+function writeTableSql(table: string, columns: readonly string[], quote: (text: string) => string): string {
+  const t = quoteIdent(table);
+  const known = `${quote(`{${columns.map((c) => `"${c.replace(/["\\]/g, '\\$&')}"`).join(',')}}`)}::text[]`;
+  const images = `(SELECT r.* FROM w, LATERAL jsonb_populate_record(NULL::${t}, w.image) r
+                    WHERE w.operation <> 'delete' AND jsonb_typeof(w.image) = 'object' AND w.image - ${known} = '{}'::jsonb AND r.id = w.record_id) r`;
+  return `WITH w AS MATERIALIZED (
+      SELECT DISTINCT ON (record_id) record_id, operation, change_data::jsonb AS image FROM ${STAGING} WHERE table_name = ${quote(table)}
+       ORDER BY record_id, hlc DESC, origin_node_id COLLATE "C" DESC, origin_sequence DESC),
+    upserted AS (${upsertRowImagesSql(table, columns, images)} RETURNING 1),
+    deleted AS (DELETE FROM ${t} WHERE id IN (SELECT record_id FROM w WHERE operation = 'delete') RETURNING 1)
+    SELECT (SELECT count(*) FROM w)::int AS winners, (SELECT count(*) FROM w WHERE operation <> 'delete')::int AS upserts,
+           (SELECT count(*) FROM upserted)::int AS written, (SELECT count(*) FROM deleted)::int AS deleted`;
+}
+
+/** The SQLSTATE the append raises when a change of one of the chunk's rows was logged after the horizon. */
+const INTERFERED = 'CU002';
+
+/** Why a chunk goes to the ordinary applier instead. */
+class NotBulk extends Error {}
+
+async function applyChunk(pool: Pool, parts: Buffer[], firstLine: number, options: LogStreamOptions): Promise<LogStreamResult> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    try {
+      return await applyChunkInBulk(client, parts, firstLine, options);
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      // A line PostgreSQL cannot read is the peer's fault; anything else — a chunk the bulk way does not
+      // take, a write it could not make (a constraint, a concurrent applier) — the applier decides, and words.
+      if (broken || err instanceof BatchRejectedError) throw err;
+    }
+    const changes = await readChunkAsChanges(client, parts, firstLine);
+    const result = await options.applyChanges(changes);
+    return { ...result, deletes: changes.filter((c) => c.operation === 'delete').length };
+  } finally {
+    client.release(broken);
+  }
+}
+
+async function applyChunkInBulk(client: PoolClient, parts: Buffer[], firstLine: number, options: LogStreamOptions): Promise<LogStreamResult> {
+  await client.query(`BEGIN; ${APPLYING}; ${CREATE_STAGING}; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL work_mem = '64MB'`);
+  await loadChunk(client, parts, firstLine);
+  if (options.senderScope) throw new NotBulk('a scoped sender');
+  const { rows: shapes } = await client.query<{ n: number; deletes: number; tables: string[]; newest: string; shaped: boolean }>(SHAPE_SQL, [
+    options.nodeId,
+    String(options.maxClockSkewMs),
+  ]);
+  const shape = shapes[0]!;
+  if (!shape.shaped) throw new NotBulk('a line the applier must judge');
+  if (shape.n === 0) {
+    await client.query('COMMIT');
+    return { received: 0, applied: 0, skipped_duplicate: 0, skipped_stale: 0, deletes: 0 };
+  }
+  const tables = await describeSyncedTables(client);
+  if (!shape.tables.every((t) => tables.has(t))) throw new NotBulk('a table not synced here');
+  const logged = (await client.query<{ horizon: string; identities_logged: boolean; rows_logged: boolean }>(LOGGED_SQL)).rows[0]!;
+  if (logged.identities_logged || logged.rows_logged) throw new NotBulk('rows or changes this log holds');
+
+  let winners = 0;
+  for (const table of [...shape.tables].sort()) {
+    const sql = writeTableSql(table, tables.get(table)!.columns, (text) => client.escapeLiteral(text));
+    const written = (await client.query<{ winners: number; upserts: number; written: number }>(sql)).rows[0]!;
+    if (written.written !== written.upserts) throw new NotBulk('a row image the applier must judge');
+    winners += written.winners;
+  }
+  try {
+    // The lock, the clock and the check since the horizon go in the message that appends: the log lock is
+    // held from the moment it is granted until commit (see apply.ts appendToLog). Identities repeated in
+    // the chunk, or logged meanwhile by another applier, fail the log's unique index.
+    await client.query(`DO $catchup$ BEGIN
+        PERFORM catchup_lock_log();
+        PERFORM catchup_observe_hlc(${BigInt(shape.newest)});
+        IF (SELECT coalesce(max(sequence), 0) > ${BigInt(logged.horizon)} FROM database_changes)
+           AND EXISTS (SELECT 1 FROM database_changes d JOIN ${STAGING} s ON d.table_name = s.table_name AND d.record_id = s.record_id::text
+                        WHERE d.sequence > ${BigInt(logged.horizon)}) THEN
+          RAISE EXCEPTION 'a change of the chunk''s rows was logged meanwhile' USING ERRCODE = '${INTERFERED}';
+        END IF;
+      END $catchup$;
+      INSERT INTO database_changes (${LOG_STREAM_COLUMNS})
+      SELECT table_name, record_id::text, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc, scope_exit
+        FROM ${STAGING} ORDER BY table_name, record_id, hlc;
+      COMMIT`);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === INTERFERED || code === '23505') throw new NotBulk('logged meanwhile, or an identity repeated');
+    throw err;
+  }
+  // Each row's newest entry won (no version of it stood here); the chunk's older entries of a row are logged as stale.
+  return { received: shape.n, applied: winners, skipped_duplicate: 0, skipped_stale: shape.n - winners, deletes: shape.deletes };
+}
+
+/**
+ * A chunk as the changes of a batch, checked as a posted batch is: loaded again and written out as the
+ * JSON a page carries (PostgreSQL escapes every field), then read by the batch's own reader.
+ */
+async function readChunkAsChanges(client: PoolClient, parts: Buffer[], firstLine: number): Promise<IncomingChange[]> {
+  await client.query(`BEGIN; ${CREATE_STAGING}`);
+  try {
+    await loadChunk(client, parts, firstLine);
+    const { rows } = await client.query<{ doc: string }>(
+      `SELECT concat('{"changes":[', string_agg(json_build_object('table_name', table_name, 'record_id', record_id, 'operation', operation,
+                'change_data', change_data, 'old_data', old_data, 'timestamp', to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                'origin_node_id', origin_node_id, 'origin_sequence', origin_sequence::text, 'hlc', hlc::text, 'scope_exit', scope_exit)::text, ','), ']}') AS doc
+         FROM ${STAGING}`,
+    );
+    const doc = rows[0]!.doc;
+    const scanned = scanChangesDocument(doc);
+    return scanned ? scanned.changes : checkChanges((JSON.parse(doc) as { changes: unknown[] }).changes);
+  } finally {
+    await client.query('ROLLBACK');
+  }
+}

@@ -1,0 +1,186 @@
+// A log stream (a full baseline's bulk): a range of one node's log piped into another's as COPY text lines,
+// applied in chunks — in bulk where nothing needs the applier's judgement, through the applier otherwise.
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import {
+  applyIncoming,
+  applyLogStream,
+  BatchRejectedError,
+  IdentityConflictError,
+  latestSequence,
+  LogStreamTooLargeError,
+  openLogStream,
+  type ApplyResult,
+  type Change,
+} from '@catchup/changelog';
+import { logCount, logIdentities, MAX_CLOCK_SKEW_MS, tableDigest, useNodes, type TestNode } from './nodes.ts';
+
+const [a, b, c, d, e] = await useNodes(5, 'logstream');
+
+/** Applies a stream on `node` as its peer API would, counting the chunks that went through the applier. */
+async function applyStream(node: TestNode, body: AsyncIterable<Buffer | string>, chunkRows = 7, chunkBytes?: number) {
+  let throughApplier = 0;
+  const result = await applyLogStream(node.pool, body, {
+    nodeId: node.nodeId,
+    maxClockSkewMs: MAX_CLOCK_SKEW_MS,
+    chunkRows,
+    ...(chunkBytes ? { chunkBytes } : {}),
+    applyChanges: (changes): Promise<ApplyResult> => {
+      throughApplier++;
+      return applyIncoming(node.pool, changes, { nodeId: node.nodeId, maxClockSkewMs: MAX_CLOCK_SKEW_MS });
+    },
+  });
+  return { result, throughApplier };
+}
+
+/** `from`'s whole log but `to`'s own changes, as the stream a full baseline sends. */
+async function streamOf(from: TestNode, to: TestNode): Promise<Readable> {
+  return openLogStream(from.pool, { after: '0', upTo: await latestSequence(from.pool), excludeOrigin: to.nodeId });
+}
+
+async function bytesOf(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of stream) parts.push(part as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** COPY's text format of a change, as a peer would write it (any of its fields as given). */
+const copyEscape = (text: string) => text.replace(/[\\\t\n\r]/g, (ch) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[ch]!);
+function line(c: Record<string, unknown>): string {
+  const json = (v: unknown) => (v === null || v === undefined ? '\\N' : copyEscape(typeof v === 'string' ? v : JSON.stringify(v)));
+  const fields = [
+    c.table_name,
+    c.record_id,
+    c.operation,
+    json(c.change_data),
+    json(c.old_data),
+    c.timestamp,
+    copyEscape(String(c.origin_node_id)),
+    c.origin_sequence,
+    c.hlc,
+    c.scope_exit ? 't' : 'f',
+  ];
+  return `${fields.join('\t')}\n`;
+}
+
+/** A remote insert of a new team, stamped now unless told otherwise. */
+function teamChange(origin: string, sequence: number, name: string, hlc = BigInt(Date.now()) * 65536n): Change {
+  const id = randomUUID();
+  return {
+    table_name: 'teams',
+    record_id: id,
+    operation: 'insert',
+    change_data: { id, team_number: 4242, name, scouting_team_number: 1, is_active: true, updated_at: new Date().toISOString() },
+    old_data: null,
+    timestamp: new Date().toISOString(),
+    origin_node_id: origin,
+    origin_sequence: String(sequence),
+    hlc: hlc.toString(),
+  };
+}
+
+const teamNames = async (node: TestNode) => (await node.pool.query<{ name: string }>('SELECT name FROM teams ORDER BY name')).rows.map((r) => r.name);
+
+describe('a log stream', () => {
+  it('brings an empty node level in bulk, chunk by chunk', async () => {
+    await a!.pool.query(`INSERT INTO teams (team_number, name, scouting_team_number) SELECT g, 'team ' || g, 1 FROM generate_series(1, 30) g`);
+    await a!.pool.query(`INSERT INTO events (code, name, scouting_team_number, start_date) VALUES ('2026cmp', $1, 1, now())`, [
+      'Worlds, "Houston"\t\\ tab\nline\r',
+    ]);
+    const { result, throughApplier } = await applyStream(b!, await streamOf(a!, b!), 7);
+    expect(result).toEqual({ received: 31, applied: 31, skipped_duplicate: 0, skipped_stale: 0, deletes: 0 });
+    expect(throughApplier).toBe(0);
+    expect(await tableDigest(b!.pool)).toEqual(await tableDigest(a!.pool));
+    expect(await logIdentities(b!.pool)).toEqual(await logIdentities(a!.pool));
+  });
+
+  it('writes each row at its newest version, applies deletes, logs every entry under its identity, and moves the clock past them', async () => {
+    await a!.pool.query(`UPDATE teams SET name = name || ' (edited)' WHERE team_number <= 10`);
+    await a!.pool.query(`DELETE FROM teams WHERE team_number > 25`);
+    // Pieces cut every few bytes: lines (and their escapes) span pieces.
+    const bytes = await bytesOf(await streamOf(a!, c!));
+    const pieces = Readable.from(Array.from({ length: Math.ceil(bytes.length / 5) }, (_, i) => bytes.subarray(i * 5, i * 5 + 5)));
+    const { result, throughApplier } = await applyStream(c!, pieces, 1000);
+
+    expect(result).toEqual({ received: 46, applied: 31, skipped_duplicate: 0, skipped_stale: 15, deletes: 5 });
+    expect(throughApplier).toBe(0);
+    expect(await tableDigest(c!.pool)).toEqual(await tableDigest(a!.pool));
+    expect(await logIdentities(c!.pool)).toEqual(await logIdentities(a!.pool));
+    // C's next write orders after every stamp received (I5).
+    await c!.pool.query(`UPDATE teams SET name = 'after' WHERE team_number = 1`);
+    const { rows } = await c!.pool.query<{ newest: boolean }>(
+      `SELECT (SELECT max(hlc) FROM database_changes WHERE origin_node_id = $1) > (SELECT max(hlc) FROM database_changes WHERE origin_node_id = $2) AS newest`,
+      [c!.nodeId, a!.nodeId],
+    );
+    expect(rows[0]!.newest).toBe(true);
+  });
+
+  it('sends what the node holds already through the applier: duplicates skipped, newer versions applied, its own newer writes kept', async () => {
+    // B holds A's first 31 entries: the rest win over them, the rest are duplicates.
+    const b2 = await applyStream(b!, await streamOf(a!, b!));
+    expect(b2.result).toEqual({ received: 46, applied: 15, skipped_duplicate: 31, skipped_stale: 0, deletes: 5 });
+    expect(b2.throughApplier).toBe(7);
+    expect(await tableDigest(b!.pool)).toEqual(await tableDigest(a!.pool));
+
+    // E holds part of A's log and wrote over one of those rows since: the stream does not undo its write.
+    const halfway = (await a!.pool.query<{ s: string }>('SELECT sequence::text AS s FROM database_changes ORDER BY sequence OFFSET 19 LIMIT 1')).rows[0]!.s;
+    await applyStream(e!, await openLogStream(a!.pool, { after: '0', upTo: halfway, excludeOrigin: e!.nodeId }), 1000);
+    await e!.pool.query(`UPDATE teams SET name = 'kept by E' WHERE team_number = 12`);
+    const rest = await applyStream(e!, await streamOf(a!, e!));
+    expect(rest.throughApplier).toBeGreaterThan(0);
+    expect(rest.result).toMatchObject({ received: 46, skipped_duplicate: 20 });
+    const expected = (await teamNames(a!)).map((n) => (n === 'team 12' ? 'kept by E' : n)).sort();
+    expect((await teamNames(e!)).sort()).toEqual(expected);
+  });
+
+  it('refuses a line PostgreSQL cannot read, naming it, and applies nothing of its chunk', async () => {
+    const good = teamChange('peer-x', 1, 'good');
+    const bad = { ...teamChange('peer-x', 2, 'bad'), record_id: 'not-a-uuid' };
+    const before = await logCount(d!.pool);
+    const refusal = applyStream(d!, Readable.from([line(good) + line(bad)]));
+    await expect(refusal).rejects.toThrow(BatchRejectedError);
+    await expect(refusal).rejects.toThrow(/line 2, record_id: invalid input syntax for type uuid/);
+    expect(await logCount(d!.pool)).toBe(before);
+    expect(await teamNames(d!)).not.toContain('good');
+  });
+
+  it('refuses through the applier what a batch would be refused for, with its words, and applies nothing of the chunk', async () => {
+    const cases: { lines: Record<string, unknown>[]; error: RegExp; kind: typeof BatchRejectedError }[] = [
+      { lines: [{ ...teamChange('peer-y', 1, 'x'), change_data: { id: 'x', colour: 'red' } }], error: /change_data|id/, kind: BatchRejectedError },
+      (() => {
+        const c1 = teamChange('peer-y', 2, 'x');
+        return {
+          lines: [{ ...c1, change_data: { ...c1.change_data, colour: 'red' } }],
+          error: /change_data\.colour: unknown column of teams/,
+          kind: BatchRejectedError,
+        };
+      })(),
+      { lines: [teamChange(d!.nodeId, 999, 'mine?')], error: /claims to come from this node/, kind: IdentityConflictError },
+      { lines: [teamChange('peer-y', 3, 'future', BigInt(Date.now() + 3_600_000) * 65536n)], error: /ahead of this node's clock/, kind: BatchRejectedError },
+      { lines: [teamChange('peer-y', 4, 'one'), teamChange('peer-y', 4, 'other')], error: /twice with different content/, kind: IdentityConflictError },
+      { lines: [{ ...teamChange('peer-y', 5, 'x'), table_name: 'payroll' }], error: /unknown or unsynced table "payroll"/, kind: BatchRejectedError },
+    ];
+    for (const { lines, error, kind } of cases) {
+      const before = await logCount(d!.pool);
+      const refusal = applyStream(d!, Readable.from([lines.map(line).join('')]));
+      await expect(refusal).rejects.toThrow(kind);
+      await expect(refusal).rejects.toThrow(error);
+      expect(await logCount(d!.pool)).toBe(before);
+    }
+  });
+
+  it('applies what the bulk way leaves to the applier when it is valid: a node id beyond ASCII, a delete of a row never here', async () => {
+    const accented = teamChange('nœud-été', 1, 'from afar');
+    const gone = { ...teamChange('peer-z', 1, 'gone'), operation: 'delete', change_data: null };
+    const { result, throughApplier } = await applyStream(d!, Readable.from([line(accented) + line(gone)]));
+    expect(result).toEqual({ received: 2, applied: 2, skipped_duplicate: 0, skipped_stale: 0, deletes: 1 });
+    expect(throughApplier).toBe(1);
+    expect(await teamNames(d!)).toContain('from afar');
+  });
+
+  it('refuses a line longer than a chunk may hold (413)', async () => {
+    const huge = teamChange('peer-w', 1, 'x'.repeat(5000));
+    await expect(applyStream(d!, Readable.from([line(huge)]), 7, 4096)).rejects.toThrow(LogStreamTooLargeError);
+  });
+});
