@@ -28,7 +28,7 @@ export const LOG_STREAM_CONTENT_TYPE = 'application/x-catchup-log-stream';
 const LOG_STREAM_COLUMNS = 'table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc, scope_exit';
 
 /** Lines per chunk (one transaction each): large enough to amortize a transaction, small enough to hold the log lock briefly. */
-export const LOG_STREAM_CHUNK_ROWS = 20_000;
+export const LOG_STREAM_CHUNK_ROWS = 5_000;
 /** Chunks written at once: the receiving database's two writes (rows, log) of one while the other appends. */
 export const LOG_STREAM_PARALLEL_CHUNKS = 2;
 /** The most bytes a chunk holds; a line longer than this is refused (413). */
@@ -137,11 +137,21 @@ export async function applyLogStream(pool: Pool, body: AsyncIterable<Buffer | st
       line += chunk.rows;
     }
     await Promise.all(inFlight);
+    await flushCommits(pool);
   } finally {
     // A failure answers once nothing of the stream is still being written.
     await Promise.allSettled(inFlight);
   }
   return total;
+}
+
+/**
+ * Chunks commit without waiting for their WAL to reach disk (a crash loses only chunks the sender has not
+ * seen acknowledged, and sends again); before the stream is answered, one transaction that commits
+ * synchronously flushes the WAL through its own commit, and so through every chunk's.
+ */
+async function flushCommits(pool: Pool): Promise<void> {
+  await pool.query('BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT');
 }
 
 interface Chunk {
@@ -237,14 +247,27 @@ const SHAPE_SQL = `SELECT count(*)::int AS n, count(*) FILTER (WHERE operation =
   FROM ${STAGING}`;
 
 /**
- * The log's horizon, and whether the log holds one of the chunk's identities or an entry of one of its
- * rows: probed row by row along the log's indexes (set in the transaction: the staging table has no
- * statistics, and a hash of the whole log per chunk would cost more than the chunk). The chunk's sorts
- * are given the memory to stay off disk.
+ * Whether the log holds an entry of one of the chunk's rows: probed row by row along the log's row index
+ * (LATERAL … LIMIT 1 keeps the chunk outside: the staging table has no index and no statistics).
  */
+const ROW_LOGGED = `EXISTS (SELECT 1 FROM ${STAGING} s CROSS JOIN LATERAL (
+    SELECT 1 FROM database_changes d WHERE d.table_name = s.table_name AND d.record_id = s.record_id::text LIMIT 1) x)`;
+
+/**
+ * Whether an entry of one of the chunk's rows was logged after `since`: the entries since (another chunk's
+ * append, thousands of them) hashed against the chunk, whatever the log's statistics say of its newest
+ * positions (they lag behind a log that grows by a baseline, and a plan that trusts them scans the
+ * entries since once per line).
+ */
+const rowLoggedSinceSql = (since: bigint) => `EXISTS (
+    WITH recent AS MATERIALIZED (SELECT table_name, record_id FROM database_changes WHERE sequence > ${since})
+    SELECT 1 FROM recent d JOIN ${STAGING} s ON d.table_name = s.table_name AND d.record_id = s.record_id::text)`;
+
+/** The log's horizon, and whether the log holds one of the chunk's identities or an entry of one of its rows. */
 const LOGGED_SQL = `SELECT (SELECT coalesce(max(sequence), 0) FROM database_changes)::text AS horizon,
-    EXISTS (SELECT 1 FROM ${STAGING} s JOIN database_changes d USING (origin_node_id, origin_sequence)) AS identities_logged,
-    EXISTS (SELECT 1 FROM ${STAGING} s JOIN database_changes d ON d.table_name = s.table_name AND d.record_id = s.record_id::text) AS rows_logged`;
+    EXISTS (SELECT 1 FROM ${STAGING} s CROSS JOIN LATERAL (
+      SELECT 1 FROM database_changes d WHERE d.origin_node_id = s.origin_node_id AND d.origin_sequence = s.origin_sequence LIMIT 1) x) AS identities_logged,
+    ${ROW_LOGGED} AS rows_logged`;
 
 /**
  * Writes one table's rows: per row its newest entry of the chunk (last writer wins, ties by node id then
@@ -295,7 +318,7 @@ async function applyChunk(pool: Pool, parts: Buffer[], firstLine: number, option
 }
 
 async function applyChunkInBulk(client: PoolClient, parts: Buffer[], firstLine: number, options: LogStreamOptions): Promise<LogStreamResult> {
-  await client.query(`BEGIN; ${APPLYING}; ${CREATE_STAGING}; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL work_mem = '64MB'`);
+  await client.query(`BEGIN; ${APPLYING}; ${CREATE_STAGING}; SET LOCAL work_mem = '64MB'; SET LOCAL synchronous_commit = off`);
   await loadChunk(client, parts, firstLine);
   if (options.senderScope) throw new NotBulk('a scoped sender');
   const { rows: shapes } = await client.query<{ n: number; deletes: number; tables: string[]; newest: string; shaped: boolean }>(SHAPE_SQL, [
@@ -324,12 +347,10 @@ async function applyChunkInBulk(client: PoolClient, parts: Buffer[], firstLine: 
     // The lock, the clock and the check since the horizon go in the message that appends: the log lock is
     // held from the moment it is granted until commit (see apply.ts appendToLog). Identities repeated in
     // the chunk, or logged meanwhile by another applier, fail the log's unique index.
-    await client.query(`DO $catchup$ BEGIN
+    await client.query(`SET LOCAL enable_nestloop = off; DO $catchup$ BEGIN
         PERFORM catchup_lock_log();
         PERFORM catchup_observe_hlc(${BigInt(shape.newest)});
-        IF (SELECT coalesce(max(sequence), 0) > ${BigInt(logged.horizon)} FROM database_changes)
-           AND EXISTS (SELECT 1 FROM database_changes d JOIN ${STAGING} s ON d.table_name = s.table_name AND d.record_id = s.record_id::text
-                        WHERE d.sequence > ${BigInt(logged.horizon)}) THEN
+        IF (SELECT coalesce(max(sequence), 0) > ${BigInt(logged.horizon)} FROM database_changes) AND ${rowLoggedSinceSql(BigInt(logged.horizon))} THEN
           RAISE EXCEPTION 'a change of the chunk''s rows was logged meanwhile' USING ERRCODE = '${INTERFERED}';
         END IF;
       END $catchup$;
