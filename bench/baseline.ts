@@ -38,7 +38,8 @@ function fillSql(rows: number): string[] {
 
 const TABLE_SQL = `CREATE TABLE scouting_data (id uuid PRIMARY KEY, team_number int NOT NULL, match_number int NOT NULL, event_id uuid,
   scouting_team_number int NOT NULL, scouter text, data jsonb NOT NULL DEFAULT '{}', is_active boolean NOT NULL DEFAULT true,
-  updated_at timestamptz(3) NOT NULL DEFAULT now());`;
+  updated_at timestamptz(3) NOT NULL DEFAULT now());
+  CREATE INDEX ON scouting_data (scouting_team_number); CREATE INDEX ON scouting_data (team_number, match_number);`;
 
 export async function benchBaseline(): Promise<void> {
   const rows = Number(process.env.BENCH_BASELINE_ROWS ?? 1_000_000);
@@ -77,48 +78,30 @@ export async function benchBaseline(): Promise<void> {
     await sql(dbA, 'VACUUM ANALYZE database_changes');
     await checkpoint();
 
-    // The full baseline: B never synced (its cursor 0 is below A's pruned horizon).
-    const [portA, portB] = [await freePort(), await freePort()];
-    const a = await startNodeProcess('bench-base-a', dbA, portA, {}, { separateWorker: true });
-    let b: NodeProcess | undefined;
-    let seconds = 0;
-    let rss: number[] = [];
-    try {
-      b = await startNodeProcess('bench-base-b', dbB, portB, {}, { separateWorker: true });
-      await register(a, b, 'bench-base-b');
-      await register(b, a, 'bench-base-a');
-      let result: CatchupResult | undefined;
-      const postmasterPid = await postmasterOfDatabase(dbA);
-      const pids = [a.child.pid!, a.worker!.pid!, b.child.pid!, b.worker!.pid!];
-      const cpuNow = () => [...pids.map(processCpuSeconds), instanceCpuSeconds(postmasterPid)];
-      const cpuBefore = cpuNow();
-      seconds = await timed(async () => {
-        const { status, body } = await postScan<{ results: CatchupResult[] }>(a);
-        result = body.results[0];
-        if (status !== 200 || !result?.success) throw new Error(`scan: ${status} ${JSON.stringify(body).slice(0, 500)}`);
-      });
-      // Where the time went: with every core busy, CPU saved anywhere shortens the baseline.
-      const cpu = cpuNow().map((after, i) => (after - cpuBefore[i]!).toFixed(2));
-      console.log(
-        `CPU seconds during the full baseline: API A ${cpu[0]}, worker A ${cpu[1]}, API B ${cpu[2]}, worker B ${cpu[3]}, PostgreSQL ${cpu[4]} (the whole instance, others' work included)`,
-      );
-      if (result!.mode !== 'full baseline' || result!.full_baseline?.rows_sent !== rows) {
-        throw new Error(`not a full baseline of ${rows} rows: ${JSON.stringify(result).slice(0, 500)}`);
-      }
-      const [[da], [db]] = await Promise.all([sql<{ n: string; h: string }>(dbA, DIGEST), sql<{ n: string; h: string }>(dbB, DIGEST)]);
-      if (da!.h !== db!.h) throw new Error(`not converged: A ${da!.n}/${da!.h}, B ${db!.n}/${db!.h}`);
-      rss = [a.child.pid!, a.worker!.pid!, b.child.pid!, b.worker!.pid!].map(peakRssMb);
-    } finally {
-      await stop(a);
-      if (b) await stop(b);
+    // The full baseline: B never synced (its cursor 0 is below A's pruned horizon). Twice, B afresh each
+    // time: over a link set up as README advises for one machine or a LAN (compression_level 0: the bytes
+    // cost nothing to move, compressing them costs CPU both ends), and with the default COMPRESSION_LEVEL.
+    const links = [
+      { label: 'full baseline (ours), link compression 0', env: { COMPRESSION_LEVEL: '0' } },
+      { label: 'full baseline (ours), COMPRESSION_LEVEL=3 (default)', env: { COMPRESSION_LEVEL: '3' } },
+    ];
+    const table: string[][] = [];
+    const seconds: number[] = [];
+    for (const link of links) {
+      await freshMigratedDatabase(dbB);
+      const run = await fullBaseline(dbA, dbB, rows, link.env);
+      console.log(`${link.label}: CPU seconds ${run.cpu} (PostgreSQL: the whole instance, others' work included)`);
+      table.push([link.label, run.seconds.toFixed(2), formatRate(rows / run.seconds), ...run.rss.map(String)]);
+      seconds.push(run.seconds);
     }
-    const table: string[][] = [['full baseline (ours)', seconds.toFixed(2), formatRate(rows / seconds), ...rss.map(String)]];
     const headers = ['path', 'seconds', 'rows/s', 'peak RSS MB: API A', 'worker A', 'API B', 'worker B'];
     if (logicalAvailable()) {
       const logical = await logicalInitialCopy(TABLE_SQL, fillSql(rows));
       table.push(['logical replication initial copy', logical.seconds.toFixed(2), formatRate(rows / logical.seconds), '-', '-', '-', '-']);
       printTable(headers, table);
-      console.log(`ratio ours / logical replication's initial copy: ${(seconds / logical.seconds).toFixed(2)} (target ≤ 3); ${logical.note}`);
+      console.log(
+        `ratio ours / logical replication's initial copy: ${(seconds[0]! / logical.seconds).toFixed(2)} (target ≤ 3; ${(seconds[1]! / logical.seconds).toFixed(2)} with the default compression); ${logical.note}`,
+      );
     } else {
       printTable(headers, table);
       console.log('logical replication baseline skipped: needs root and PostgreSQL 15 binaries');
@@ -126,5 +109,40 @@ export async function benchBaseline(): Promise<void> {
     console.log('target: peak RSS under 200 MB per process');
   } finally {
     await dropBenchDatabases(PREFIX);
+  }
+}
+
+/** One full baseline of A's table to an empty B (nodes started with `env`), timed, checked, with CPU and peak RSS. */
+async function fullBaseline(dbA: string, dbB: string, rows: number, env: Record<string, string>): Promise<{ seconds: number; cpu: string; rss: number[] }> {
+  await sql(dbA, 'DELETE FROM sync_servers'); // B of an earlier run: this B has never synced
+  const [portA, portB] = [await freePort(), await freePort()];
+  const a = await startNodeProcess('bench-base-a', dbA, portA, env, { separateWorker: true });
+  let b: NodeProcess | undefined;
+  try {
+    b = await startNodeProcess('bench-base-b', dbB, portB, env, { separateWorker: true });
+    await register(a, b, 'bench-base-b');
+    await register(b, a, 'bench-base-a');
+    let result: CatchupResult | undefined;
+    const postmasterPid = await postmasterOfDatabase(dbA);
+    const pids = [a.child.pid!, a.worker!.pid!, b.child.pid!, b.worker!.pid!];
+    const cpuNow = () => [...pids.map(processCpuSeconds), instanceCpuSeconds(postmasterPid)];
+    const cpuBefore = cpuNow();
+    const seconds = await timed(async () => {
+      const { status, body } = await postScan<{ results: CatchupResult[] }>(a);
+      result = body.results[0];
+      if (status !== 200 || !result?.success) throw new Error(`scan: ${status} ${JSON.stringify(body).slice(0, 500)}`);
+    });
+    // Where the time went: with every core busy, CPU saved anywhere shortens the baseline.
+    const [apiA, workerA, apiB, workerB, postgres] = cpuNow().map((after, i) => (after - cpuBefore[i]!).toFixed(2));
+    if (result!.mode !== 'full baseline' || result!.full_baseline?.rows_sent !== rows) {
+      throw new Error(`not a full baseline of ${rows} rows: ${JSON.stringify(result).slice(0, 500)}`);
+    }
+    const [[da], [db]] = await Promise.all([sql<{ n: string; h: string }>(dbA, DIGEST), sql<{ n: string; h: string }>(dbB, DIGEST)]);
+    if (da!.h !== db!.h) throw new Error(`not converged: A ${da!.n}/${da!.h}, B ${db!.n}/${db!.h}`);
+    const rss = pids.map(peakRssMb);
+    return { seconds, cpu: `API A ${apiA}, worker A ${workerA}, API B ${apiB}, worker B ${workerB}, PostgreSQL ${postgres}`, rss };
+  } finally {
+    await stop(a);
+    if (b) await stop(b);
   }
 }
