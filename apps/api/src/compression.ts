@@ -8,8 +8,8 @@ import zlib from 'node:zlib';
 import { CONTENT_ENCODINGS, zlibOptions, zstdDecodeOptions } from '@catchup/peer-client';
 import type { FastifyInstance } from 'fastify';
 
-/** JSON only: answers of other types (files, OpenAPI's assets) go as they are. */
-const COMPRESSED_TYPES = /^application\/json/;
+/** JSON and log streams only: answers of other types (files, OpenAPI's assets) go as they are. */
+const COMPRESSED_TYPES = /^application\/(json|x-catchup-log-stream)/;
 
 export async function registerCompression(app: FastifyInstance, level: number): Promise<void> {
   await app.register(compress, {

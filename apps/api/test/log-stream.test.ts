@@ -9,13 +9,14 @@ import type { CatchupResult } from '@catchup/engine';
 import { type TestApiNode, registerPeer, useApiNodes } from './nodes.ts';
 import { tableRows, writeRows } from './two-nodes.ts';
 
-const [a, b, c, d] = (await useApiNodes(4, 'lstream')) as [TestApiNode, TestApiNode, TestApiNode, TestApiNode];
+const [a, b, c, d, e] = (await useApiNodes(5, 'lstream')) as [TestApiNode, TestApiNode, TestApiNode, TestApiNode, TestApiNode];
 
 interface Seen {
   method: string;
   path: string;
   status: number;
   requestEncoding: string | undefined;
+  answerEncoding?: string | undefined;
 }
 
 /**
@@ -26,8 +27,14 @@ async function proxyTo(target: TestApiNode, older: boolean): Promise<{ port: num
   const seen: Seen[] = [];
   const targetPort = Number(new URL(target.url).port);
   const server = http.createServer((req, res) => {
-    const note = (status: number) =>
-      seen.push({ method: req.method!, path: req.url!.split('?')[0]!, status, requestEncoding: req.headers['content-encoding'] as string | undefined });
+    const note = (status: number, answerEncoding?: string) =>
+      seen.push({
+        method: req.method!,
+        path: req.url!.split('?')[0]!,
+        status,
+        requestEncoding: req.headers['content-encoding'] as string | undefined,
+        ...(answerEncoding ? { answerEncoding } : {}),
+      });
     if (older && req.url?.startsWith('/api/sync/changes/stream')) {
       note(404);
       res.writeHead(404, { 'content-type': 'application/json', connection: 'close' }).end('{"statusCode":404,"error":"Not Found","message":"Route not found"}');
@@ -35,7 +42,7 @@ async function proxyTo(target: TestApiNode, older: boolean): Promise<{ port: num
       return;
     }
     const upstream = http.request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      note(answer.statusCode!);
+      note(answer.statusCode!, answer.headers['content-encoding']);
       res.writeHead(answer.statusCode!, answer.headers);
       answer.pipe(res);
     });
@@ -109,6 +116,36 @@ describe('a full baseline as a log stream', () => {
     expect(await tableRows(c)).toEqual(await tableRows(a));
     expect(link.seen.filter((s) => s.path === '/api/sync/changes/stream').map((s) => s.status)).toEqual([404]);
     expect(link.seen.filter((s) => s.method === 'POST' && s.path === '/api/sync/changes').length).toBeGreaterThan(0);
+  });
+
+  it('is pulled as one compressed stream by an empty node that scans a peer past its retention', async () => {
+    const link = await proxyTo(a, false);
+    const aOnE = await registerPeer(e, { ...a, url: `http://127.0.0.1:${link.port}` });
+    const result = await scan(e, aOnE);
+    expect(result).toMatchObject({
+      success: true,
+      mode: 'full baseline',
+      full_baseline: { directions: ['receive'], rows_received: 2403, tombstones_received: 100 },
+    });
+    expect(await tableRows(e)).toEqual(await tableRows(a));
+    const streams = link.seen.filter((s) => s.path === '/api/sync/changes/stream');
+    expect(streams).toEqual([{ method: 'GET', path: '/api/sync/changes/stream', status: 200, requestEncoding: undefined, answerEncoding: 'zstd' }]);
+  });
+
+  it('serves a log stream only to a reader below the pruned horizon, with its key', async () => {
+    const latest = (await a.ctx.pool.query<{ s: string }>('SELECT max(sequence)::text AS s FROM database_changes')).rows[0]!.s;
+    const read = (query: string, key = a.apiKey) => fetch(`${a.url}/api/sync/changes/stream?${query}`, { headers: { 'x-api-key': key } });
+    expect((await read(`after=0&up_to=${latest}&exclude_origin=x`, 'wrong-key-0123456789abcdef')).status).toBe(401);
+    const above = await read(`after=${latest}&up_to=${latest}&exclude_origin=x`);
+    expect(above.status).toBe(409);
+    expect(((await above.json()) as { message: string }).message).toMatch(/^after: not below the pruned horizon/);
+    const bad = await read('after=-1&up_to=5&exclude_origin=x');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toMatch(/after/);
+    const whole = await read(`after=0&up_to=${latest}&exclude_origin=x`);
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get('content-type')).toMatch(/^application\/x-catchup-log-stream/);
+    expect((await whole.text()).trimEnd().split('\n')).toHaveLength(await logCount(a));
   });
 
   it('refuses what is not a log stream, or a stream it may not apply, and applies nothing of the refused chunk', async () => {

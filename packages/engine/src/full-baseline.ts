@@ -6,7 +6,7 @@
 import { needsFullBaseline, openLogStream, readChangesByKeyJson, type KeyOrderedPageJson, type RowKeyCursor, type TeamScope } from '@catchup/changelog';
 import type { PeerClient, FetchChangesQuery } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
-import { applyPeerBatch } from './integrity.ts';
+import { applyPeerBatch, applyPeerStream } from './integrity.ts';
 import type { Range } from './ranges.ts';
 
 /** The ranges of a direction that is a full baseline, as the one range that spans them. */
@@ -117,6 +117,30 @@ export function nextPageQuery(range: Range, query: FetchChangesQuery, page: Page
   return BigInt(page.next_cursor) >= BigInt(range.to) ? null : positionOrder;
 }
 
+/** The range pulled as one log stream and applied here; null when the peer serves none for it. */
+async function receiveLogStream(
+  ctx: EngineContext,
+  client: PeerClient,
+  serverId: number,
+  via: string,
+  range: Range,
+): Promise<Omit<RangeReceived, 'fullBaseline'> | null> {
+  const stream = await client.fetchLogStream({ after: range.from, upTo: range.to, excludeOrigin: ctx.nodeId });
+  if (!stream) return null;
+  try {
+    const result = await applyPeerStream(ctx, stream, { serverId, via });
+    return {
+      received: result.received,
+      applied: result.applied,
+      skippedDuplicate: result.skipped_duplicate,
+      skippedStale: result.skipped_stale,
+      tombstones: result.deletes,
+    };
+  } finally {
+    stream.destroy();
+  }
+}
+
 /** Pulls one range of the peer's log and applies it here, page after page (see nextPageQuery). */
 export async function receivePages(
   ctx: EngineContext,
@@ -133,8 +157,13 @@ export async function receivePages(
     const page = await client.fetchChangesToApply(query);
     if (page.pruned_through !== undefined && readsAsBaseline(range, page.pruned_through)) out.fullBaseline = true;
     const next = nextPageQuery(range, query, page, keyOrderAsked);
-    // A page read in position order that turns the range into a baseline is left for the key-ordered read.
+    // A page read in position order that turns the range into a baseline is left for the range read
+    // again: as one log stream where the peer serves it, else in row-key order.
     const rereading: boolean = next?.order === 'key' && !keyOrderAsked;
+    if (rereading) {
+      const streamed = await receiveLogStream(ctx, client, serverId, via, range);
+      if (streamed) return { ...streamed, fullBaseline: true };
+    }
     if (page.changes.length && !rereading) {
       const result = await applyPeerBatch(ctx, page.changes, { serverId, via });
       out.received += result.received;

@@ -17,6 +17,7 @@ import {
   decodeAnswer,
   requestEncodingFor,
   zlibOptions,
+  zstdDecodeOptions,
   type ContentEncoding,
 } from './compression.ts';
 import { logStreamResponseSchema, type LogStreamResponse } from './log-stream.ts';
@@ -267,9 +268,14 @@ export class PeerClient {
   }
 
   /** Starts a streamed GET; resolves once the peer answered (a failure status is a PeerError), with the stream and the answer. */
-  async #openStream(what: string, url: string, searchParams: Record<string, string>): Promise<{ stream: Readable; headers: Response['headers'] }> {
+  async #openStream(
+    what: string,
+    url: string,
+    searchParams: Record<string, string>,
+    via: Got = this.#streams,
+  ): Promise<{ stream: Readable; headers: Response['headers'] }> {
     if (this.#refusal) throw this.#refusal;
-    const stream = this.#streams.stream(url, { searchParams });
+    const stream = via.stream(url, { searchParams });
     try {
       const response = await this.#call(
         what,
@@ -377,6 +383,33 @@ export class PeerClient {
     } finally {
       body.destroy();
     }
+  }
+
+  /**
+   * GET /changes/stream: the range of the peer's log as a log stream, decoded as it arrives; null from a
+   * peer that serves none for it (a node of an older version: 404; a range it reads in pages: 409).
+   */
+  async fetchLogStream(query: { after: string; upTo: string; excludeOrigin: string }): Promise<Readable | null> {
+    let opened: { stream: Readable; headers: Response['headers'] };
+    try {
+      opened = await this.#openStream(
+        'log stream',
+        'changes/stream',
+        { after: query.after, up_to: query.upTo, exclude_origin: query.excludeOrigin },
+        this.#logStreams,
+      );
+    } catch (err) {
+      if (err instanceof PeerError && (err.status === 404 || err.status === 409)) return null;
+      throw err;
+    }
+    const encoding = String(opened.headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (encoding === 'identity') return opened.stream;
+    if (encoding !== 'zstd' && encoding !== 'gzip') {
+      opened.stream.destroy();
+      throw new PeerError('server_error', `${this.#from('log stream')} answered in ${encoding}, which was not asked for`);
+    }
+    const decoder = encoding === 'zstd' ? zlib.createZstdDecompress(zstdDecodeOptions()) : zlib.createGunzip();
+    return pipeline(opened.stream, decoder, () => {});
   }
 
   /** Sends a bundle of files (see @catchup/files encodeBundle) in one request. */

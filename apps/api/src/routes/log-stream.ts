@@ -1,12 +1,13 @@
-// POST /api/sync/changes/stream (peer API): a full baseline's bulk as one log stream, applied chunk by
-// chunk (see @catchup/changelog log-stream.ts).
+// The peer API's log streams (see @catchup/changelog log-stream.ts), a full baseline's bulk in one request:
+// GET /api/sync/changes/stream reads a range of this log as one, POST applies one chunk by chunk.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { LOG_STREAM_CONTENT_TYPE, LogStreamTooLargeError } from '@catchup/changelog';
-import { applyPeerStream, DELIVERY_OPERATIONS, peerActor, recordPeerDelivery } from '@catchup/engine';
+import { z } from 'zod';
+import { LOG_STREAM_CONTENT_TYPE, LogStreamTooLargeError, needsFullBaseline, openLogStream, readLogHorizon } from '@catchup/changelog';
+import { applyPeerStream, DELIVERY_OPERATIONS, peerActor, recordPeerDelivery, teamScopeOfServer } from '@catchup/engine';
 import { logStreamResponseSchema } from '@catchup/peer-client';
 import type { AppContext } from '../context.ts';
 import { HttpError } from '../errors.ts';
-import { errorResponses } from '../schemas.ts';
+import { bigintString, errorResponses } from '../schemas.ts';
 
 const isStream = (body: unknown): body is AsyncIterable<Buffer> =>
   typeof body === 'object' && body !== null && typeof (body as Partial<AsyncIterable<Buffer>>)[Symbol.asyncIterator] === 'function';
@@ -57,6 +58,38 @@ export const logStreamRoutes =
           });
         }
         return applied;
+      },
+    );
+
+    app.get(
+      '/changes/stream',
+      {
+        schema: {
+          tags: ['peer'],
+          summary: "Read a range of the log as a log stream (a full baseline's bulk)",
+          description:
+            `Answers ${LOG_STREAM_CONTENT_TYPE}: the range's entries in row-key order, one per line (see POST /changes/stream). ` +
+            'Served to a reader without a team scope whose cursor is below the pruned horizon; anyone else reads pages (409).',
+          querystring: z.object({
+            after: bigintString,
+            up_to: bigintString,
+            exclude_origin: z.string().min(1).max(100).describe("the reader's node id: its own changes are left out"),
+          }),
+          response: { ...errorResponses, 409: errorResponses[400].describe('read this range in pages (GET /changes)') },
+        },
+      },
+      async (request, reply) => {
+        const { after, up_to, exclude_origin } = request.query;
+        if (request.peer && (await teamScopeOfServer(ctx.engine, request.peer.serverId))) {
+          throw new HttpError(409, 'after: a reader with a team scope reads pages (GET /api/sync/changes)');
+        }
+        if (!needsFullBaseline(after, (await readLogHorizon(ctx.pool)).prunedThrough)) {
+          throw new HttpError(409, 'after: not below the pruned horizon; read this range in pages (GET /api/sync/changes)');
+        }
+        const stream = await openLogStream(ctx.pool, { after, upTo: up_to, excludeOrigin: exclude_origin });
+        // Fastify pipes a stream as it is (and destroys it when the reader goes away, which closes its
+        // connection); the type provider cannot express a stream answer — hence the cast.
+        return reply.type(LOG_STREAM_CONTENT_TYPE).send(stream as never);
       },
     );
   };
