@@ -27,12 +27,18 @@ export const LOG_STREAM_CONTENT_TYPE = 'application/x-catchup-log-stream';
 /** A line's fields, in order (COPY's text format: tab-separated, \N for NULL, backslash escapes). */
 const LOG_STREAM_COLUMNS = 'table_name, record_id, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc, scope_exit';
 
-/** Lines per chunk (one transaction each): large enough to amortize a transaction, small enough to hold the log lock briefly. */
+/**
+ * Lines per chunk (one transaction each): enough to amortize a transaction, few enough to hold the log
+ * lock briefly and to keep the staging table within PostgreSQL's temp_buffers (8 MB by default).
+ */
 export const LOG_STREAM_CHUNK_ROWS = 5_000;
 /** Chunks written at once: the receiving database's two writes (rows, log) of one while the other appends. */
 export const LOG_STREAM_PARALLEL_CHUNKS = 2;
-/** The most bytes a chunk holds; a line longer than this is refused (413). */
-export const LOG_STREAM_CHUNK_BYTES = 64 * 1024 * 1024;
+/**
+ * The most bytes a chunk holds, and so the longest line (413 beyond): the default body limit of a batch
+ * (BODY_LIMIT_BYTES), whose largest row image a line can then always carry. Memory: a few chunks at most.
+ */
+export const LOG_STREAM_CHUNK_BYTES = 16 * 1024 * 1024;
 
 export interface LogStreamRange {
   /** Exclusive lower bound (the reader's cursor). */
@@ -112,7 +118,8 @@ export class LogStreamTooLargeError extends Error {
 
 /**
  * Applies a log stream chunk by chunk, `parallel` chunks at a time while the next is read (they take the
- * log lock only to append; chunks of one row-key ordered range share no row). A chunk applied stays
+ * log lock only to append; a row whose entries a chunk boundary splits sends the later chunk to the
+ * applier, which finds the row logged). A chunk applied stays
  * applied when a later one fails (each is a batch, I7): the sender acknowledges nothing before the whole
  * stream was taken (I8), and what it sends again is skipped as duplicate (I3).
  */

@@ -362,8 +362,9 @@ export class PeerClient {
 
   /**
    * POST /changes/stream: a log stream (see @catchup/changelog log-stream.ts) for the peer to apply chunk by
-   * chunk, compressed as batches are; null from a node of a version before log streams (404), the stream
-   * then left unread.
+   * chunk, compressed as batches are; null from a node of a version before log streams (404), or one that
+   * refused a line as too long for a stream (413: pages carry it if anything can), the stream then left
+   * unread.
    */
   async postLogStream(stream: Readable): Promise<LogStreamResponse | null> {
     const encoding = this.#requestEncoding;
@@ -378,7 +379,7 @@ export class PeerClient {
     try {
       return await this.#json('log stream', logStreamResponseSchema, () => this.#logStreams.post<Buffer>('changes/stream', { body, headers }));
     } catch (err) {
-      if (err instanceof PeerError && err.status === 404) return null;
+      if (err instanceof PeerError && (err.status === 404 || err.status === 413)) return null;
       throw err;
     } finally {
       body.destroy();
