@@ -3,28 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { acknowledgeRange, BatchRejectedError, IdentityConflictError, countMissingChanges, getCursor, readChanges, type Change } from '@catchup/changelog';
 import { createPool } from '@catchup/db';
 import { rowsWithoutTheirLoggedVersion } from '@catchup/testing';
-import { applyTo, logCount, logIdentities, tableDigest, useNodes, type TestNode } from './nodes.ts';
+import { applyTo, logCount, logIdentities, tableDigest, useNodes, type TestNode, teamChange } from './nodes.ts';
 
 const [a, b, c] = await useNodes(3, 'apply');
 
 async function logOf(node: TestNode, excludeOrigin?: string): Promise<Change[]> {
   return (await readChanges(node.pool, { after: '0', limit: 1_000_000, ...(excludeOrigin ? { excludeOrigin } : {}) })).changes;
-}
-
-/** A remote insert of a new team, stamped now unless told otherwise. */
-function teamChange(origin: string, sequence: string, name: string, hlc = BigInt(Date.now()) * 65536n): Change {
-  const id = randomUUID();
-  return {
-    table_name: 'teams',
-    record_id: id,
-    operation: 'insert',
-    change_data: { id, team_number: 4242, name, scouting_team_number: 1, is_active: true, updated_at: new Date().toISOString() },
-    old_data: null,
-    timestamp: new Date().toISOString(),
-    origin_node_id: origin,
-    origin_sequence: sequence,
-    hlc: hlc.toString(),
-  };
 }
 
 /** Sends everything `from` has that `to` did not originate. */

@@ -1,6 +1,3 @@
-// A log stream (a full baseline's bulk): a range of one node's log piped into another's as COPY text lines,
-// applied in chunks — in bulk where nothing needs the applier's judgement, through the applier otherwise.
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import {
@@ -12,9 +9,8 @@ import {
   LogStreamTooLargeError,
   openLogStream,
   type ApplyResult,
-  type Change,
 } from '@catchup/changelog';
-import { logCount, logIdentities, MAX_CLOCK_SKEW_MS, tableDigest, useNodes, type TestNode } from './nodes.ts';
+import { logCount, logIdentities, MAX_CLOCK_SKEW_MS, tableDigest, useNodes, type TestNode, teamChange } from './nodes.ts';
 
 const [a, b, c, d, e] = await useNodes(5, 'logstream');
 
@@ -62,22 +58,6 @@ function line(c: Record<string, unknown>): string {
     c.scope_exit ? 't' : 'f',
   ];
   return `${fields.join('\t')}\n`;
-}
-
-/** A remote insert of a new team, stamped now unless told otherwise. */
-function teamChange(origin: string, sequence: number, name: string, hlc = BigInt(Date.now()) * 65536n): Change {
-  const id = randomUUID();
-  return {
-    table_name: 'teams',
-    record_id: id,
-    operation: 'insert',
-    change_data: { id, team_number: 4242, name, scouting_team_number: 1, is_active: true, updated_at: new Date().toISOString() },
-    old_data: null,
-    timestamp: new Date().toISOString(),
-    origin_node_id: origin,
-    origin_sequence: String(sequence),
-    hlc: hlc.toString(),
-  };
 }
 
 const teamNames = async (node: TestNode) => (await node.pool.query<{ name: string }>('SELECT name FROM teams ORDER BY name')).rows.map((r) => r.name);
