@@ -275,13 +275,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       if (results.length) {
         io.out(
           formatTable(
-            ['server', 'ok', 'sent', 'received', 'applied', 'files up', 'files down', 'seconds', 'errors'],
+            ['server', 'ok', 'sent', 'received', 'applied', 'held', 'files up', 'files down', 'seconds', 'errors'],
             results.map((r) => [
               r.server_name,
               r.success ? 'yes' : 'no',
               r.database_changes.sent,
               r.database_changes.received,
               r.database_changes.applied,
+              // Not moved: the other side held them already, relayed by another node.
+              (r.database_changes.held_by_peer ?? 0) + (r.database_changes.held_here ?? 0),
               r.file_changes.uploaded,
               r.file_changes.downloaded,
               r.duration.toFixed(1),

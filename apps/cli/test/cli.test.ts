@@ -31,7 +31,8 @@ describe('npm run catchup', () => {
     const scan = await cli('scan');
     expect(scan.code).toBe(0);
     expect(scan.out).toMatch(/Catch-up scan completed: 1 server\(s\)/);
-    expect(scan.out).toMatch(/cli-b\s+yes\s+1\s+0\s+0/);
+    expect(scan.out).toMatch(/server\s+ok\s+sent\s+received\s+applied\s+held\s+files up/);
+    expect(scan.out).toMatch(/cli-b\s+yes\s+1\s+0\s+0\s+0\s/);
     expect((await cli('status')).out).toMatch(/no peer needs catch-up/);
     // Once pinged, a peer's clock offset is shown (both nodes share this machine's clock).
     await a!.ctx.db.team.create({ data: { teamNumber: 1678, name: 'Citrus', scoutingTeamNumber: 1 } });
