@@ -183,7 +183,7 @@ async function applyInTransaction(
   try {
     await appendToLog(client, lines, prelude);
   } catch (err) {
-    if ((err as { code?: unknown } | null)?.code === INTERFERED) throw new Interfered();
+    if ((err as { code?: unknown } | null)?.code === LOGGED_MEANWHILE) throw new Interfered();
     throw err;
   }
   return { winners: winners.length, logged: fresh.length, prunedOwn: prunedOwn.size };
@@ -417,33 +417,42 @@ function newestStamp(changes: IncomingChange[]): string {
 }
 
 /** The SQLSTATE the prelude raises when a change of one of the batch's rows was logged after the horizon. */
-const INTERFERED = 'CU001';
+export const LOGGED_MEANWHILE = 'CU001';
 
 /** Row keys of synced tables (plain identifiers) and UUIDs, as they go into a literal in the prelude. */
 const PLAIN_TABLE = /^[a-z_][a-z0-9_]*$/;
 const PLAIN_ID = /^[0-9a-f-]+$/;
 
-/**
- * A DO block that takes the log lock, observes the batch's newest stamp, then raises INTERFERED when a
- * change of one of these rows was logged after the horizon. Each statement of the block has its own
- * snapshot, so the check sees everything committed before the lock was granted. Usually nothing was
- * logged since (max() reads one end of the primary key whatever the plan); the few entries that were
- * are matched in SQL, so that a large local commit in the meantime costs no memory here.
- */
 function lockLogAndCheckSinceBlock(horizon: string, changes: IncomingChange[], newestStamp: string): string {
-  if (!/^\d+$/.test(horizon)) throw new Error(`unexpected log horizon ${horizon}`);
-  if (!/^\d+$/.test(newestStamp)) throw new Error(`unexpected stamp ${newestStamp}`);
   const tables = changes.map((c) => c.table_name);
   const ids = changes.map((c) => c.record_id);
   if (!tables.every((t) => PLAIN_TABLE.test(t)) || !ids.every((id) => PLAIN_ID.test(id))) throw new Error('unexpected table name or record id');
+  return lockLogAndCheckSinceSql(
+    horizon,
+    newestStamp,
+    `unnest('${plainTextArray(tables)}'::text[], '${plainTextArray(ids)}'::text[]) AS x(table_name, record_id)`,
+  );
+}
+
+/**
+ * A DO block that takes the log lock, observes the batch's newest stamp, then raises LOGGED_MEANWHILE
+ * when a change of one of the batch's rows — `rows`, a FROM item of (table_name, record_id text) — was
+ * logged after the horizon. Each statement of the block has its own snapshot, so the check sees
+ * everything committed before the lock was granted. Usually nothing was logged since (max() reads one
+ * end of the primary key whatever the plan); the entries that were are materialized and joined to the
+ * batch in SQL, so that a large commit in the meantime costs no memory here. The batch applier and a
+ * log stream's chunks (log-stream.ts) append after it.
+ */
+export function lockLogAndCheckSinceSql(horizon: string, newestStamp: string, rows: string): string {
+  if (!/^\d+$/.test(horizon)) throw new Error(`unexpected log horizon ${horizon}`);
+  if (!/^\d+$/.test(newestStamp)) throw new Error(`unexpected stamp ${newestStamp}`);
   return `DO $catchup$ BEGIN
     PERFORM catchup_lock_log();
     PERFORM catchup_observe_hlc(${newestStamp});
     IF (SELECT coalesce(max(sequence), 0) > ${horizon} FROM database_changes) THEN
       IF EXISTS (WITH recent AS MATERIALIZED (SELECT table_name, record_id FROM database_changes WHERE sequence > ${horizon})
-                 SELECT 1 FROM recent JOIN unnest('${plainTextArray(tables)}'::text[], '${plainTextArray(ids)}'::text[]) AS x(table_name, record_id)
-                   USING (table_name, record_id)) THEN
-        RAISE EXCEPTION 'a change of the batch''s rows was logged meanwhile' USING ERRCODE = '${INTERFERED}';
+                 SELECT 1 FROM recent JOIN ${rows} USING (table_name, record_id)) THEN
+        RAISE EXCEPTION 'a change of the batch''s rows was logged meanwhile' USING ERRCODE = '${LOGGED_MEANWHILE}';
       END IF;
     END IF;
   END $catchup$`;

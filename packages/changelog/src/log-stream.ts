@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Pool, PoolClient } from '@catchup/db';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { APPLYING, upsertRowImagesSql, type ApplyOptions, type ApplyResult } from './apply.ts';
+import { APPLYING, LOGGED_MEANWHILE, lockLogAndCheckSinceSql, upsertRowImagesSql, type ApplyOptions, type ApplyResult } from './apply.ts';
 import { isBigintString } from './change.ts';
 import { BatchRejectedError } from './errors.ts';
 import { quoteIdent } from './sql.ts';
@@ -238,7 +238,7 @@ async function loadChunk(client: PoolClient, parts: Buffer[], firstLine: number)
 /**
  * Whether every line has the shape the ordinary applier takes without a second look (none may be NULL:
  * bool_and would pass over it). Node ids in ASCII only, so that ordering them in SQL (COLLATE "C") agrees
- * with compareVersions. Row images are checked where they are written (see WRITE). $1: this node's id;
+ * with compareVersions. Row images are checked where they are written (see writeTableSql). $1: this node's id;
  * $2: the clock bound in ms (I13).
  */
 const SHAPE_SQL = `SELECT count(*)::int AS n, count(*) FILTER (WHERE operation = 'delete')::int AS deletes,
@@ -260,16 +260,6 @@ const SHAPE_SQL = `SELECT count(*)::int AS n, count(*) FILTER (WHERE operation =
 const ROW_LOGGED = `EXISTS (SELECT 1 FROM ${STAGING} s CROSS JOIN LATERAL (
     SELECT 1 FROM database_changes d WHERE d.table_name = s.table_name AND d.record_id = s.record_id::text LIMIT 1) x)`;
 
-/**
- * Whether an entry of one of the chunk's rows was logged after `since`: the entries since (another chunk's
- * append, thousands of them) hashed against the chunk, whatever the log's statistics say of its newest
- * positions (they lag behind a log that grows by a baseline, and a plan that trusts them scans the
- * entries since once per line).
- */
-const rowLoggedSinceSql = (since: bigint) => `EXISTS (
-    WITH recent AS MATERIALIZED (SELECT table_name, record_id FROM database_changes WHERE sequence > ${since})
-    SELECT 1 FROM recent d JOIN ${STAGING} s ON d.table_name = s.table_name AND d.record_id = s.record_id::text)`;
-
 /** The log's horizon, and whether the log holds one of the chunk's identities or an entry of one of its rows. */
 const LOGGED_SQL = `SELECT (SELECT coalesce(max(sequence), 0) FROM database_changes)::text AS horizon,
     EXISTS (SELECT 1 FROM ${STAGING} s CROSS JOIN LATERAL (
@@ -279,7 +269,7 @@ const LOGGED_SQL = `SELECT (SELECT coalesce(max(sequence), 0) FROM database_chan
 /**
  * Writes one table's rows: per row its newest entry of the chunk (last writer wins, ties by node id then
  * origin sequence, as compareVersions), upserted in key order, or its row deleted. Counts the winners, the
- * upserts, and the rows written: an image that is not an object, sets a column the table lacks here, or
+ * upserts, and the rows upserted: an image that is not an object, sets a column the table lacks here, or
  * whose id is not its record's writes nothing, and the chunk then goes to the applier (which words it).
  */
 function writeTableSql(table: string, columns: readonly string[], quote: (text: string) => string): string {
@@ -291,13 +281,10 @@ function writeTableSql(table: string, columns: readonly string[], quote: (text: 
       SELECT DISTINCT ON (record_id) record_id, operation, change_data::jsonb AS image FROM ${STAGING} WHERE table_name = ${quote(table)}
        ORDER BY record_id, hlc DESC, origin_node_id COLLATE "C" DESC, origin_sequence DESC),
     upserted AS (${upsertRowImagesSql(table, columns, images)} RETURNING 1),
-    deleted AS (DELETE FROM ${t} WHERE id IN (SELECT record_id FROM w WHERE operation = 'delete') RETURNING 1)
+    deleted AS (DELETE FROM ${t} WHERE id IN (SELECT record_id FROM w WHERE operation = 'delete'))
     SELECT (SELECT count(*) FROM w)::int AS winners, (SELECT count(*) FROM w WHERE operation <> 'delete')::int AS upserts,
-           (SELECT count(*) FROM upserted)::int AS written, (SELECT count(*) FROM deleted)::int AS deleted`;
+           (SELECT count(*) FROM upserted)::int AS written`;
 }
-
-/** The SQLSTATE the append raises when a change of one of the chunk's rows was logged after the horizon. */
-const INTERFERED = 'CU002';
 
 /** Why a chunk goes to the ordinary applier instead. */
 class NotBulk extends Error {}
@@ -352,22 +339,19 @@ async function applyChunkInBulk(client: PoolClient, parts: Buffer[], firstLine: 
   }
   try {
     // The lock, the clock and the check since the horizon go in the message that appends: the log lock is
-    // held from the moment it is granted until commit (see apply.ts appendToLog). Identities repeated in
-    // the chunk, or logged meanwhile by another applier, fail the log's unique index.
-    await client.query(`SET LOCAL enable_nestloop = off; DO $catchup$ BEGIN
-        PERFORM catchup_lock_log();
-        PERFORM catchup_observe_hlc(${BigInt(shape.newest)});
-        IF (SELECT coalesce(max(sequence), 0) > ${BigInt(logged.horizon)} FROM database_changes) AND ${rowLoggedSinceSql(BigInt(logged.horizon))} THEN
-          RAISE EXCEPTION 'a change of the chunk''s rows was logged meanwhile' USING ERRCODE = '${INTERFERED}';
-        END IF;
-      END $catchup$;
+    // held from the moment it is granted until commit (see apply.ts appendToLog). The entries since are
+    // hashed against the chunk, whatever the log's statistics say of its newest positions (they lag behind
+    // a log a baseline is filling, and a nested loop over them would scan them once per line). Identities
+    // repeated in the chunk, or logged meanwhile by another applier, fail the log's unique index.
+    const chunkRows = `(SELECT table_name, record_id::text AS record_id FROM ${STAGING}) AS x`;
+    await client.query(`SET LOCAL enable_nestloop = off; ${lockLogAndCheckSinceSql(logged.horizon, shape.newest, chunkRows)};
       INSERT INTO database_changes (${LOG_STREAM_COLUMNS})
       SELECT table_name, record_id::text, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc, scope_exit
         FROM ${STAGING} ORDER BY table_name, record_id, hlc;
       COMMIT`);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === INTERFERED || code === '23505') throw new NotBulk('logged meanwhile, or an identity repeated');
+    if (code === LOGGED_MEANWHILE || code === '23505') throw new NotBulk('logged meanwhile, or an identity repeated');
     throw err;
   }
   // Each row's newest entry won (no version of it stood here); the chunk's older entries of a row are logged as stale.
