@@ -26,7 +26,7 @@ export interface Backlog {
 }
 
 /** Positions per block of change_log_counts (its migration says how the blocks are kept). */
-const COUNT_BLOCK = 4096;
+export const COUNT_BLOCK = 4096;
 
 export async function measureBacklog(sql: Sql, peer: PeerPosition): Promise<Backlog> {
   return (await measureBacklogs(sql, [peer]))[0]!;

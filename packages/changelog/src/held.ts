@@ -11,6 +11,7 @@
 // the change until the lease ends and the next asker takes it over.
 import type { Sql } from './sql.ts';
 import { isBigintString } from './change.ts';
+import { COUNT_BLOCK } from './detect.ts';
 import { scopeActionSql, type TeamScope } from './scope.ts';
 
 /** A change's identity network-wide (origin node id, origin sequence). */
@@ -66,6 +67,7 @@ function distinct<T extends ChangeIdentity>(identities: readonly T[]): T[] {
 export async function claimLacked(sql: Sql, asked: readonly StampedIdentity[], options: ClaimOptions): Promise<HeldAnswer> {
   const identities = distinct(asked);
   if (identities.length === 0) return { lacked: [], pending: [], held: 0 };
+  await sweepRunOutLeases(sql);
   for (const i of identities) if (!isBigintString(i.hlc)) throw new Error(`not a stamp: ${JSON.stringify(i.hlc)}`);
   const inScope = options.scope ? `AND ${scopeActionSql(options.scope, 'd')} <> 'leave_out'` : '';
   const { rows } = await sql.query<{ origin: string; sequence: string; mine: boolean }>(
@@ -89,21 +91,75 @@ export async function claimLacked(sql: Sql, asked: readonly StampedIdentity[], o
   const lacked: ChangeIdentity[] = [];
   const pending: ChangeIdentity[] = [];
   for (const r of rows) (r.mine ? lacked : pending).push({ origin: r.origin, sequence: r.sequence });
-  return { lacked, pending, held: identities.length - rows.length };
+  const arrived = await arrivedMeanwhile(sql, lacked, identities, inScope);
+  if (arrived.size === 0) return { lacked, pending, held: identities.length - rows.length };
+  // Delivered while the claim was deciding: the deliverer's lease ended as its changes were logged,
+  // after the claim's snapshot, so the claim took over a lease of changes that are here now.
+  const delivered = lacked.filter((i) => arrived.has(key(i)));
+  await releaseLeases(sql, delivered);
+  return { lacked: lacked.filter((i) => !arrived.has(key(i))), pending, held: identities.length - rows.length + delivered.length };
+}
+
+/** Which of the claimed identities the log holds now (with their asked stamps), seen in a snapshot taken after the claim. */
+async function arrivedMeanwhile(sql: Sql, claimed: ChangeIdentity[], asked: StampedIdentity[], inScope: string): Promise<Set<string>> {
+  if (claimed.length === 0) return new Set();
+  const stamps = new Map(asked.map((i) => [key(i), i.hlc]));
+  const { rows } = await sql.query<{ origin: string; sequence: string }>(
+    `SELECT a.origin_node_id AS origin, a.origin_sequence::text AS sequence
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS a(origin_node_id, origin_sequence, hlc)
+      WHERE EXISTS (SELECT 1 FROM database_changes d
+                     WHERE d.origin_node_id = a.origin_node_id AND d.origin_sequence = a.origin_sequence AND d.hlc = a.hlc ${inScope})`,
+    [claimed.map((i) => i.origin), claimed.map((i) => i.sequence), claimed.map((i) => stamps.get(key(i))!)],
+  );
+  return new Set(rows.map((r) => key(r)));
+}
+
+/** How often a process sweeps run-out leases away (a lease asked about again is taken over in place). */
+const SWEEP_EVERY_MS = 60_000;
+let lastSweep = 0;
+
+/**
+ * Deletes leases that ran out a minute ago or more: those of deliverers that failed and of changes no
+ * one asked about again. Their release probes by key, so nothing else scans the table.
+ */
+async function sweepRunOutLeases(sql: Sql): Promise<void> {
+  if (Date.now() - lastSweep < SWEEP_EVERY_MS) return;
+  lastSweep = Date.now();
+  await sql.query(`DELETE FROM change_delivery_leases WHERE ctid IN (
+    SELECT ctid FROM change_delivery_leases WHERE expires_at < now() - interval '1 minute' FOR UPDATE SKIP LOCKED)`);
 }
 
 /**
- * Ends the leases of delivered changes (and any lease run out): called once a batch holding them is
- * applied. Rows another statement has locked are skipped, never waited for: a lease left behind only
- * runs out.
+ * The statement that ends the leases of delivered changes, given as a FROM item of (origin_node_id,
+ * origin_sequence): each probed by key, never a scan of the whole table. Rows another statement has
+ * locked are skipped, never waited for: a lease left behind only runs out (claimLacked takes over run-out
+ * leases and sweeps them).
  */
+export const releaseLeasesSql = (delivered: string) => `DELETE FROM change_delivery_leases WHERE ctid IN (
+    SELECT l.ctid FROM ${delivered} JOIN change_delivery_leases l USING (origin_node_id, origin_sequence) FOR UPDATE OF l SKIP LOCKED)`;
+
+/** Ends the leases of delivered changes: called once a batch holding them is applied or refused. */
 export async function releaseLeases(sql: Sql, delivered: readonly ChangeIdentity[]): Promise<void> {
   const identities = distinct(delivered);
-  await sql.query(
-    `DELETE FROM change_delivery_leases WHERE ctid IN (
-       SELECT l.ctid FROM change_delivery_leases l
-        WHERE (l.origin_node_id, l.origin_sequence) IN (SELECT * FROM unnest($1::text[], $2::bigint[])) OR l.expires_at < now()
-          FOR UPDATE SKIP LOCKED)`,
-    [identities.map((i) => i.origin), identities.map((i) => i.sequence)],
+  if (identities.length === 0) return;
+  await sql.query(releaseLeasesSql('unnest($1::text[], $2::bigint[]) AS d(origin_node_id, origin_sequence)'), [
+    identities.map((i) => i.origin),
+    identities.map((i) => i.sequence),
+  ]);
+}
+
+/**
+ * Whether the log's range (after, upTo] may hold an entry that none of `origins` made (scope exits, which
+ * no node sends on, aside): a change a third node made, which may have reached the receiver by another
+ * route. Read from change_log_counts, whose blocks of positions (see detect.ts) may reach past the range:
+ * a yes can be a block's, never a no.
+ */
+export async function rangeHoldsOtherOrigins(sql: Sql, range: { after: string; upTo: string }, origins: readonly string[]): Promise<boolean> {
+  const { rows } = await sql.query<{ found: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM change_log_counts
+                     WHERE bucket BETWEEN ($1::bigint + 1) / ${COUNT_BLOCK} AND $2::bigint / ${COUNT_BLOCK}
+                       AND origin_node_id <> ALL ($3::text[]) AND entries > 0) AS found`,
+    [range.after, range.upTo, origins],
   );
+  return rows[0]!.found;
 }

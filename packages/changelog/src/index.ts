@@ -19,6 +19,7 @@ export {
   LogStreamTooLargeError,
   openLogStream,
   type LogStreamOptions,
+  type LogStreamOrder,
   type LogStreamRange,
   type LogStreamResult,
 } from './log-stream.ts';
@@ -50,7 +51,7 @@ export {
   type PeerPosition,
   type UnmadeClaims,
 } from './detect.ts';
-export { claimLacked, releaseLeases, type ChangeIdentity, type ClaimOptions, type HeldAnswer, type StampedIdentity } from './held.ts';
+export { claimLacked, rangeHoldsOtherOrigins, releaseLeases, type ChangeIdentity, type ClaimOptions, type HeldAnswer, type StampedIdentity } from './held.ts';
 export { acknowledgeRange, getCursor, type AckRange, type CursorDirection } from './cursors.ts';
 export { getNodeIdentity, type NodeIdentity } from './identity.ts';
 export {

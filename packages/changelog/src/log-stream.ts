@@ -1,15 +1,16 @@
-// The bulk of a full baseline (SPEC I11) as one stream: the range's log entries in row-key order as
-// COPY text lines, piped from the sender's PostgreSQL to the receiver's without a page of JSON built,
-// parsed and checked per change on either side.
+// A range of the log as one stream: its entries as COPY text lines, piped from the sender's PostgreSQL to
+// the receiver's without a page of JSON built, parsed and checked per change on either side. A full
+// baseline (SPEC I11) goes this way in row-key order; an incremental range between unscoped peers in
+// position order.
 //
 // The receiver takes the stream in chunks, each one transaction (I7). A chunk goes the bulk way only when
-// nothing in it needs the applier's per-change judgement: every line in the shape a page would be
-// accepted in, its tables and columns synced here, no identity repeated or already logged, no row of it
-// in this log yet (so that each row's newest entry wins and nothing was there to lose to), no stamp past
-// the clock bound (I13), a sender without a team scope. Anything else — or a write that fails, or a
-// change of one of its rows logged meanwhile — sends the chunk through the ordinary applier
-// (`applyChanges`), which decides it change by change and words any refusal: the bulk way is never a
-// different verdict, only a faster one.
+// nothing in it needs the applier's per-change judgement beyond last writer wins, which SQL settles per
+// row against the version standing here: every line in the shape a page would be accepted in, its tables
+// and columns synced here, no identity repeated or already logged, no stamp past the clock bound (I13), no
+// stamp equal to a standing one (ties are the applier's), a sender without a team scope. Anything else —
+// or a write that fails, or a change of one of its rows logged meanwhile — sends the chunk through the
+// ordinary applier (`applyChanges`), which decides it change by change and words any refusal: the bulk
+// way is never a different verdict, only a faster one.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Pool, PoolClient } from '@catchup/db';
@@ -17,6 +18,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { APPLYING, LOGGED_MEANWHILE, lockLogAndCheckSinceSql, upsertRowImagesSql, type ApplyOptions, type ApplyResult } from './apply.ts';
 import { isBigintString } from './change.ts';
 import { BatchRejectedError } from './errors.ts';
+import { releaseLeases, releaseLeasesSql } from './held.ts';
 import { quoteIdent } from './sql.ts';
 import { describeSyncedTables } from './tables.ts';
 import { checkChanges, scanChangesDocument, type IncomingChange } from './wire.ts';
@@ -47,14 +49,20 @@ export interface LogStreamRange {
   upTo: string;
   /** The reader's node id: its own changes are left out. */
   excludeOrigin: string;
+  /**
+   * 'row key' (a full baseline): the log's row index order (table, record id, newest first), so that the
+   * receiver writes its indexes at ascending keys, read along that index without a sort however large
+   * the range. 'position' (an incremental range): the log's order, read along its primary key.
+   */
+  order: LogStreamOrder;
 }
 
+export type LogStreamOrder = 'row key' | 'position';
+
 /**
- * The range's entries, in row-key order, as a stream of COPY text lines. One statement, one snapshot.
- * The order is the log's row index (table, record id, newest first): the receiver then writes its
- * indexes at ascending keys. Scope exits are never sent on (see scope.ts); a scoped reader is not served
- * this way (its entries need their scope action). The connection is held until the stream ends or is
- * destroyed.
+ * The range's entries as a stream of COPY text lines, in the order asked for. One statement, one
+ * snapshot. Scope exits are never sent on (see scope.ts); a scoped reader is not served this way (its
+ * entries need their scope action). The connection is held until the stream ends or is destroyed.
  */
 export async function openLogStream(pool: Pool, range: LogStreamRange): Promise<Readable> {
   for (const position of [range.after, range.upTo]) {
@@ -68,15 +76,16 @@ export async function openLogStream(pool: Pool, range: LogStreamRange): Promise<
     client.release(err);
   };
   try {
-    // Sorting the range would spill the whole of it to disk; the row index gives the order as it is read.
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_sort = off');
+    // Sorting a baseline's range would spill the whole of it to disk; the row index gives the order as it is read.
+    const byKey = range.order === 'row key';
+    await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY${byKey ? '; SET LOCAL enable_sort = off' : ''}`);
     const stream = client.query(
       copyTo(`COPY (SELECT table_name, record_id, operation, change_data, old_data,
                            to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), origin_node_id, origin_sequence, hlc, scope_exit
                       FROM database_changes
                      WHERE sequence > ${range.after} AND sequence <= ${range.upTo} AND origin_node_id <> ${client.escapeLiteral(range.excludeOrigin)}
                        AND NOT scope_exit
-                     ORDER BY table_name, record_id, hlc DESC) TO STDOUT`),
+                     ORDER BY ${byKey ? 'table_name, record_id, hlc DESC' : 'sequence'}) TO STDOUT`),
     );
     let ended = false;
     stream.on('end', () => {
@@ -118,10 +127,10 @@ export class LogStreamTooLargeError extends Error {
 
 /**
  * Applies a log stream chunk by chunk, `parallel` chunks at a time while the next is read (they take the
- * log lock only to append; a row whose entries a chunk boundary splits sends the later chunk to the
- * applier, which finds the row logged). A chunk applied stays
- * applied when a later one fails (each is a batch, I7): the sender acknowledges nothing before the whole
- * stream was taken (I8), and what it sends again is skipped as duplicate (I3).
+ * log lock only to append; of a row whose entries two chunks in flight both hold, the later to append
+ * finds it logged since its horizon and goes to the applier). A chunk applied stays applied when a later
+ * one fails (each is a batch, I7): the sender acknowledges nothing before the whole stream was taken
+ * (I8), and what it sends again is skipped as duplicate (I3).
  */
 export async function applyLogStream(pool: Pool, body: AsyncIterable<Buffer | string>, options: LogStreamOptions): Promise<LogStreamResult> {
   const total: LogStreamResult = { received: 0, applied: 0, skipped_duplicate: 0, skipped_stale: 0, deletes: 0 };
@@ -253,37 +262,38 @@ const SHAPE_SQL = `SELECT count(*)::int AS n, count(*) FILTER (WHERE operation =
     false)), true) AS shaped
   FROM ${STAGING}`;
 
-/**
- * Whether the log holds an entry of one of the chunk's rows: probed row by row along the log's row index
- * (LATERAL … LIMIT 1 keeps the chunk outside: the staging table has no index and no statistics).
- */
-const ROW_LOGGED = `EXISTS (SELECT 1 FROM ${STAGING} s CROSS JOIN LATERAL (
-    SELECT 1 FROM database_changes d WHERE d.table_name = s.table_name AND d.record_id = s.record_id::text LIMIT 1) x)`;
-
-/** The log's horizon, and whether the log holds one of the chunk's identities or an entry of one of its rows. */
+/** The log's horizon, and whether the log holds one of the chunk's identities (probed along the identity index). */
 const LOGGED_SQL = `SELECT (SELECT coalesce(max(sequence), 0) FROM database_changes)::text AS horizon,
     EXISTS (SELECT 1 FROM ${STAGING} s CROSS JOIN LATERAL (
-      SELECT 1 FROM database_changes d WHERE d.origin_node_id = s.origin_node_id AND d.origin_sequence = s.origin_sequence LIMIT 1) x) AS identities_logged,
-    ${ROW_LOGGED} AS rows_logged`;
+      SELECT 1 FROM database_changes d WHERE d.origin_node_id = s.origin_node_id AND d.origin_sequence = s.origin_sequence LIMIT 1) x) AS identities_logged`;
 
 /**
- * Writes one table's rows: per row its newest entry of the chunk (last writer wins, ties by node id then
- * origin sequence, as compareVersions), upserted in key order, or its row deleted. Counts the winners, the
- * upserts, and the rows upserted: an image that is not an object, sets a column the table lacks here, or
- * whose id is not its record's writes nothing, and the chunk then goes to the applier (which words it).
+ * Writes one table's rows, last writer wins (I4): per row the chunk's newest entry (ties by node id then
+ * origin sequence, as compareVersions), which wins when its stamp is newer than the row's standing
+ * version here — its newest logged entry, probed row by row along the log's row index — and is then
+ * upserted in key order, or its row deleted. Counts the winners, the upserts among them, the rows
+ * upserted, and the stamps equal to a standing one (ties between nodes: the applier settles them, as it
+ * orders node ids). An image that is not an object, sets a column the table lacks here, or whose
+ * id is not its record's writes nothing, and the chunk then goes to the applier (which words it).
  */
 function writeTableSql(table: string, columns: readonly string[], quote: (text: string) => string): string {
   const t = quoteIdent(table);
   const known = `${quote(`{${columns.map((c) => `"${c.replace(/["\\]/g, '\\$&')}"`).join(',')}}`)}::text[]`;
   const images = `(SELECT r.* FROM w, LATERAL jsonb_populate_record(NULL::${t}, w.image) r
                     WHERE w.operation <> 'delete' AND jsonb_typeof(w.image) = 'object' AND w.image - ${known} = '{}'::jsonb AND r.id = w.record_id) r`;
-  return `WITH w AS MATERIALIZED (
-      SELECT DISTINCT ON (record_id) record_id, operation, change_data::jsonb AS image FROM ${STAGING} WHERE table_name = ${quote(table)}
+  return `WITH c AS MATERIALIZED (
+      SELECT DISTINCT ON (record_id) record_id, operation, change_data, hlc FROM ${STAGING} WHERE table_name = ${quote(table)}
        ORDER BY record_id, hlc DESC, origin_node_id COLLATE "C" DESC, origin_sequence DESC),
+    judged AS MATERIALIZED (
+      SELECT c.record_id, c.operation, c.change_data, c.hlc, standing.hlc AS standing_hlc FROM c
+        LEFT JOIN LATERAL (SELECT m.hlc FROM database_changes m WHERE m.table_name = ${quote(table)} AND m.record_id = c.record_id::text
+                            ORDER BY m.hlc DESC LIMIT 1) standing ON true),
+    w AS MATERIALIZED (
+      SELECT record_id, operation, change_data::jsonb AS image FROM judged WHERE standing_hlc IS NULL OR hlc > standing_hlc ORDER BY record_id),
     upserted AS (${upsertRowImagesSql(table, columns, images)} RETURNING 1),
     deleted AS (DELETE FROM ${t} WHERE id IN (SELECT record_id FROM w WHERE operation = 'delete'))
     SELECT (SELECT count(*) FROM w)::int AS winners, (SELECT count(*) FROM w WHERE operation <> 'delete')::int AS upserts,
-           (SELECT count(*) FROM upserted)::int AS written`;
+           (SELECT count(*) FROM upserted)::int AS written, (SELECT count(*) FROM judged WHERE hlc = standing_hlc)::int AS ties`;
 }
 
 /** Why a chunk goes to the ordinary applier instead. */
@@ -304,7 +314,13 @@ async function applyChunk(pool: Pool, parts: Buffer[], firstLine: number, option
       if (broken || err instanceof BatchRejectedError) throw err;
     }
     const changes = await readChunkAsChanges(client, parts, firstLine);
-    const result = await options.applyChanges(changes);
+    // Applied or refused, the chunk's changes are no longer on their way: their delivery leases end (see held.ts).
+    const result = await options.applyChanges(changes).finally(() =>
+      releaseLeases(
+        client,
+        changes.map((c) => ({ origin: c.origin_node_id, sequence: c.origin_sequence })),
+      ),
+    );
     return { ...result, deletes: changes.filter((c) => c.operation === 'delete').length };
   } finally {
     client.release(broken);
@@ -327,13 +343,14 @@ async function applyChunkInBulk(client: PoolClient, parts: Buffer[], firstLine: 
   }
   const tables = await describeSyncedTables(client);
   if (!shape.tables.every((t) => tables.has(t))) throw new NotBulk('a table not synced here');
-  const logged = (await client.query<{ horizon: string; identities_logged: boolean; rows_logged: boolean }>(LOGGED_SQL)).rows[0]!;
-  if (logged.identities_logged || logged.rows_logged) throw new NotBulk('rows or changes this log holds');
+  const logged = (await client.query<{ horizon: string; identities_logged: boolean }>(LOGGED_SQL)).rows[0]!;
+  if (logged.identities_logged) throw new NotBulk('changes this log holds');
 
   let winners = 0;
   for (const table of [...shape.tables].sort()) {
     const sql = writeTableSql(table, tables.get(table)!.columns, (text) => client.escapeLiteral(text));
-    const written = (await client.query<{ winners: number; upserts: number; written: number }>(sql)).rows[0]!;
+    const written = (await client.query<{ winners: number; upserts: number; written: number; ties: number }>(sql)).rows[0]!;
+    if (written.ties > 0) throw new NotBulk('a stamp equal to a standing one');
     if (written.written !== written.upserts) throw new NotBulk('a row image the applier must judge');
     winners += written.winners;
   }
@@ -344,7 +361,9 @@ async function applyChunkInBulk(client: PoolClient, parts: Buffer[], firstLine: 
     // a log a baseline is filling, and a nested loop over them would scan them once per line). Identities
     // repeated in the chunk, or logged meanwhile by another applier, fail the log's unique index.
     const chunkRows = `(SELECT table_name, record_id::text AS record_id FROM ${STAGING}) AS x`;
-    await client.query(`SET LOCAL enable_nestloop = off; ${lockLogAndCheckSinceSql(logged.horizon, shape.newest, chunkRows)};
+    // The chunk's delivery leases end with it (see held.ts), before the log lock.
+    await client.query(`SET LOCAL enable_nestloop = off; ${releaseLeasesSql(`${STAGING} s`)};
+      ${lockLogAndCheckSinceSql(logged.horizon, shape.newest, chunkRows)};
       INSERT INTO database_changes (${LOG_STREAM_COLUMNS})
       SELECT table_name, record_id::text, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc, scope_exit
         FROM ${STAGING} ORDER BY table_name, record_id, hlc;
@@ -354,7 +373,7 @@ async function applyChunkInBulk(client: PoolClient, parts: Buffer[], firstLine: 
     if (code === LOGGED_MEANWHILE || code === '23505') throw new NotBulk('logged meanwhile, or an identity repeated');
     throw err;
   }
-  // Each row's newest entry won (no version of it stood here); the chunk's older entries of a row are logged as stale.
+  // Each row's newest entry won unless a newer version stood here; every other entry is logged as stale.
   return { received: shape.n, applied: winners, skipped_duplicate: 0, skipped_stale: shape.n - winners, deletes: shape.deletes };
 }
 

@@ -11,8 +11,9 @@ import {
   type ApplyResult,
 } from '@catchup/changelog';
 import { logCount, logIdentities, MAX_CLOCK_SKEW_MS, tableDigest, useNodes, type TestNode, teamChange } from './nodes.ts';
+import { streamLine } from './stream-lines.ts';
 
-const [a, b, c, d, e] = await useNodes(5, 'logstream');
+const [a, b, c, d, e, f] = await useNodes(6, 'logstream');
 
 /** Applies a stream on `node` as its peer API would, counting the chunks that went through the applier. */
 async function applyStream(node: TestNode, body: AsyncIterable<Buffer | string>, chunkRows = 7, chunkBytes?: number) {
@@ -32,32 +33,13 @@ async function applyStream(node: TestNode, body: AsyncIterable<Buffer | string>,
 
 /** `from`'s whole log but `to`'s own changes, as the stream a full baseline sends. */
 async function streamOf(from: TestNode, to: TestNode): Promise<Readable> {
-  return openLogStream(from.pool, { after: '0', upTo: await latestSequence(from.pool), excludeOrigin: to.nodeId });
+  return openLogStream(from.pool, { after: '0', upTo: await latestSequence(from.pool), excludeOrigin: to.nodeId, order: 'row key' });
 }
 
 async function bytesOf(stream: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const part of stream) parts.push(part as Buffer);
   return Buffer.concat(parts);
-}
-
-/** COPY's text format of a change, as a peer would write it (any of its fields as given). */
-const copyEscape = (text: string) => text.replace(/[\\\t\n\r]/g, (ch) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[ch]!);
-function line(c: Record<string, unknown>): string {
-  const json = (v: unknown) => (v === null || v === undefined ? '\\N' : copyEscape(typeof v === 'string' ? v : JSON.stringify(v)));
-  const fields = [
-    c.table_name,
-    c.record_id,
-    c.operation,
-    json(c.change_data),
-    json(c.old_data),
-    c.timestamp,
-    copyEscape(String(c.origin_node_id)),
-    c.origin_sequence,
-    c.hlc,
-    c.scope_exit ? 't' : 'f',
-  ];
-  return `${fields.join('\t')}\n`;
 }
 
 const teamNames = async (node: TestNode) => (await node.pool.query<{ name: string }>('SELECT name FROM teams ORDER BY name')).rows.map((r) => r.name);
@@ -96,7 +78,7 @@ describe('a log stream', () => {
     expect(rows[0]!.newest).toBe(true);
   });
 
-  it('sends what the node holds already through the applier: duplicates skipped, newer versions applied, its own newer writes kept', async () => {
+  it('sends changes the node holds already through the applier: duplicates skipped, newer versions applied, its own newer writes kept', async () => {
     // B holds A's first 31 entries: the rest win over them, the rest are duplicates.
     const b2 = await applyStream(b!, await streamOf(a!, b!));
     expect(b2.result).toEqual({ received: 46, applied: 15, skipped_duplicate: 31, skipped_stale: 0, deletes: 5 });
@@ -105,7 +87,7 @@ describe('a log stream', () => {
 
     // E holds part of A's log and wrote over one of those rows since: the stream does not undo its write.
     const halfway = (await a!.pool.query<{ s: string }>('SELECT sequence::text AS s FROM database_changes ORDER BY sequence OFFSET 19 LIMIT 1')).rows[0]!.s;
-    await applyStream(e!, await openLogStream(a!.pool, { after: '0', upTo: halfway, excludeOrigin: e!.nodeId }), 1000);
+    await applyStream(e!, await openLogStream(a!.pool, { after: '0', upTo: halfway, excludeOrigin: e!.nodeId, order: 'row key' }), 1000);
     await e!.pool.query(`UPDATE teams SET name = 'kept by E' WHERE team_number = 12`);
     const rest = await applyStream(e!, await streamOf(a!, e!));
     expect(rest.throughApplier).toBeGreaterThan(0);
@@ -114,11 +96,55 @@ describe('a log stream', () => {
     expect((await teamNames(e!)).sort()).toEqual(expected);
   });
 
+  it('settles rows the node holds in bulk, last writer wins: an older version logged as stale, a newer one applied; equal stamps go to the applier', async () => {
+    await f!.pool.query(`INSERT INTO teams (team_number, name, scouting_team_number) VALUES (1, 'kept', 1), (2, 'replaced', 1)`);
+    const { rows } = await f!.pool.query<{ id: string; name: string; hlc: string }>(
+      `SELECT t.id::text, t.name, d.hlc::text FROM teams t JOIN database_changes d ON d.record_id = t.id::text`,
+    );
+    const standing = (name: string) => rows.find((r) => r.name === name)!;
+    const update = (sequence: number, row: { id: string }, name: string, hlc: bigint) => {
+      const c = teamChange('peer-v', sequence, name, hlc);
+      return { ...c, record_id: row.id, operation: 'update', change_data: { ...c.change_data, id: row.id } };
+    };
+    const older = update(1, standing('kept'), 'older', BigInt(standing('kept').hlc) - 65536n);
+    const newer = update(2, standing('replaced'), 'newer', BigInt(standing('replaced').hlc) + 65536n);
+    const fresh = teamChange('peer-v', 3, 'fresh');
+    const { result, throughApplier } = await applyStream(f!, Readable.from([streamLine(older) + streamLine(newer) + streamLine(fresh)]), 1000);
+    expect(result).toEqual({ received: 3, applied: 2, skipped_duplicate: 0, skipped_stale: 1, deletes: 0 });
+    expect(throughApplier).toBe(0);
+    expect((await teamNames(f!)).sort()).toEqual(['fresh', 'kept', 'newer']);
+    expect(await logCount(f!.pool)).toBe(5);
+
+    // The same stamp as the standing version: the applier orders the two node ids.
+    const tie = update(4, standing('kept'), 'tied', BigInt(standing('kept').hlc));
+    const tied = await applyStream(f!, Readable.from([streamLine(tie)]), 1000);
+    expect(tied.throughApplier).toBe(1);
+    expect(await teamNames(f!)).toContain('peer-v' > f!.nodeId ? 'tied' : 'kept');
+  });
+
+  it('ends the delivery leases of the changes it carried, in bulk and through the applier (see held.ts)', async () => {
+    const bulk = teamChange('peer-l', 1, 'leased, bulk');
+    const judged = teamChange('nœud-l', 1, 'leased, judged'); // beyond ASCII: the applier's
+    const other = { origin: 'peer-l', sequence: '99' };
+    for (const i of [{ origin: 'peer-l', sequence: '1' }, { origin: 'nœud-l', sequence: '1' }, other]) {
+      await f!.pool.query(
+        `INSERT INTO change_delivery_leases (origin_node_id, origin_sequence, holder, expires_at) VALUES ($1, $2, 'push:x', now() + interval '1 minute')`,
+        [i.origin, i.sequence],
+      );
+    }
+    expect((await applyStream(f!, Readable.from([streamLine(bulk)]), 1000)).throughApplier).toBe(0);
+    expect((await applyStream(f!, Readable.from([streamLine(judged)]), 1000)).throughApplier).toBe(1);
+    const { rows } = await f!.pool.query<{ origin: string; sequence: string }>(
+      'SELECT origin_node_id AS origin, origin_sequence::text AS sequence FROM change_delivery_leases',
+    );
+    expect(rows).toEqual([other]);
+  });
+
   it('refuses a line PostgreSQL cannot read, naming it, and applies nothing of its chunk', async () => {
     const good = teamChange('peer-x', 1, 'good');
     const bad = { ...teamChange('peer-x', 2, 'bad'), record_id: 'not-a-uuid' };
     const before = await logCount(d!.pool);
-    const refusal = applyStream(d!, Readable.from([line(good) + line(bad)]));
+    const refusal = applyStream(d!, Readable.from([streamLine(good) + streamLine(bad)]));
     await expect(refusal).rejects.toThrow(BatchRejectedError);
     await expect(refusal).rejects.toThrow(/line 2, record_id: invalid input syntax for type uuid/);
     expect(await logCount(d!.pool)).toBe(before);
@@ -143,7 +169,7 @@ describe('a log stream', () => {
     ];
     for (const { lines, error, kind } of cases) {
       const before = await logCount(d!.pool);
-      const refusal = applyStream(d!, Readable.from([lines.map(line).join('')]));
+      const refusal = applyStream(d!, Readable.from([lines.map(streamLine).join('')]));
       await expect(refusal).rejects.toThrow(kind);
       await expect(refusal).rejects.toThrow(error);
       expect(await logCount(d!.pool)).toBe(before);
@@ -153,7 +179,7 @@ describe('a log stream', () => {
   it('applies what the bulk way leaves to the applier when it is valid: a node id beyond ASCII, a delete of a row never here', async () => {
     const accented = teamChange('nœud-été', 1, 'from afar');
     const gone = { ...teamChange('peer-z', 1, 'gone'), operation: 'delete', change_data: null };
-    const { result, throughApplier } = await applyStream(d!, Readable.from([line(accented) + line(gone)]));
+    const { result, throughApplier } = await applyStream(d!, Readable.from([streamLine(accented) + streamLine(gone)]));
     expect(result).toEqual({ received: 2, applied: 2, skipped_duplicate: 0, skipped_stale: 0, deletes: 1 });
     expect(throughApplier).toBe(1);
     expect(await teamNames(d!)).toContain('from afar');
@@ -161,6 +187,6 @@ describe('a log stream', () => {
 
   it('refuses a line longer than a chunk may hold (413)', async () => {
     const huge = teamChange('peer-w', 1, 'x'.repeat(5000));
-    await expect(applyStream(d!, Readable.from([line(huge)]), 7, 4096)).rejects.toThrow(LogStreamTooLargeError);
+    await expect(applyStream(d!, Readable.from([streamLine(huge)]), 7, 4096)).rejects.toThrow(LogStreamTooLargeError);
   });
 });
