@@ -30,8 +30,9 @@ const decode = (body: Buffer, encoding: string | undefined) =>
 
 /**
  * An HTTP proxy in front of `target` that notes what crosses it. As `older`, it plays a node of a version
- * before compression: its ping lists no encodings, its answers are never compressed, and a compressed
- * request body is what such a node cannot read (400).
+ * before compression: its ping lists no encodings, its answers are never compressed, a compressed
+ * request body is what such a node cannot read (400), and the routes that came later (log streams, held
+ * checks) are not found (404).
  */
 async function proxyTo(target: TestApiNode, older: boolean): Promise<{ port: number; seen: Seen[] }> {
   const seen: Seen[] = [];
@@ -42,6 +43,19 @@ async function proxyTo(target: TestApiNode, older: boolean): Promise<{ port: num
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const requestEncoding = req.headers['content-encoding'];
+      if (older && /^\/api\/sync\/changes\/(stream|held|identities|select)\b/.test(req.url ?? '')) {
+        seen.push({
+          method: req.method!,
+          path: req.url!.split('?')[0]!,
+          requestEncoding,
+          requestBytes: body.length,
+          requestPlainBytes: 0,
+          answerEncoding: undefined,
+          answerBytes: 0,
+        });
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"statusCode":404,"error":"Not Found","message":"Route not found"}');
+        return;
+      }
       if (older && requestEncoding) {
         res.writeHead(400, { 'content-type': 'application/json' }).end('{"statusCode":400,"error":"Bad Request","message":"Body is not valid JSON"}');
         return;
@@ -90,7 +104,7 @@ async function scan(from: TestApiNode, serverId: number): Promise<CatchupResult>
 const logCount = async (node: TestApiNode) => (await node.ctx.pool.query('SELECT count(*)::int AS n FROM database_changes')).rows[0].n as number;
 
 describe('compressed bodies between nodes', () => {
-  it('posts batches and answers pages in zstd between current nodes, a fraction of their plain size', async () => {
+  it('streams changes both ways in zstd between current nodes, a fraction of their plain size', async () => {
     const link = await proxyTo(b, false);
     const bOnA = await registerPeer(a, { ...b, url: `http://127.0.0.1:${link.port}` });
     await writeRows(a, 3000, 'from a');
@@ -100,15 +114,18 @@ describe('compressed bodies between nodes', () => {
     expect(result.database_changes).toMatchObject({ sent: 3000, received: 2000 });
     expect(await tableRows(b)).toEqual(await tableRows(a));
 
-    const posted = link.seen.filter((s) => s.method === 'POST' && s.path === '/api/sync/changes');
+    // Incremental ranges between unscoped peers of this version go as log streams, in both directions.
+    const posted = link.seen.filter((s) => s.method === 'POST' && s.path === '/api/sync/changes/stream');
     expect(posted.length).toBeGreaterThan(0);
     expect(posted.every((s) => s.requestEncoding === 'zstd')).toBe(true);
     const postedBytes = posted.reduce((n, s) => n + s.requestBytes, 0);
     const plainBytes = posted.reduce((n, s) => n + s.requestPlainBytes, 0);
     expect(postedBytes).toBeLessThan(plainBytes / 3);
-    const pages = link.seen.filter((s) => s.method === 'GET' && s.path === '/api/sync/changes' && s.answerBytes > 1024);
-    expect(pages.length).toBeGreaterThan(0);
-    expect(pages.every((s) => s.answerEncoding === 'zstd')).toBe(true);
+    const pulled = link.seen.filter((s) => s.method === 'GET' && s.path === '/api/sync/changes/stream' && s.answerBytes > 1024);
+    expect(pulled.length).toBeGreaterThan(0);
+    expect(pulled.every((s) => s.answerEncoding === 'zstd')).toBe(true);
+    // (Detection's probe of one change is the only page read.)
+    expect(link.seen.filter((s) => s.path === '/api/sync/changes' && (s.method === 'POST' || s.answerBytes > 1024))).toEqual([]);
     expect((await b.ctx.db.syncServer.findMany()).length).toBe(0); // b knows no peer: the link is a's alone
     expect((await a.ctx.db.syncServer.findUniqueOrThrow({ where: { id: bOnA } })).contentEncodings).toBe('zstd,gzip');
   });
@@ -123,7 +140,7 @@ describe('compressed bodies between nodes', () => {
     const result = await scan(a, bOnA);
     expect(result.errors).toEqual([]);
     expect(await tableRows(b)).toEqual(await tableRows(a));
-    expect(link.seen.some((s) => s.method === 'POST' && s.path === '/api/sync/changes')).toBe(true);
+    expect(link.seen.some((s) => s.method === 'POST' && s.path === '/api/sync/changes/stream')).toBe(true);
     expect(link.seen.every((s) => s.requestEncoding === undefined && s.answerEncoding === undefined)).toBe(true);
   });
 

@@ -102,10 +102,15 @@ describe('a full baseline as a log stream', () => {
     expect(link.seen.some((s) => s.method === 'POST' && s.path === '/api/sync/changes')).toBe(false);
     expect(await logCount(b)).toBe(2500);
 
-    // Then incremental again, in batches.
+    // Then incremental again: a stream in position order. Between two nodes alone, nothing is asked first
+    // (a held check): no third node can have passed B these changes.
     await writeRows(a, 3, 'after');
     expect(await scan(a, bOnA)).toMatchObject({ success: true, mode: 'incremental', database_changes: { sent: 3 } });
     expect(await tableRows(b)).toEqual(await tableRows(a));
+    expect(link.seen.filter((s) => s.path === '/api/sync/changes/stream').slice(1)).toEqual([
+      { method: 'POST', path: '/api/sync/changes/stream', status: 200, requestEncoding: 'zstd' },
+    ]);
+    expect(link.seen.filter((s) => s.path === '/api/sync/changes/held')).toEqual([]);
   });
 
   it('reaches a node of an older version in pages', async () => {
@@ -128,8 +133,13 @@ describe('a full baseline as a log stream', () => {
       full_baseline: { directions: ['receive'], rows_received: 2403, tombstones_received: 100 },
     });
     expect(await tableRows(e)).toEqual(await tableRows(a));
+    // Asked first in position order (an incremental range), A answers that the range is a baseline (409):
+    // its first page says so too, and the range is read again from its start as one stream in row-key order.
     const streams = link.seen.filter((s) => s.path === '/api/sync/changes/stream');
-    expect(streams).toEqual([{ method: 'GET', path: '/api/sync/changes/stream', status: 200, requestEncoding: undefined, answerEncoding: 'zstd' }]);
+    expect(streams).toEqual([
+      { method: 'GET', path: '/api/sync/changes/stream', status: 409, requestEncoding: undefined, answerEncoding: undefined },
+      { method: 'GET', path: '/api/sync/changes/stream', status: 200, requestEncoding: undefined, answerEncoding: 'zstd' },
+    ]);
   });
 
   it('serves a log stream only to a reader below the pruned horizon, with its key', async () => {

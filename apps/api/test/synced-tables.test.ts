@@ -206,7 +206,7 @@ describe('a column one node has and its peer lacks', () => {
     const [refused] = (await scan(a)).filter((r) => r.server_id === bOnA);
     expect(refused!.success).toBe(false);
     const sendError = new RegExp(
-      `^batch-send \\(\\d+, \\d+\\]: ${b.url} \\(apply changes\\) answered 400: change #\\d+ \\([^)]+\\): ` +
+      `^batch-send \\(\\d+, \\d+\\]: ${b.url} \\(log stream\\) answered 400: change #\\d+ \\([^)]+\\): ` +
         'change_data\\.robot_colour: unknown column of pit_scouting on the receiving node \\(add the column there\\)$',
     );
     expect(refused!.errors).toEqual([expect.stringMatching(sendError)]);

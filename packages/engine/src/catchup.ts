@@ -1,13 +1,14 @@
 // One catch-up of one peer, in steps the job layer can run as separate jobs: plan, send a range,
 // receive a range, finalize. Cursors only move over ranges the other side acknowledged (I8).
-import { acknowledgeRange, needsFullBaseline, readChangesJson, readLogHorizon } from '@catchup/changelog';
+import { acknowledgeRange, needsFullBaseline, readChangesJson, readLogHorizon, type TeamScope } from '@catchup/changelog';
 import type { SyncServer } from '@catchup/db';
-import type { PingResponse } from '@catchup/peer-client';
+import type { PeerClient, PingResponse } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
 import { teamScopeOf } from './team-scope.ts';
 import { planReceiveRanges, planSendRanges, type Range } from './ranges.ts';
-import { asOneRange, readsAsBaseline, receivePages, sendRangeByKey, type RangeReceived, type RangeSent } from './full-baseline.ts';
-import { receiveRangeSkippingHeld, sendRangeSkippingHeld, type HeldSkipped } from './held-ranges.ts';
+import { asOneRange, readsAsBaseline, receivePages, sendRangeByKey, type RangeReceived } from './full-baseline.ts';
+import { heldElsewherePossible, receiveRangeSkippingHeld, sendRangeSkippingHeld, type HeldSkipped } from './held-ranges.ts';
+import { receiveLogStream, sendLogStream, type RangeSent } from './log-stream-ranges.ts';
 import { describeResult, sumFileChanges, type CatchupResult, type FileChanges, type FullBaselineCounts } from './catchup-result.ts';
 
 export interface CatchupPlan {
@@ -72,68 +73,101 @@ async function serverById(ctx: EngineContext, serverId: number): Promise<SyncSer
   return server;
 }
 
-/** Sends the local changes of one range to the peer, then records its acknowledgement. */
+/**
+ * Sends the local changes of one range to the peer, then records its acknowledgement: without what the
+ * peer holds already when it may hold some (held checks), else as one log stream to a peer without a
+ * team scope, else in pages.
+ */
 export async function sendRange(ctx: EngineContext, serverId: number, peerNodeId: string, range: Range): Promise<SendOutcome> {
   const server = await serverById(ctx, serverId);
   const settings = await ctx.settings();
   const scope = await teamScopeOf(ctx, server);
-  if (readsAsBaseline(range, (await readLogHorizon(ctx.pool)).prunedThrough)) {
-    const baseline = await sendRangeByKey(ctx, ctx.peerClient(server, settings), { peerNodeId, scope }, range, settings.catchup_batch_size);
-    await acknowledgeRange(ctx.pool, serverId, 'sent', range);
-    return { range, ...baseline };
-  }
-  if (settings.catchup_held_check) {
-    const client = ctx.peerClient(server, settings);
-    const checked = await sendRangeSkippingHeld(ctx, client, { peerNodeId, scope }, range, settings.catchup_batch_size, settings.catchup_held_lease_seconds);
-    if (checked) {
-      await acknowledgeRange(ctx.pool, serverId, 'sent', range);
-      return { range, ...checked };
+  const client = ctx.peerClient(server, settings);
+  const sent = await (async (): Promise<RangeSent & Partial<HeldSkipped>> => {
+    if (readsAsBaseline(range, (await readLogHorizon(ctx.pool)).prunedThrough)) {
+      return sendRangeByKey(ctx, client, { peerNodeId, scope }, range, settings.catchup_batch_size);
     }
-  }
-  let sent = 0;
-  let tombstones = 0;
+    if (settings.catchup_held_check && (await heldElsewherePossible(ctx, serverId, { peerNodeId, range }))) {
+      const checked = await sendRangeSkippingHeld(ctx, client, { peerNodeId, scope }, range, settings.catchup_batch_size, settings.catchup_held_lease_seconds);
+      if (checked) return checked;
+    }
+    return (
+      (!scope && (await sendLogStream(ctx, client, peerNodeId, range, 'position'))) ||
+      sendPages(ctx, client, { peerNodeId, scope }, range, settings.catchup_batch_size)
+    );
+  })();
+  await acknowledgeRange(ctx.pool, serverId, 'sent', range);
+  return { range, ...sent };
+}
+
+/** The range page after page, in position order. */
+async function sendPages(
+  ctx: EngineContext,
+  client: PeerClient,
+  peer: { peerNodeId: string; scope: TeamScope | undefined },
+  range: Range,
+  pageSize: number,
+): Promise<RangeSent> {
+  const out: RangeSent = { sent: 0, tombstones: 0 };
   let cursor = range.from;
   for (;;) {
     const page = await readChangesJson(ctx.pool, {
       after: cursor,
       upTo: range.to,
-      limit: settings.catchup_batch_size,
-      excludeOrigin: peerNodeId,
-      ...(scope ? { scope } : {}),
+      limit: pageSize,
+      excludeOrigin: peer.peerNodeId,
+      ...(peer.scope ? { scope: peer.scope } : {}),
     });
     if (page.count) {
-      await ctx.peerClient(server, settings).postChanges(page.body);
-      sent += page.count;
-      tombstones += page.deletes;
+      await client.postChanges(page.body);
+      out.sent += page.count;
+      out.tombstones += page.deletes;
     }
     cursor = page.nextCursor;
     if (!page.hasMore) break;
   }
-  await acknowledgeRange(ctx.pool, serverId, 'sent', range);
-  return { range, sent, tombstones };
+  return out;
 }
 
-/** Fetches one range of the peer's log, applies it here, then records it as received. */
+/**
+ * Fetches one range of the peer's log, applies it here, then records it as received: without what this
+ * node holds already when it may hold some (held checks), else as one log stream where the peer serves
+ * it, else in pages.
+ */
 export async function receiveRange(ctx: EngineContext, serverId: number, range: Range): Promise<ReceiveOutcome> {
   const server = await serverById(ctx, serverId);
   const settings = await ctx.settings();
   const client = ctx.peerClient(server, settings);
   const via = `page pulled from ${server.name}`;
   const ordinary = () => receivePages(ctx, client, serverId, via, range, settings.catchup_batch_size);
-  const received: RangeReceived & Partial<HeldSkipped> = settings.catchup_held_check
-    ? await receiveRangeSkippingHeld(
-        ctx,
-        client,
-        { serverId, peerNodeId: server.peerNodeId ?? `server-${serverId}`, via },
-        range,
-        settings.catchup_batch_size,
-        settings.catchup_held_lease_seconds,
-        ordinary,
-      )
-    : await ordinary();
+  const received: RangeReceived & Partial<HeldSkipped> =
+    settings.catchup_held_check && (await heldElsewherePossible(ctx, serverId))
+      ? await receiveRangeSkippingHeld(
+          ctx,
+          client,
+          { serverId, peerNodeId: server.peerNodeId ?? `server-${serverId}`, via },
+          range,
+          settings.catchup_batch_size,
+          settings.catchup_held_lease_seconds,
+          ordinary,
+        )
+      : await receiveStreamedOrPages(ctx, client, serverId, via, range, ordinary);
   const outcome: ReceiveOutcome = { range, ...received };
   await acknowledgeRange(ctx.pool, serverId, 'received', range);
   return outcome;
+}
+
+/** The range as one log stream in position order, where the peer serves it; else in pages. */
+async function receiveStreamedOrPages(
+  ctx: EngineContext,
+  client: PeerClient,
+  serverId: number,
+  via: string,
+  range: Range,
+  pages: () => Promise<RangeReceived>,
+): Promise<RangeReceived> {
+  const streamed = await receiveLogStream(ctx, client, serverId, via, range, 'position');
+  return streamed ? { ...streamed, fullBaseline: false } : pages();
 }
 
 export interface FinalizeInput {

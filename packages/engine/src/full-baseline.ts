@@ -3,10 +3,11 @@
 // indexes at ascending keys instead of at random, which is what keeps a baseline of a large table from
 // slowing down as the table outgrows the database's memory. The range is acknowledged once, after its
 // last page (I8); a retry starts it again, and what already arrived is skipped as duplicate (I3).
-import { needsFullBaseline, openLogStream, readChangesByKeyJson, type KeyOrderedPageJson, type RowKeyCursor, type TeamScope } from '@catchup/changelog';
+import { needsFullBaseline, readChangesByKeyJson, type KeyOrderedPageJson, type RowKeyCursor, type TeamScope } from '@catchup/changelog';
 import type { PeerClient, FetchChangesQuery } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
-import { applyPeerBatch, applyPeerStream } from './integrity.ts';
+import { applyPeerBatch } from './integrity.ts';
+import { receiveLogStream, sendLogStream, type RangeApplied, type RangeSent } from './log-stream-ranges.ts';
 import type { Range } from './ranges.ts';
 
 /** The ranges of a direction that is a full baseline, as the one range that spans them. */
@@ -16,12 +17,6 @@ export function asOneRange(ranges: Range[]): Range[] {
 
 /** Whether a range is read as a full baseline: it starts below the log's pruned horizon. */
 export const readsAsBaseline = (range: Range, prunedThrough: string) => needsFullBaseline(range.from, prunedThrough);
-
-export interface RangeSent {
-  sent: number;
-  /** Of them, deletes (tombstones). */
-  tombstones: number;
-}
 
 /**
  * Sends the range's entries in row-key order: as one log stream to a peer that takes them (piped from
@@ -39,7 +34,7 @@ export async function sendRangeByKey(
   pageSize: number,
 ): Promise<RangeSent> {
   if (!peer.scope) {
-    const streamed = await sendLogStream(ctx, client, peer.peerNodeId, range);
+    const streamed = await sendLogStream(ctx, client, peer.peerNodeId, range, 'row key');
     if (streamed) return streamed;
   }
   const read = (afterKey: RowKeyCursor | null) =>
@@ -66,24 +61,7 @@ export async function sendRangeByKey(
   return out;
 }
 
-/** The range as one log stream; null when the peer takes none (a node of an older version). */
-async function sendLogStream(ctx: EngineContext, client: PeerClient, peerNodeId: string, range: Range): Promise<RangeSent | null> {
-  const stream = await openLogStream(ctx.pool, { after: range.from, upTo: range.to, excludeOrigin: peerNodeId });
-  try {
-    const answer = await client.postLogStream(stream);
-    return answer && { sent: answer.received, tombstones: answer.deletes };
-  } finally {
-    stream.destroy(); // after its end, nothing; before it (the peer went away), its connection is closed
-  }
-}
-
-export interface RangeReceived {
-  received: number;
-  applied: number;
-  skippedDuplicate: number;
-  skippedStale: number;
-  /** Of the received, deletes (tombstones). */
-  tombstones: number;
+export interface RangeReceived extends RangeApplied {
   /** The peer's pages said its log was pruned past the range's start: what came was a baseline. */
   fullBaseline: boolean;
 }
@@ -117,30 +95,6 @@ export function nextPageQuery(range: Range, query: FetchChangesQuery, page: Page
   return BigInt(page.next_cursor) >= BigInt(range.to) ? null : positionOrder;
 }
 
-/** The range pulled as one log stream and applied here; null when the peer serves none for it. */
-async function receiveLogStream(
-  ctx: EngineContext,
-  client: PeerClient,
-  serverId: number,
-  via: string,
-  range: Range,
-): Promise<Omit<RangeReceived, 'fullBaseline'> | null> {
-  const stream = await client.fetchLogStream({ after: range.from, upTo: range.to, excludeOrigin: ctx.nodeId });
-  if (!stream) return null;
-  try {
-    const result = await applyPeerStream(ctx, stream, { serverId, via });
-    return {
-      received: result.received,
-      applied: result.applied,
-      skippedDuplicate: result.skipped_duplicate,
-      skippedStale: result.skipped_stale,
-      tombstones: result.deletes,
-    };
-  } finally {
-    stream.destroy();
-  }
-}
-
 /** Pulls one range of the peer's log and applies it here, page after page (see nextPageQuery). */
 export async function receivePages(
   ctx: EngineContext,
@@ -161,7 +115,7 @@ export async function receivePages(
     // again: as one log stream where the peer serves it, else in row-key order.
     const rereading: boolean = next?.order === 'key' && !keyOrderAsked;
     if (rereading) {
-      const streamed = await receiveLogStream(ctx, client, serverId, via, range);
+      const streamed = await receiveLogStream(ctx, client, serverId, via, range, 'row key');
       if (streamed) return { ...streamed, fullBaseline: true };
     }
     if (page.changes.length && !rereading) {

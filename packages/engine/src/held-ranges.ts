@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   claimLacked,
+  rangeHoldsOtherOrigins,
   readChangesJson,
   readIdentities,
   releaseLeases,
@@ -16,9 +17,10 @@ import {
   type StampedIdentity,
   type TeamScope,
 } from '@catchup/changelog';
-import type { PeerClient } from '@catchup/peer-client';
+import type { FetchChangesQuery, PeerClient } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
-import { readsAsBaseline, type RangeReceived, type RangeSent } from './full-baseline.ts';
+import { readsAsBaseline, type RangeReceived } from './full-baseline.ts';
+import { receiveLogStream, sendLogStream, type RangeApplied, type RangeSent } from './log-stream-ranges.ts';
 import { applyPeerBatch } from './integrity.ts';
 import type { Range } from './ranges.ts';
 
@@ -70,6 +72,17 @@ function pendingOf(page: readonly StampedIdentity[], pending: readonly ChangeIde
 }
 
 /**
+ * Whether a peer may hold some of the range's changes by another route, so that asking first can save
+ * sending them: a third node may have passed them on — another peer this node has (pulling, that is the
+ * only way), or (pushing) one that made some of them. Between two nodes alone, the asking is all cost.
+ */
+export async function heldElsewherePossible(ctx: EngineContext, serverId: number, pushed?: { peerNodeId: string; range: Range }): Promise<boolean> {
+  if ((await ctx.db.syncServer.count({ where: { id: { not: serverId } } })) > 0) return true;
+  if (!pushed) return false;
+  return rangeHoldsOtherOrigins(ctx.pool, { after: pushed.range.from, upTo: pushed.range.to }, [ctx.nodeId, pushed.peerNodeId]);
+}
+
+/**
  * Sends the range's changes the peer lacks, page by page: the page's identities, the peer's answer, then
  * the lacked changes read from the log. Null when the peer does not answer held checks (a version before
  * them, or checks off there): the caller sends the range the ordinary way.
@@ -104,8 +117,15 @@ export async function sendRangeSkippingHeld(
       }
       asked = true;
       out.skippedHeld += answer.held;
-      // All lacked (a peer that has been away): the page as it is, read the ordinary way.
-      if (answer.lacked.length) await send(cursor, ids.nextCursor, answer.lacked.length === ids.count ? undefined : answer.lacked);
+      // All lacked (a peer that has been away): the page's positions as they are, as one log stream to a
+      // peer without a team scope, else the ordinary way.
+      if (answer.lacked.length === ids.count) {
+        const streamed = !peer.scope && (await sendLogStream(ctx, client, peer.peerNodeId, { from: cursor, to: ids.nextCursor }, 'position'));
+        if (streamed) {
+          out.sent += streamed.sent;
+          out.tombstones += streamed.tombstones;
+        } else await send(cursor, ids.nextCursor);
+      } else if (answer.lacked.length) await send(cursor, ids.nextCursor, answer.lacked);
       pendingOf(ids.identities, answer.pending, pending);
     }
     cursor = ids.nextCursor;
@@ -153,6 +173,13 @@ export async function receiveRangeSkippingHeld(
     skippedHeld: 0,
   };
   const claim = { holder: `pull:${peer.peerNodeId}`, leaseSeconds };
+  const add = (applied: RangeApplied) => {
+    out.received += applied.received;
+    out.applied += applied.applied;
+    out.skippedDuplicate += applied.skippedDuplicate;
+    out.skippedStale += applied.skippedStale;
+    out.tombstones += applied.tombstones;
+  };
   const apply = async (read: () => ReturnType<PeerClient['fetchChangesToApply']>, delivered: ChangeIdentity[]) => {
     // Applied, refused or not read at all: the changes are no longer on their way (their leases end, so
     // that a peer waiting for them asks again at once).
@@ -160,14 +187,26 @@ export async function receiveRangeSkippingHeld(
       const page = await read();
       if (!page.changes.length) return;
       const result = await applyPeerBatch(ctx, page.changes, { serverId: peer.serverId, via: peer.via });
-      out.received += result.received;
-      out.applied += result.applied;
-      out.skippedDuplicate += result.skipped_duplicate;
-      out.skippedStale += result.skipped_stale;
-      for (const c of page.changes) if (c.operation === 'delete') out.tombstones++;
+      add({
+        received: result.received,
+        applied: result.applied,
+        skippedDuplicate: result.skipped_duplicate,
+        skippedStale: result.skipped_stale,
+        tombstones: page.changes.filter((c) => c.operation === 'delete').length,
+      });
     } finally {
       await releaseLeases(ctx.pool, delivered);
     }
+  };
+  /** A page's positions all lacked: pulled as one log stream where the peer serves it, else as the page. */
+  const applyAll = async (positions: Range, query: FetchChangesQuery, delivered: ChangeIdentity[]) => {
+    const streamed = await receiveLogStream(ctx, client, peer.serverId, peer.via, positions, 'position').catch(async (err: unknown) => {
+      await releaseLeases(ctx.pool, delivered);
+      throw err;
+    });
+    if (!streamed) return apply(() => client.fetchChangesToApply(query), delivered);
+    await releaseLeases(ctx.pool, delivered); // the stream's chunks ended theirs; this ends any of lines it did not carry
+    add(streamed);
   };
   const pending = new Map<string, StampedIdentity>();
   let cursor = range.from;
@@ -190,7 +229,7 @@ export async function receiveRangeSkippingHeld(
       const answer = await claimLacked(ctx.pool, page.identities, claim);
       out.skippedHeld += answer.held;
       if (answer.lacked.length === page.identities.length) {
-        await apply(() => client.fetchChangesToApply({ ...query, upTo: page.next_cursor }), answer.lacked);
+        await applyAll({ from: cursor, to: page.next_cursor }, { ...query, upTo: page.next_cursor }, answer.lacked);
       } else if (answer.lacked.length) {
         await apply(() => client.fetchSelected(cursor, page.next_cursor, answer.lacked), answer.lacked);
       }

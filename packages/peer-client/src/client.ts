@@ -389,14 +389,15 @@ export class PeerClient {
   /**
    * GET /changes/stream: the range of the peer's log as a log stream, decoded as it arrives; null from a
    * peer that serves none for it (a node of an older version: 404; a range it reads in pages: 409).
+   * 'row key' asks for a full baseline's order, 'position' for an incremental range's.
    */
-  async fetchLogStream(query: { after: string; upTo: string; excludeOrigin: string }): Promise<Readable | null> {
+  async fetchLogStream(query: { after: string; upTo: string; excludeOrigin: string; order: 'row key' | 'position' }): Promise<Readable | null> {
     let opened: { stream: Readable; headers: Response['headers'] };
     try {
       opened = await this.#openStream(
         'log stream',
         'changes/stream',
-        { after: query.after, up_to: query.upTo, exclude_origin: query.excludeOrigin },
+        { after: query.after, up_to: query.upTo, exclude_origin: query.excludeOrigin, ...(query.order === 'position' ? { order: 'position' } : {}) },
         this.#logStreams,
       );
     } catch (err) {

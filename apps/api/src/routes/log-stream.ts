@@ -1,5 +1,6 @@
 // The peer API's log streams (see @catchup/changelog log-stream.ts), a full baseline's bulk in one request:
-// GET /api/sync/changes/stream reads a range of this log as one, POST applies one chunk by chunk.
+// GET /api/sync/changes/stream reads a range of this log as one, POST applies one chunk by chunk: a full
+// baseline's bulk, or an incremental range between unscoped peers.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { LOG_STREAM_CONTENT_TYPE, LogStreamTooLargeError, needsFullBaseline, openLogStream, readLogHorizon } from '@catchup/changelog';
@@ -66,27 +67,35 @@ export const logStreamRoutes =
       {
         schema: {
           tags: ['peer'],
-          summary: "Read a range of the log as a log stream (a full baseline's bulk)",
+          summary: 'Read a range of the log as a log stream',
           description:
-            `Answers ${LOG_STREAM_CONTENT_TYPE}: the range's entries in row-key order, one per line (see POST /changes/stream). ` +
-            'Served to a reader without a team scope whose cursor is below the pruned horizon; anyone else reads pages (409).',
+            `Answers ${LOG_STREAM_CONTENT_TYPE}: the range's entries, one per line (see POST /changes/stream), served to a reader ` +
+            'without a team scope. In row-key order (the default): a full baseline, for a cursor below the pruned horizon. In ' +
+            'position order (order=position): an incremental range, for a cursor at or above it. Anything else reads pages (409).',
           querystring: z.object({
             after: bigintString,
             up_to: bigintString,
             exclude_origin: z.string().min(1).max(100).describe("the reader's node id: its own changes are left out"),
+            order: z.enum(['key', 'position']).default('key').describe('key: a full baseline in row-key order; position: an incremental range'),
           }),
           response: { ...errorResponses, 409: errorResponses[400].describe('read this range in pages (GET /changes)') },
         },
       },
       async (request, reply) => {
-        const { after, up_to, exclude_origin } = request.query;
+        const { after, up_to, exclude_origin, order } = request.query;
         if (request.peer && (await teamScopeOfServer(ctx.engine, request.peer.serverId))) {
           throw new HttpError(409, 'after: a reader with a team scope reads pages (GET /api/sync/changes)');
         }
-        if (!needsFullBaseline(after, (await readLogHorizon(ctx.pool)).prunedThrough)) {
-          throw new HttpError(409, 'after: not below the pruned horizon; read this range in pages (GET /api/sync/changes)');
+        const baseline = needsFullBaseline(after, (await readLogHorizon(ctx.pool)).prunedThrough);
+        if (baseline !== (order === 'key')) {
+          throw new HttpError(
+            409,
+            baseline
+              ? 'after: below the pruned horizon, a full baseline; read it in pages (GET /api/sync/changes), which say so, or in row-key order'
+              : 'after: not below the pruned horizon; read this range in pages (GET /api/sync/changes) or in position order',
+          );
         }
-        const stream = await openLogStream(ctx.pool, { after, upTo: up_to, excludeOrigin: exclude_origin });
+        const stream = await openLogStream(ctx.pool, { after, upTo: up_to, excludeOrigin: exclude_origin, order: baseline ? 'row key' : 'position' });
         // Fastify pipes a stream as it is (and destroys it when the reader goes away, which closes its
         // connection); the type provider cannot express a stream answer — hence the cast.
         return reply.type(LOG_STREAM_CONTENT_TYPE).send(stream as never);
