@@ -3,7 +3,7 @@
 // prefix, data folder and port. `--exit` ends the demo when it has converged (for scripts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -189,11 +189,17 @@ async function waitForQuiet(among: DemoNode[], timeoutMs = 60_000): Promise<void
   }
 }
 
+/**
+ * Writes a file as an editor saving it does: whole, with its modification time, in one rename (a scan in
+ * between writing and dating it would see a version no one made). The temp name is one sync never takes.
+ */
 async function writeFileAt(node: DemoNode, rel: string, content: string, mtime?: Date) {
   const file = path.join(node.dataDir, rel);
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, content);
-  if (mtime) await utimes(file, mtime, mtime);
+  const temp = path.join(path.dirname(file), `${path.basename(file)}.tmp`);
+  await writeFile(temp, content);
+  if (mtime) await utimes(temp, mtime, mtime);
+  await rename(temp, file);
 }
 
 /** Leftovers of an earlier demo run (jobs, schedulers) would show in Bull Board: start clean. */
