@@ -302,6 +302,7 @@ class NotBulk extends Error {}
 async function applyChunk(pool: Pool, parts: Buffer[], firstLine: number, options: LogStreamOptions): Promise<LogStreamResult> {
   const client = await pool.connect();
   let broken = false;
+  let changes: IncomingChange[];
   try {
     try {
       return await applyChunkInBulk(client, parts, firstLine, options);
@@ -313,18 +314,20 @@ async function applyChunk(pool: Pool, parts: Buffer[], firstLine: number, option
       // take, a write it could not make (a constraint, a concurrent applier) — the applier decides, and words.
       if (broken || err instanceof BatchRejectedError) throw err;
     }
-    const changes = await readChunkAsChanges(client, parts, firstLine);
-    // Applied or refused, the chunk's changes are no longer on their way: their delivery leases end (see held.ts).
-    const result = await options.applyChanges(changes).finally(() =>
-      releaseLeases(
-        client,
-        changes.map((c) => ({ origin: c.origin_node_id, sequence: c.origin_sequence })),
-      ),
-    );
-    return { ...result, deletes: changes.filter((c) => c.operation === 'delete').length };
+    changes = await readChunkAsChanges(client, parts, firstLine);
   } finally {
     client.release(broken);
   }
+  // The chunk's connection is back in the pool before the applier takes one: chunks enough in flight,
+  // each holding one while waiting for another, would wait for each other forever.
+  // Applied or refused, the chunk's changes are no longer on their way: their delivery leases end (see held.ts).
+  const result = await options.applyChanges(changes).finally(() =>
+    releaseLeases(
+      pool,
+      changes.map((c) => ({ origin: c.origin_node_id, sequence: c.origin_sequence })),
+    ),
+  );
+  return { ...result, deletes: changes.filter((c) => c.operation === 'delete').length };
 }
 
 async function applyChunkInBulk(client: PoolClient, parts: Buffer[], firstLine: number, options: LogStreamOptions): Promise<LogStreamResult> {

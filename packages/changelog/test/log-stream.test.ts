@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { createPool } from '@catchup/db';
 import {
   applyIncoming,
   applyLogStream,
@@ -139,6 +140,24 @@ describe('a log stream', () => {
     );
     expect(rows).toEqual([other]);
   });
+
+  it('sends chunks through the applier with a pool no larger than the chunks in flight (each gives its connection back first)', async () => {
+    const small = createPool(f!.database.url, 2);
+    try {
+      // Node ids beyond ASCII: every chunk goes to the applier, which takes a connection of its own.
+      const lines = [1, 2, 3, 4].map((i) => streamLine(teamChange('nœud-p', i, `pooled ${i}`))).join('');
+      const options = { nodeId: f!.nodeId, maxClockSkewMs: MAX_CLOCK_SKEW_MS };
+      const result = await applyLogStream(small, Readable.from([lines]), {
+        ...options,
+        chunkRows: 1,
+        parallel: 2,
+        applyChanges: (changes) => applyIncoming(small, changes, options),
+      });
+      expect(result).toEqual({ received: 4, applied: 4, skipped_duplicate: 0, skipped_stale: 0, deletes: 0 });
+    } finally {
+      await small.end();
+    }
+  }, 20_000);
 
   it('refuses a line PostgreSQL cannot read, naming it, and applies nothing of its chunk', async () => {
     const good = teamChange('peer-x', 1, 'good');

@@ -6,6 +6,9 @@ import { DEFAULT_EXCLUDES, excluder } from '@catchup/files';
 import { PeerClient } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
 
+/** Log streams read at once (sent and served); more wait for one to end. */
+const LOG_READERS = 4;
+
 export interface OpenedEngine {
   engine: EngineContext;
   close(): Promise<void>;
@@ -14,8 +17,10 @@ export interface OpenedEngine {
 export async function openEngine(config: NodeConfig): Promise<OpenedEngine> {
   const db = createDb(config.databaseUrl);
   const pool = createPool(config.databaseUrl);
+  const logReaders = createPool(config.databaseUrl, LOG_READERS);
   const close = async () => {
     await pool.end().catch(() => {});
+    await logReaders.end().catch(() => {});
     await db.$disconnect().catch(() => {});
   };
   try {
@@ -27,6 +32,7 @@ export async function openEngine(config: NodeConfig): Promise<OpenedEngine> {
     const engine: EngineContext = {
       db,
       pool,
+      logReaders,
       nodeId: identity.nodeId,
       nodeName: config.nodeName,
       settings,

@@ -7,6 +7,12 @@ import type { PeerAddress, PeerClient } from '@catchup/peer-client';
 export interface EngineContext {
   db: Db;
   pool: Pool;
+  /**
+   * Connections that read log streams (openLogStream), apart from `pool`: a stream holds its connection
+   * for as long as the peer takes to apply it, so it must never hold one that applying here needs — two
+   * nodes streaming to each other would otherwise each wait for the other's pool, forever.
+   */
+  logReaders: Pool;
   nodeId: string;
   nodeName: string;
   settings: () => Promise<RuntimeSettings>;

@@ -30,7 +30,7 @@ export async function sendLogStream(
   range: Range,
   order: LogStreamOrder,
 ): Promise<RangeSent | null> {
-  const stream = await openLogStream(ctx.pool, { after: range.from, upTo: range.to, excludeOrigin: peerNodeId, order });
+  const stream = await openLogStream(ctx.logReaders, { after: range.from, upTo: range.to, excludeOrigin: peerNodeId, order });
   try {
     const answer = await client.postLogStream(stream);
     return answer && { sent: answer.received, tombstones: answer.deletes };

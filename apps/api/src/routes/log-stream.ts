@@ -95,7 +95,12 @@ export const logStreamRoutes =
               : 'after: not below the pruned horizon; read this range in pages (GET /api/sync/changes) or in position order',
           );
         }
-        const stream = await openLogStream(ctx.pool, { after, upTo: up_to, excludeOrigin: exclude_origin, order: baseline ? 'row key' : 'position' });
+        const stream = await openLogStream(ctx.engine.logReaders, {
+          after,
+          upTo: up_to,
+          excludeOrigin: exclude_origin,
+          order: baseline ? 'row key' : 'position',
+        });
         // Fastify pipes a stream as it is (and destroys it when the reader goes away, which closes its
         // connection); the type provider cannot express a stream answer — hence the cast.
         return reply.type(LOG_STREAM_CONTENT_TYPE).send(stream as never);
