@@ -1,6 +1,7 @@
 // One catch-up of one peer, in steps the job layer can run as separate jobs: plan, send a range,
 // receive a range, finalize. Cursors only move over ranges the other side acknowledged (I8).
 import { acknowledgeRange, needsFullBaseline, readChangesJson, readLogHorizon, type TeamScope } from '@catchup/changelog';
+import type { RuntimeSettings } from '@catchup/config';
 import type { SyncServer } from '@catchup/db';
 import type { PeerClient, PingResponse } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
@@ -73,31 +74,38 @@ async function serverById(ctx: EngineContext, serverId: number): Promise<SyncSer
   return server;
 }
 
-/**
- * Sends the local changes of one range to the peer, then records its acknowledgement: without what the
- * peer holds already when it may hold some (held checks), else as one log stream to a peer without a
- * team scope, else in pages.
- */
+/** Sends the local changes of one range to the peer, then records its acknowledgement. */
 export async function sendRange(ctx: EngineContext, serverId: number, peerNodeId: string, range: Range): Promise<SendOutcome> {
   const server = await serverById(ctx, serverId);
   const settings = await ctx.settings();
-  const scope = await teamScopeOf(ctx, server);
-  const client = ctx.peerClient(server, settings);
-  const sent = await (async (): Promise<RangeSent & Partial<HeldSkipped>> => {
-    if (readsAsBaseline(range, (await readLogHorizon(ctx.pool)).prunedThrough)) {
-      return sendRangeByKey(ctx, client, { peerNodeId, scope }, range, settings.catchup_batch_size);
-    }
-    if (settings.catchup_held_check && (await heldElsewherePossible(ctx, serverId, { peerNodeId, range }))) {
-      const checked = await sendRangeSkippingHeld(ctx, client, { peerNodeId, scope }, range, settings.catchup_batch_size, settings.catchup_held_lease_seconds);
-      if (checked) return checked;
-    }
-    return (
-      (!scope && (await sendLogStream(ctx, client, peerNodeId, range, 'position'))) ||
-      sendPages(ctx, client, { peerNodeId, scope }, range, settings.catchup_batch_size)
-    );
-  })();
+  const peer = { serverId, peerNodeId, scope: await teamScopeOf(ctx, server) };
+  const sent = await sendChanges(ctx, ctx.peerClient(server, settings), peer, range, settings);
   await acknowledgeRange(ctx.pool, serverId, 'sent', range);
   return { range, ...sent };
+}
+
+/**
+ * The range's changes, the way the peer takes them: a full baseline in row-key order; without what the
+ * peer holds already, when it may hold some (held checks); as one log stream to a peer without a team
+ * scope; else in pages.
+ */
+async function sendChanges(
+  ctx: EngineContext,
+  client: PeerClient,
+  peer: { serverId: number; peerNodeId: string; scope: TeamScope | undefined },
+  range: Range,
+  settings: RuntimeSettings,
+): Promise<RangeSent & Partial<HeldSkipped>> {
+  const { peerNodeId, scope } = peer;
+  if (readsAsBaseline(range, (await readLogHorizon(ctx.pool)).prunedThrough)) {
+    return sendRangeByKey(ctx, client, { peerNodeId, scope }, range, settings.catchup_batch_size);
+  }
+  if (settings.catchup_held_check && (await heldElsewherePossible(ctx, peer.serverId, { peerNodeId, range }))) {
+    const checked = await sendRangeSkippingHeld(ctx, client, { peerNodeId, scope }, range, settings.catchup_batch_size, settings.catchup_held_lease_seconds);
+    if (checked) return checked;
+  }
+  const streamed = scope ? null : await sendLogStream(ctx, client, peerNodeId, range, 'position');
+  return streamed ?? sendPages(ctx, client, { peerNodeId, scope }, range, settings.catchup_batch_size);
 }
 
 /** The range page after page, in position order. */

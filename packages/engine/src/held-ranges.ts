@@ -1,9 +1,10 @@
 // Sending and reading a range without the changes the other side holds already (issue #19 item 6): a
 // change relayed through several nodes would otherwise reach a returning node once from each. Per page,
 // the identities go first — pushing, the peer says which it lacks (POST /changes/held); pulling, this
-// node looks them up in its own log — and only the lacked changes follow. Which side lacks what is decided
-// by @catchup/changelog's claimLacked, with its leases: a change another peer is delivering at the same
-// time is pending, and asked about again at the end of the range. The range is acknowledged (I8) only
+// node looks them up in its own log — and only the lacked changes follow (a page all lacked as one log
+// stream, where the peer takes or serves one). Which side lacks what is decided by @catchup/changelog's
+// claimLacked, with its leases: a change another peer is delivering at the same time is pending, and
+// asked about again at the end of the range. The range is acknowledged (I8) only
 // once every change of it is held by the receiver, sent by this run or by any other route.
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -205,7 +206,7 @@ export async function receiveRangeSkippingHeld(
       throw err;
     });
     if (!streamed) return apply(() => client.fetchChangesToApply(query), delivered);
-    await releaseLeases(ctx.pool, delivered); // the stream's chunks ended theirs; this ends any of lines it did not carry
+    await releaseLeases(ctx.pool, delivered); // the chunks ended the leases of what they carried; this ends the rest
     add(streamed);
   };
   const pending = new Map<string, StampedIdentity>();
