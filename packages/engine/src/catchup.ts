@@ -1,6 +1,6 @@
 // One catch-up of one peer, in steps the job layer can run as separate jobs: plan, send a range,
 // receive a range, finalize. Cursors only move over ranges the other side acknowledged (I8).
-import { acknowledgeRange, needsFullBaseline, readChangesJson, readLogHorizon, type TeamScope } from '@catchup/changelog';
+import { acknowledgeRange, needsFullBaseline, readChangesJson, readLogHorizon } from '@catchup/changelog';
 import type { RuntimeSettings } from '@catchup/config';
 import type { SyncServer } from '@catchup/db';
 import type { PeerClient, PingResponse } from '@catchup/peer-client';
@@ -9,7 +9,7 @@ import { teamScopeOf } from './team-scope.ts';
 import { planReceiveRanges, planSendRanges, type Range } from './ranges.ts';
 import { asOneRange, readsAsBaseline, receivePages, sendRangeByKey, type RangeReceived } from './full-baseline.ts';
 import { heldElsewherePossible, receiveRangeSkippingHeld, sendRangeSkippingHeld, type HeldSkipped } from './held-ranges.ts';
-import { receiveLogStream, sendLogStream, type RangeSent } from './log-stream-ranges.ts';
+import { receiveLogStream, sendLogStream, type RangeSent, type SendingTo } from './log-stream-ranges.ts';
 import { describeResult, sumFileChanges, type CatchupResult, type FileChanges, type FullBaselineCounts } from './catchup-result.ts';
 
 export interface CatchupPlan {
@@ -92,7 +92,7 @@ export async function sendRange(ctx: EngineContext, serverId: number, peerNodeId
 async function sendChanges(
   ctx: EngineContext,
   client: PeerClient,
-  peer: { serverId: number; peerNodeId: string; scope: TeamScope | undefined },
+  peer: SendingTo & { serverId: number },
   range: Range,
   settings: RuntimeSettings,
 ): Promise<RangeSent & Partial<HeldSkipped>> {
@@ -109,13 +109,7 @@ async function sendChanges(
 }
 
 /** The range page after page, in position order. */
-async function sendPages(
-  ctx: EngineContext,
-  client: PeerClient,
-  peer: { peerNodeId: string; scope: TeamScope | undefined },
-  range: Range,
-  pageSize: number,
-): Promise<RangeSent> {
+async function sendPages(ctx: EngineContext, client: PeerClient, peer: SendingTo, range: Range, pageSize: number): Promise<RangeSent> {
   const out: RangeSent = { sent: 0, tombstones: 0 };
   let cursor = range.from;
   for (;;) {

@@ -3,11 +3,11 @@
 // indexes at ascending keys instead of at random, which is what keeps a baseline of a large table from
 // slowing down as the table outgrows the database's memory. The range is acknowledged once, after its
 // last page (I8); a retry starts it again, and what already arrived is skipped as duplicate (I3).
-import { needsFullBaseline, readChangesByKeyJson, type KeyOrderedPageJson, type RowKeyCursor, type TeamScope } from '@catchup/changelog';
+import { needsFullBaseline, readChangesByKeyJson, type KeyOrderedPageJson, type RowKeyCursor } from '@catchup/changelog';
 import type { PeerClient, FetchChangesQuery } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
 import { applyPeerBatch } from './integrity.ts';
-import { receiveLogStream, sendLogStream, type RangeApplied, type RangeSent } from './log-stream-ranges.ts';
+import { receiveLogStream, sendLogStream, type RangeApplied, type RangeSent, type SendingTo } from './log-stream-ranges.ts';
 import type { Range } from './ranges.ts';
 
 /** The ranges of a direction that is a full baseline, as the one range that spans them. */
@@ -26,13 +26,7 @@ export const readsAsBaseline = (range: Range, prunedThrough: string) => needsFul
  * point (for a peer that lacks the rows, their right edge, where PostgreSQL appends without descending
  * the tree); streams over parts of the key space side by side cost the receiving database far more.
  */
-export async function sendRangeByKey(
-  ctx: EngineContext,
-  client: PeerClient,
-  peer: { peerNodeId: string; scope: TeamScope | undefined },
-  range: Range,
-  pageSize: number,
-): Promise<RangeSent> {
+export async function sendRangeByKey(ctx: EngineContext, client: PeerClient, peer: SendingTo, range: Range, pageSize: number): Promise<RangeSent> {
   if (!peer.scope) {
     const streamed = await sendLogStream(ctx, client, peer.peerNodeId, range, 'row key');
     if (streamed) return streamed;

@@ -16,12 +16,11 @@ import {
   type ChangeIdentity,
   type HeldAnswer,
   type StampedIdentity,
-  type TeamScope,
 } from '@catchup/changelog';
 import type { FetchChangesQuery, PeerClient } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
 import { readsAsBaseline, type RangeReceived } from './full-baseline.ts';
-import { receiveLogStream, sendLogStream, type RangeApplied, type RangeSent } from './log-stream-ranges.ts';
+import { receiveLogStream, sendLogStream, type RangeApplied, type RangeSent, type SendingTo } from './log-stream-ranges.ts';
 import { applyPeerBatch } from './integrity.ts';
 import type { Range } from './ranges.ts';
 
@@ -91,7 +90,7 @@ export async function heldElsewherePossible(ctx: EngineContext, serverId: number
 export async function sendRangeSkippingHeld(
   ctx: EngineContext,
   client: PeerClient,
-  peer: { peerNodeId: string; scope: TeamScope | undefined },
+  peer: SendingTo,
   range: Range,
   pageSize: number,
   leaseSeconds: number,

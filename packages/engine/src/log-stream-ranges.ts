@@ -1,11 +1,17 @@
 // A range of the log moved as one log stream (see @catchup/changelog log-stream.ts): pushed to a peer or
 // pulled from one, between nodes of this version and for readers without a team scope. A full baseline
 // goes in row-key order, an incremental range in position order.
-import { openLogStream, type LogStreamOrder } from '@catchup/changelog';
+import { openLogStream, type LogStreamOrder, type TeamScope } from '@catchup/changelog';
 import type { PeerClient } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
 import { applyPeerStream } from './integrity.ts';
 import type { Range } from './ranges.ts';
+
+/** The peer a range is sent to: its node id (its own changes are left out) and its team scope, if any. */
+export interface SendingTo {
+  peerNodeId: string;
+  scope: TeamScope | undefined;
+}
 
 export interface RangeSent {
   sent: number;
