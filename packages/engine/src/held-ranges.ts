@@ -4,8 +4,8 @@
 // node looks them up in its own log — and only the lacked changes follow (a page all lacked as one log
 // stream, where the peer takes or serves one). Which side lacks what is decided by @catchup/changelog's
 // claimLacked, with its leases: a change another peer is delivering at the same time is pending, and
-// asked about again at the end of the range. The range is acknowledged (I8) only
-// once every change of it is held by the receiver, sent by this run or by any other route.
+// asked about again at the end of the range. The range is acknowledged (I8) only once every change of it
+// is held by the receiver, sent by this run or by any other route.
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   claimLacked,
@@ -97,12 +97,18 @@ export async function sendRangeSkippingHeld(
 ): Promise<(RangeSent & HeldSkipped) | null> {
   const out: RangeSent & HeldSkipped = { sent: 0, tombstones: 0, skippedHeld: 0 };
   const options = { limit: pageSize, excludeOrigin: peer.peerNodeId, ...(peer.scope ? { scope: peer.scope } : {}) };
+  const add = (sent: RangeSent) => {
+    out.sent += sent.sent;
+    out.tombstones += sent.tombstones;
+  };
+  /** The positions (after, upTo]: all of them (as one log stream to a peer without a team scope), or the `only` ones. */
   const send = async (after: string, upTo: string, only?: ChangeIdentity[]) => {
+    const streamed = only || peer.scope ? null : await sendLogStream(ctx, client, peer.peerNodeId, { from: after, to: upTo }, 'position');
+    if (streamed) return add(streamed);
     const page = await readChangesJson(ctx.pool, { ...options, after, upTo, ...(only ? { only, limit: Math.max(only.length, 1) } : {}) });
     if (!page.count) return;
     await client.postChanges(page.body);
-    out.sent += page.count;
-    out.tombstones += page.deletes;
+    add({ sent: page.count, tombstones: page.deletes });
   };
   const pending = new Map<string, StampedIdentity>();
   let asked = false;
@@ -117,15 +123,8 @@ export async function sendRangeSkippingHeld(
       }
       asked = true;
       out.skippedHeld += answer.held;
-      // All lacked (a peer that has been away): the page's positions as they are, as one log stream to a
-      // peer without a team scope, else the ordinary way.
-      if (answer.lacked.length === ids.count) {
-        const streamed = !peer.scope && (await sendLogStream(ctx, client, peer.peerNodeId, { from: cursor, to: ids.nextCursor }, 'position'));
-        if (streamed) {
-          out.sent += streamed.sent;
-          out.tombstones += streamed.tombstones;
-        } else await send(cursor, ids.nextCursor);
-      } else if (answer.lacked.length) await send(cursor, ids.nextCursor, answer.lacked);
+      // All lacked (a peer that has been away): the page's positions as they are.
+      if (answer.lacked.length) await send(cursor, ids.nextCursor, answer.lacked.length === ids.count ? undefined : answer.lacked);
       pendingOf(ids.identities, answer.pending, pending);
     }
     cursor = ids.nextCursor;
