@@ -7,6 +7,7 @@ import path from 'node:path';
 import {
   confinePath,
   encodeBundle,
+  MANIFEST_PAGE_MAX,
   recordDeletion,
   recordFile,
   removeFile,
@@ -37,8 +38,6 @@ export interface FileSyncOutcome {
 
 /** Transfers at once per folder: overlapping fsyncs and round trips is most of the speed. */
 const CONCURRENCY = 8;
-/** Manifest entries asked of the peer per page. */
-const MANIFEST_PAGE = 1000;
 
 /** The peer's manifest of a folder, brought up to date with its disk first. */
 export async function readRemoteManifest(client: PeerClient, directory: FileDirectory): Promise<Manifest> {
@@ -46,7 +45,7 @@ export async function readRemoteManifest(client: PeerClient, directory: FileDire
   let after = '0';
   for (let first = true; ; first = false) {
     // The peer scans its disk once, for the first page.
-    const page = await client.fileManifest(directory, after, MANIFEST_PAGE, first);
+    const page = await client.fileManifest(directory, after, MANIFEST_PAGE_MAX, first);
     for (const f of page.files) files.set(f.path, { sha256: f.sha256, size: f.size, mtimeMs: Date.parse(f.mtime), deleted: f.deleted });
     if (!page.has_more) return files;
     after = page.next_seq;

@@ -69,6 +69,14 @@ export function failureSummary(directory: FileDirectory, errors: string[]): stri
   return `file-sync ${directory}: ${errors.length} file(s) failed: ${named}${more}`;
 }
 
+/**
+ * The order a catch-up starts its folders in: uploads first, the folder that holds the most (photos),
+ * so that the small ones fit in beside it rather than keep it waiting for a free slot.
+ */
+export function largestFolderFirst(directories: readonly FileDirectory[]): FileDirectory[] {
+  return [...directories].sort((a, b) => Number(b === 'uploads') - Number(a === 'uploads'));
+}
+
 /** The folders a peer's flags ask to sync. */
 export function enabledDirectories(server: { syncInstanceFiles: boolean; syncConfigFiles: boolean; syncUploads: boolean }): FileDirectory[] {
   return [

@@ -12,6 +12,12 @@ export interface ManifestEntry {
   deleted: boolean;
 }
 
+/**
+ * The most entries one manifest page holds (nodes of every version take pages this large). A file sync
+ * asks for pages this large: over a slow link each page is a round trip before the first file moves.
+ */
+export const MANIFEST_PAGE_MAX = 10_000;
+
 export interface ManifestQuery {
   /** Entries whose change sequence is above this. */
   afterSeq?: string;

@@ -2,7 +2,7 @@
 // once those are done — one per folder, and finally finalize from all their results. Database batches
 // go first: on a slow link the scouting rows should not wait behind a folder of photos. The job runs again
 // after each wait for its children; `step` in its data says how far it got, so that no step runs twice.
-import { enabledDirectories, finalizeCatchup, pingPeer, planCatchup, type CatchupPlan } from '@catchup/engine';
+import { enabledDirectories, finalizeCatchup, largestFolderFirst, pingPeer, planCatchup, type CatchupPlan } from '@catchup/engine';
 import { latestFileSeq, type FileDirectory } from '@catchup/files';
 import {
   batchPriority,
@@ -128,7 +128,7 @@ async function fanOutFolders({ engine, queues }: HandlerDeps, job: CatchupJob): 
   const { serverId, trigger, directories = [] } = job.data;
   await queues.addChildren(
     'file-sync',
-    directories.map((directory) => ({ serverId, directory })),
+    largestFolderFirst(directories).map((directory) => ({ serverId, directory })),
     await retryPolicy(engine),
     job,
     { priorityOf: () => TRIGGER_PRIORITY[trigger], jobIdOf: ({ directory }) => `${job.id}-files-${directory}` },

@@ -23,12 +23,21 @@ export function detectHandler(deps: HandlerDeps): Handlers['detect'] {
     const settings = await engine.settings();
     if (!settings.catchup_enabled) return { skipped: 'catchup_enabled is false', peers: [] };
     logger.info({ job_id: job.id, trigger: job.data.trigger }, '🔍 Checking for servers that need catch-up');
-    for (const directory of FILE_DIRECTORIES) await scanDirectory(engine.pool, engine.dataDir, directory, { exclude: engine.fileExclude });
-    const localFileSeq = BigInt(await latestFileSeq(engine.pool));
+    // The folders are scanned while the peers are measured and pinged: over a slow link a ping is a round
+    // trip that need not wait for the disk.
+    const localFileSeq = scanFolders(deps);
+    localFileSeq.catch(() => {}); // awaited below, after the peers that did not need it
     const peers: PeerDetected[] = [];
     for (const need of await measurePeers(engine, job.data.serverIds)) peers.push(await detectPeer(deps, need, localFileSeq, job.data.trigger));
+    await localFileSeq;
     return { peers };
   };
+}
+
+/** Brings every folder's manifest up to date with the disk; the newest file change sequence after. */
+async function scanFolders({ engine }: HandlerDeps): Promise<bigint> {
+  for (const directory of FILE_DIRECTORIES) await scanDirectory(engine.pool, engine.dataDir, directory, { exclude: engine.fileExclude });
+  return BigInt(await latestFileSeq(engine.pool));
 }
 
 /**
@@ -49,7 +58,7 @@ async function finishInterruptedBaselines({ engine, logger }: HandlerDeps): Prom
 async function detectPeer(
   { engine, queues, logger }: HandlerDeps,
   { server, missingChanges }: PeerNeed,
-  localFileSeq: bigint,
+  localFileSeq: Promise<bigint>,
   trigger: DetectJobData['trigger'],
 ): Promise<PeerDetected> {
   const ping = await pingPeer(engine, server);
@@ -65,7 +74,8 @@ async function detectPeer(
   const unmade = await checkClaimsOfPeer(engine, server, ping.ping.node_id, ping.ping.latest_sequence);
   if (unmade) logger.error({ server: server.name, alert: unmade }, `❌ Integrity alert: ${unmade}`);
   const peerHasMore = await peerHasChangesForUs(engine, server, ping.ping.latest_sequence);
-  const filesChanged = enabledDirectories(server).length > 0 && (localFileSeq > server.fileSeqLocal || BigInt(ping.ping.latest_file_seq) > server.fileSeqPeer);
+  const filesChanged =
+    enabledDirectories(server).length > 0 && ((await localFileSeq) > server.fileSeqLocal || BigInt(ping.ping.latest_file_seq) > server.fileSeqPeer);
   if (missingChanges === 0 && !peerHasMore && !filesChanged) {
     return { server_id: server.id, server_name: server.name, missing_changes: 0, reachable: true };
   }

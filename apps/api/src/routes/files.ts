@@ -9,6 +9,7 @@ import {
   excluder,
   FILE_DIRECTORIES,
   isPlausibleMtime,
+  MANIFEST_PAGE_MAX,
   MTIME_RULE,
   openForSending,
   blockListForSending,
@@ -65,8 +66,6 @@ function toDirectory<Query extends FolderFields>({ directory, path, ...fields }:
 }
 
 const fileField = { file: z.string().min(1).max(1024).describe('path relative to the folder, with forward slashes') };
-/** The most manifest entries one page holds. */
-const MANIFEST_PAGE_MAX = 10_000;
 /** What the sender compared against (a file sync): the file is replaced or removed only while it still holds it. */
 const replacesParam = z.string().regex(COMPARED_TEXT, COMPARED_TEXT_RULE).optional();
 const sha256Param = z.string().regex(/^[0-9a-f]{64}$/, 'a lower-case hex sha256');
