@@ -11,7 +11,9 @@ import {
   recordDeletion,
   recordFile,
   removeFile,
+  settleInParallel,
   sha256File,
+  throwFirstFailure,
   writeVerified,
   type AgreedBase,
   type BundleEntry,
@@ -52,15 +54,6 @@ export async function readRemoteManifest(client: PeerClient, directory: FileDire
   }
 }
 
-async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await work(items[next++]!);
-    }),
-  );
-}
-
 /** What a side held when the plan compared it: a file of this size and mtime, or nothing. */
 const comparedState = (side: Side): ComparedState => (side.sha256 === null ? 'absent' : { size: side.size, mtimeMs: side.mtimeMs });
 
@@ -88,8 +81,10 @@ export class FolderTransfer {
   }
 
   async carryOut(steps: FileStep[]): Promise<void> {
-    await inParallel(transfersOf(steps), CONCURRENCY, (transfer: Transfer) =>
-      'bundle' in transfer ? this.#uploadBundle(transfer.bundle) : this.#step(transfer.step),
+    throwFirstFailure(
+      await settleInParallel(transfersOf(steps), CONCURRENCY, (transfer: Transfer) =>
+        'bundle' in transfer ? this.#uploadBundle(transfer.bundle) : this.#step(transfer.step),
+      ),
     );
   }
 

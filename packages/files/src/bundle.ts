@@ -5,6 +5,7 @@
 import { lstat, mkdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { checkRelativePath } from './confine.ts';
+import { settleInParallel, throwFirstFailure } from './in-parallel.ts';
 import { COMPARED_TEXT, COMPARED_TEXT_RULE, comparedText, parseComparedText, type ComparedState } from './as-compared.ts';
 import {
   commitReceived,
@@ -123,6 +124,8 @@ function parseHeader(line: string, index: number): BundleEntry {
   return h.replaces === undefined ? entry : { ...entry, replaces: parseComparedText(h.replaces as string) };
 }
 
+/** Received files put in place at once. */
+const PLACED_AT_ONCE = 8;
 /** Entries up to this size are read into memory and written while the next ones arrive. */
 const BUFFERED_ENTRY_BYTES = 1024 * 1024;
 /** Bytes of buffered entries waiting for the disk at once, per bundle (bounds memory). */
@@ -192,8 +195,7 @@ export async function receiveBundle(root: string, source: AsyncIterable<Buffer>,
   const received = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
   try {
     // The first bad entry (in bundle order) is the one reported.
-    const failed = outcomes.find((o) => o.status === 'rejected');
-    if (failed) throw failed.reason;
+    throwFirstFailure(outcomes);
     if (parseError) throw parseError;
     // One wait for all the fsyncs instead of one per file.
     await syncReceived(received);
@@ -205,9 +207,11 @@ export async function receiveBundle(root: string, source: AsyncIterable<Buffer>,
     await discardReceived(received);
     throw err;
   }
-  // Renaming can still fail (say, a folder appeared meanwhile): the temp files are not left behind.
+  // Renaming can still fail (say, a folder appeared meanwhile): the temp files are not left behind. The
+  // renames are independent (no name twice in a bundle) and each is a few disk round trips: a few at once.
+  const placed = await settleInParallel(received, PLACED_AT_ONCE, (r, i) => commitReceived(r, entries[i]!.replaces));
   try {
-    for (const [i, r] of received.entries()) await commitReceived(r, entries[i]!.replaces);
+    throwFirstFailure(placed);
   } catch (err) {
     await discardReceived(received);
     throw err;

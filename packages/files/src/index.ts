@@ -34,3 +34,4 @@ export { ChangedSinceComparedError, COMPARED_TEXT, COMPARED_TEXT_RULE, comparedT
 export { pruneFileTombstones } from './prune.ts';
 export { manifestDigest, type ManifestDigest } from './manifest-digest.ts';
 export { listConflictCopies, originalOfConflictCopy, type FileConflict, type FileVersionInfo } from './conflicts.ts';
+export { settleInParallel, throwFirstFailure } from './in-parallel.ts';
