@@ -65,7 +65,9 @@ async function episode(perNode: number, heldCheck: boolean): Promise<EpisodeFigu
   try {
     const dbs = NAMES.map((n) => `${PREFIX}${n}`);
     await Promise.all(dbs.map((db) => freshMigratedDatabase(db)));
-    const env = { CATCHUP_HELD_CHECK: String(heldCheck), CATCHUP_RETRY_DELAY_MS: '200' };
+    // Five nodes share one PostgreSQL server (100 connections by default): pools of 6 keep them at most
+    // 5 × (2 × 6 + 4) = 80 connections; pools of 10 could ask for 120.
+    const env = { CATCHUP_HELD_CHECK: String(heldCheck), CATCHUP_RETRY_DELAY_MS: '200', DATABASE_POOL_SIZE: '6' };
     const ports = await Promise.all(NAMES.map(() => freePort()));
     // Names (and so queue prefixes) of their own per run: nothing of the other run's jobs is found in Redis.
     const name = (n: string) => `episode-${heldCheck ? 'on' : 'off'}-${n}`;

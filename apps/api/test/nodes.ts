@@ -34,6 +34,9 @@ export async function useApiNodes(count: number, label = 'api', env: Record<stri
       DATA_DIR: dataDir,
       // Detection runs when a test asks for it, never behind its back.
       CATCHUP_SCHEDULER_ENABLED: 'false',
+      // Test files run side by side on one PostgreSQL server: five nodes of pools of 10 could ask for 120
+      // connections of its 100.
+      DATABASE_POOL_SIZE: '6',
       ...env,
     });
     const node = await startNode(config);

@@ -27,6 +27,8 @@ export interface NodeConfig extends TlsConfig {
   runWorkers: boolean;
   /** Jobs processed at once per worker process and queue (batch queues; detection runs one at a time). */
   workerConcurrency: number;
+  /** Connections each of a process's two database pools (Prisma's, the change log's) opens at most. */
+  databasePoolSize: number;
   /** How long a worker holds a job before others may take it back as stalled (renewed while it runs). */
   jobLockSeconds: number;
   /** Bull Board credentials (HTTP basic auth); Bull Board is off while no password is set. */
@@ -103,6 +105,7 @@ const processFields: Record<string, EnvField> = {
   SCAN_WAIT_SECONDS: { expected: 'an integer from 0 to 3600', parse: parseInteger, schema: integerIn(0, 3600) },
   RUN_WORKERS: { expected: 'a boolean (true/false)', parse: parseBoolean, schema: z.boolean() },
   WORKER_CONCURRENCY: { expected: 'an integer from 1 to 64', parse: parseInteger, schema: integerIn(1, 64) },
+  DATABASE_POOL_SIZE: { expected: 'an integer from 4 to 100', parse: parseInteger, schema: integerIn(4, 100) },
   JOB_LOCK_SECONDS: { expected: 'an integer from 2 to 3600', parse: parseInteger, schema: integerIn(2, 3600) },
   ADMIN_USER: { expected: 'a user name of 1-64 characters without ":"', parse: (v) => v, schema: z.string().regex(/^[^:]{1,64}$/) },
   ADMIN_PASSWORD: { expected: 'a password of at least 8 characters', secret: true, parse: (v) => v, schema: z.string().min(8) },
@@ -172,6 +175,7 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     scanWaitSeconds: read('SCAN_WAIT_SECONDS', 30),
     runWorkers: read('RUN_WORKERS', true),
     workerConcurrency: read('WORKER_CONCURRENCY', 4),
+    databasePoolSize: read('DATABASE_POOL_SIZE', 10),
     jobLockSeconds: read('JOB_LOCK_SECONDS', 30),
     adminUser: read('ADMIN_USER', 'admin'),
     adminPassword: read<string | undefined>('ADMIN_PASSWORD', undefined),

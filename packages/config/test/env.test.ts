@@ -27,6 +27,7 @@ describe('configuration from the environment', () => {
     expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
     expect(config.syncApiKey).toBeUndefined();
     expect(config.queuePrefix).toBe(`catchup:${config.nodeName}`);
+    expect(config.databasePoolSize).toBe(10);
   });
 
   it('parses every variable it is given', () => {
@@ -45,6 +46,7 @@ describe('configuration from the environment', () => {
       DATA_DIR: '/srv/catchup',
       QUEUE_PREFIX: '{site-a}',
       LOG_LEVEL: 'debug',
+      DATABASE_POOL_SIZE: '6',
     });
     expect(config.defaults).toMatchObject({
       catchup_enabled: false,
@@ -63,6 +65,7 @@ describe('configuration from the environment', () => {
       dataDir: '/srv/catchup',
       queuePrefix: '{site-a}',
       logLevel: 'debug',
+      databasePoolSize: 6,
     });
   });
 
@@ -74,6 +77,7 @@ describe('configuration from the environment', () => {
     ['CATCHUP_CHECK_INTERVAL', '-5', /CATCHUP_CHECK_INTERVAL: expected an integer from 1/],
     ['CATCHUP_CONNECTION_TIMEOUT', '1e3', /CATCHUP_CONNECTION_TIMEOUT: expected an integer/],
     ['PORT', '70000', /PORT: expected an integer from 0 to 65535/],
+    ['DATABASE_POOL_SIZE', '2', /DATABASE_POOL_SIZE: expected an integer from 4 to 100, got "2"/],
     ['DATABASE_URL', 'mysql://x/y', /DATABASE_URL: expected a postgresql:\/\/ URL/],
     ['REDIS_URL', 'not a url', /REDIS_URL: expected a redis:\/\/ URL/],
     ['NODE_NAME', 'has space', /NODE_NAME: expected a name/],

@@ -15,8 +15,9 @@ export interface OpenedEngine {
 }
 
 export async function openEngine(config: NodeConfig): Promise<OpenedEngine> {
-  const db = createDb(config.databaseUrl);
-  const pool = createPool(config.databaseUrl);
+  // A process opens at most 2 × DATABASE_POOL_SIZE + LOG_READERS connections.
+  const db = createDb(config.databaseUrl, { max: config.databasePoolSize });
+  const pool = createPool(config.databaseUrl, config.databasePoolSize);
   const logReaders = createPool(config.databaseUrl, LOG_READERS);
   const close = async () => {
     await pool.end().catch(() => {});
