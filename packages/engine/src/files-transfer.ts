@@ -1,11 +1,12 @@
 // Carrying out a folder's file plan with one peer (F3, F4): uploads (small files in bundles), downloads,
 // deletes and conflict copies, a few at once. A file is replaced or removed on either side only while it
 // still holds what the plan compared; every settled path is recorded as agreed.
-import { copyFile, readFile, stat } from 'node:fs/promises';
+import { copyFile, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import {
   confinePath,
+  bundledBytes,
   encodeBundle,
   MANIFEST_PAGE_MAX,
   recordDeletion,
@@ -52,11 +53,6 @@ export async function readRemoteManifest(client: PeerClient, directory: FileDire
     if (!page.has_more) return files;
     after = page.next_seq;
   }
-}
-
-/** A bundled file's bytes in one read: bundles hold small files, and a stream per file costs more than its bytes. */
-async function* wholeFile(file: string): AsyncGenerator<Buffer> {
-  yield await readFile(file);
 }
 
 /** What a side held when the plan compared it: a file of this size and mtime, or nothing. */
@@ -225,7 +221,7 @@ export class FolderTransfer {
     );
     const entries = found.filter((e) => e !== null);
     if (!entries.length) return;
-    const { body, length } = encodeBundle(entries, (e) => wholeFile(path.join(this.#s.root, e.file)));
+    const { body, length } = encodeBundle(entries, (e) => bundledBytes(path.join(this.#s.root, e.file), e.size));
     try {
       await this.#s.client.uploadBundle(this.#s.directory, body, length);
     } catch (err) {

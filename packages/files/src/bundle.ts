@@ -2,7 +2,7 @@
 // hundreds of requests. Each file is a header line of JSON — {"file","sha256","size","mtime_ms"} — then
 // exactly `size` bytes. The receiver verifies every file into a temp file first and puts them in place
 // only when all of them passed: a bad entry anywhere changes nothing.
-import { lstat, mkdir } from 'node:fs/promises';
+import { lstat, mkdir, open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { checkRelativePath } from './confine.ts';
 import { settleInParallel, throwFirstFailure } from './in-parallel.ts';
@@ -49,6 +49,27 @@ export function encodeBundle(entries: BundleEntry[], open: (entry: BundleEntry) 
     }
   }
   return { body: Readable.from(frames(), { objectMode: false }), length };
+}
+
+/**
+ * A bundled file's announced bytes, in one read: bundles hold small files, and a stream per file costs
+ * more than its bytes. At most one byte more is read, so that a file that grew since it was described
+ * (to any size) costs no memory; the peer refuses the bundle whose entry is longer than announced.
+ */
+export async function* bundledBytes(file: string, size: number): AsyncGenerator<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(size + 1);
+    let filled = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
+      filled += bytesRead;
+      if (bytesRead === 0 || filled === buffer.length) break;
+    }
+    yield buffer.subarray(0, filled);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Reads lines and exact byte counts from a stream of chunks. */

@@ -5,7 +5,7 @@ export { sha256File } from './hash.ts';
 export { scanDirectory, STALE_TEMP_FILE_MS } from './scanner.ts';
 export { latestFileSeq, MANIFEST_PAGE_MAX, readManifest } from './manifest.ts';
 export { writeVerified, removeFile, isPlausibleMtime, MTIME_RULE, TransferRejectedError } from './write.ts';
-export { encodeBundle, receiveBundle, MAX_BUNDLE_ENTRIES, type BundleEntry } from './bundle.ts';
+export { bundledBytes, encodeBundle, receiveBundle, MAX_BUNDLE_ENTRIES, type BundleEntry } from './bundle.ts';
 export { recordFile, recordFiles, recordDeletion, manifestMap, type Manifest, type ManifestFile } from './record.ts';
 export { AgreedBase, readBase, readBasesElsewhere, type Base } from './base.ts';
 export { decide, conflictCopyName, clashCovering, fileFolderClashes, type Clash, type FileAction, type Side } from './decide.ts';

@@ -1,9 +1,9 @@
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeBundle, receiveBundle, type BundleEntry } from '@catchup/files';
+import { bundledBytes, encodeBundle, receiveBundle, type BundleEntry } from '@catchup/files';
 import { announced } from './announced.ts';
 
 const root = await mkdtemp(path.join(tmpdir(), 'catchup-bundle-'));
@@ -47,5 +47,24 @@ describe('bundles', () => {
   it('refuses a header line longer than 4 KB without reading on', async () => {
     const long = Readable.from([Buffer.from(`{"file":"${'x'.repeat(5000)}"`)]);
     await expect(receiveBundle(root, long)).rejects.toThrow(/longer than 4096 bytes/);
+  });
+});
+
+describe('the bytes a sender bundles for a file', () => {
+  const read = async (file: string, size: number) => {
+    const chunks: Buffer[] = [];
+    for await (const c of bundledBytes(file, size)) chunks.push(c);
+    return Buffer.concat(chunks);
+  };
+
+  it('are the file as described, and at most one byte more of a file that grew since (the peer refuses that entry)', async () => {
+    const file = path.join(root, 'sent.bin');
+    await writeFile(file, 'x'.repeat(10));
+    expect((await read(file, 10)).toString()).toBe('x'.repeat(10));
+    expect((await read(file, 0)).length).toBe(1);
+    await writeFile(file, 'y'.repeat(1_000_000));
+    expect((await read(file, 10)).length).toBe(11);
+    await writeFile(file, 'z'.repeat(4));
+    expect((await read(file, 10)).toString()).toBe('zzzz');
   });
 });
