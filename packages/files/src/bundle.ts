@@ -4,6 +4,7 @@
 // only when all of them passed: a bad entry anywhere changes nothing.
 import { lstat, mkdir, open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { readAt } from './block-list.ts';
 import { checkRelativePath } from './confine.ts';
 import { settleInParallel, throwFirstFailure } from './in-parallel.ts';
 import { COMPARED_TEXT, COMPARED_TEXT_RULE, comparedText, parseComparedText, type ComparedState } from './as-compared.ts';
@@ -59,14 +60,7 @@ export function encodeBundle(entries: BundleEntry[], open: (entry: BundleEntry) 
 export async function* bundledBytes(file: string, size: number): AsyncGenerator<Buffer> {
   const handle = await open(file, 'r');
   try {
-    const buffer = Buffer.allocUnsafe(size + 1);
-    let filled = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
-      filled += bytesRead;
-      if (bytesRead === 0 || filled === buffer.length) break;
-    }
-    yield buffer.subarray(0, filled);
+    yield await readAt(handle, Buffer.allocUnsafe(size + 1), 0, size + 1);
   } finally {
     await handle.close();
   }
