@@ -2,16 +2,17 @@
 // deletes and conflict copies, a few at once. A file is replaced or removed on either side only while it
 // still holds what the plan compared; every settled path is recorded as agreed.
 import { copyFile, stat } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import {
   confinePath,
   bundledBytes,
   encodeBundle,
   MANIFEST_PAGE_MAX,
+  QuickFs,
   recordDeletion,
   recordFile,
   removeFile,
+  sendingStream,
   settleInParallel,
   sha256File,
   throwFirstFailure,
@@ -152,9 +153,10 @@ export class FolderTransfer {
   }
 
   /** What to announce for a local file: the manifest's checksum while its size and mtime still hold. */
-  async #describeLocal(localPath: string): Promise<BundleEntry> {
+  async #describeLocal(localPath: string, quick?: QuickFs): Promise<BundleEntry> {
     const full = path.join(this.#s.root, localPath);
-    const info = await stat(full);
+    // A file quick cannot stat is asked again asynchronously, for the error that names why.
+    const info = (await quick?.stat(full)) ?? (await stat(full));
     const entry = this.#s.local.get(localPath);
     const known = entry && !entry.deleted && entry.size === info.size && entry.mtimeMs === Math.floor(info.mtimeMs);
     return { file: localPath, sha256: known ? entry.sha256 : await sha256File(full), size: info.size, mtimeMs: info.mtimeMs };
@@ -176,7 +178,7 @@ export class FolderTransfer {
       return delta.sha256;
     }
     const described = await this.#describeLocal(localPath);
-    const body = createReadStream(path.join(this.#s.root, localPath));
+    const body = sendingStream(path.join(this.#s.root, localPath));
     await this.#s.client.uploadFile(this.#s.directory, remotePath, body, replaces ? { ...described, replaces } : described);
     this.#s.outcome.bytes += described.size;
     return described.sha256;
@@ -209,9 +211,10 @@ export class FolderTransfer {
   }
 
   async #uploadBundle(uploads: UploadStep[]): Promise<void> {
+    const quick = new QuickFs();
     const found = await Promise.all(
       uploads.map((step) =>
-        this.#describeLocal(step.file)
+        this.#describeLocal(step.file, quick)
           .then((entry): BundleEntry => ({ ...entry, replaces: comparedState(step.remote) }))
           .catch((err: unknown) => {
             this.#fail(step.file, err);
@@ -221,7 +224,7 @@ export class FolderTransfer {
     );
     const entries = found.filter((e) => e !== null);
     if (!entries.length) return;
-    const { body, length } = encodeBundle(entries, (e) => bundledBytes(path.join(this.#s.root, e.file), e.size));
+    const { body, length } = encodeBundle(entries, (e) => bundledBytes(path.join(this.#s.root, e.file), e.size, quick));
     try {
       await this.#s.client.uploadBundle(this.#s.directory, body, length);
     } catch (err) {

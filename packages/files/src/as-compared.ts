@@ -8,7 +8,7 @@
 // rename, and the kept one is then checked; if it changed, it is put back. Kept files carry the temp
 // prefix: never synced, and swept by a scan if a crash leaves one behind.
 import { randomBytes } from 'node:crypto';
-import { link, lstat, rename, rm } from 'node:fs/promises';
+import { link, lstat, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { TEMP_FILE_PREFIX } from './exclude.ts';
 
@@ -52,6 +52,15 @@ const keptName = (target: string) => path.join(path.dirname(target), `${TEMP_FIL
 const HARD_LINKS_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
 const errorCode = (err: unknown) => (err as NodeJS.ErrnoException | null)?.code;
 
+/** Removes a name of ours (a temp or kept file) in one unlink (rm would lstat first); already gone is fine. */
+async function unlinkOurs(file: string): Promise<void> {
+  try {
+    await unlink(file);
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err;
+  }
+}
+
 /**
  * Renames `temp` to `target` only while `target` holds what the decision saw (see the top of this file);
  * otherwise leaves `target` as it is and throws ChangedSinceComparedError (`temp` is the caller's to remove).
@@ -68,7 +77,7 @@ export async function replaceIfUnchanged(temp: string, target: string, relative:
       await rename(temp, target);
       return;
     }
-    await rm(temp, { force: true });
+    await unlinkOurs(temp);
     return;
   }
   await assertUnchangedSince(target, relative, compared);
@@ -90,7 +99,7 @@ export async function replaceIfUnchanged(temp: string, target: string, relative:
     throw err;
   }
   if (unchangedSince(compared, await currentState(kept))) {
-    await rm(kept, { force: true });
+    await unlinkOurs(kept);
     return;
   }
   await rename(kept, target); // a write made after the comparison: it stays, the received version goes

@@ -3,10 +3,8 @@ import { createHash } from 'node:crypto';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { BLOCK_BYTES, type BlockList } from './blocks.ts';
-import { unchangedWhileRead } from './hash.ts';
+import { sha256Of, unchangedWhileRead } from './hash.ts';
 import { TransferRejectedError } from './write.ts';
-
-const sha256Of = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 /** Reads `length` bytes at `position` into `buffer` (fewer only at the end of the file). */
 export async function readAt(handle: FileHandle, buffer: Buffer, position: number, length: number): Promise<Buffer> {

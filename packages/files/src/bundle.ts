@@ -2,11 +2,11 @@
 // hundreds of requests. Each file is a header line of JSON — {"file","sha256","size","mtime_ms"} — then
 // exactly `size` bytes. The receiver verifies every file into a temp file first and puts them in place
 // only when all of them passed: a bad entry anywhere changes nothing.
-import { lstat, mkdir, open } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { readAt } from './block-list.ts';
 import { checkRelativePath } from './confine.ts';
 import { settleInParallel, throwFirstFailure } from './in-parallel.ts';
+import type { QuickFs } from './quick-fs.ts';
 import { COMPARED_TEXT, COMPARED_TEXT_RULE, comparedText, parseComparedText, type ComparedState } from './as-compared.ts';
 import {
   commitReceived,
@@ -15,6 +15,7 @@ import {
   isPlausibleMtime,
   MTIME_RULE,
   receiveToTemp,
+  ReceivingFolders,
   ROOM_CHECK_BYTES,
   syncReceived,
   TransferRejectedError,
@@ -53,17 +54,13 @@ export function encodeBundle(entries: BundleEntry[], open: (entry: BundleEntry) 
 }
 
 /**
- * A bundled file's announced bytes, in one read: bundles hold small files, and a stream per file costs
- * more than its bytes. At most one byte more is read, so that a file that grew since it was described
- * (to any size) costs no memory; the peer refuses the bundle whose entry is longer than announced.
+ * A bundled file's announced bytes, in one read (`quick`: one per bundle): bundles hold small files, and
+ * a stream per file costs more than its bytes. At most one byte more is read, so that a file that grew
+ * since it was described (to any size) costs no memory; the peer refuses the bundle whose entry is
+ * longer than announced.
  */
-export async function* bundledBytes(file: string, size: number): AsyncGenerator<Buffer> {
-  const handle = await open(file, 'r');
-  try {
-    yield await readAt(handle, Buffer.allocUnsafe(size + 1), 0, size + 1);
-  } finally {
-    await handle.close();
-  }
+export async function* bundledBytes(file: string, size: number, quick: QuickFs): AsyncGenerator<Buffer> {
+  yield await quick.readUpTo(file, size + 1);
 }
 
 /** Reads lines and exact byte counts from a stream of chunks. */
@@ -163,6 +160,7 @@ export async function receiveBundle(root: string, source: AsyncIterable<Buffer>,
     await ensureRoom(root, 'the bundle', totalBytes);
   }
   const reader = new ByteReader(source);
+  const folders = new ReceivingFolders();
   const entries: BundleEntry[] = [];
   const names = new Set<string>();
   // Small entries are written in the background while the next ones are read, so that one file's disk
@@ -181,13 +179,13 @@ export async function receiveBundle(root: string, source: AsyncIterable<Buffer>,
       entries.push(entry);
       if (entry.size > BUFFERED_ENTRY_BYTES || entry.size > maxBytes) {
         // Streamed straight to its temp file (receiveToTemp refuses what is over the limit).
-        const write = receiveToTemp(root, entry.file, reader.exactly(entry.size), entry, maxBytes, { deferSync: true });
+        const write = receiveToTemp(root, entry.file, reader.exactly(entry.size), entry, maxBytes, { deferSync: true, folders });
         writes.push(write);
         await write;
         continue;
       }
       while (inFlightBytes + entry.size > IN_FLIGHT_BYTES && inFlight.size) await Promise.race(inFlight);
-      const write = receiveToTemp(root, entry.file, await collect(reader.exactly(entry.size)), entry, maxBytes, { deferSync: true });
+      const write = receiveToTemp(root, entry.file, await collect(reader.exactly(entry.size)), entry, maxBytes, { deferSync: true, folders });
       writes.push(write);
       inFlightBytes += entry.size;
       const done: Promise<void> = write

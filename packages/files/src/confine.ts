@@ -39,22 +39,37 @@ async function realRootOf(root: string): Promise<string | null> {
 }
 
 /**
+ * What confining many paths under one root (a bundle's files) resolves only once: the root's real path,
+ * and the folders already found to lead inside it.
+ */
+export interface ConfinedFolders {
+  realRoot?: Promise<string | null>;
+  inside: Set<string>;
+}
+
+export const confinedFolders = (): ConfinedFolders => ({ inside: new Set() });
+
+/**
  * The absolute path of `relative` under `root`, after checking that neither the text nor any symlink on
  * the way leads outside the root. The file itself need not exist (uploads create it), nor the root: a
  * root not on disk holds nothing, so no symlink under it leads out, and the path names an absent file
- * (writers create the root first).
+ * (writers create the root first). With `known`, a folder found inside before is not resolved again
+ * (the file itself always is).
  */
-export async function confinePath(root: string, relative: string): Promise<string> {
+export async function confinePath(root: string, relative: string, known?: ConfinedFolders): Promise<string> {
   checkRelativePath(relative);
-  const realRoot = await realRootOf(root);
+  if (known && !known.realRoot) known.realRoot = realRootOf(root);
+  const realRoot = await (known?.realRoot ?? realRootOf(root));
   if (realRoot === null) return path.join(path.resolve(root), relative);
   const target = path.join(realRoot, relative);
   // Resolve the deepest existing ancestor (or the file itself): a symlink anywhere must stay inside.
   let existing = target;
   for (;;) {
+    if (existing !== target && known?.inside.has(existing)) break;
     try {
       const resolved = await realpath(existing);
       if (!inside(realRoot, resolved)) throw new PathRefusedError(relative, 'leads outside its folder through a symlink');
+      if (existing !== target) known?.inside.add(existing);
       break;
     } catch (err) {
       if (err instanceof PathRefusedError) throw err;

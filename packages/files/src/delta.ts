@@ -3,7 +3,6 @@
 // checked against its sha256 as it is written, the whole temp file read back and checked against the
 // announced size and sha256, fsynced, and renamed into place as a whole transfer is. Any mismatch leaves
 // the old file untouched and no temp file. The decisions (which blocks come from where) are blocks.ts's.
-import { createHash } from 'node:crypto';
 import { mkdir, open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Pool } from '@catchup/db';
@@ -11,11 +10,10 @@ import type { ComparedState } from './as-compared.ts';
 import { BLOCK_BYTES, blockCount, blockLength, COPY_RECORD_BYTES, DELTA_COPY, DELTA_LITERAL, type BlockList, type BlockSource } from './blocks.ts';
 import { confinePath } from './confine.ts';
 import { readAt } from './block-list.ts';
+import { sha256Of } from './hash.ts';
 import type { FileDirectory } from './roots.ts';
 import { currentSha256 } from './serve.ts';
 import { commitReceived, openTempBeside, placementError, TransferRejectedError, verifyOnDisk, writeAll, type Announced } from './write.ts';
-
-const sha256Of = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 /** Reads exact lengths from a stream of chunks, holding no more than one chunk beyond what was asked. */
 export class ByteReader {

@@ -25,6 +25,26 @@ export async function digestHandle(handle: FileHandle): Promise<{ sha256: string
   }
 }
 
+export const sha256Of = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * digestHandle of a file expected to hold `size` bytes. One smaller than a chunk is read in one read of
+ * `size` + 1 bytes: a regular file's read comes back short only at its end, so exactly `size` bytes is
+ * the whole file. Anything else (longer, or a read cut short) is read through by digestHandle.
+ */
+export async function digestHandleOfSize(handle: FileHandle, size: number): Promise<{ sha256: string; size: number }> {
+  if (size < CHUNK) {
+    const buffer = spare.pop() ?? Buffer.allocUnsafe(CHUNK);
+    try {
+      const { bytesRead } = await handle.read(buffer, 0, size + 1, 0);
+      if (bytesRead === size) return { sha256: sha256Of(buffer.subarray(0, size)), size };
+    } finally {
+      spare.push(buffer);
+    }
+  }
+  return digestHandle(handle);
+}
+
 /** sha256 of a file (no whole file in memory). */
 export async function sha256File(file: string): Promise<string> {
   const handle = await open(file, 'r');

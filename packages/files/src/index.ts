@@ -1,5 +1,5 @@
 export { FILE_DIRECTORIES, directoryRoot, type FileDirectory } from './roots.ts';
-export { checkRelativePath, confinePath, PathRefusedError } from './confine.ts';
+export { checkRelativePath, confinedFolders, confinePath, PathRefusedError, type ConfinedFolders } from './confine.ts';
 export { DEFAULT_EXCLUDES, excluder, type Excluder } from './exclude.ts';
 export { sha256File } from './hash.ts';
 export { scanDirectory, STALE_TEMP_FILE_MS } from './scanner.ts';
@@ -9,7 +9,7 @@ export { bundledBytes, encodeBundle, receiveBundle, MAX_BUNDLE_ENTRIES, type Bun
 export { recordFile, recordFiles, recordDeletion, manifestMap, type Manifest, type ManifestFile } from './record.ts';
 export { AgreedBase, readBase, readBasesElsewhere, type Base } from './base.ts';
 export { decide, conflictCopyName, clashCovering, fileFolderClashes, type Clash, type FileAction, type Side } from './decide.ts';
-export { openForSending, blockListForSending, openBlocksForSending } from './serve.ts';
+export { openForSending, blockListForSending, openBlocksForSending, sendingStream } from './serve.ts';
 export {
   BLOCK_BYTES,
   DELTA_MIN_BYTES,
@@ -35,3 +35,4 @@ export { pruneFileTombstones } from './prune.ts';
 export { manifestDigest, type ManifestDigest } from './manifest-digest.ts';
 export { listConflictCopies, originalOfConflictCopy, type FileConflict, type FileVersionInfo } from './conflicts.ts';
 export { settleInParallel, throwFirstFailure } from './in-parallel.ts';
+export { QuickFs } from './quick-fs.ts';

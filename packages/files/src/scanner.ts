@@ -1,12 +1,13 @@
 // The manifest (F2): what files each synced folder holds, kept in file_checksums. A file whose size and
 // mtime did not change is not hashed again; a file that disappeared leaves a tombstone. Temp files of
 // transfers are never listed; those left over by a crashed transfer are removed.
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FILE_SCAN_LOCK_BASE, type Pool } from '@catchup/db';
 import { excluder, TEMP_FILE_PREFIX, type Excluder } from './exclude.ts';
+import { QuickFs } from './quick-fs.ts';
 import { recordFiles, type RecordedFile } from './record.ts';
-import { sha256File, unchangedWhileRead } from './hash.ts';
+import { sha256Of, sha256File, unchangedWhileRead } from './hash.ts';
 import { directoryRoot, FILE_DIRECTORIES, type FileDirectory } from './roots.ts';
 
 export interface ScanStats {
@@ -32,6 +33,8 @@ export interface ScanOptions {
   onHash?: (relativePath: string) => void;
 }
 
+/** Files up to this size are hashed from one read (QuickFs); larger ones are read in chunks. */
+const QUICK_HASH_BYTES = 256 * 1024;
 /** Files stat'ed or hashed at once: twice libuv's four threads, so that none waits while JS handles a result. */
 const SCAN_CONCURRENCY = 8;
 /**
@@ -41,8 +44,8 @@ const SCAN_CONCURRENCY = 8;
 export const STALE_TEMP_FILE_MS = 60 * 60 * 1000;
 
 /** The folder's files, except excluded ones and our temp files (never in the manifest), which go to `temps`. */
-async function* walk(root: string, exclude: Excluder, temps: string[], relative = ''): AsyncGenerator<string> {
-  const entries = await readdir(path.join(root, relative), { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+async function* walk(quick: QuickFs, root: string, exclude: Excluder, temps: string[], relative = ''): AsyncGenerator<string> {
+  const entries = await quick.readdir(path.join(root, relative)).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return [];
     throw err;
   });
@@ -50,7 +53,7 @@ async function* walk(root: string, exclude: Excluder, temps: string[], relative 
     const rel = relative ? `${relative}/${entry.name}` : entry.name;
     if (entry.isSymbolicLink()) continue; // never followed: a link could lead outside the folder (F5)
     if (entry.isDirectory()) {
-      if (!exclude(`${rel}/.`)) yield* walk(root, exclude, temps, rel);
+      if (!exclude(`${rel}/.`)) yield* walk(quick, root, exclude, temps, rel);
     } else if (entry.isFile() && entry.name.startsWith(TEMP_FILE_PREFIX)) {
       temps.push(rel);
     } else if (entry.isFile() && !exclude(rel)) {
@@ -91,14 +94,15 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
     const present = new Set<string>();
     const files: string[] = [];
     const temps: string[] = [];
-    for await (const rel of walk(root, exclude, temps)) files.push(rel);
+    const quick = new QuickFs();
+    for await (const rel of walk(quick, root, exclude, temps)) files.push(rel);
     await sweepStaleTempFiles(root, temps);
     // stat and hash a few files at once: the disk and the hashing overlap.
     let next = 0;
     const work = async () => {
       while (next < files.length) {
         const rel = files[next++]!;
-        const info = await stat(path.join(root, rel)).catch(() => null);
+        const info = await quick.stat(path.join(root, rel));
         if (!info?.isFile()) continue;
         present.add(rel);
         stats.files++;
@@ -106,11 +110,13 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
         const before = known.get(rel);
         if (before && !before.deleted && before.size === String(info.size) && before.mtimeMs === String(mtimeMs)) continue;
         options.onHash?.(rel);
-        const sha256 = await sha256File(path.join(root, rel));
+        const full = path.join(root, rel);
+        // A file that grew meanwhile is read one byte past its size: the check below then finds it changed.
+        const sha256 = info.size < QUICK_HASH_BYTES ? sha256Of(await quick.readUpTo(full, info.size + 1)) : await sha256File(full);
         stats.hashed++;
         // A file that changed while it was hashed (still being written) keeps its last recorded version
         // until a scan reads it whole and still: what was hashed is no version of it.
-        if (!unchangedWhileRead(info, await stat(path.join(root, rel)).catch(() => null))) continue;
+        if (!unchangedWhileRead(info, await quick.stat(full))) continue;
         if (before && !before.deleted && before.sha256 === sha256 && before.size === String(info.size)) {
           touched.push({ file: rel, sha256, size: info.size, mtimeMs });
           continue;

@@ -8,9 +8,9 @@ import { lstat, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promise
 import { removeIfUnchanged, replaceIfUnchanged, type ComparedState } from './as-compared.ts';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { confinePath, PathRefusedError } from './confine.ts';
+import { confinedFolders, confinePath, PathRefusedError } from './confine.ts';
 import { TEMP_FILE_PREFIX } from './exclude.ts';
-import { digestHandle } from './hash.ts';
+import { digestHandleOfSize } from './hash.ts';
 import { fits, freeBytes, isOutOfSpace } from './space.ts';
 
 export interface Announced {
@@ -61,10 +61,31 @@ export function placementError(err: unknown, relative: string): unknown {
   }
 }
 
+/**
+ * What the files of one transfer into one root (a bundle) share: each folder is confined (confine.ts) and
+ * made once, not once per file.
+ */
+export class ReceivingFolders {
+  readonly confined = confinedFolders();
+  readonly #made = new Map<string, Promise<unknown>>();
+
+  /** Makes `folder` (an absolute path) and its parents, once. */
+  async make(folder: string): Promise<void> {
+    let made = this.#made.get(folder);
+    if (!made) {
+      made = mkdir(folder, { recursive: true });
+      this.#made.set(folder, made);
+    }
+    await made;
+  }
+}
+
+const makeFolder = (folder: string, folders?: ReceivingFolders) => (folders ? folders.make(folder) : mkdir(folder, { recursive: true }));
+
 /** Makes the target's folder; refuses a target that is a folder. */
-export async function prepareTarget(target: string, relative: string): Promise<void> {
+export async function prepareTarget(target: string, relative: string, folders?: ReceivingFolders): Promise<void> {
   try {
-    await mkdir(path.dirname(target), { recursive: true });
+    await makeFolder(path.dirname(target), folders);
   } catch (err) {
     throw placementError(err, relative);
   }
@@ -109,7 +130,7 @@ function chunksOf(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncIterab
 
 /** Checks what lies in the temp file — its length and sha256, read back — against what the sender announced. */
 export async function verifyOnDisk(file: FileHandle, relative: string, announced: Announced): Promise<void> {
-  const onDisk = await digestHandle(file);
+  const onDisk = await digestHandleOfSize(file, announced.size);
   if (onDisk.size !== announced.size) throw new TransferRejectedError('size', `${relative}: ${onDisk.size} of ${announced.size} bytes reached the disk`);
   if (onDisk.sha256 !== announced.sha256)
     throw new TransferRejectedError('checksum', `${relative}: sha256 ${onDisk.sha256} does not match the announced ${announced.sha256}`);
@@ -146,10 +167,15 @@ export async function syncReceived(received: Received[]): Promise<void> {
  * plausible, the target's folder ready, room on the disk for a large file — and the temp file beside the
  * target that it is then written to (created exclusively).
  */
-export async function openTempBeside(root: string, relative: string, announced: Announced): Promise<{ target: string; temp: string; file: FileHandle }> {
-  const target = await confinePath(root, relative);
+export async function openTempBeside(
+  root: string,
+  relative: string,
+  announced: Announced,
+  folders?: ReceivingFolders,
+): Promise<{ target: string; temp: string; file: FileHandle }> {
+  const target = await confinePath(root, relative, folders?.confined);
   if (!isPlausibleMtime(announced.mtimeMs)) throw new TransferRejectedError('format', `${relative}: mtime_ms ${announced.mtimeMs} is not ${MTIME_RULE}`);
-  await prepareTarget(target, relative);
+  await prepareTarget(target, relative, folders);
   if (announced.size >= ROOM_CHECK_BYTES) await ensureRoom(path.dirname(target), relative, announced.size);
   const temp = path.join(path.dirname(target), `${TEMP_FILE_PREFIX}${randomBytes(6).toString('hex')}`);
   const file = await open(temp, 'wx+').catch((err: unknown) => {
@@ -161,7 +187,8 @@ export async function openTempBeside(root: string, relative: string, announced: 
 /**
  * Streams `source` into a temp file beside the target, counting, then checks what reached the disk
  * against what the sender announced, gives it the sender's mtime and fsyncs it (or leaves that to
- * syncReceived, with deferSync). Nothing is in place yet: commitReceived does that. A file from
+ * syncReceived, with deferSync). Nothing is in place yet: commitReceived does that. `folders`: the
+ * checks shared with the other files of the same transfer (a bundle). A file from
  * ROOM_CHECK_BYTES on that cannot fit is refused before the temp file exists. On failure the temp file
  * is removed; a stream source is left open (its owner drains or destroys it).
  */
@@ -171,11 +198,11 @@ export async function receiveToTemp(
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
   announced: Announced,
   maxBytes = Number.MAX_SAFE_INTEGER,
-  options: { deferSync?: boolean } = {},
+  options: { deferSync?: boolean; folders?: ReceivingFolders } = {},
 ): Promise<Received> {
-  await mkdir(root, { recursive: true });
+  await makeFolder(root, options.folders);
   if (announced.size > maxBytes) throw new TransferRejectedError('too_large', `${relative}: ${announced.size} bytes is over the limit of ${maxBytes}`);
-  const { target, temp, file } = await openTempBeside(root, relative, announced);
+  const { target, temp, file } = await openTempBeside(root, relative, announced, options.folders);
   let size = 0;
   // Network chunks are small (16–64 KB) and each write waits for the disk: they are gathered and written
   // WRITE_BYTES at a time.

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bundledBytes, encodeBundle, receiveBundle, type BundleEntry } from '@catchup/files';
+import { bundledBytes, encodeBundle, QuickFs, receiveBundle, type BundleEntry } from '@catchup/files';
 import { announced } from './announced.ts';
 
 const root = await mkdtemp(path.join(tmpdir(), 'catchup-bundle-'));
@@ -50,10 +50,16 @@ describe('bundles', () => {
   });
 });
 
-describe('the bytes a sender bundles for a file', () => {
+describe.each([
+  { disk: 'from its cache', slowCallMs: undefined, slow: false },
+  { disk: 'slowly (asynchronous reads)', slowCallMs: -1, slow: true },
+])('the bytes a sender bundles for a file, from a disk answering $disk', ({ slowCallMs, slow }) => {
   const read = async (file: string, size: number) => {
     const chunks: Buffer[] = [];
-    for await (const c of bundledBytes(file, size)) chunks.push(c);
+    const quick = new QuickFs(slowCallMs);
+    for (let i = 0; i < 3; i++) await quick.stat(file); // a slow disk is noticed by its third slow call
+    expect(quick.slow).toBe(slow);
+    for await (const c of bundledBytes(file, size, quick)) chunks.push(c);
     return Buffer.concat(chunks);
   };
 

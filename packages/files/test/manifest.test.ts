@@ -4,7 +4,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createPool } from '@catchup/db';
-import { checkRelativePath, confinePath, excluder, PathRefusedError, readManifest, scanDirectory, sha256File, STALE_TEMP_FILE_MS } from '@catchup/files';
+import {
+  checkRelativePath,
+  confinedFolders,
+  confinePath,
+  excluder,
+  PathRefusedError,
+  readManifest,
+  scanDirectory,
+  sha256File,
+  STALE_TEMP_FILE_MS,
+} from '@catchup/files';
 import { useTestDatabases } from '@catchup/testing';
 
 const [database] = await useTestDatabases(1, 'files');
@@ -147,6 +157,19 @@ describe('path confinement (F5)', () => {
     await expect(confinePath(uploads, 'linked-dir/new/file.txt')).rejects.toThrow(/through a symlink/);
     expect(await confinePath(uploads, 'robots/new.jpg')).toBe(path.join(uploads, 'robots/new.jpg'));
     expect(await confinePath(uploads, 'brand/new/folder/file.jpg')).toBe(path.join(uploads, 'brand/new/folder/file.jpg'));
+  });
+
+  it('refuses every path through a symlink when confining many under one root (a bundle), which resolves a folder once', async () => {
+    const known = confinedFolders();
+    expect(await confinePath(uploads, 'robots/a.jpg', known)).toBe(path.join(uploads, 'robots/a.jpg'));
+    expect(known.inside).toContain(path.join(uploads, 'robots'));
+    expect(await confinePath(uploads, 'robots/b.jpg', known)).toBe(path.join(uploads, 'robots/b.jpg'));
+    for (let i = 0; i < 2; i++) {
+      await expect(confinePath(uploads, 'linked-dir/secret.txt', known)).rejects.toThrow(/through a symlink/);
+      await expect(confinePath(uploads, 'linked-dir/new/file.txt', known)).rejects.toThrow(/through a symlink/);
+      await expect(confinePath(uploads, 'link.txt', known)).rejects.toThrow(/through a symlink/);
+    }
+    expect([...known.inside].some((folder) => folder.includes('linked-dir'))).toBe(false);
   });
 
   it('names a place under a root not on disk yet, and still refuses a path that climbs out', async () => {
