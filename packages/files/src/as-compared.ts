@@ -8,9 +8,11 @@
 // rename, and the kept one is then checked; if it changed, it is put back. Kept files carry the temp
 // prefix: never synced, and swept by a scan if a crash leaves one behind.
 import { randomBytes } from 'node:crypto';
+import { linkSync, lstatSync, renameSync, unlinkSync, type Stats } from 'node:fs';
 import { link, lstat, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { TEMP_FILE_PREFIX } from './exclude.ts';
+import type { QuickFs } from './quick-fs.ts';
 
 /** What a path held when the decision was made: a file of this size and mtime, or nothing. */
 export type ComparedState = { size: number; mtimeMs: number } | 'absent';
@@ -24,9 +26,42 @@ export function unchangedSince(compared: ComparedState, current: CurrentState): 
   return current.isFile && current.size === compared.size && Math.floor(current.mtimeMs) === Math.floor(compared.mtimeMs);
 }
 
-async function currentState(target: string): Promise<CurrentState> {
+/** The calls that put a file in place: asynchronous ones, or a bundle's QuickFs (see quick-fs.ts). */
+interface PlacementCalls {
+  link(existing: string, name: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  lstat(file: string): Promise<Stats>;
+  unlink(file: string): Promise<void>;
+}
+
+const asyncCalls: PlacementCalls = { link, rename, lstat, unlink };
+
+const quickCalls = (quick: QuickFs): PlacementCalls => ({
+  link: (existing, name) =>
+    quick.run(
+      () => linkSync(existing, name),
+      () => link(existing, name),
+    ),
+  rename: (from, to) =>
+    quick.run(
+      () => renameSync(from, to),
+      () => rename(from, to),
+    ),
+  lstat: (file) =>
+    quick.run(
+      () => lstatSync(file),
+      () => lstat(file),
+    ),
+  unlink: (file) =>
+    quick.run(
+      () => unlinkSync(file),
+      () => unlink(file),
+    ),
+});
+
+async function currentState(target: string, calls: PlacementCalls = asyncCalls): Promise<CurrentState> {
   try {
-    const info = await lstat(target);
+    const info = await calls.lstat(target);
     return { size: info.size, mtimeMs: info.mtimeMs, isFile: info.isFile() };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
@@ -43,8 +78,8 @@ export class ChangedSinceComparedError extends Error {
 }
 
 /** Throws ChangedSinceComparedError unless `target` still holds what the decision saw. */
-async function assertUnchangedSince(target: string, relative: string, compared: ComparedState | undefined): Promise<void> {
-  if (compared !== undefined && !unchangedSince(compared, await currentState(target))) throw new ChangedSinceComparedError(relative);
+async function assertUnchangedSince(target: string, relative: string, compared: ComparedState | undefined, calls = asyncCalls): Promise<void> {
+  if (compared !== undefined && !unchangedSince(compared, await currentState(target, calls))) throw new ChangedSinceComparedError(relative);
 }
 
 const keptName = (target: string) => path.join(path.dirname(target), `${TEMP_FILE_PREFIX}${randomBytes(6).toString('hex')}`);
@@ -53,9 +88,9 @@ const HARD_LINKS_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSY
 const errorCode = (err: unknown) => (err as NodeJS.ErrnoException | null)?.code;
 
 /** Removes a name of ours (a temp or kept file) in one unlink (rm would lstat first); already gone is fine. */
-async function unlinkOurs(file: string): Promise<void> {
+async function unlinkOurs(file: string, calls = asyncCalls): Promise<void> {
   try {
-    await unlink(file);
+    await calls.unlink(file);
   } catch (err) {
     if (errorCode(err) !== 'ENOENT') throw err;
   }
@@ -64,45 +99,47 @@ async function unlinkOurs(file: string): Promise<void> {
 /**
  * Renames `temp` to `target` only while `target` holds what the decision saw (see the top of this file);
  * otherwise leaves `target` as it is and throws ChangedSinceComparedError (`temp` is the caller's to remove).
+ * `quick`: a bundle's, whose calls are synchronous while the disk answers from its cache.
  */
-export async function replaceIfUnchanged(temp: string, target: string, relative: string, compared: ComparedState): Promise<void> {
+export async function replaceIfUnchanged(temp: string, target: string, relative: string, compared: ComparedState, quick?: QuickFs): Promise<void> {
+  const calls = quick ? quickCalls(quick) : asyncCalls;
   if (compared === 'absent') {
     // A new name only: link fails when a file appeared there meanwhile.
     try {
-      await link(temp, target);
+      await calls.link(temp, target);
     } catch (err) {
       if (errorCode(err) === 'EEXIST') throw new ChangedSinceComparedError(relative);
       if (!HARD_LINKS_UNSUPPORTED.has(errorCode(err) ?? '')) throw err;
-      await assertUnchangedSince(target, relative, compared);
-      await rename(temp, target);
+      await assertUnchangedSince(target, relative, compared, calls);
+      await calls.rename(temp, target);
       return;
     }
-    await unlinkOurs(temp);
+    await unlinkOurs(temp, calls);
     return;
   }
-  await assertUnchangedSince(target, relative, compared);
+  await assertUnchangedSince(target, relative, compared, calls);
   const kept = keptName(target);
   try {
-    await link(target, kept);
+    await calls.link(target, kept);
   } catch (err) {
     // Gone or no longer a file (a folder cannot be linked): not what was compared. On a filesystem
     // without hard links, the check before the rename is all there is.
-    await assertUnchangedSince(target, relative, compared);
+    await assertUnchangedSince(target, relative, compared, calls);
     if (!HARD_LINKS_UNSUPPORTED.has(errorCode(err) ?? '')) throw err;
-    await rename(temp, target);
+    await calls.rename(temp, target);
     return;
   }
   try {
-    await rename(temp, target);
+    await calls.rename(temp, target);
   } catch (err) {
     await rm(kept, { force: true });
     throw err;
   }
-  if (unchangedSince(compared, await currentState(kept))) {
-    await unlinkOurs(kept);
+  if (unchangedSince(compared, await currentState(kept, calls))) {
+    await unlinkOurs(kept, calls);
     return;
   }
-  await rename(kept, target); // a write made after the comparison: it stays, the received version goes
+  await calls.rename(kept, target); // a write made after the comparison: it stays, the received version goes
   throw new ChangedSinceComparedError(relative);
 }
 

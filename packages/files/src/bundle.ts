@@ -2,7 +2,7 @@
 // hundreds of requests. Each file is a header line of JSON — {"file","sha256","size","mtime_ms"} — then
 // exactly `size` bytes. The receiver verifies every file into a temp file first and puts them in place
 // only when all of them passed: a bad entry anywhere changes nothing.
-import { lstat, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { checkRelativePath } from './confine.ts';
 import { settleInParallel, throwFirstFailure } from './in-parallel.ts';
@@ -213,8 +213,8 @@ export async function receiveBundle(root: string, source: AsyncIterable<Buffer>,
     // One wait for all the fsyncs instead of one per file.
     await syncReceived(received);
     // A folder where a file should go would fail its rename after others were put in place.
-    const folders = await Promise.all(received.map(async (r) => (await lstat(r.target).catch(() => null))?.isDirectory() ?? false));
-    const folder = folders.indexOf(true);
+    const isFolder = await Promise.all(received.map(async (r) => (await folders.quick.lstat(r.target).catch(() => null))?.isDirectory() ?? false));
+    const folder = isFolder.indexOf(true);
     if (folder >= 0) throw new TransferRejectedError('conflict', `entry #${folder}: file: ${entries[folder]!.file} is a folder here`);
   } catch (err) {
     await discardReceived(received);
@@ -222,7 +222,7 @@ export async function receiveBundle(root: string, source: AsyncIterable<Buffer>,
   }
   // Renaming can still fail (say, a folder appeared meanwhile): the temp files are not left behind. The
   // renames are independent (no name twice in a bundle) and each is a few disk round trips: a few at once.
-  const placed = await settleInParallel(received, PLACED_AT_ONCE, (r, i) => commitReceived(r, entries[i]!.replaces));
+  const placed = await settleInParallel(received, PLACED_AT_ONCE, (r, i) => commitReceived(r, entries[i]!.replaces, folders.quick));
   try {
     throwFirstFailure(placed);
   } catch (err) {

@@ -1,6 +1,7 @@
 // Path confinement (F5): a relative path from a peer or a request may only name a place inside its root.
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
+import { QuickFs } from './quick-fs.ts';
 
 export class PathRefusedError extends Error {
   constructor(relative: string, reason: string) {
@@ -40,21 +41,21 @@ async function realRootOf(root: string): Promise<string | null> {
 
 /**
  * What confining many paths under one root (a bundle's files) resolves only once: the root's real path,
- * and the folders already found to lead inside it.
+ * and the folders already found to lead inside it; `quick` looks at names (lstat).
  */
 export interface ConfinedFolders {
   realRoot?: Promise<string | null>;
   inside: Set<string>;
+  quick: QuickFs;
 }
 
-export const confinedFolders = (): ConfinedFolders => ({ inside: new Set() });
+export const confinedFolders = (quick = new QuickFs()): ConfinedFolders => ({ inside: new Set(), quick });
 
 /**
  * The absolute path of `relative` under `root`, after checking that neither the text nor any symlink on
  * the way leads outside the root. The file itself need not exist (uploads create it), nor the root: a
  * root not on disk holds nothing, so no symlink under it leads out, and the path names an absent file
- * (writers create the root first). With `known`, a folder found inside before is not resolved again
- * (the file itself always is).
+ * (writers create the root first). With `known` (many paths under one root), see confineByNames.
  */
 export async function confinePath(root: string, relative: string, known?: ConfinedFolders): Promise<string> {
   checkRelativePath(relative);
@@ -62,14 +63,16 @@ export async function confinePath(root: string, relative: string, known?: Confin
   const realRoot = await (known?.realRoot ?? realRootOf(root));
   if (realRoot === null) return path.join(path.resolve(root), relative);
   const target = path.join(realRoot, relative);
+  if (known) {
+    await confineByNames(realRoot, target, relative, known);
+    return target;
+  }
   // Resolve the deepest existing ancestor (or the file itself): a symlink anywhere must stay inside.
   let existing = target;
   for (;;) {
-    if (existing !== target && known?.inside.has(existing)) break;
     try {
       const resolved = await realpath(existing);
       if (!inside(realRoot, resolved)) throw new PathRefusedError(relative, 'leads outside its folder through a symlink');
-      if (existing !== target) known?.inside.add(existing);
       break;
     } catch (err) {
       if (err instanceof PathRefusedError) throw err;
@@ -79,4 +82,26 @@ export async function confinePath(root: string, relative: string, known?: Confin
     }
   }
   return target;
+}
+
+/**
+ * confinePath's check for one of many paths under one root: the path's names are looked at one by one
+ * (lstat, through `quick`), from the file up to a folder known to lead inside. A name that is no symlink
+ * leads where its folder does, so only a symlink is resolved (one that resolves nowhere leads nowhere,
+ * as for confinePath); the real folders on the way are remembered as inside.
+ */
+async function confineByNames(realRoot: string, target: string, relative: string, known: ConfinedFolders): Promise<void> {
+  known.inside.add(realRoot);
+  const folders: string[] = [];
+  for (let name = target; !known.inside.has(name) && name !== path.dirname(name); name = path.dirname(name)) {
+    const info = await known.quick.lstat(name).catch(() => null);
+    if (info?.isSymbolicLink()) {
+      const resolved = await realpath(name).catch(() => null);
+      if (resolved === null) continue;
+      if (!inside(realRoot, resolved)) throw new PathRefusedError(relative, 'leads outside its folder through a symlink');
+      break;
+    }
+    if (info?.isDirectory()) folders.push(name);
+  }
+  for (const folder of folders) known.inside.add(folder);
 }

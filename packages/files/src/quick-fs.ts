@@ -35,7 +35,7 @@ export class QuickFs {
 
   /** The file's stats (following a symlink), or null when it cannot be stat'ed (gone, no access). */
   stat(file: string): Promise<Stats | null> {
-    return this.#call(
+    return this.run(
       () => statSync(file, { throwIfNoEntry: false }) ?? null,
       () => stat(file),
     ).catch(() => null);
@@ -43,7 +43,7 @@ export class QuickFs {
 
   /** The stats of the name itself (a symlink is not followed), or null when there is nothing there. */
   lstat(file: string): Promise<Stats | null> {
-    return this.#call(
+    return this.run(
       () => lstatSync(file, { throwIfNoEntry: false }) ?? null,
       () => lstat(file),
     ).catch((err: NodeJS.ErrnoException) => {
@@ -54,7 +54,7 @@ export class QuickFs {
 
   /** A folder's entries with their types. */
   readdir(folder: string): Promise<Dirent[]> {
-    return this.#call(
+    return this.run(
       () => readdirSync(folder, { withFileTypes: true }),
       () => readdir(folder, { withFileTypes: true }),
     );
@@ -62,7 +62,7 @@ export class QuickFs {
 
   /** Up to `max` bytes from the file's start (fewer at its end): a small file whole, in one read. */
   readUpTo(file: string, max: number): Promise<Buffer> {
-    return this.#call(
+    return this.run(
       () => {
         const fd = openSync(file, READ_NOW);
         try {
@@ -88,7 +88,8 @@ export class QuickFs {
     );
   }
 
-  async #call<T>(quick: () => T, slow: () => Promise<T>): Promise<T> {
+  /** `quick` (synchronous calls) while the disk answers from its cache, else `slow`. */
+  async run<T>(quick: () => T, slow: () => Promise<T>): Promise<T> {
     if (this.slow) return slow();
     if (performance.now() - this.#sliceStart > SLICE_MS) {
       await nextTurn();

@@ -4,12 +4,14 @@
 // a folder where the file should go, a name too long for the file system — leaves the old file
 // untouched and no temp file behind.
 import { randomBytes } from 'node:crypto';
+import { futimesSync, writevSync } from 'node:fs';
 import { lstat, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { removeIfUnchanged, replaceIfUnchanged, type ComparedState } from './as-compared.ts';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { confinedFolders, confinePath, PathRefusedError } from './confine.ts';
 import { TEMP_FILE_PREFIX } from './exclude.ts';
+import { QuickFs } from './quick-fs.ts';
 import { digestHandleOfSize } from './hash.ts';
 import { fits, freeBytes, isOutOfSpace } from './space.ts';
 
@@ -66,7 +68,9 @@ export function placementError(err: unknown, relative: string): unknown {
  * made once, not once per file.
  */
 export class ReceivingFolders {
-  readonly confined = confinedFolders();
+  /** The bundle's quick calls (quick-fs.ts): a look at each name costs no hand-off to libuv's threads. */
+  readonly quick = new QuickFs();
+  readonly confined = confinedFolders(this.quick);
   readonly #made = new Map<string, Promise<unknown>>();
 
   /** Makes `folder` (an absolute path) and its parents, once. */
@@ -89,7 +93,8 @@ export async function prepareTarget(target: string, relative: string, folders?: 
   } catch (err) {
     throw placementError(err, relative);
   }
-  if ((await lstat(target).catch(() => null))?.isDirectory()) throw new TransferRejectedError('conflict', `${relative}: is a folder here`);
+  const there = await (folders ? folders.quick.lstat(target) : lstat(target)).catch(() => null);
+  if (there?.isDirectory()) throw new TransferRejectedError('conflict', `${relative}: is a folder here`);
 }
 
 const WRITE_BYTES = 1024 * 1024;
@@ -117,6 +122,15 @@ export async function writeAll(file: FileHandle, chunks: Buffer[]): Promise<void
   }
 }
 
+/** writeAll with synchronous calls (see quick-fs.ts). */
+function writeAllNow(fd: number, chunks: Buffer[]): void {
+  for (let rest = chunks; rest.length; ) {
+    const bytesWritten = writevSync(fd, rest);
+    if (bytesWritten === 0) throw Object.assign(new Error('nothing written'), { code: 'ENOSPC' });
+    rest = unwritten(rest, bytesWritten);
+  }
+}
+
 /** Refuses a file of `size` bytes that cannot fit on the disk holding `folder` (with room to spare). */
 export async function ensureRoom(folder: string, relative: string, size: number): Promise<void> {
   const free = await freeBytes(folder);
@@ -129,8 +143,8 @@ function chunksOf(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncIterab
 }
 
 /** Checks what lies in the temp file — its length and sha256, read back — against what the sender announced. */
-export async function verifyOnDisk(file: FileHandle, relative: string, announced: Announced): Promise<void> {
-  const onDisk = await digestHandleOfSize(file, announced.size);
+export async function verifyOnDisk(file: FileHandle, relative: string, announced: Announced, quick?: QuickFs): Promise<void> {
+  const onDisk = await digestHandleOfSize(file, announced.size, quick);
   if (onDisk.size !== announced.size) throw new TransferRejectedError('size', `${relative}: ${onDisk.size} of ${announced.size} bytes reached the disk`);
   if (onDisk.sha256 !== announced.sha256)
     throw new TransferRejectedError('checksum', `${relative}: sha256 ${onDisk.sha256} does not match the announced ${announced.sha256}`);
@@ -203,6 +217,7 @@ export async function receiveToTemp(
   await makeFolder(root, options.folders);
   if (announced.size > maxBytes) throw new TransferRejectedError('too_large', `${relative}: ${announced.size} bytes is over the limit of ${maxBytes}`);
   const { target, temp, file } = await openTempBeside(root, relative, announced, options.folders);
+  const quick = options.folders?.quick;
   let size = 0;
   // Network chunks are small (16–64 KB) and each write waits for the disk: they are gathered and written
   // WRITE_BYTES at a time.
@@ -213,7 +228,12 @@ export async function receiveToTemp(
     const chunks = pending;
     pending = [];
     pendingBytes = 0;
-    await writeAll(file, chunks);
+    await (quick
+      ? quick.run(
+          () => writeAllNow(file.fd, chunks),
+          () => writeAll(file, chunks),
+        )
+      : writeAll(file, chunks));
   };
   try {
     for await (const buffer of chunksOf(source)) {
@@ -227,9 +247,15 @@ export async function receiveToTemp(
     }
     await flush();
     if (size !== announced.size) throw new TransferRejectedError('size', `${relative}: received ${size} of ${announced.size} bytes`);
-    await verifyOnDisk(file, relative, announced);
+    await verifyOnDisk(file, relative, announced, quick);
     const mtime = new Date(announced.mtimeMs);
-    await file.utimes(mtime, mtime); // kept by the rename
+    // Kept by the rename.
+    await (quick
+      ? quick.run(
+          () => futimesSync(file.fd, mtime, mtime),
+          () => file.utimes(mtime, mtime),
+        )
+      : file.utimes(mtime, mtime));
     if (options.deferSync) return { temp, target, relative, unsynced: file };
     await file.sync();
     await file.close();
@@ -243,14 +269,15 @@ export async function receiveToTemp(
 
 /**
  * Puts a received (and synced) file in place: a rename over the old one (the temp file has the sender's
- * mtime) — with `replaces`, only while the target still holds what a file sync compared. If the rename
+ * mtime) — with `replaces`, only while the target still holds what a file sync compared (`quick`: a
+ * bundle's, see quick-fs.ts). If the rename
  * fails (a folder appeared there meanwhile), or the target changed, the temp file is removed.
  */
-export async function commitReceived(received: Received, replaces?: ComparedState): Promise<string> {
+export async function commitReceived(received: Received, replaces?: ComparedState, quick?: QuickFs): Promise<string> {
   if (received.unsynced) throw new Error(`${received.target}: not synced yet`);
   try {
     if (replaces === undefined) await rename(received.temp, received.target);
-    else await replaceIfUnchanged(received.temp, received.target, received.relative, replaces);
+    else await replaceIfUnchanged(received.temp, received.target, received.relative, replaces, quick);
   } catch (err) {
     await rm(received.temp, { force: true });
     throw placementError(err, received.relative);

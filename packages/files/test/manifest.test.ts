@@ -172,6 +172,34 @@ describe('path confinement (F5)', () => {
     expect([...known.inside].some((folder) => folder.includes('linked-dir'))).toBe(false);
   });
 
+  it('decides every path alike when confining many under one root (a bundle)', async () => {
+    await mkdir(path.join(uploads, 'real', 'deeper'), { recursive: true });
+    await symlink(path.join(uploads, 'real'), path.join(uploads, 'inside-link'));
+    await symlink(path.join(uploads, 'nowhere'), path.join(uploads, 'dangling'));
+    const paths = [
+      'real/deeper/new.jpg',
+      'real/new/folder/x.jpg',
+      'inside-link/deeper/y.jpg',
+      'inside-link',
+      'dangling',
+      'dangling/z.jpg',
+      'linked-dir/secret.txt',
+      'linked-dir/new/file.txt',
+      'link.txt',
+      'robots/new.jpg',
+    ];
+    const outcome = (p: Promise<string>) =>
+      p.then(
+        (target) => ({ target }),
+        (err: Error) => ({ refused: err.message }),
+      );
+    const known = confinedFolders();
+    for (let round = 0; round < 2; round++) {
+      for (const relative of paths)
+        expect(await outcome(confinePath(uploads, relative, known)), relative).toEqual(await outcome(confinePath(uploads, relative)));
+    }
+  });
+
   it('names a place under a root not on disk yet, and still refuses a path that climbs out', async () => {
     const missing = path.join(uploads, 'not-created-yet');
     expect(await confinePath(missing, 'a/b.txt')).toBe(path.join(missing, 'a/b.txt'));
