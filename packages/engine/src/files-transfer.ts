@@ -8,7 +8,8 @@ import {
   bundledBytes,
   encodeBundle,
   MANIFEST_PAGE_MAX,
-  QuickFs,
+  quickFsFor,
+  type QuickFs,
   recordDeletion,
   recordFile,
   removeFile,
@@ -211,7 +212,7 @@ export class FolderTransfer {
   }
 
   async #uploadBundle(uploads: UploadStep[]): Promise<void> {
-    const quick = new QuickFs();
+    const quick = await quickFsFor(this.#s.root);
     const found = await Promise.all(
       uploads.map((step) =>
         this.#describeLocal(step.file, quick)

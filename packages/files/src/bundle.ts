@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { checkRelativePath } from './confine.ts';
 import { settleInParallel, throwFirstFailure } from './in-parallel.ts';
-import type { QuickFs } from './quick-fs.ts';
+import { quickFsFor, type QuickFs } from './quick-fs.ts';
 import { COMPARED_TEXT, COMPARED_TEXT_RULE, comparedText, parseComparedText, type ComparedState } from './as-compared.ts';
 import {
   commitReceived,
@@ -155,12 +155,10 @@ async function collect(pieces: AsyncIterable<Buffer>): Promise<Buffer[]> {
  * `totalBytes` (from ROOM_CHECK_BYTES on) that cannot fit on the disk is refused before it is read.
  */
 export async function receiveBundle(root: string, source: AsyncIterable<Buffer>, maxBytes = Number.MAX_SAFE_INTEGER, totalBytes = 0): Promise<BundleEntry[]> {
-  if (totalBytes >= ROOM_CHECK_BYTES) {
-    await mkdir(root, { recursive: true });
-    await ensureRoom(root, 'the bundle', totalBytes);
-  }
+  await mkdir(root, { recursive: true });
+  if (totalBytes >= ROOM_CHECK_BYTES) await ensureRoom(root, 'the bundle', totalBytes);
   const reader = new ByteReader(source);
-  const folders = new ReceivingFolders();
+  const folders = new ReceivingFolders(await quickFsFor(root));
   const entries: BundleEntry[] = [];
   const names = new Set<string>();
   // Small entries are written in the background while the next ones are read, so that one file's disk

@@ -35,4 +35,4 @@ export { pruneFileTombstones } from './prune.ts';
 export { manifestDigest, type ManifestDigest } from './manifest-digest.ts';
 export { listConflictCopies, originalOfConflictCopy, type FileConflict, type FileVersionInfo } from './conflicts.ts';
 export { settleInParallel, throwFirstFailure } from './in-parallel.ts';
-export { QuickFs } from './quick-fs.ts';
+export { isRemoteFileSystem, QuickFs, quickFsFor } from './quick-fs.ts';

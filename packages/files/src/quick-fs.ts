@@ -1,36 +1,74 @@
 // File-system calls made synchronously while the disk answers from its cache. An asynchronous fs call
 // costs about 40 µs of CPU in hand-offs to and from libuv's threads (measured on a 2-core VM), a
-// synchronous stat of a cached inode about 2 µs, and a scan or a bundle makes several per file. The event
-// loop is given back every SLICE_MS, and once the disk has answered a few calls slowly (a cold cache, a
-// network mount) every later call of the same QuickFs is asynchronous, so that a slow disk never holds
-// the event loop for long. (A few, not one: on a busy machine a fast call is sometimes descheduled.)
+// synchronous stat of a cached inode about 2 µs, and a scan or a bundle makes several per file.
+// - Only on a local file system (Linux): a network or FUSE one may take any time to answer, or hang,
+//   so its calls are asynchronous from the start (quickFsFor).
+// - The event loop is given back every SLICE_MS.
+// - Once the disk answers slowly (a cold cache, a failing disk) — SLOW_CALLS of the last 8 calls over
+//   SLOW_CALL_MS — every later call of the same QuickFs is asynchronous. Not a single slow call: on a
+//   busy machine a fast call is now and then descheduled for a few milliseconds.
 import { closeSync, constants, lstatSync, openSync, readdirSync, readSync, statSync, type Dirent, type Stats } from 'node:fs';
-import { lstat, open, readdir, stat } from 'node:fs/promises';
+import { lstat, open, readdir, stat, statfs } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /** Synchronous work between two turns of the event loop. */
 const SLICE_MS = 5;
 /** A synchronous call slower than this is slow… */
 const SLOW_CALL_MS = 2;
-/** …and this many slow calls mean that the disk is not answering from its cache. */
+/** …and this many slow ones among the last 8 calls mean that the disk is not answering from its cache. */
 const SLOW_CALLS = 3;
 
 /** Opening for reading never waits: a FIFO put where a file was (a race with a stat) would hold the event loop. */
 const READ_NOW = constants.O_RDONLY | constants.O_NONBLOCK;
 
+/** statfs types (Linux f_type) of file systems reached over a network or through FUSE. */
+const REMOTE_FILE_SYSTEMS = new Set([
+  0x6969, // NFS
+  0x517b, // SMB
+  0xfe534d42, // SMB2
+  0xff534d42, // CIFS
+  0x65735546, // FUSE (sshfs, s3fs, rclone…)
+  0x00c36400, // Ceph
+  0x5346414f, // AFS
+  0x01021997, // 9p
+  0x0bd00bd0, // Lustre
+  0x7461636f, // OCFS2
+  0x01161970, // GFS2
+]);
+
+/** Whether a file system of this statfs type is reached over a network or through FUSE. */
+export const isRemoteFileSystem = (type: number): boolean => REMOTE_FILE_SYSTEMS.has(type);
+
+/** A QuickFs for calls under `folder`: asynchronous from the start unless it is on a local file system on Linux. */
+export async function quickFsFor(folder: string): Promise<QuickFs> {
+  const local =
+    process.platform === 'linux' &&
+    (await statfs(folder).then(
+      (info) => !isRemoteFileSystem(Number(info.type)),
+      () => false,
+    ));
+  return new QuickFs({ slow: !local });
+}
+
 export class QuickFs {
   readonly #slowCallMs: number;
   #sliceStart = Number.NEGATIVE_INFINITY;
-  #slowCalls = 0;
+  /** The last 8 calls, one bit each, the newest lowest: 1 when it was slow. */
+  #recent = 0;
+  #slow: boolean;
 
-  /** `slowCallMs`: how long a call may take before it counts as slow (tests make every disk slow with -1). */
-  constructor(slowCallMs = SLOW_CALL_MS) {
-    this.#slowCallMs = slowCallMs;
+  /**
+   * `slow`: every call asynchronous from the start (a network file system). `slowCallMs`: how long a
+   * call may take before it counts as slow (tests make every call slow with -1).
+   */
+  constructor(options: { slow?: boolean; slowCallMs?: number } = {}) {
+    this.#slow = options.slow ?? false;
+    this.#slowCallMs = options.slowCallMs ?? SLOW_CALL_MS;
   }
 
-  /** Whether the disk was found slow: every later call is asynchronous. */
+  /** Whether every call is now asynchronous (a network file system, or a disk found slow). */
   get slow(): boolean {
-    return this.#slowCalls >= SLOW_CALLS;
+    return this.#slow;
   }
 
   /** The file's stats (following a symlink), or null when it cannot be stat'ed (gone, no access). */
@@ -99,7 +137,15 @@ export class QuickFs {
     try {
       return quick();
     } finally {
-      if (performance.now() - started > this.#slowCallMs) this.#slowCalls++;
+      this.#recent = ((this.#recent << 1) | (performance.now() - started > this.#slowCallMs ? 1 : 0)) & 0xff;
+      if (slowAmong(this.#recent) >= SLOW_CALLS) this.#slow = true;
     }
   }
+}
+
+/** How many of the recorded calls were slow (the bits set). */
+function slowAmong(recent: number): number {
+  let count = 0;
+  for (let bits = recent; bits; bits &= bits - 1) count++;
+  return count;
 }

@@ -5,7 +5,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FILE_SCAN_LOCK_BASE, type Pool } from '@catchup/db';
 import { excluder, TEMP_FILE_PREFIX, type Excluder } from './exclude.ts';
-import { QuickFs } from './quick-fs.ts';
+import { quickFsFor, type QuickFs } from './quick-fs.ts';
 import { recordFiles, type RecordedFile } from './record.ts';
 import { sha256Of, sha256File, unchangedWhileRead } from './hash.ts';
 import { directoryRoot, FILE_DIRECTORIES, type FileDirectory } from './roots.ts';
@@ -94,7 +94,7 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
     const present = new Set<string>();
     const files: string[] = [];
     const temps: string[] = [];
-    const quick = new QuickFs();
+    const quick = await quickFsFor(root);
     for await (const rel of walk(quick, root, exclude, temps)) files.push(rel);
     await sweepStaleTempFiles(root, temps);
     // stat and hash a few files at once: the disk and the hashing overlap.

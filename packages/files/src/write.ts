@@ -9,9 +9,9 @@ import { lstat, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promise
 import { removeIfUnchanged, replaceIfUnchanged, type ComparedState } from './as-compared.ts';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { confinedFolders, confinePath, PathRefusedError } from './confine.ts';
+import { confinedFolders, confinePath, PathRefusedError, type ConfinedFolders } from './confine.ts';
 import { TEMP_FILE_PREFIX } from './exclude.ts';
-import { QuickFs } from './quick-fs.ts';
+import type { QuickFs } from './quick-fs.ts';
 import { digestHandleOfSize } from './hash.ts';
 import { fits, freeBytes, isOutOfSpace } from './space.ts';
 
@@ -68,10 +68,15 @@ export function placementError(err: unknown, relative: string): unknown {
  * made once, not once per file.
  */
 export class ReceivingFolders {
-  /** The bundle's quick calls (quick-fs.ts): a look at each name costs no hand-off to libuv's threads. */
-  readonly quick = new QuickFs();
-  readonly confined = confinedFolders(this.quick);
+  /** The bundle's calls (quick-fs.ts): a look at a name then costs no hand-off to libuv's threads. */
+  readonly quick: QuickFs;
+  readonly confined: ConfinedFolders;
   readonly #made = new Map<string, Promise<unknown>>();
+
+  constructor(quick: QuickFs) {
+    this.quick = quick;
+    this.confined = confinedFolders(quick);
+  }
 
   /** Makes `folder` (an absolute path) and its parents, once. */
   async make(folder: string): Promise<void> {

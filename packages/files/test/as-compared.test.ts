@@ -35,7 +35,7 @@ describe('unchangedSince', () => {
 describe.each([
   { calls: 'asynchronous calls', quick: () => undefined },
   { calls: 'a bundle’s quick calls', quick: () => new QuickFs() },
-  { calls: 'a bundle’s quick calls on a slow disk', quick: () => new QuickFs(-1) },
+  { calls: 'a bundle’s quick calls on a slow disk', quick: () => new QuickFs({ slowCallMs: -1 }) },
 ])('replacing a local file written after the comparison, with $calls', ({ calls, quick }) => {
   const root = path.join(top, calls.replace(/\W+/g, '-'));
   beforeAll(() => mkdir(root));

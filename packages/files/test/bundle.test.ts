@@ -56,7 +56,7 @@ describe.each([
 ])('the bytes a sender bundles for a file, from a disk answering $disk', ({ slowCallMs, slow }) => {
   const read = async (file: string, size: number) => {
     const chunks: Buffer[] = [];
-    const quick = new QuickFs(slowCallMs);
+    const quick = new QuickFs({ slowCallMs });
     for (let i = 0; i < 3; i++) await quick.stat(file); // a slow disk is noticed by its third slow call
     expect(quick.slow).toBe(slow);
     for await (const c of bundledBytes(file, size, quick)) chunks.push(c);

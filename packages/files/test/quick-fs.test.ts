@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QuickFs } from '@catchup/files';
+import { isRemoteFileSystem, QuickFs, quickFsFor } from '@catchup/files';
 
 let root: string;
 beforeAll(async () => {
@@ -18,7 +18,7 @@ describe.each([
   { disk: 'slowly (asynchronous calls after the third slow one)', slowCallMs: -1, slow: true },
 ])('QuickFs, with a disk answering $disk', ({ slowCallMs, slow }) => {
   const quickFs = async () => {
-    const quick = new QuickFs(slowCallMs);
+    const quick = new QuickFs({ slowCallMs });
     for (let i = 0; i < 3; i++) await quick.stat(root);
     expect(quick.slow).toBe(slow);
     return quick;
@@ -67,5 +67,17 @@ describe('QuickFs on a disk answering from its cache', () => {
     }
     expect(quick.slow).toBe(false);
     expect(turns).toBeGreaterThan(3);
+  });
+});
+
+describe('where QuickFs calls synchronously', () => {
+  it('on a local disk, and asynchronously from the start on a network or FUSE file system', async () => {
+    expect((await quickFsFor(root)).slow).toBe(process.platform !== 'linux');
+    expect((await quickFsFor(path.join(root, 'missing'))).slow).toBe(true);
+    expect(new QuickFs({ slow: true }).slow).toBe(true);
+    for (const local of [0xef53 /* ext4 */, 0x58465342 /* xfs */, 0x9123683e /* btrfs */, 0x01021994 /* tmpfs */, 0x794c7630 /* overlay */])
+      expect(isRemoteFileSystem(local)).toBe(false);
+    for (const remote of [0x6969 /* NFS */, 0xff534d42 /* CIFS */, 0xfe534d42 /* SMB2 */, 0x65735546 /* FUSE */, 0x00c36400 /* Ceph */])
+      expect(isRemoteFileSystem(remote)).toBe(true);
   });
 });
