@@ -119,10 +119,29 @@ function groupBundles(uploads: UploadStep[]): UploadStep[][] {
   return groups;
 }
 
-/** The steps as units of work: small uploads in bundles first, then every other step on its own. */
+/** The bytes a step moves (a delete or an agreement moves none; a conflict, both versions). */
+function bytesOf(step: FileStep): number {
+  switch (step.kind) {
+    case 'upload':
+      return step.local.size;
+    case 'download':
+      return step.remote.size;
+    case 'conflict':
+      return step.local.size + step.remote.size;
+    default:
+      return 0;
+  }
+}
+
+/**
+ * The steps as units of work — small uploads in bundles, every other step on its own — the largest
+ * first (by bytes moved; in plan order among equals): a few run at once, and a folder whose last unit
+ * to start is a large file waits for it alone at the end.
+ */
 export function transfersOf(steps: FileStep[]): Transfer[] {
-  return [
-    ...groupBundles(steps.filter(isSmallUpload)).map((bundle) => ({ bundle })),
-    ...steps.filter((step) => !isSmallUpload(step)).map((step) => ({ step })),
+  const units = [
+    ...groupBundles(steps.filter(isSmallUpload)).map((bundle) => ({ transfer: { bundle }, bytes: bundle.reduce((sum, s) => sum + bytesOf(s), 0) })),
+    ...steps.filter((step) => !isSmallUpload(step)).map((step) => ({ transfer: { step }, bytes: bytesOf(step) })),
   ];
+  return units.sort((a, b) => b.bytes - a.bytes).map((unit) => unit.transfer);
 }

@@ -149,12 +149,13 @@ describe('the order of transfers', () => {
   });
   const shape = (steps: FileStep[]) => transfersOf(steps).map((t) => ('bundle' in t ? t.bundle.map((s) => s.file) : t.step.file));
 
-  it('bundles small uploads first, up to BUNDLE_BYTES each, then every other step on its own', () => {
+  it('bundles small uploads, up to BUNDLE_BYTES each, and sends every other step on its own, the largest first', () => {
     const perBundle = BUNDLE_BYTES / SMALL_FILE_BYTES;
     const small = Array.from({ length: perBundle + 1 }, (_, i) => upload(`s${i}`, SMALL_FILE_BYTES));
-    const download: FileStep = { ...upload('d', 1), kind: 'download' };
-    const steps = [...small.slice(0, 2), download, upload('big', SMALL_FILE_BYTES + 1), ...small.slice(2)];
-    expect(shape(steps)).toEqual([small.slice(0, perBundle).map((s) => s.file), [`s${perBundle}`], 'd', 'big']);
+    const download: FileStep = { ...upload('d', 1), kind: 'download', remote: { sha256: 'd', mtimeMs: 1, size: 5 } };
+    const deletion: FileStep = { ...upload('gone', 1), kind: 'delete-remote', remote: { sha256: 'gone', mtimeMs: 1, size: 9_000_000 } };
+    const steps = [...small.slice(0, 2), deletion, download, upload('big', SMALL_FILE_BYTES + 1), ...small.slice(2), upload('huge', 3 * BUNDLE_BYTES)];
+    expect(shape(steps)).toEqual(['huge', small.slice(0, perBundle).map((s) => s.file), 'big', [`s${perBundle}`], 'd', 'gone']);
   });
 
   it('puts at most MAX_BUNDLE_ENTRIES files in a bundle', () => {
