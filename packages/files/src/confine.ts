@@ -1,7 +1,7 @@
 // Path confinement (F5): a relative path from a peer or a request may only name a place inside its root.
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { QuickFs } from './quick-fs.ts';
+import type { QuickFs } from './quick-fs.ts';
 
 export class PathRefusedError extends Error {
   constructor(relative: string, reason: string) {
@@ -49,7 +49,7 @@ export interface ConfinedFolders {
   quick: QuickFs;
 }
 
-export const confinedFolders = (quick = new QuickFs()): ConfinedFolders => ({ inside: new Set(), quick });
+export const confinedFolders = (quick: QuickFs): ConfinedFolders => ({ inside: new Set(), quick });
 
 /**
  * The absolute path of `relative` under `root`, after checking that neither the text nor any symlink on

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { readSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import type { QuickFs } from './quick-fs.ts';
+import { quickly, type QuickFs } from './quick-fs.ts';
 
 const CHUNK = 256 * 1024;
 /** Read buffers kept for reuse: hashing many files must not allocate a new buffer per chunk. */
@@ -38,12 +38,11 @@ export async function digestHandleOfSize(handle: FileHandle, size: number, quick
   if (size < CHUNK) {
     const buffer = spare.pop() ?? Buffer.allocUnsafe(CHUNK);
     try {
-      const bytesRead = await (quick
-        ? quick.run(
-            () => readSync(handle.fd, buffer, 0, size + 1, 0),
-            async () => (await handle.read(buffer, 0, size + 1, 0)).bytesRead,
-          )
-        : handle.read(buffer, 0, size + 1, 0).then((r) => r.bytesRead));
+      const bytesRead = await quickly(
+        quick,
+        () => readSync(handle.fd, buffer, 0, size + 1, 0),
+        async () => (await handle.read(buffer, 0, size + 1, 0)).bytesRead,
+      );
       if (bytesRead === size) return { sha256: sha256Of(buffer.subarray(0, size)), size };
     } finally {
       spare.push(buffer);

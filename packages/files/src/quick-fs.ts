@@ -50,6 +50,9 @@ export async function quickFsFor(folder: string): Promise<QuickFs> {
   return new QuickFs({ slow: !local });
 }
 
+/** `quick`'s synchronous way when there is a QuickFs (see QuickFs.run), else the asynchronous call. */
+export const quickly = <T>(quick: QuickFs | undefined, sync: () => T, slow: () => Promise<T>): Promise<T> => (quick ? quick.run(sync, slow) : slow());
+
 export class QuickFs {
   readonly #slowCallMs: number;
   #sliceStart = Number.NEGATIVE_INFINITY;

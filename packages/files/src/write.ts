@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { confinedFolders, confinePath, PathRefusedError, type ConfinedFolders } from './confine.ts';
 import { TEMP_FILE_PREFIX } from './exclude.ts';
-import type { QuickFs } from './quick-fs.ts';
+import { quickly, type QuickFs } from './quick-fs.ts';
 import { digestHandleOfSize } from './hash.ts';
 import { fits, freeBytes, isOutOfSpace } from './space.ts';
 
@@ -233,12 +233,11 @@ export async function receiveToTemp(
     const chunks = pending;
     pending = [];
     pendingBytes = 0;
-    await (quick
-      ? quick.run(
-          () => writeAllNow(file.fd, chunks),
-          () => writeAll(file, chunks),
-        )
-      : writeAll(file, chunks));
+    await quickly(
+      quick,
+      () => writeAllNow(file.fd, chunks),
+      () => writeAll(file, chunks),
+    );
   };
   try {
     for await (const buffer of chunksOf(source)) {
@@ -255,12 +254,11 @@ export async function receiveToTemp(
     await verifyOnDisk(file, relative, announced, quick);
     const mtime = new Date(announced.mtimeMs);
     // Kept by the rename.
-    await (quick
-      ? quick.run(
-          () => futimesSync(file.fd, mtime, mtime),
-          () => file.utimes(mtime, mtime),
-        )
-      : file.utimes(mtime, mtime));
+    await quickly(
+      quick,
+      () => futimesSync(file.fd, mtime, mtime),
+      () => file.utimes(mtime, mtime),
+    );
     if (options.deferSync) return { temp, target, relative, unsynced: file };
     await file.sync();
     await file.close();

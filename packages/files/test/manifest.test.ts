@@ -10,6 +10,7 @@ import {
   confinePath,
   excluder,
   PathRefusedError,
+  QuickFs,
   readManifest,
   scanDirectory,
   sha256File,
@@ -160,7 +161,7 @@ describe('path confinement (F5)', () => {
   });
 
   it('refuses every path through a symlink when confining many under one root (a bundle), which resolves a folder once', async () => {
-    const known = confinedFolders();
+    const known = confinedFolders(new QuickFs());
     expect(await confinePath(uploads, 'robots/a.jpg', known)).toBe(path.join(uploads, 'robots/a.jpg'));
     expect(known.inside).toContain(path.join(uploads, 'robots'));
     expect(await confinePath(uploads, 'robots/b.jpg', known)).toBe(path.join(uploads, 'robots/b.jpg'));
@@ -193,7 +194,7 @@ describe('path confinement (F5)', () => {
         (target) => ({ target }),
         (err: Error) => ({ refused: err.message }),
       );
-    const known = confinedFolders();
+    const known = confinedFolders(new QuickFs());
     for (let round = 0; round < 2; round++) {
       for (const relative of paths)
         expect(await outcome(confinePath(uploads, relative, known)), relative).toEqual(await outcome(confinePath(uploads, relative)));
