@@ -51,6 +51,15 @@ export async function digestHandleOfSize(handle: FileHandle, size: number, quick
   return digestHandle(handle);
 }
 
+/**
+ * sha256 of a file that held `size` bytes when stat'ed: one smaller than a chunk from one read through
+ * `quick` (a file that grew meanwhile is read one byte past `size`, so the caller's check of its stats
+ * after finds it changed), a larger one in chunks.
+ */
+export async function sha256FileOfSize(file: string, size: number, quick: QuickFs): Promise<string> {
+  return size < CHUNK ? sha256Of(await quick.readUpTo(file, size + 1)) : sha256File(file);
+}
+
 /** sha256 of a file (no whole file in memory). */
 export async function sha256File(file: string): Promise<string> {
   const handle = await open(file, 'r');

@@ -7,7 +7,7 @@ import { FILE_SCAN_LOCK_BASE, type Pool } from '@catchup/db';
 import { excluder, TEMP_FILE_PREFIX, type Excluder } from './exclude.ts';
 import { quickFsFor, type QuickFs } from './quick-fs.ts';
 import { recordFiles, type RecordedFile } from './record.ts';
-import { sha256Of, sha256File, unchangedWhileRead } from './hash.ts';
+import { sha256FileOfSize, unchangedWhileRead } from './hash.ts';
 import { directoryRoot, FILE_DIRECTORIES, type FileDirectory } from './roots.ts';
 
 export interface ScanStats {
@@ -33,8 +33,6 @@ export interface ScanOptions {
   onHash?: (relativePath: string) => void;
 }
 
-/** Files up to this size are hashed from one read (QuickFs); larger ones are read in chunks. */
-const QUICK_HASH_BYTES = 256 * 1024;
 /** Files stat'ed or hashed at once: twice libuv's four threads, so that none waits while JS handles a result. */
 const SCAN_CONCURRENCY = 8;
 /**
@@ -111,8 +109,7 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
         if (before && !before.deleted && before.size === String(info.size) && before.mtimeMs === String(mtimeMs)) continue;
         options.onHash?.(rel);
         const full = path.join(root, rel);
-        // A file that grew meanwhile is read one byte past its size: the check below then finds it changed.
-        const sha256 = info.size < QUICK_HASH_BYTES ? sha256Of(await quick.readUpTo(full, info.size + 1)) : await sha256File(full);
+        const sha256 = await sha256FileOfSize(full, info.size, quick);
         stats.hashed++;
         // A file that changed while it was hashed (still being written) keeps its last recorded version
         // until a scan reads it whole and still: what was hashed is no version of it.
