@@ -91,7 +91,7 @@ export function peakRssMb(pid: number): number {
 }
 
 /** The V8 heap limits `npm start` and `npm run worker` run with (package.json; NODE_HEAP_MB changes the first). */
-const HEAP_FLAGS = [`--max-old-space-size=${process.env.NODE_HEAP_MB ?? 160}`, '--max-semi-space-size=2'];
+const HEAP_FLAGS = [`--max-old-space-size=${process.env.NODE_HEAP_MB ?? 160}`, '--max-semi-space-size=2', '--heap-growing-percent=35'];
 /** …and their malloc arena limit (package.json). */
 const MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
 

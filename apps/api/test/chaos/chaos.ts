@@ -206,7 +206,7 @@ process.once('exit', () => {
 });
 
 function spawnNode(node: ChaosNode): ChildProcess {
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', '--max-old-space-size=160', '--max-semi-space-size=2', main], {
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', '--max-old-space-size=160', '--max-semi-space-size=2', '--heap-growing-percent=35', main], {
     env: {
       ...process.env,
       MALLOC_ARENA_MAX: '2',
