@@ -43,6 +43,28 @@ describe('GET /api/sync/files/checksums', () => {
     expect(scanned.files.map((f) => f.path)).toContain('late.json');
   });
 
+  it('a ping with scan_ahead=true scans the folders now; the next manifest answer uses that scan, the one after scans again', async () => {
+    await writeFile(path.join(dataDir, 'config', 'before-ping.json'), '{}');
+    expect((await node!.call('/api/sync/ping?scan_ahead=true')).status).toBe(200);
+    // The scan runs after the answer: it is done once the manifest as it stands holds the file.
+    await expect
+      .poll(async () =>
+        ((await (await node!.call('/api/sync/files/checksums?path=config&scan=false')).json()) as { files: { path: string }[] }).files.map((f) => f.path),
+      )
+      .toContain('before-ping.json');
+    await writeFile(path.join(dataDir, 'config', 'after-ping.json'), '{}');
+    const first = (await (await node!.call('/api/sync/files/checksums?path=config')).json()) as { files: { path: string }[] };
+    expect(first.files.map((f) => f.path)).not.toContain('after-ping.json');
+    const second = (await (await node!.call('/api/sync/files/checksums?path=config')).json()) as { files: { path: string }[] };
+    expect(second.files.map((f) => f.path)).toContain('after-ping.json');
+  });
+
+  it('refuses a ping with scan_ahead=maybe with 400 naming the field', async () => {
+    const res = await node!.call('/api/sync/ping?scan_ahead=maybe');
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/querystring\.scan_ahead/);
+  });
+
   it.each([
     ['path=../etc', /querystring\.path/],
     ['path=photos', /querystring\.path/],

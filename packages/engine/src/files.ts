@@ -7,7 +7,7 @@ import {
   manifestMap,
   readBase,
   readBasesElsewhere,
-  scanDirectory,
+  scanForSync,
   type Clash,
   type FileDirectory,
   type Manifest,
@@ -36,9 +36,10 @@ export async function readFolderPlan(
   directory: FileDirectory,
 ): Promise<{ plan: FilePlan; local: Manifest; client: PeerClient }> {
   const client = ctx.peerClient(server, await ctx.settings());
-  // Both sides bring their manifests up to date with their disks at the same time.
+  // Both sides bring their manifests up to date with their disks at the same time (or use the scans
+  // made ahead of this sync: see scan-ahead.ts).
   const [local, remote, base, agreedElsewhere] = await Promise.all([
-    scanDirectory(ctx.pool, ctx.dataDir, directory, { exclude: ctx.fileExclude }).then(() => manifestMap(ctx.pool, directory)),
+    scanForSync(ctx.pool, ctx.dataDir, directory, { exclude: ctx.fileExclude }).then(() => manifestMap(ctx.pool, directory)),
     readRemoteManifest(client, directory),
     readBase(ctx.pool, server.id, directory),
     readBasesElsewhere(ctx.pool, server.id, directory),

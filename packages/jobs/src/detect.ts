@@ -9,7 +9,7 @@ import {
   resumeTableBaselines,
   type PeerNeed,
 } from '@catchup/engine';
-import { FILE_DIRECTORIES, latestFileSeq, scanDirectory } from '@catchup/files';
+import { FILE_DIRECTORIES, latestFileSeq, scanAhead } from '@catchup/files';
 import type { DetectJobData, DetectJobResult, Handlers } from '@catchup/queue';
 import { retryPolicy, type HandlerDeps } from './deps.ts';
 import { message } from './job-errors.ts';
@@ -34,9 +34,12 @@ export function detectHandler(deps: HandlerDeps): Handlers['detect'] {
   };
 }
 
-/** Brings every folder's manifest up to date with the disk; the newest file change sequence after. */
+/**
+ * Brings every folder's manifest up to date with the disk; the newest file change sequence after. The
+ * file syncs of the catch-ups it adds use these scans rather than scanning again (scan-ahead.ts).
+ */
 async function scanFolders({ engine }: HandlerDeps): Promise<bigint> {
-  for (const directory of FILE_DIRECTORIES) await scanDirectory(engine.pool, engine.dataDir, directory, { exclude: engine.fileExclude });
+  for (const directory of FILE_DIRECTORIES) await scanAhead(engine.pool, engine.dataDir, directory, { exclude: engine.fileExclude });
   return BigInt(await latestFileSeq(engine.pool));
 }
 
@@ -61,7 +64,8 @@ async function detectPeer(
   localFileSeq: Promise<bigint>,
   trigger: DetectJobData['trigger'],
 ): Promise<PeerDetected> {
-  const ping = await pingPeer(engine, server);
+  // The peer scans its folders while this node scans its own, when their file sync may follow.
+  const ping = await pingPeer(engine, server, { scanAhead: enabledDirectories(server).length > 0 });
   if (!ping.ok) {
     if (ping.answered) {
       await recordRefusal(engine, server, ping.reason);

@@ -20,7 +20,7 @@ import {
 } from '@catchup/changelog';
 import { MAX_BATCH_SIZE } from '@catchup/config';
 import { applyPeerBatch, DELIVERY_OPERATIONS, nodeWallClock, peerActor, recordPeerDelivery, teamScopeOfServer } from '@catchup/engine';
-import { latestFileSeq } from '@catchup/files';
+import { FILE_DIRECTORIES, latestFileSeq, scanAhead } from '@catchup/files';
 import { CONTENT_ENCODINGS, changesSummaryResponseSchema, pingResponseSchema } from '@catchup/peer-client';
 import type { AppContext } from '../context.ts';
 import { bigintString, errorResponses } from '../schemas.ts';
@@ -64,23 +64,32 @@ export const peerRoutes =
         schema: {
           tags: ['peer'],
           summary: 'Identity and log position of this node',
+          querystring: z.object({
+            scan_ahead: z
+              .enum(['true', 'false'])
+              .default('false')
+              .describe("the caller's file sync may follow: this node scans its folders now, and its next manifest answer uses that scan"),
+          }),
           response: {
             200: pingResponseSchema,
             401: errorResponses[401],
           },
         },
       },
-      async () => ({
-        node_id: ctx.engine.nodeId,
-        node_name: ctx.config.nodeName,
-        version: ctx.version,
-        latest_sequence: await latestSequence(ctx.pool),
-        latest_file_seq: await latestFileSeq(ctx.pool),
-        server_time: (await nodeWallClock(ctx.pool)).toISOString(),
-        pruned_through: (await readLogHorizon(ctx.pool)).prunedThrough,
-        content_encodings: [...CONTENT_ENCODINGS],
-        ...(ctx.config.tls ? { tls_fingerprint: ctx.config.tls.fingerprint } : {}),
-      }),
+      async (request) => {
+        if (request.query.scan_ahead === 'true') scanFoldersAhead(ctx);
+        return {
+          node_id: ctx.engine.nodeId,
+          node_name: ctx.config.nodeName,
+          version: ctx.version,
+          latest_sequence: await latestSequence(ctx.pool),
+          latest_file_seq: await latestFileSeq(ctx.pool),
+          server_time: (await nodeWallClock(ctx.pool)).toISOString(),
+          pruned_through: (await readLogHorizon(ctx.pool)).prunedThrough,
+          content_encodings: [...CONTENT_ENCODINGS],
+          ...(ctx.config.tls ? { tls_fingerprint: ctx.config.tls.fingerprint } : {}),
+        };
+      },
     );
 
     app.get(
@@ -224,3 +233,15 @@ export const peerRoutes =
       },
     );
   };
+
+/**
+ * Scans every folder in the background, for a peer whose detection pinged: it scans its own folders
+ * meanwhile, and its file sync's manifest requests then find this node's scans done (scan-ahead.ts).
+ */
+function scanFoldersAhead(ctx: AppContext): void {
+  void (async () => {
+    for (const directory of FILE_DIRECTORIES) {
+      await scanAhead(ctx.pool, ctx.config.dataDir, directory, { exclude: ctx.engine.fileExclude, onlyIfStale: true });
+    }
+  })().catch((err: unknown) => ctx.logger.warn({ error: err instanceof Error ? err.message : String(err) }, "❌ A scan ahead of a peer's sync failed"));
+}
