@@ -84,13 +84,11 @@ class RowWriteFailed extends Error {
 class Interfered extends Error {}
 
 /**
- * Capture leaves the applier's own writes to it (I6). Its trigger is deferred to commit, where it would
- * run once per row written — only to return, the applier being at work — while the applier holds the
- * log lock, keeping every other writer of the log waiting: made immediate, those calls happen as the rows
- * are written, before the lock. (A node whose last synced table was just removed has no such trigger.)
+ * Capture leaves the applier's own writes to it (I6): the capture trigger's WHEN clause skips a row
+ * written while catchup.applying is on, as the row is written (tables.ts), so an applied row queues no
+ * deferred call to run at commit under the log lock.
  */
-export const APPLYING = `SET LOCAL catchup.applying = 'on';
-  DO $catchup$ BEGIN SET CONSTRAINTS catchup_capture IMMEDIATE; EXCEPTION WHEN undefined_object THEN NULL; END $catchup$`;
+export const APPLYING = `SET LOCAL catchup.applying = 'on'`;
 
 const DEADLOCK = '40P01';
 const isDeadlock = (err: unknown) => (err as { code?: unknown } | null)?.code === DEADLOCK;

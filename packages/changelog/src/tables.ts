@@ -157,8 +157,11 @@ export async function installCapture(pool: Pool, table: string): Promise<boolean
       await checkSyncable(client, table); // again, now that the table cannot change
       if (await carriesTrigger(client, table)) return false;
       await client.query(
+        // The WHEN clause is evaluated as the row is written: rows the applier writes (catchup.applying,
+        // see apply.ts) queue no event at all.
         `CREATE CONSTRAINT TRIGGER catchup_capture AFTER INSERT OR UPDATE OR DELETE ON ${quoteIdent(table)}
-         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION catchup_capture()`,
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+         WHEN (current_setting('catchup.applying', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION catchup_capture()`,
       );
       await recordPendingBaseline(client, table);
       return true;
