@@ -18,7 +18,15 @@ export const DEFAULT_EXCLUDES = [
 
 export type Excluder = (relativePath: string) => boolean;
 
+/**
+ * Whether a path is excluded, as picomatch decides for the list of patterns (`dot`: names starting with a
+ * dot match too). Its regular expressions are joined into one: a scan asks for every file and folder,
+ * and picomatch's matcher for a list builds a result object per pattern per path.
+ */
 export function excluder(patterns: string[] = DEFAULT_EXCLUDES): Excluder {
-  const match = picomatch(patterns, { dot: true });
-  return (relativePath) => match(relativePath);
+  if (patterns.length === 0) return () => false;
+  // picomatch matches a path equal to the pattern itself, then tests its anchored regular expression.
+  const literals = new Set(patterns);
+  const anyPattern = new RegExp(patterns.map((p) => `(?:${picomatch.makeRe(p, { dot: true }).source})`).join('|'));
+  return (relativePath) => relativePath !== '' && (literals.has(relativePath) || anyPattern.test(relativePath));
 }

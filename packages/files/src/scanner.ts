@@ -100,7 +100,9 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
     const work = async () => {
       while (next < files.length) {
         const rel = files[next++]!;
-        const info = await quick.stat(path.join(root, rel));
+        // Names read from the disk under a normalized root: nothing for path.join to normalize.
+        const full = `${root}${path.sep}${rel}`;
+        const info = await quick.stat(full);
         if (!info?.isFile()) continue;
         present.add(rel);
         stats.files++;
@@ -108,7 +110,6 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
         const before = known.get(rel);
         if (before && !before.deleted && before.size === String(info.size) && before.mtimeMs === String(mtimeMs)) continue;
         options.onHash?.(rel);
-        const full = path.join(root, rel);
         const sha256 = await sha256FileOfSize(full, info.size, quick);
         stats.hashed++;
         // A file that changed while it was hashed (still being written) keeps its last recorded version

@@ -2,11 +2,13 @@ import { appendFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import picomatch from 'picomatch';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createPool } from '@catchup/db';
 import {
   checkRelativePath,
   confinedFolders,
+  DEFAULT_EXCLUDES,
   confinePath,
   excluder,
   PathRefusedError,
@@ -133,6 +135,48 @@ describe('file manifest (F2)', () => {
     expect(exclude('photos/a.raw')).toBe(true);
     expect(exclude('cache/x/y.jpg')).toBe(true);
     expect(exclude('photos/a.jpg')).toBe(false);
+  });
+
+  it('excludes exactly what picomatch does for the same list of patterns', () => {
+    const patterns = [...DEFAULT_EXCLUDES, '**/*.raw', 'cache/**', '!keep/**', '{drafts,old}/*.jpg', '**/*.[ch]', 'exact name.txt', '**/(build|dist)/**'];
+    const paths = [
+      'a.tmp',
+      'x/y/b.temp',
+      '.x.swp',
+      'notes~',
+      'd/~$doc.docx',
+      '.DS_Store',
+      'p/Thumbs.db',
+      '.git/HEAD',
+      'r/.git/objects/ab',
+      '.catchup-tmp-abc',
+      'u/.catchup-tmp-1',
+      'photos/a.raw',
+      'cache/x/y.jpg',
+      'keep/a.jpg',
+      'keep/b.tmp',
+      'drafts/a.jpg',
+      'old/b.jpg',
+      'new/c.jpg',
+      'src/x.c',
+      'src/x.h',
+      'src/x.cpp',
+      'exact name.txt',
+      'sub/exact name.txt',
+      'build/out.js',
+      'a/dist/b.js',
+      'robots/254.jpg',
+      'notes.txt',
+      '.hidden',
+      'dir/.',
+      'cache/.',
+      '.git/.',
+    ];
+    for (const list of [DEFAULT_EXCLUDES, patterns, ['**/*.raw'], []]) {
+      const ours = excluder(list);
+      const theirs = list.length ? picomatch(list, { dot: true }) : () => false;
+      for (const p of paths) expect([list.length, p, ours(p)]).toEqual([list.length, p, theirs(p)]);
+    }
   });
 });
 
