@@ -11,7 +11,7 @@ import { freePort } from '@catchup/testing/services';
 import type { LinkBytes, ThrottledLink } from '@catchup/testing/throttled-link';
 import { bytesAcross, postScan, register, startNodeProcess, stop, type NodeProcess } from './catchup.ts';
 import { processCpuSeconds } from './cpu.ts';
-import { printTable, timed } from './report.ts';
+import { median, printTable, timed } from './report.ts';
 
 const PREFIX = 'catchup_bench_files_';
 
@@ -159,8 +159,6 @@ export async function fileCatchup(count: number, link?: ThrottledLink): Promise<
     await rm(work, { recursive: true, force: true });
   }
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 export async function benchFiles(): Promise<void> {
   const count = Number(process.env.BENCH_FILES ?? 2000);
