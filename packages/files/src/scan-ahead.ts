@@ -5,7 +5,7 @@
 // goes with the next sync, as one made just after a scan does, and nothing compared before it is
 // replaced (as-compared.ts). A sync that finds no such scan scans, as it always did.
 import type { Pool } from '@catchup/db';
-import { directoryRoot, type FileDirectory } from './roots.ts';
+import { directoryRoot, FILE_DIRECTORIES, type FileDirectory } from './roots.ts';
 import { scanDirectory, type ScanOptions, type ScanStats } from './scanner.ts';
 
 /** How long a scan made ahead stands in for the next sync's own. */
@@ -46,6 +46,11 @@ export function scanAhead(pool: Pool, dataDir: string, directory: FileDirectory,
   };
   ahead.set(root, entry);
   return entry.scan;
+}
+
+/** scanAhead of every synced folder, one after the other. */
+export async function scanFoldersAhead(pool: Pool, dataDir: string, options: ScanOptions & { onlyIfStale?: boolean } = {}): Promise<void> {
+  for (const directory of FILE_DIRECTORIES) await scanAhead(pool, dataDir, directory, options);
 }
 
 /**

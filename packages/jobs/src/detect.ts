@@ -9,7 +9,7 @@ import {
   resumeTableBaselines,
   type PeerNeed,
 } from '@catchup/engine';
-import { FILE_DIRECTORIES, latestFileSeq, scanAhead } from '@catchup/files';
+import { latestFileSeq, scanFoldersAhead } from '@catchup/files';
 import type { DetectJobData, DetectJobResult, Handlers } from '@catchup/queue';
 import { retryPolicy, type HandlerDeps } from './deps.ts';
 import { message } from './job-errors.ts';
@@ -39,7 +39,7 @@ export function detectHandler(deps: HandlerDeps): Handlers['detect'] {
  * file syncs of the catch-ups it adds use these scans rather than scanning again (scan-ahead.ts).
  */
 async function scanFolders({ engine }: HandlerDeps): Promise<bigint> {
-  for (const directory of FILE_DIRECTORIES) await scanAhead(engine.pool, engine.dataDir, directory, { exclude: engine.fileExclude });
+  await scanFoldersAhead(engine.pool, engine.dataDir, { exclude: engine.fileExclude });
   return BigInt(await latestFileSeq(engine.pool));
 }
 

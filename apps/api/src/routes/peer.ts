@@ -20,7 +20,7 @@ import {
 } from '@catchup/changelog';
 import { MAX_BATCH_SIZE } from '@catchup/config';
 import { applyPeerBatch, DELIVERY_OPERATIONS, nodeWallClock, peerActor, recordPeerDelivery, teamScopeOfServer } from '@catchup/engine';
-import { FILE_DIRECTORIES, latestFileSeq, scanAhead } from '@catchup/files';
+import { latestFileSeq, scanFoldersAhead } from '@catchup/files';
 import { CONTENT_ENCODINGS, changesSummaryResponseSchema, pingResponseSchema } from '@catchup/peer-client';
 import type { AppContext } from '../context.ts';
 import { bigintString, errorResponses } from '../schemas.ts';
@@ -77,7 +77,7 @@ export const peerRoutes =
         },
       },
       async (request) => {
-        if (request.query.scan_ahead === 'true') scanFoldersAhead(ctx);
+        if (request.query.scan_ahead === 'true') scanAheadOfPeer(ctx);
         return {
           node_id: ctx.engine.nodeId,
           node_name: ctx.config.nodeName,
@@ -238,10 +238,8 @@ export const peerRoutes =
  * Scans every folder in the background, for a peer whose detection pinged: it scans its own folders
  * meanwhile, and its file sync's manifest requests then find this node's scans done (scan-ahead.ts).
  */
-function scanFoldersAhead(ctx: AppContext): void {
-  void (async () => {
-    for (const directory of FILE_DIRECTORIES) {
-      await scanAhead(ctx.pool, ctx.config.dataDir, directory, { exclude: ctx.engine.fileExclude, onlyIfStale: true });
-    }
-  })().catch((err: unknown) => ctx.logger.warn({ error: err instanceof Error ? err.message : String(err) }, "❌ A scan ahead of a peer's sync failed"));
+function scanAheadOfPeer(ctx: AppContext): void {
+  scanFoldersAhead(ctx.pool, ctx.config.dataDir, { exclude: ctx.engine.fileExclude, onlyIfStale: true }).catch((err: unknown) =>
+    ctx.logger.warn({ error: err instanceof Error ? err.message : String(err) }, "❌ A scan ahead of a peer's sync failed"),
+  );
 }
