@@ -43,17 +43,15 @@ describe('GET /api/sync/files/checksums', () => {
     expect(scanned.files.map((f) => f.path)).toContain('late.json');
   });
 
-  it('a ping with scan_ahead=true scans the folders now; the next manifest answer uses that scan, the one after scans again', async () => {
+  it('a ping with scan_ahead=true scans the folders first and answers the file sequence after; the next manifest answer uses that scan, the one after scans again', async () => {
+    const seqOf = async (query: string) => BigInt(((await (await node!.call(`/api/sync/ping${query}`)).json()) as { latest_file_seq: string }).latest_file_seq);
+    const before = await seqOf('');
     await writeFile(path.join(dataDir, 'config', 'before-ping.json'), '{}');
-    expect((await node!.call('/api/sync/ping?scan_ahead=true')).status).toBe(200);
-    // The scan runs after the answer: it is done once the manifest as it stands holds the file.
-    await expect
-      .poll(async () =>
-        ((await (await node!.call('/api/sync/files/checksums?path=config&scan=false')).json()) as { files: { path: string }[] }).files.map((f) => f.path),
-      )
-      .toContain('before-ping.json');
+    expect(await seqOf('')).toBe(before); // a plain ping does not scan
+    expect(await seqOf('?scan_ahead=true')).toBeGreaterThan(before);
     await writeFile(path.join(dataDir, 'config', 'after-ping.json'), '{}');
     const first = (await (await node!.call('/api/sync/files/checksums?path=config')).json()) as { files: { path: string }[] };
+    expect(first.files.map((f) => f.path)).toContain('before-ping.json');
     expect(first.files.map((f) => f.path)).not.toContain('after-ping.json');
     const second = (await (await node!.call('/api/sync/files/checksums?path=config')).json()) as { files: { path: string }[] };
     expect(second.files.map((f) => f.path)).toContain('after-ping.json');

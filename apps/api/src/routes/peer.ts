@@ -1,6 +1,7 @@
 // The peer API: what other nodes call during a catch-up.
 import type { FastifySchemaCompiler } from 'fastify';
 import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import {
   backlogByTable,
@@ -77,7 +78,9 @@ export const peerRoutes =
         },
       },
       async (request) => {
-        if (request.query.scan_ahead === 'true') scanAheadOfPeer(ctx);
+        // The answer's file sequence then counts what the scan found, when it finishes soon: the peer's
+        // detection decides from it whether files changed here.
+        if (request.query.scan_ahead === 'true') await Promise.race([scanAheadOfPeer(ctx), delay(PING_WAITS_FOR_SCAN_MS, undefined, { ref: false })]);
         return {
           node_id: ctx.engine.nodeId,
           node_name: ctx.config.nodeName,
@@ -238,8 +241,14 @@ export const peerRoutes =
  * Scans every folder in the background, for a peer whose detection pinged: it scans its own folders
  * meanwhile, and its file sync's manifest requests then find this node's scans done (scan-ahead.ts).
  */
-function scanAheadOfPeer(ctx: AppContext): void {
-  scanFoldersAhead(ctx.pool, ctx.config.dataDir, { exclude: ctx.engine.fileExclude, onlyIfStale: true }).catch((err: unknown) =>
+function scanAheadOfPeer(ctx: AppContext): Promise<void> {
+  return scanFoldersAhead(ctx.pool, ctx.config.dataDir, { exclude: ctx.engine.fileExclude, onlyIfStale: true }).catch((err: unknown) =>
     ctx.logger.warn({ error: err instanceof Error ? err.message : String(err) }, "❌ A scan ahead of a peer's sync failed"),
   );
 }
+
+/**
+ * How long a ping with scan_ahead waits for the scan before it answers (the scan goes on regardless): a
+ * large folder's scan takes seconds, and a ping is also the peer's measure of reachability and clocks.
+ */
+const PING_WAITS_FOR_SCAN_MS = 2_000;
