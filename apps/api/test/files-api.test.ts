@@ -43,26 +43,6 @@ describe('GET /api/sync/files/checksums', () => {
     expect(scanned.files.map((f) => f.path)).toContain('late.json');
   });
 
-  it('a ping with scan_ahead=true scans the folders first and answers the file sequence after; the next manifest answer uses that scan, the one after scans again', async () => {
-    const seqOf = async (query: string) => BigInt(((await (await node!.call(`/api/sync/ping${query}`)).json()) as { latest_file_seq: string }).latest_file_seq);
-    const before = await seqOf('');
-    await writeFile(path.join(dataDir, 'config', 'before-ping.json'), '{}');
-    expect(await seqOf('')).toBe(before); // a plain ping does not scan
-    expect(await seqOf('?scan_ahead=true')).toBeGreaterThan(before);
-    await writeFile(path.join(dataDir, 'config', 'after-ping.json'), '{}');
-    const first = (await (await node!.call('/api/sync/files/checksums?path=config')).json()) as { files: { path: string }[] };
-    expect(first.files.map((f) => f.path)).toContain('before-ping.json');
-    expect(first.files.map((f) => f.path)).not.toContain('after-ping.json');
-    const second = (await (await node!.call('/api/sync/files/checksums?path=config')).json()) as { files: { path: string }[] };
-    expect(second.files.map((f) => f.path)).toContain('after-ping.json');
-  });
-
-  it('refuses a ping with scan_ahead=maybe with 400 naming the field', async () => {
-    const res = await node!.call('/api/sync/ping?scan_ahead=maybe');
-    expect(res.status).toBe(400);
-    expect(((await res.json()) as { message: string }).message).toMatch(/querystring\.scan_ahead/);
-  });
-
   it.each([
     ['path=../etc', /querystring\.path/],
     ['path=photos', /querystring\.path/],

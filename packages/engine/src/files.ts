@@ -7,7 +7,7 @@ import {
   manifestMap,
   readBase,
   readBasesElsewhere,
-  scanForSync,
+  scanDirectory,
   type Clash,
   type FileDirectory,
   type Manifest,
@@ -36,10 +36,9 @@ export async function readFolderPlan(
   directory: FileDirectory,
 ): Promise<{ plan: FilePlan; local: Manifest; client: PeerClient }> {
   const client = ctx.peerClient(server, await ctx.settings());
-  // Both sides bring their manifests up to date with their disks at the same time (or use the scans
-  // made ahead of this sync: see scan-ahead.ts).
+  // Both sides bring their manifests up to date with their disks at the same time.
   const [local, remote, base, agreedElsewhere] = await Promise.all([
-    scanForSync(ctx.pool, ctx.dataDir, directory, { exclude: ctx.fileExclude }).then(() => manifestMap(ctx.pool, directory)),
+    scanDirectory(ctx.pool, ctx.dataDir, directory, { exclude: ctx.fileExclude }).then(() => manifestMap(ctx.pool, directory)),
     readRemoteManifest(client, directory),
     readBase(ctx.pool, server.id, directory),
     readBasesElsewhere(ctx.pool, server.id, directory),

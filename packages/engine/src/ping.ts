@@ -11,14 +11,13 @@ export type PingOutcome =
   /** answered: false — no usable answer (unreachable, refused the call, answered nonsense); true — its clock is beyond the bound. */
   | { ok: false; answered: boolean; reason: string };
 
-/** `scanAhead`: a file sync with the peer may follow (detection's ping of a peer whose folders are synced). */
-export async function pingPeer(ctx: EngineContext, server: SyncServer, options: { scanAhead?: boolean } = {}): Promise<PingOutcome> {
+export async function pingPeer(ctx: EngineContext, server: SyncServer): Promise<PingOutcome> {
   const settings = await ctx.settings();
   const client = ctx.peerClient(server, settings);
   const before = await nodeWallClock(ctx.pool);
   let ping: PingResponse;
   try {
-    ping = await client.ping(options);
+    ping = await client.ping();
     if (ping.node_id === ctx.nodeId) {
       throw new PeerError('rejected', `${client.baseUrl} is this node itself (node id ${ping.node_id})`);
     }

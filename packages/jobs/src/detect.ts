@@ -9,7 +9,7 @@ import {
   resumeTableBaselines,
   type PeerNeed,
 } from '@catchup/engine';
-import { latestFileSeq, scanFoldersAhead } from '@catchup/files';
+import { FILE_DIRECTORIES, latestFileSeq, scanDirectory } from '@catchup/files';
 import type { DetectJobData, DetectJobResult, Handlers } from '@catchup/queue';
 import { retryPolicy, type HandlerDeps } from './deps.ts';
 import { message } from './job-errors.ts';
@@ -34,12 +34,9 @@ export function detectHandler(deps: HandlerDeps): Handlers['detect'] {
   };
 }
 
-/**
- * Brings every folder's manifest up to date with the disk; the newest file change sequence after. The
- * file syncs of the catch-ups it adds use these scans rather than scanning again (scan-ahead.ts).
- */
+/** Brings every folder's manifest up to date with the disk; the newest file change sequence after. */
 async function scanFolders({ engine }: HandlerDeps): Promise<bigint> {
-  await scanFoldersAhead(engine.pool, engine.dataDir, { exclude: engine.fileExclude });
+  for (const directory of FILE_DIRECTORIES) await scanDirectory(engine.pool, engine.dataDir, directory, { exclude: engine.fileExclude });
   return BigInt(await latestFileSeq(engine.pool));
 }
 
@@ -64,8 +61,7 @@ async function detectPeer(
   localFileSeq: Promise<bigint>,
   trigger: DetectJobData['trigger'],
 ): Promise<PeerDetected> {
-  // The peer scans its folders while this node scans its own, when their file sync may follow.
-  const ping = await pingPeer(engine, server, { scanAhead: enabledDirectories(server).length > 0 });
+  const ping = await pingPeer(engine, server);
   if (!ping.ok) {
     if (ping.answered) {
       await recordRefusal(engine, server, ping.reason);

@@ -216,10 +216,8 @@ export class PeerClient {
     return parseAnswer(schema, await this.#text(what, request), this.#from(what));
   }
 
-  /** `scanAhead`: a file sync may follow; the peer scans its folders now, for it (an older peer ignores this). */
-  ping(options: { scanAhead?: boolean } = {}): Promise<PingResponse> {
-    const searchParams = options.scanAhead ? { scan_ahead: 'true' } : undefined;
-    return this.#json('ping', pingResponseSchema, () => this.#http.get<Buffer>('ping', searchParams ? { searchParams } : {}));
+  ping(): Promise<PingResponse> {
+    return this.#json('ping', pingResponseSchema, () => this.#http.get<Buffer>('ping'));
   }
 
   /** GET /changes: a page of the peer's log, its changes as objects (for looking at them). */

@@ -27,7 +27,7 @@ import {
   COMPARED_TEXT,
   COMPARED_TEXT_RULE,
   parseComparedText,
-  scanForSync,
+  scanDirectory,
   writeVerified,
   type BundleEntry,
   type FileDirectory,
@@ -164,7 +164,7 @@ export const fileRoutes =
       },
       async (request) => {
         const { directory, catchup_mode, since, after_seq, limit, scan } = request.query;
-        const scanned = scan === 'true' ? await scanForSync(ctx.pool, ctx.config.dataDir, directory, { exclude }) : null;
+        const scanned = scan === 'true' ? await scanDirectory(ctx.pool, ctx.config.dataDir, directory, { exclude }) : null;
         const page = await readManifest(ctx.pool, directory, {
           limit,
           ...(after_seq ? { afterSeq: after_seq } : {}),

@@ -1,7 +1,6 @@
 // The peer API: what other nodes call during a catch-up.
 import type { FastifySchemaCompiler } from 'fastify';
 import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import {
   backlogByTable,
@@ -21,7 +20,7 @@ import {
 } from '@catchup/changelog';
 import { MAX_BATCH_SIZE } from '@catchup/config';
 import { applyPeerBatch, DELIVERY_OPERATIONS, nodeWallClock, peerActor, recordPeerDelivery, teamScopeOfServer } from '@catchup/engine';
-import { latestFileSeq, scanFoldersAhead } from '@catchup/files';
+import { latestFileSeq } from '@catchup/files';
 import { CONTENT_ENCODINGS, changesSummaryResponseSchema, pingResponseSchema } from '@catchup/peer-client';
 import type { AppContext } from '../context.ts';
 import { bigintString, errorResponses } from '../schemas.ts';
@@ -65,34 +64,23 @@ export const peerRoutes =
         schema: {
           tags: ['peer'],
           summary: 'Identity and log position of this node',
-          querystring: z.object({
-            scan_ahead: z
-              .enum(['true', 'false'])
-              .default('false')
-              .describe("the caller's file sync may follow: this node scans its folders now, and its next manifest answer uses that scan"),
-          }),
           response: {
             200: pingResponseSchema,
             401: errorResponses[401],
           },
         },
       },
-      async (request) => {
-        // The answer's file sequence then counts what the scan found, when it finishes soon: the peer's
-        // detection decides from it whether files changed here.
-        if (request.query.scan_ahead === 'true') await Promise.race([scanAheadOfPeer(ctx), delay(PING_WAITS_FOR_SCAN_MS, undefined, { ref: false })]);
-        return {
-          node_id: ctx.engine.nodeId,
-          node_name: ctx.config.nodeName,
-          version: ctx.version,
-          latest_sequence: await latestSequence(ctx.pool),
-          latest_file_seq: await latestFileSeq(ctx.pool),
-          server_time: (await nodeWallClock(ctx.pool)).toISOString(),
-          pruned_through: (await readLogHorizon(ctx.pool)).prunedThrough,
-          content_encodings: [...CONTENT_ENCODINGS],
-          ...(ctx.config.tls ? { tls_fingerprint: ctx.config.tls.fingerprint } : {}),
-        };
-      },
+      async () => ({
+        node_id: ctx.engine.nodeId,
+        node_name: ctx.config.nodeName,
+        version: ctx.version,
+        latest_sequence: await latestSequence(ctx.pool),
+        latest_file_seq: await latestFileSeq(ctx.pool),
+        server_time: (await nodeWallClock(ctx.pool)).toISOString(),
+        pruned_through: (await readLogHorizon(ctx.pool)).prunedThrough,
+        content_encodings: [...CONTENT_ENCODINGS],
+        ...(ctx.config.tls ? { tls_fingerprint: ctx.config.tls.fingerprint } : {}),
+      }),
     );
 
     app.get(
@@ -236,19 +224,3 @@ export const peerRoutes =
       },
     );
   };
-
-/**
- * Scans every folder in the background, for a peer whose detection pinged: it scans its own folders
- * meanwhile, and its file sync's manifest requests then find this node's scans done (scan-ahead.ts).
- */
-function scanAheadOfPeer(ctx: AppContext): Promise<void> {
-  return scanFoldersAhead(ctx.pool, ctx.config.dataDir, { exclude: ctx.engine.fileExclude, onlyIfStale: true }).catch((err: unknown) =>
-    ctx.logger.warn({ error: err instanceof Error ? err.message : String(err) }, "❌ A scan ahead of a peer's sync failed"),
-  );
-}
-
-/**
- * How long a ping with scan_ahead waits for the scan before it answers (the scan goes on regardless): a
- * large folder's scan takes seconds, and a ping is also the peer's measure of reachability and clocks.
- */
-const PING_WAITS_FOR_SCAN_MS = 2_000;
