@@ -11,7 +11,7 @@ import pg from 'pg';
 import { benchUrl, checkpoint, dropBenchDatabases, freshMigratedDatabase } from './databases.ts';
 import { instanceCpuSeconds, postmasterOf, processCpuSeconds } from './cpu.ts';
 import { logicalAvailable, logicalReplicationBaseline, type LogicalResult } from './logical-replication.ts';
-import { formatRate, median, printTable, timed } from './report.ts';
+import { eachRound, formatRate, median, printTable, timed } from './report.ts';
 
 /**
  * POST /api/sync/catchup/scan on a node and its answer. Over node:http, which waits as long as the scan
@@ -329,15 +329,14 @@ export async function benchCatchup(): Promise<void> {
   // The median round's figures (peak RSS, CPU) go with its time.
   const ours = [...oursRuns].sort((a, b) => a.seconds - b.seconds)[Math.floor(oursRuns.length / 2)]!;
   const compressed = await ourCatchup(size, { env: { COMPRESSION_LEVEL: '3' } });
-  const each = (values: number[]) => values.map((v) => v.toFixed(2)).join(' ');
   const rows: string[][] = [
-    ['catch-up, link compression 0', ours.seconds.toFixed(2), ...rssCells(ours), each(oursRuns.map((r) => r.seconds))],
+    ['catch-up, link compression 0', ours.seconds.toFixed(2), ...rssCells(ours), eachRound(oursRuns.map((r) => r.seconds))],
     ['catch-up, COMPRESSION_LEVEL=3 (default)', compressed.seconds.toFixed(2), ...rssCells(compressed), '-'],
   ];
   const headers = ['path', 'seconds (median)', ...rssColumns, 'each round'];
   if (logicalRuns.length) {
     const logical = median(logicalRuns.map((r) => r.seconds));
-    rows.push(['PostgreSQL logical replication', logical.toFixed(2), '-', '-', '-', '-', each(logicalRuns.map((r) => r.seconds))]);
+    rows.push(['PostgreSQL logical replication', logical.toFixed(2), '-', '-', '-', '-', eachRound(logicalRuns.map((r) => r.seconds))]);
     printTable(headers, rows);
     console.log(
       `ratio ours / logical replication: ${(ours.seconds / logical).toFixed(2)} (target ≤ 3; medians of ${rounds} rounds; ` +

@@ -11,7 +11,7 @@ import { freePort } from '@catchup/testing/services';
 import type { LinkBytes, ThrottledLink } from '@catchup/testing/throttled-link';
 import { bytesAcross, postScan, register, startNodeProcess, stop, type NodeProcess } from './catchup.ts';
 import { processCpuSeconds } from './cpu.ts';
-import { median, printTable, timed } from './report.ts';
+import { eachRound, median, printTable, timed } from './report.ts';
 
 const PREFIX = 'catchup_bench_files_';
 
@@ -169,18 +169,19 @@ export async function benchFiles(): Promise<void> {
   console.log(`\n## File catch-up: ${count} files (90% 2–50 KB, 10% 1–5 MB), then 200 modified and 100 new on one side`);
   const figures: FileFigures[] = [];
   for (let i = 0; i < rounds; i++) figures.push(await fileCatchup(count));
-  const each = (pick: (f: FileFigures) => number | undefined) => figures.map(pick).filter((v): v is number => v !== undefined);
-  const ours = each((f) => f.ours.seconds);
-  const rsync = each((f) => f.rsync?.seconds);
-  const runs = (values: number[]) => values.map((v) => v.toFixed(2)).join(' ');
-  const rows = [['Catch-up Sync file catch-up (scan + compare + transfer)', median(ours).toFixed(2), runs(ours)]];
+  const ofRounds = (pick: (f: FileFigures) => number | undefined) => figures.map(pick).filter((v): v is number => v !== undefined);
+  const ours = ofRounds((f) => f.ours.seconds);
+  const rsync = ofRounds((f) => f.rsync?.seconds);
+  const rows = [['Catch-up Sync file catch-up (scan + compare + transfer)', median(ours).toFixed(2), eachRound(ours)]];
   if (rsync.length) {
-    rows.push(['rsync -a --checksum to a daemon on 127.0.0.1', median(rsync).toFixed(2), runs(rsync)]);
+    rows.push(['rsync -a --checksum to a daemon on 127.0.0.1', median(rsync).toFixed(2), eachRound(rsync)]);
     printTable(['path', 'seconds (median)', 'each round'], rows);
     console.log(`ratio ours / rsync: ${(median(ours) / median(rsync)).toFixed(2)} (target ≤ 1.2; medians of ${rounds} rounds)`);
   } else {
     printTable(['path', 'seconds (median)', 'each round'], rows);
     console.log('rsync baseline skipped: rsync could not be installed');
   }
-  console.log(`CPU during our catch-up (median): node A ${median(each((f) => f.cpu.a)).toFixed(2)} s, node B ${median(each((f) => f.cpu.b)).toFixed(2)} s`);
+  console.log(
+    `CPU during our catch-up (median): node A ${median(ofRounds((f) => f.cpu.a)).toFixed(2)} s, node B ${median(ofRounds((f) => f.cpu.b)).toFixed(2)} s`,
+  );
 }

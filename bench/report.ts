@@ -23,3 +23,6 @@ export function median(values: number[]): number {
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
+
+/** Each round's seconds, in the order they ran, for a table's "each round" column. */
+export const eachRound = (seconds: number[]) => seconds.map((s) => s.toFixed(2)).join(' ');
