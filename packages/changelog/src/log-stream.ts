@@ -362,14 +362,15 @@ async function applyChunkInBulk(client: PoolClient, parts: Buffer[], firstLine: 
     // held from the moment it is granted until commit (see apply.ts appendToLog). The entries since are
     // hashed against the chunk, whatever the log's statistics say of its newest positions (they lag behind
     // a log a baseline is filling, and a nested loop over them would scan them once per line). Identities
-    // repeated in the chunk, or logged meanwhile by another applier, fail the log's unique index.
+    // repeated in the chunk, or logged meanwhile by another applier, fail the log's unique index. Lines
+    // go in the log's row index order, compared as bytes: a UUID's order is the byte order of its text.
     const chunkRows = `(SELECT table_name, record_id::text AS record_id FROM ${STAGING}) AS x`;
     // The chunk's delivery leases end with it (see held.ts), before the log lock.
     await client.query(`SET LOCAL enable_nestloop = off; ${releaseLeasesSql(`${STAGING} s`)};
       ${lockLogAndCheckSinceSql(logged.horizon, shape.newest, chunkRows)};
       INSERT INTO database_changes (${LOG_STREAM_COLUMNS})
       SELECT table_name, record_id::text, operation, change_data, old_data, "timestamp", origin_node_id, origin_sequence, hlc, scope_exit
-        FROM ${STAGING} ORDER BY table_name, record_id, hlc;
+        FROM ${STAGING} ORDER BY table_name COLLATE "C", ${STAGING}.record_id, hlc;
       COMMIT`);
   } catch (err) {
     const code = (err as { code?: string }).code;
