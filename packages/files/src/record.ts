@@ -22,6 +22,46 @@ export async function recordFiles(sql: Pool | PoolClient, directory: FileDirecto
   );
 }
 
+/** A file a scan found new or changed, with the change sequence its row had when the scan read it (null: no row). */
+export interface ScannedFile extends RecordedFile {
+  seenSeq: string | null;
+}
+
+/**
+ * Records what a scan found, for each file only where its row is still as the scan read it at its start
+ * (same change sequence; or still no row): a transfer that put a file in place meanwhile recorded it
+ * itself, and the scan's older reading must neither announce it again as a local change nor record over
+ * it a version the disk no longer holds. A file skipped here is compared again by the next scan. Returns
+ * the paths recorded.
+ */
+export async function recordScannedFiles(client: PoolClient, directory: FileDirectory, files: ScannedFile[]): Promise<Set<string>> {
+  if (!files.length) return new Set();
+  const { rows } = await client.query<{ path: string }>(
+    `WITH x AS (SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS x(path, sha256, size, mtime_ms, seen_seq)),
+     updated AS (
+       UPDATE file_checksums f SET sha256 = x.sha256, size = x.size, mtime = to_timestamp(x.mtime_ms / 1000.0),
+              change_seq = nextval('file_checksums_change_seq'), deleted = false, updated_at = now()
+         FROM x WHERE f.directory = $1 AND f.path = x.path AND f.change_seq = x.seen_seq
+       RETURNING f.path),
+     inserted AS (
+       INSERT INTO file_checksums (directory, path, sha256, size, mtime, change_seq, deleted, updated_at)
+       SELECT $1, x.path, x.sha256, x.size, to_timestamp(x.mtime_ms / 1000.0), nextval('file_checksums_change_seq'), false, now()
+         FROM x WHERE x.seen_seq IS NULL
+       ON CONFLICT (directory, path) DO NOTHING
+       RETURNING path)
+     SELECT path FROM updated UNION ALL SELECT path FROM inserted`,
+    [
+      directory,
+      files.map((f) => f.file),
+      files.map((f) => f.sha256),
+      files.map((f) => f.size),
+      files.map((f) => Math.floor(f.mtimeMs)),
+      files.map((f) => f.seenSeq),
+    ],
+  );
+  return new Set(rows.map((r) => r.path));
+}
+
 export async function recordFile(
   pool: Pool,
   directory: FileDirectory,

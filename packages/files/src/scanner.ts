@@ -6,7 +6,7 @@ import path from 'node:path';
 import { FILE_SCAN_LOCK_BASE, type Pool } from '@catchup/db';
 import { excluder, TEMP_FILE_PREFIX, type Excluder } from './exclude.ts';
 import { quickFsFor, type QuickFs } from './quick-fs.ts';
-import { recordFiles, type RecordedFile } from './record.ts';
+import { recordScannedFiles, type ScannedFile } from './record.ts';
 import { sha256FileOfSize, unchangedWhileRead } from './hash.ts';
 import { directoryRoot, FILE_DIRECTORIES, type FileDirectory } from './roots.ts';
 
@@ -25,12 +25,16 @@ interface Known {
   size: string;
   mtimeMs: string;
   deleted: boolean;
+  /** The row's change sequence when the scan read it: the scan records over the row only while it is unchanged. */
+  changeSeq: string;
 }
 
 export interface ScanOptions {
   exclude?: Excluder;
   /** Called for each file hashed (tests count them). */
   onHash?: (relativePath: string) => void;
+  /** Called once the folder is walked, before any file is compared, and awaited (tests change files then). */
+  onWalked?: () => Promise<void>;
 }
 
 /** Files stat'ed or hashed at once: twice libuv's four threads, so that none waits while JS handles a result. */
@@ -81,20 +85,22 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
   try {
     await client.query('SELECT pg_advisory_lock($1)', [lockKey]);
     const { rows } = await client.query<{ path: string } & Known>(
-      `SELECT path, sha256, size::text AS size, (extract(epoch FROM mtime) * 1000)::bigint::text AS "mtimeMs", deleted
+      `SELECT path, sha256, size::text AS size, (extract(epoch FROM mtime) * 1000)::bigint::text AS "mtimeMs", deleted,
+              change_seq::text AS "changeSeq"
          FROM file_checksums WHERE directory = $1`,
       [directory],
     );
     const known = new Map(rows.map((r) => [r.path, r]));
     const stats: ScanStats = { files: 0, hashed: 0, added: 0, changed: 0, deleted: 0 };
-    const pending: RecordedFile[] = [];
-    const touched: RecordedFile[] = [];
+    const pending: ScannedFile[] = [];
+    const touched: ScannedFile[] = [];
     const present = new Set<string>();
     const files: string[] = [];
     const temps: string[] = [];
     const quick = await quickFsFor(root);
     for await (const rel of walk(quick, root, exclude, temps)) files.push(rel);
     await sweepStaleTempFiles(root, temps);
+    await options.onWalked?.();
     // stat and hash a few files at once: the disk and the hashing overlap.
     let next = 0;
     const work = async () => {
@@ -116,35 +122,42 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
         // until a scan reads it whole and still: what was hashed is no version of it.
         if (!unchangedWhileRead(info, await quick.stat(full))) continue;
         if (before && !before.deleted && before.sha256 === sha256 && before.size === String(info.size)) {
-          touched.push({ file: rel, sha256, size: info.size, mtimeMs });
+          touched.push({ file: rel, sha256, size: info.size, mtimeMs, seenSeq: before.changeSeq });
           continue;
         }
-        if (!before || before.deleted) stats.added++;
-        else stats.changed++;
-        pending.push({ file: rel, sha256, size: info.size, mtimeMs });
+        pending.push({ file: rel, sha256, size: info.size, mtimeMs, seenSeq: before?.changeSeq ?? null });
       }
     };
     await Promise.all(Array.from({ length: SCAN_CONCURRENCY }, work));
+    // Every write below is made only where a row is still as the scan read it (see recordScannedFiles):
+    // transfers record what they put in place without this lock.
     if (touched.length) {
       // Touched, not changed: remember the new mtime without announcing a change.
       await client.query(
         `UPDATE file_checksums f SET mtime = to_timestamp(x.mtime_ms / 1000.0), updated_at = now()
-           FROM unnest($2::text[], $3::bigint[]) AS x(path, mtime_ms)
-          WHERE f.directory = $1 AND f.path = x.path`,
-        [directory, touched.map((f) => f.file), touched.map((f) => f.mtimeMs)],
+           FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS x(path, mtime_ms, seen_seq)
+          WHERE f.directory = $1 AND f.path = x.path AND f.change_seq = x.seen_seq`,
+        [directory, touched.map((f) => f.file), touched.map((f) => f.mtimeMs), touched.map((f) => f.seenSeq)],
       );
     }
     while (pending.length) {
-      await recordFiles(client, directory, pending.splice(0, 500));
+      const batch = pending.splice(0, 500);
+      const recorded = await recordScannedFiles(client, directory, batch);
+      for (const f of batch) {
+        if (!recorded.has(f.file)) continue;
+        if (f.seenSeq === null || known.get(f.file)!.deleted) stats.added++;
+        else stats.changed++;
+      }
     }
-    const gone = [...known.values()].filter((k) => !k.deleted && !present.has(k.path)).map((k) => k.path);
+    const gone = [...known.values()].filter((k) => !k.deleted && !present.has(k.path));
     if (gone.length) {
-      await client.query(
-        `UPDATE file_checksums SET deleted = true, change_seq = nextval('file_checksums_change_seq'), updated_at = now()
-          WHERE directory = $1 AND path = ANY($2::text[])`,
-        [directory, gone],
+      const { rowCount } = await client.query(
+        `UPDATE file_checksums f SET deleted = true, change_seq = nextval('file_checksums_change_seq'), updated_at = now()
+           FROM unnest($2::text[], $3::bigint[]) AS x(path, seen_seq)
+          WHERE f.directory = $1 AND f.path = x.path AND f.change_seq = x.seen_seq`,
+        [directory, gone.map((k) => k.path), gone.map((k) => k.changeSeq)],
       );
-      stats.deleted = gone.length;
+      stats.deleted = rowCount ?? 0;
     }
     return stats;
   } finally {

@@ -1,5 +1,5 @@
 import { appendFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import picomatch from 'picomatch';
@@ -11,9 +11,11 @@ import {
   DEFAULT_EXCLUDES,
   confinePath,
   excluder,
+  directoryRoot,
   PathRefusedError,
   QuickFs,
   readManifest,
+  recordFile,
   scanDirectory,
   sha256File,
   STALE_TEMP_FILE_MS,
@@ -96,6 +98,57 @@ describe('file manifest (F2)', () => {
     expect(await row()).toBeUndefined();
     await scanDirectory(pool, dataDir, 'config');
     expect(await row()).toEqual({ sha256: await sha256File(path.join(config, 'growing.bin')), size: String('first part; second part'.length) });
+  });
+
+  describe('while a transfer puts files in place (it records them itself, without the scan lock)', () => {
+    const folder = directoryRoot(dataDir, 'config');
+    const entry = async (rel: string) =>
+      (
+        await pool.query<{ sha256: string; change_seq: string; deleted: boolean }>(
+          `SELECT sha256, change_seq::text, deleted FROM file_checksums WHERE directory = 'config' AND path = $1`,
+          [rel],
+        )
+      ).rows[0];
+    /** What a transfer does: the content in a temp file, renamed into place, then recorded. */
+    async function receive(rel: string, content: string) {
+      const full = path.join(folder, rel);
+      await writeFile(`${full}.incoming`, content);
+      await rename(`${full}.incoming`, full);
+      const info = await stat(full);
+      await recordFile(pool, 'config', rel, { sha256: await sha256File(full), size: info.size, mtimeMs: info.mtimeMs });
+    }
+
+    it('does not announce a file received meanwhile as a local change', async () => {
+      await mkdir(folder, { recursive: true });
+      await writeFile(path.join(folder, 'event.json'), '{"event": "2026week1"}');
+      await scanDirectory(pool, dataDir, 'config');
+      await writeFile(path.join(folder, 'event.json'), '{"event": "2026week1", "edited": "here"}');
+      let received: Awaited<ReturnType<typeof entry>>;
+      const stats = await scanDirectory(pool, dataDir, 'config', {
+        // The peer's version lands after the scan read the manifest and walked the folder.
+        onWalked: async () => {
+          await receive('event.json', '{"event": "2026week1", "edited": "on the peer"}');
+          received = await entry('event.json');
+        },
+      });
+      expect(stats).toMatchObject({ changed: 0, added: 0 });
+      expect(await entry('event.json')).toEqual(received!);
+      // The next scan finds the disk as recorded: nothing to hash, nothing to announce.
+      expect(await scanDirectory(pool, dataDir, 'config')).toMatchObject({ hashed: 0, changed: 0 });
+    });
+
+    it('does not record a tombstone for a file received after it walked the folder', async () => {
+      await writeFile(path.join(folder, 'teams.csv'), '254,1678');
+      await scanDirectory(pool, dataDir, 'config');
+      await unlink(path.join(folder, 'teams.csv'));
+      await writeFile(path.join(folder, 'event.json'), '{"event": "2026week2"}');
+      const stats = await scanDirectory(pool, dataDir, 'config', {
+        // The folder was walked without teams.csv; the peer's copy lands before the scan compares.
+        onWalked: () => receive('teams.csv', '254,1678,971'),
+      });
+      expect(stats).toMatchObject({ deleted: 0, changed: 1 });
+      expect(await entry('teams.csv')).toMatchObject({ deleted: false, sha256: await sha256File(path.join(folder, 'teams.csv')) });
+    });
   });
 
   it('leaves a tombstone for a deleted file', async () => {
