@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { nodeProcessEnv, nodeProcessFlags } from '@catchup/testing/node-process';
 import { freePort, waitForHealth } from '@catchup/testing/services';
 import type { LinkBytes, ThrottledLink } from '@catchup/testing/throttled-link';
 import { NodeQueues } from '@catchup/queue';
@@ -90,16 +91,12 @@ export function peakRssMb(pid: number): number {
   return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
 }
 
-/** The V8 heap limits `npm start` and `npm run worker` run with (package.json; NODE_HEAP_MB changes the first). */
-const HEAP_FLAGS = [`--max-old-space-size=${process.env.NODE_HEAP_MB ?? 160}`, '--max-semi-space-size=2', '--heap-growing-percent=35'];
-/** …and their malloc arena limit (package.json). */
-const MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
-
 function spawnNodeScript(script: string, logName: string, env: Record<string, string>): ChildProcess {
   // BENCH_V8_FLAGS: flags NODE_OPTIONS refuses (--trace-gc…), for investigating a run.
   const v8Flags = process.env.BENCH_V8_FLAGS?.split(' ').filter(Boolean) ?? [];
-  return spawn(process.execPath, [...HEAP_FLAGS, ...v8Flags, script], {
-    env: { ...process.env, MALLOC_ARENA_MAX, ...env },
+  // Started as `npm start` and `npm run worker` start them.
+  return spawn(process.execPath, [...nodeProcessFlags(), ...v8Flags, script], {
+    env: { ...process.env, ...nodeProcessEnv(), ...env },
     stdio: ['ignore', process.env.BENCH_LOG_DIR ? openSync(path.join(process.env.BENCH_LOG_DIR, `${logName}.log`), 'w') : 'ignore', 'inherit'],
   });
 }

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { createPool, dropDatabase, type Pool } from '@catchup/db';
 import { migrateDeploy } from '@catchup/db/migrations';
 import { deleteKeysWithPrefix, mulberry32, openTcpProxy, rowsWithoutTheirLoggedVersion, type TcpProxy } from '@catchup/testing';
+import { nodeProcessEnv, nodeProcessFlags } from '@catchup/testing/node-process';
 import { databaseUrl, freePort, testDatabaseName, testRedisUrl } from '@catchup/testing/services';
 
 const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/main.ts');
@@ -206,34 +207,30 @@ process.once('exit', () => {
 });
 
 function spawnNode(node: ChaosNode): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    ['--disable-warning=ExperimentalWarning', '--max-old-space-size=160', '--max-semi-space-size=2', '--heap-growing-percent=35', main],
-    {
-      env: {
-        ...process.env,
-        MALLOC_ARENA_MAX: '2',
-        DATABASE_URL: node.databaseUrl,
-        REDIS_URL: testRedisUrl,
-        HOST: '127.0.0.1',
-        PORT: String(node.port),
-        NODE_NAME: node.name,
-        SYNC_API_KEY: node.key,
-        DATA_DIR: node.dataDir,
-        QUEUE_PREFIX: node.queuePrefix,
-        CATCHUP_SCHEDULER_ENABLED: 'true',
-        CATCHUP_CHECK_INTERVAL: String(node.checkInterval),
-        CATCHUP_RETRY_DELAY_MS: '200',
-        // A stalled link must not hold a job for the default minute.
-        CATCHUP_CONNECTION_TIMEOUT: '5',
-        // A SIGKILLed process's jobs are handed back after this long.
-        JOB_LOCK_SECONDS: '5',
-        SCAN_WAIT_SECONDS: '3',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...nodeProcessFlags(), main], {
+    env: {
+      ...process.env,
+      ...nodeProcessEnv(),
+      DATABASE_URL: node.databaseUrl,
+      REDIS_URL: testRedisUrl,
+      HOST: '127.0.0.1',
+      PORT: String(node.port),
+      NODE_NAME: node.name,
+      SYNC_API_KEY: node.key,
+      DATA_DIR: node.dataDir,
+      QUEUE_PREFIX: node.queuePrefix,
+      CATCHUP_SCHEDULER_ENABLED: 'true',
+      CATCHUP_CHECK_INTERVAL: String(node.checkInterval),
+      CATCHUP_RETRY_DELAY_MS: '200',
+      // A stalled link must not hold a job for the default minute.
+      CATCHUP_CONNECTION_TIMEOUT: '5',
+      // A SIGKILLed process's jobs are handed back after this long.
+      JOB_LOCK_SECONDS: '5',
+      SCAN_WAIT_SECONDS: '3',
+      LOG_LEVEL: 'warn',
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.pipe(node.log, { end: false });
   child.stderr!.pipe(node.log, { end: false });
   node.child = child;
