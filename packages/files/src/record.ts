@@ -1,4 +1,5 @@
-// Recording what a transfer did in the manifest, so that the next scan need not hash it again.
+// Recording files in the manifest: what a transfer did, so that the next scan need not hash it again, and
+// what a scan found, over entries no one changed since it read them.
 import type { Pool, PoolClient } from '@catchup/db';
 import type { FileDirectory } from './roots.ts';
 
