@@ -1,21 +1,11 @@
 // A file's block list (blocks.ts), read from disk in one pass that also hashes the whole file.
 import { createHash } from 'node:crypto';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BLOCK_BYTES, type BlockList } from './blocks.ts';
 import { sha256Of, unchangedWhileRead } from './hash.ts';
+import { readAt } from './read-at.ts';
 import { TransferRejectedError } from './write.ts';
-
-/** Reads `length` bytes at `position` into `buffer` (fewer only at the end of the file). */
-export async function readAt(handle: FileHandle, buffer: Buffer, position: number, length: number): Promise<Buffer> {
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
-  return buffer.subarray(0, filled);
-}
 
 /**
  * A file's block list (and the sha256 of the whole), read once in blocks. Throws a `conflict` refusal if

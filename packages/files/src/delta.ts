@@ -9,7 +9,7 @@ import type { Pool } from '@catchup/db';
 import type { ComparedState } from './as-compared.ts';
 import { BLOCK_BYTES, blockCount, blockLength, COPY_RECORD_BYTES, DELTA_COPY, DELTA_LITERAL, type BlockList, type BlockSource } from './blocks.ts';
 import { confinePath } from './confine.ts';
-import { readAt } from './block-list.ts';
+import { readAt } from './read-at.ts';
 import { sha256Of } from './hash.ts';
 import type { FileDirectory } from './roots.ts';
 import { currentSha256 } from './serve.ts';

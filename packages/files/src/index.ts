@@ -28,7 +28,8 @@ export {
   type BlockSource,
   type DeltaInstruction,
 } from './blocks.ts';
-export { readBlockList, readAt } from './block-list.ts';
+export { readBlockList } from './block-list.ts';
+export { readAt } from './read-at.ts';
 export { assembleDownload, receiveDelta, type DeltaDownload, type DeltaAnnounced } from './delta.ts';
 export { ChangedSinceComparedError, COMPARED_TEXT, COMPARED_TEXT_RULE, comparedText, parseComparedText, type ComparedState } from './as-compared.ts';
 export { pruneFileTombstones } from './prune.ts';

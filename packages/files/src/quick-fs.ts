@@ -10,6 +10,7 @@
 import { closeSync, constants, lstatSync, openSync, readdirSync, readSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { lstat, open, readdir, stat, statfs } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { readAt } from './read-at.ts';
 
 /** Synchronous work between two turns of the event loop. */
 const SLICE_MS = 5;
@@ -118,10 +119,7 @@ export class QuickFs {
       async () => {
         const handle = await open(file, READ_NOW);
         try {
-          const buffer = Buffer.allocUnsafe(max);
-          let filled = 0;
-          for (let n = -1; filled < max && n !== 0; filled += n) n = (await handle.read(buffer, filled, max - filled, filled)).bytesRead;
-          return buffer.subarray(0, filled);
+          return await readAt(handle, Buffer.allocUnsafe(max), 0, max);
         } finally {
           await handle.close();
         }
