@@ -1,6 +1,6 @@
 // One catch-up of one peer, in steps the job layer can run as separate jobs: plan, send a range,
 // receive a range, finalize. Cursors only move over ranges the other side acknowledged (I8).
-import { acknowledgeRange, needsFullBaseline, readChangesJson, readLogHorizon } from '@catchup/changelog';
+import { acknowledgeRange, needsFullBaseline, readLogHorizon } from '@catchup/changelog';
 import type { RuntimeSettings } from '@catchup/config';
 import type { SyncServer } from '@catchup/db';
 import type { PeerClient, PingResponse } from '@catchup/peer-client';
@@ -10,6 +10,7 @@ import { planReceiveRanges, planSendRanges, type Range } from './ranges.ts';
 import { asOneRange, readsAsBaseline, receivePages, sendRangeByKey, type RangeReceived } from './full-baseline.ts';
 import { heldElsewherePossible, receiveRangeSkippingHeld, sendRangeSkippingHeld, type HeldSkipped } from './held-ranges.ts';
 import { receiveLogStream, sendLogStream, type RangeSent, type SendingTo } from './log-stream-ranges.ts';
+import { sendPages } from './send-pages.ts';
 import { describeResult, sumFileChanges, type CatchupResult, type FileChanges, type FullBaselineCounts } from './catchup-result.ts';
 
 export interface CatchupPlan {
@@ -106,29 +107,6 @@ async function sendChanges(
   }
   const streamed = scope ? null : await sendLogStream(ctx, client, peerNodeId, range, 'position');
   return streamed ?? sendPages(ctx, client, { peerNodeId, scope }, range, settings.catchup_batch_size);
-}
-
-/** The range page after page, in position order. */
-async function sendPages(ctx: EngineContext, client: PeerClient, peer: SendingTo, range: Range, pageSize: number): Promise<RangeSent> {
-  const out: RangeSent = { sent: 0, tombstones: 0 };
-  let cursor = range.from;
-  for (;;) {
-    const page = await readChangesJson(ctx.pool, {
-      after: cursor,
-      upTo: range.to,
-      limit: pageSize,
-      excludeOrigin: peer.peerNodeId,
-      ...(peer.scope ? { scope: peer.scope } : {}),
-    });
-    if (page.count) {
-      await client.postChanges(page.body);
-      out.sent += page.count;
-      out.tombstones += page.deletes;
-    }
-    cursor = page.nextCursor;
-    if (!page.hasMore) break;
-  }
-  return out;
 }
 
 /**

@@ -10,7 +10,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   claimLacked,
   rangeHoldsOtherOrigins,
-  readChangesJson,
   readIdentities,
   releaseLeases,
   type ChangeIdentity,
@@ -22,6 +21,7 @@ import type { EngineContext } from './context.ts';
 import { readsAsBaseline, type RangeReceived } from './full-baseline.ts';
 import { receiveLogStream, sendLogStream, type RangeApplied, type RangeSent, type SendingTo } from './log-stream-ranges.ts';
 import { applyPeerBatch } from './integrity.ts';
+import { sendNamedChanges, sendPages } from './send-pages.ts';
 import type { Range } from './ranges.ts';
 
 export interface HeldSkipped {
@@ -103,12 +103,10 @@ export async function sendRangeSkippingHeld(
   };
   /** The positions (after, upTo]: all of them (as one log stream to a peer without a team scope), or the `only` ones. */
   const send = async (after: string, upTo: string, only?: ChangeIdentity[]) => {
-    const streamed = only || peer.scope ? null : await sendLogStream(ctx, client, peer.peerNodeId, { from: after, to: upTo }, 'position');
-    if (streamed) return add(streamed);
-    const page = await readChangesJson(ctx.pool, { ...options, after, upTo, ...(only ? { only, limit: Math.max(only.length, 1) } : {}) });
-    if (!page.count) return;
-    await client.postChanges(page.body);
-    add({ sent: page.count, tombstones: page.deletes });
+    const positions = { from: after, to: upTo };
+    if (only) return add(await sendNamedChanges(ctx, client, peer, positions, only));
+    const streamed = peer.scope ? null : await sendLogStream(ctx, client, peer.peerNodeId, positions, 'position');
+    add(streamed ?? (await sendPages(ctx, client, peer, positions, pageSize)));
   };
   const pending = new Map<string, StampedIdentity>();
   let asked = false;
