@@ -83,7 +83,7 @@ describe('peer management', () => {
 describe('runtime configuration', () => {
   it('reads settings and defaults', async () => {
     const body = await json<{ settings: Record<string, unknown>; defaults: Record<string, unknown> }>(await a!.call('/api/sync/config'));
-    expect(body.defaults).toMatchObject({ catchup_enabled: true, max_catchup_days: 30, catchup_batch_size: 100, catchup_check_interval: 300 });
+    expect(body.defaults).toMatchObject({ catchup_enabled: true, max_catchup_days: 30, catchup_batch_size: 1000, catchup_check_interval: 300 });
     expect(body.settings).toEqual(body.defaults);
   });
 

@@ -82,7 +82,7 @@ describe('runtime configuration', () => {
   it('reads the settings in force beside their defaults', async () => {
     const { status, body } = await ask('GET', '/api/sync/config');
     expect(status).toBe(200);
-    expect(body!.defaults).toMatchObject({ catchup_batch_size: 100, max_catchup_days: 30 });
+    expect(body!.defaults).toMatchObject({ catchup_batch_size: 1000, max_catchup_days: 30 });
   });
 });
 

@@ -17,7 +17,7 @@ describe('configuration from the environment', () => {
     expect(config.defaults).toMatchObject({
       catchup_enabled: true,
       max_catchup_days: 30,
-      catchup_batch_size: 100,
+      catchup_batch_size: 1000,
       catchup_check_interval: 300,
       catchup_connection_timeout: 60,
       catchup_scheduler_enabled: true,
