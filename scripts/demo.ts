@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { dropDatabase } from '@catchup/db';
 import { migrateDeploy } from '@catchup/db/migrations';
+import { nodeProcessEnv, nodeProcessFlags } from '@catchup/testing/node-process';
 import { waitForHealth } from '@catchup/testing/services';
 
 const exitAtEnd = process.argv.includes('--exit');
@@ -51,9 +52,11 @@ const DEMO_BOARD_PASSWORD = 'demo-board-password';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function start(node: DemoNode): Promise<void> {
-  const child = spawn(process.execPath, ['apps/api/src/main.ts'], {
+  // Started with the flags `npm start` uses (package.json's config), as a user's node runs.
+  const child = spawn(process.execPath, [...nodeProcessFlags(), 'apps/api/src/main.ts'], {
     env: {
       ...process.env,
+      ...nodeProcessEnv(),
       DATABASE_URL: node.databaseUrl,
       REDIS_URL: redisUrl,
       PORT: String(node.port),
