@@ -49,8 +49,8 @@ export const settingDefinitions = {
     env: 'CATCHUP_BATCH_SIZE',
     type: 'integer',
     schema: integerIn(1, MAX_BATCH_SIZE),
-    // Each batch is a job, a request and a transaction or log stream whatever its size: at 100, that
-    // fixed cost was most of a catch-up's time.
+    // Each batch costs a job, a request and a transaction or log stream whatever its size: small
+    // batches spend most of a catch-up on that fixed cost (README, Batch size).
     default: 1000,
     description: 'Changes per batch-send / batch-receive job.',
   }),
