@@ -7,7 +7,7 @@ import { needsFullBaseline, readChangesByKeyJson, type KeyOrderedPageJson, type 
 import type { PeerClient, FetchChangesQuery } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
 import { applyPeerBatch } from './integrity.ts';
-import { receiveLogStream, sendLogStream, type RangeApplied, type RangeSent, type SendingTo } from './log-stream-ranges.ts';
+import { readingFor, receiveLogStream, sendLogStream, type RangeApplied, type RangeSent, type SendingTo } from './log-stream-ranges.ts';
 import type { Range } from './ranges.ts';
 
 /** The ranges of a direction that is a full baseline, as the one range that spans them. */
@@ -36,9 +36,8 @@ export async function sendRangeByKey(ctx: EngineContext, client: PeerClient, pee
       after: range.from,
       upTo: range.to,
       limit: pageSize,
-      excludeOrigin: peer.peerNodeId,
       afterKey,
-      ...(peer.scope ? { scope: peer.scope } : {}),
+      ...readingFor(peer),
     });
   const out: RangeSent = { sent: 0, tombstones: 0 };
   let page: KeyOrderedPageJson | null = await read(null);

@@ -19,7 +19,7 @@ import {
 import type { FetchChangesQuery, PeerClient } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
 import { readsAsBaseline, type RangeReceived } from './full-baseline.ts';
-import { receiveLogStream, sendLogStream, type RangeApplied, type RangeSent, type SendingTo } from './log-stream-ranges.ts';
+import { readingFor, receiveLogStream, sendLogStream, type RangeApplied, type RangeSent, type SendingTo } from './log-stream-ranges.ts';
 import { applyPeerBatch } from './integrity.ts';
 import { sendNamedChanges, sendPages } from './send-pages.ts';
 import type { Range } from './ranges.ts';
@@ -96,7 +96,7 @@ export async function sendRangeSkippingHeld(
   leaseSeconds: number,
 ): Promise<(RangeSent & HeldSkipped) | null> {
   const out: RangeSent & HeldSkipped = { sent: 0, tombstones: 0, skippedHeld: 0 };
-  const options = { limit: pageSize, excludeOrigin: peer.peerNodeId, ...(peer.scope ? { scope: peer.scope } : {}) };
+  const options = { limit: pageSize, ...readingFor(peer) };
   const add = (sent: RangeSent) => {
     out.sent += sent.sent;
     out.tombstones += sent.tombstones;

@@ -13,6 +13,9 @@ export interface SendingTo {
   scope: TeamScope | undefined;
 }
 
+/** What every read of the log for `peer` leaves out: its own changes, and what its team scope does not show it. */
+export const readingFor = (peer: SendingTo) => ({ excludeOrigin: peer.peerNodeId, ...(peer.scope ? { scope: peer.scope } : {}) });
+
 export interface RangeSent {
   sent: number;
   /** Of them, deletes (tombstones). */

@@ -5,7 +5,7 @@
 import { readChangesJson, type ChangeIdentity } from '@catchup/changelog';
 import { PeerError, type PeerClient } from '@catchup/peer-client';
 import type { EngineContext } from './context.ts';
-import type { RangeSent, SendingTo } from './log-stream-ranges.ts';
+import { readingFor, type RangeSent, type SendingTo } from './log-stream-ranges.ts';
 import type { Range } from './ranges.ts';
 
 /** The peer refused the request body as larger than it takes. */
@@ -26,8 +26,7 @@ export async function sendPages(ctx: EngineContext, client: PeerClient, peer: Se
       after: cursor,
       upTo: range.to,
       limit,
-      excludeOrigin: peer.peerNodeId,
-      ...(peer.scope ? { scope: peer.scope } : {}),
+      ...readingFor(peer),
     });
     if (page.count) {
       try {
@@ -54,8 +53,7 @@ export async function sendNamedChanges(ctx: EngineContext, client: PeerClient, p
     upTo: range.to,
     limit: Math.max(only.length, 1),
     only,
-    excludeOrigin: peer.peerNodeId,
-    ...(peer.scope ? { scope: peer.scope } : {}),
+    ...readingFor(peer),
   });
   if (!page.count) return { sent: 0, tombstones: 0 };
   try {
