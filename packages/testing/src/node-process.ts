@@ -1,5 +1,5 @@
-// How `npm start` and `npm run worker` start Node (package.json's config), for the benchmark and the
-// chaos run, which start node processes themselves and must measure them as users run them.
+// How `npm start` and `npm run worker` start Node (package.json's config), for the benchmark, the chaos
+// run and the demo, which start node processes themselves and must run them as users do.
 import { readFileSync } from 'node:fs';
 
 interface NodeConfig {
