@@ -29,7 +29,12 @@ describe('writes made on a peer while its clock was an hour ahead', () => {
     writerB.start();
     writerA.start();
     await scan(a);
-    await until('A to log the refusal of B', async () => (await a.pool.query(`SELECT 1 FROM sync_logs WHERE status = 'failed'`)).rowCount! > 0, 15_000, 100);
+    await until(
+      'A to log the refusal of B',
+      async () => (await a.pool.query(`SELECT 1 FROM sync_logs WHERE status = 'failed' AND error_message LIKE 'clock offset%'`)).rowCount! > 0,
+      15_000,
+      100,
+    );
     await sleep(1500);
     await writerB.stop();
     await aheadPool.end();
