@@ -6,7 +6,19 @@ import { getNodeIdentity, pruneLog } from '@catchup/changelog';
 import { createPool } from '@catchup/db';
 import type { CatchupResult } from '@catchup/engine';
 import { freePort } from '@catchup/testing/services';
-import { DIGEST, peakRssMb, postmasterOfDatabase, postScan, register, row, sql, startNodeProcess, stop, type NodeProcess } from './catchup.ts';
+import {
+  DIGEST,
+  SCOUTING_TABLE_SQL,
+  peakRssMb,
+  postmasterOfDatabase,
+  postScan,
+  register,
+  row,
+  sql,
+  startNodeProcess,
+  stop,
+  type NodeProcess,
+} from './catchup.ts';
 import { instanceCpuSeconds, processCpuSeconds } from './cpu.ts';
 import { benchUrl, checkpoint, dropBenchDatabases, freshMigratedDatabase } from './databases.ts';
 import { logicalAvailable, logicalInitialCopy } from './logical-replication.ts';
@@ -35,11 +47,6 @@ function fillSql(rows: number): string[] {
   }
   return statements;
 }
-
-const TABLE_SQL = `CREATE TABLE scouting_data (id uuid PRIMARY KEY, team_number int NOT NULL, match_number int NOT NULL, event_id uuid,
-  scouting_team_number int NOT NULL, scouter text, data jsonb NOT NULL DEFAULT '{}', is_active boolean NOT NULL DEFAULT true,
-  updated_at timestamptz(3) NOT NULL DEFAULT now());
-  CREATE INDEX ON scouting_data (scouting_team_number); CREATE INDEX ON scouting_data (team_number, match_number);`;
 
 export async function benchBaseline(): Promise<void> {
   const rows = Number(process.env.BENCH_BASELINE_ROWS ?? 1_000_000);
@@ -96,7 +103,7 @@ export async function benchBaseline(): Promise<void> {
     }
     const headers = ['path', 'seconds', 'rows/s', 'peak RSS MB: API A', 'worker A', 'API B', 'worker B'];
     if (logicalAvailable()) {
-      const logical = await logicalInitialCopy(TABLE_SQL, fillSql(rows));
+      const logical = await logicalInitialCopy(SCOUTING_TABLE_SQL, fillSql(rows));
       table.push(['logical replication initial copy', logical.seconds.toFixed(2), formatRate(rows / logical.seconds), '-', '-', '-', '-']);
       printTable(headers, table);
       console.log(

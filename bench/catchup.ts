@@ -75,6 +75,15 @@ function workloadSql(size: number): string[] {
   ];
 }
 
+/**
+ * scouting_data as the nodes' migrations define it, for logical replication's own cluster: the same
+ * primary key and the same two indexes, so that its subscriber maintains what our receiver maintains.
+ */
+export const SCOUTING_TABLE_SQL = `CREATE TABLE scouting_data (id uuid PRIMARY KEY, team_number int NOT NULL, match_number int NOT NULL, event_id uuid,
+  scouting_team_number int NOT NULL, scouter text, data jsonb NOT NULL DEFAULT '{}', is_active boolean NOT NULL DEFAULT true,
+  updated_at timestamptz(3) NOT NULL DEFAULT now());
+  CREATE INDEX ON scouting_data (scouting_team_number); CREATE INDEX ON scouting_data (team_number, match_number);`;
+
 export const DIGEST = `SELECT count(*)::text AS n, md5(string_agg(id::text || ':' || match_number || ':' || data::text, ',' ORDER BY id)) AS h FROM scouting_data`;
 
 export interface NodeProcess {
@@ -292,9 +301,7 @@ export function printCpu(f: CatchupFigures): void {
  * written last arrives. Through `link` when given (the subscription's connection crosses it).
  */
 export function logicalCatchup(size: number, link?: ThrottledLink): Promise<LogicalResult> {
-  const table = `CREATE TABLE scouting_data (id uuid PRIMARY KEY, team_number int NOT NULL, match_number int NOT NULL, event_id uuid,
-    scouting_team_number int NOT NULL, scouter text, data jsonb NOT NULL DEFAULT '{}', is_active boolean NOT NULL DEFAULT true,
-    updated_at timestamptz(3) NOT NULL DEFAULT now());
+  const table = `${SCOUTING_TABLE_SQL}
     CREATE TABLE bench_marker (id int PRIMARY KEY);`;
   return logicalReplicationBaseline(
     `${table} ${baselineSql(size)}`,
