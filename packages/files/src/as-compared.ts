@@ -136,7 +136,9 @@ export async function replaceIfUnchanged(temp: string, target: string, relative:
     throw err;
   }
   if (unchangedSince(compared, await currentState(kept, calls))) {
-    await unlinkOurs(kept, calls);
+    // Always on libuv's threads: the kept file holds the old version's blocks, and freeing them can wait
+    // on the disk (a discard), while the other placements of a bundle go on.
+    await unlinkOurs(kept);
     return;
   }
   await calls.rename(kept, target); // a write made after the comparison: it stays, the received version goes
