@@ -17,6 +17,7 @@ import type { Pool, PoolClient } from '@catchup/db';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { APPLYING, LOGGED_MEANWHILE, lockLogAndCheckSinceSql, upsertRowImagesSql, type ApplyOptions, type ApplyResult } from './apply.ts';
 import { isBigintString } from './change.ts';
+import { ChunkBytes } from './chunk-bytes.ts';
 import { BatchRejectedError } from './errors.ts';
 import { releaseLeases, releaseLeasesSql } from './held.ts';
 import { quoteIdent } from './sql.ts';
@@ -140,7 +141,10 @@ export async function applyLogStream(pool: Pool, body: AsyncIterable<Buffer | st
   try {
     for await (const chunk of chunksOf(body, options.chunkRows ?? LOG_STREAM_CHUNK_ROWS, options.chunkBytes ?? LOG_STREAM_CHUNK_BYTES)) {
       while (inFlight.size >= parallel) await Promise.race(inFlight);
-      const applying: Promise<void> = applyChunk(pool, chunk.parts, line + 1, options).then((result) => {
+      const applying: Promise<void> = applyChunk(pool, chunk.bytes.bytes, line + 1, options).then((result) => {
+        // Written: PostgreSQL has read all of it, so no socket write still reads it either (see chunk-bytes.ts).
+        // A chunk that failed is left to the collector: its connection may have been dropped mid-write.
+        chunk.bytes.release();
         inFlight.delete(applying);
         total.received += result.received;
         total.applied += result.applied;
@@ -171,16 +175,15 @@ async function flushCommits(pool: Pool): Promise<void> {
 }
 
 interface Chunk {
-  parts: Buffer[];
+  bytes: ChunkBytes;
   rows: number;
 }
 
 /** The stream cut at line ends into chunks of at most `maxRows` lines and about `maxBytes` bytes. */
 async function* chunksOf(body: AsyncIterable<Buffer | string>, maxRows: number, maxBytes: number): AsyncGenerator<Chunk> {
-  let parts: Buffer[] = [];
-  let bytes = 0;
+  let bytes = new ChunkBytes();
   let rows = 0;
-  /** Bytes of `parts` after its last line end: a line not complete yet. */
+  /** Bytes of `bytes` after its last line end: a line not complete yet. */
   let tail = 0;
   for await (const piece of body) {
     const data = typeof piece === 'string' ? Buffer.from(piece) : piece;
@@ -191,32 +194,26 @@ async function* chunksOf(body: AsyncIterable<Buffer | string>, maxRows: number, 
       if (length > maxBytes) throw new LogStreamTooLargeError(`a line of the log stream is longer than ${maxBytes} bytes`);
       lastEnd = end;
       if (++rows === maxRows) {
-        parts.push(data.subarray(start, end + 1));
-        yield { parts, rows };
-        parts = [];
-        bytes = 0;
+        bytes.append(data.subarray(start, end + 1));
+        yield { bytes, rows };
+        bytes = new ChunkBytes(bytes.capacity);
         rows = 0;
         tail = 0;
         start = end + 1;
       }
     }
-    const rest = data.subarray(start);
-    if (rest.length) {
-      parts.push(rest);
-      bytes += rest.length;
-    }
-    tail = lastEnd === -1 ? tail + rest.length : data.length - (lastEnd + 1);
-    if (bytes > maxBytes) {
+    bytes.append(data.subarray(start));
+    tail = lastEnd === -1 ? tail + data.length - start : data.length - (lastEnd + 1);
+    if (bytes.length > maxBytes) {
       if (rows === 0) throw new LogStreamTooLargeError(`a line of the log stream is longer than ${maxBytes} bytes`);
       // The chunk ends at its last complete line; the incomplete one starts the next.
-      const whole = Buffer.concat(parts, bytes);
-      yield { parts: [whole.subarray(0, bytes - tail)], rows };
-      parts = tail ? [whole.subarray(bytes - tail)] : [];
-      bytes = tail;
+      const next = bytes.cut(bytes.length - tail);
+      yield { bytes, rows };
+      bytes = next;
       rows = 0;
     }
   }
-  if (bytes > 0) yield { parts, rows: rows + (tail > 0 ? 1 : 0) };
+  if (bytes.length > 0) yield { bytes, rows: rows + (tail > 0 ? 1 : 0) };
 }
 
 /**
@@ -229,9 +226,9 @@ const CREATE_STAGING = `SET LOCAL client_min_messages = warning;
     "timestamp" timestamptz(3), origin_node_id text, origin_sequence bigint, hlc bigint, scope_exit boolean) ON COMMIT DELETE ROWS`;
 
 /** Loads a chunk's lines into the staging table; a line PostgreSQL cannot read refuses the batch, naming it. */
-async function loadChunk(client: PoolClient, parts: Buffer[], firstLine: number): Promise<void> {
+async function loadChunk(client: PoolClient, bytes: Buffer, firstLine: number): Promise<void> {
   try {
-    await pipeline(Readable.from(parts), client.query(copyFrom(`COPY ${STAGING} (${LOG_STREAM_COLUMNS}) FROM STDIN`)));
+    await pipeline(Readable.from([bytes]), client.query(copyFrom(`COPY ${STAGING} (${LOG_STREAM_COLUMNS}) FROM STDIN`)));
   } catch (err) {
     const pgError = err as { code?: string; where?: string; message?: string };
     // Data exceptions (class 22: a malformed number, UUID, stamp, JSON text, a wrong number of fields): the peer's fault.
@@ -299,13 +296,13 @@ function writeTableSql(table: string, columns: readonly string[], quote: (text: 
 /** Why a chunk goes to the ordinary applier instead. */
 class NotBulk extends Error {}
 
-async function applyChunk(pool: Pool, parts: Buffer[], firstLine: number, options: LogStreamOptions): Promise<LogStreamResult> {
+async function applyChunk(pool: Pool, bytes: Buffer, firstLine: number, options: LogStreamOptions): Promise<LogStreamResult> {
   const client = await pool.connect();
   let broken = false;
   let changes: IncomingChange[];
   try {
     try {
-      return await applyChunkInBulk(client, parts, firstLine, options);
+      return await applyChunkInBulk(client, bytes, firstLine, options);
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {
         broken = true;
@@ -314,7 +311,7 @@ async function applyChunk(pool: Pool, parts: Buffer[], firstLine: number, option
       // take, a write it could not make (a constraint, a concurrent applier) — the applier decides, and words.
       if (broken || err instanceof BatchRejectedError) throw err;
     }
-    changes = await readChunkAsChanges(client, parts, firstLine);
+    changes = await readChunkAsChanges(client, bytes, firstLine);
   } finally {
     client.release(broken);
   }
@@ -330,9 +327,9 @@ async function applyChunk(pool: Pool, parts: Buffer[], firstLine: number, option
   return { ...result, deletes: changes.filter((c) => c.operation === 'delete').length };
 }
 
-async function applyChunkInBulk(client: PoolClient, parts: Buffer[], firstLine: number, options: LogStreamOptions): Promise<LogStreamResult> {
+async function applyChunkInBulk(client: PoolClient, bytes: Buffer, firstLine: number, options: LogStreamOptions): Promise<LogStreamResult> {
   await client.query(`BEGIN; ${APPLYING}; ${CREATE_STAGING}; SET LOCAL work_mem = '64MB'; SET LOCAL synchronous_commit = off`);
-  await loadChunk(client, parts, firstLine);
+  await loadChunk(client, bytes, firstLine);
   if (options.senderScope) throw new NotBulk('a scoped sender');
   const { rows: shapes } = await client.query<{ n: number; deletes: number; tables: string[]; newest: string; shaped: boolean }>(SHAPE_SQL, [
     options.nodeId,
@@ -385,10 +382,10 @@ async function applyChunkInBulk(client: PoolClient, parts: Buffer[], firstLine: 
  * A chunk as the changes of a batch, checked as a posted batch is: loaded again and written out as the
  * JSON a page carries (PostgreSQL escapes every field), then read by the batch's own reader.
  */
-async function readChunkAsChanges(client: PoolClient, parts: Buffer[], firstLine: number): Promise<IncomingChange[]> {
+async function readChunkAsChanges(client: PoolClient, bytes: Buffer, firstLine: number): Promise<IncomingChange[]> {
   await client.query(`BEGIN; ${CREATE_STAGING}`);
   try {
-    await loadChunk(client, parts, firstLine);
+    await loadChunk(client, bytes, firstLine);
     const { rows } = await client.query<{ doc: string }>(
       `SELECT concat('{"changes":[', string_agg(json_build_object('table_name', table_name, 'record_id', record_id, 'operation', operation,
                 'change_data', change_data, 'old_data', old_data, 'timestamp', to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),

@@ -14,7 +14,7 @@ import {
 import { logCount, logIdentities, MAX_CLOCK_SKEW_MS, tableDigest, useNodes, type TestNode, teamChange } from './nodes.ts';
 import { streamLine } from './stream-lines.ts';
 
-const [a, b, c, d, e, f] = await useNodes(6, 'logstream');
+const [a, b, c, d, e, f, g, h] = await useNodes(8, 'logstream');
 
 /** Applies a stream on `node` as its peer API would, counting the chunks that went through the applier. */
 async function applyStream(node: TestNode, body: AsyncIterable<Buffer | string>, chunkRows = 7, chunkBytes?: number) {
@@ -202,6 +202,24 @@ describe('a log stream', () => {
     expect(result).toEqual({ received: 2, applied: 2, skipped_duplicate: 0, skipped_stale: 0, deletes: 1 });
     expect(throughApplier).toBe(1);
     expect(await teamNames(d!)).toContain('from afar');
+  });
+
+  it('cuts a stream arriving in pieces that split its lines into whole lines, by rows and by bytes, losing and doubling none', async () => {
+    await g!.pool.query(`INSERT INTO teams (team_number, name, scouting_team_number) SELECT n, 'team ' || repeat('x', n * 7), 1 FROM generate_series(1, 40) n`);
+    const whole = await bytesOf(await streamOf(g!, h!));
+    const longest = Math.max(
+      ...whole
+        .toString('utf8')
+        .split('\n')
+        .map((line) => Buffer.byteLength(line) + 1),
+    );
+    // Seven-byte pieces: every line arrives split; chunks end at 4 lines or at about three of the longest.
+    const pieces = Array.from({ length: Math.ceil(whole.length / 7) }, (_, i) => whole.subarray(i * 7, i * 7 + 7));
+    const { result } = await applyStream(h!, Readable.from(pieces), 4, 3 * longest);
+    expect(result.received).toBe(40);
+    expect(result.applied).toBe(40);
+    expect(await tableDigest(h!.pool)).toEqual(await tableDigest(g!.pool));
+    expect(await logIdentities(h!.pool)).toEqual(await logIdentities(g!.pool));
   });
 
   it('refuses a line longer than a chunk may hold (413)', async () => {
