@@ -1,8 +1,5 @@
 // Bull Board at /admin/queues, an admin page (admin-auth.ts: HTTP basic auth with ADMIN_USER /
 // ADMIN_PASSWORD, off without ADMIN_PASSWORD): the board can retry, promote and remove jobs.
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { FastifyAdapter } from '@bull-board/fastify';
 import { ADMIN_OPERATIONS, recordAdminAction } from '@catchup/engine';
 import type { FastifyInstance } from 'fastify';
 import { registerAdminPage } from './admin-auth.ts';
@@ -16,6 +13,12 @@ export const BULL_BOARD_ACTOR = 'bull board';
 export async function registerBullBoard(app: FastifyInstance, ctx: AppContext, limit: FailedAuthLimit): Promise<void> {
   const page = { path: BULL_BOARD_PATH, title: 'Bull Board', realm: 'Catch-up Sync queues', actor: BULL_BOARD_ACTOR };
   await registerAdminPage(app, ctx, limit, page, async (scope) => {
+    // Loaded only when the board is on: its modules (lodash among them) take a few MB of every node's heap.
+    const [{ createBullBoard }, { BullMQAdapter }, { FastifyAdapter }] = await Promise.all([
+      import('@bull-board/api'),
+      import('@bull-board/api/bullMQAdapter'),
+      import('@bull-board/fastify'),
+    ]);
     const serverAdapter = new FastifyAdapter();
     createBullBoard({
       queues: ctx.queues.allQueues().map((q) => new BullMQAdapter(q)),
