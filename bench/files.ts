@@ -66,6 +66,11 @@ function ensureRsync(): boolean {
   }
 }
 
+/** `--fsync` came with rsync 3.2.4. */
+function rsyncHasFsync(): boolean {
+  return execFileSync('rsync', ['--help'], { encoding: 'utf8' }).includes('--fsync');
+}
+
 export interface Timed {
   seconds: number;
   /** Bytes across the link while timed, when the run went through one. */
@@ -84,10 +89,11 @@ async function timedAcross(link: ThrottledLink | undefined, work: () => Promise<
 
 /**
  * `rsync -a --checksum` of the changed tree to a daemon holding the original. Through `link` (the daemon on
- * side b) it runs with `-z`, rsync's own compression, as a slow link asks for.
+ * side b) it runs with `-z`, rsync's own compression, as a slow link asks for. `fsync`: the daemon fsyncs
+ * every file it writes (`--fsync`), as our receiver does before each rename (F3) and rsync does not by default.
  */
-async function rsyncBaseline(original: string, changed: string, work: string, link?: ThrottledLink): Promise<Timed> {
-  const module = path.join(work, 'rsync-dest');
+async function rsyncBaseline(original: string, changed: string, work: string, link?: ThrottledLink, fsync = false): Promise<Timed> {
+  const module = path.join(work, fsync ? 'rsync-dest-fsync' : 'rsync-dest');
   await cp(original, module, { recursive: true, preserveTimestamps: true });
   const conf = path.join(work, 'rsyncd.conf');
   await writeFile(conf, `pid file = ${work}/rsyncd.pid\nuse chroot = false\n[bench]\n  path = ${module}\n  read only = false\n  uid = root\n  gid = root\n`);
@@ -99,7 +105,8 @@ async function rsyncBaseline(original: string, changed: string, work: string, li
     flushDisk();
     // Not execFileSync: the link forwards rsync's bytes on this process's event loop.
     return await timedAcross(link, async () => {
-      await promisify(execFile)('rsync', ['-a', '--checksum', ...(link ? ['-z'] : []), `${changed}/`, `rsync://127.0.0.1:${daemonPort}/bench/`]);
+      const options = ['-a', '--checksum', ...(link ? ['-z'] : []), ...(fsync ? ['--fsync'] : [])];
+      await promisify(execFile)('rsync', [...options, `${changed}/`, `rsync://127.0.0.1:${daemonPort}/bench/`]);
     });
   } finally {
     daemon.kill();
@@ -112,6 +119,8 @@ export interface FileFigures {
   cpu: { a: number; b: number };
   /** Absent when rsync could not be installed. */
   rsync?: Timed;
+  /** rsync with `--fsync`, on loopback only. */
+  rsyncFsync?: Timed;
 }
 
 /**
@@ -151,7 +160,10 @@ export async function fileCatchup(count: number, link?: ThrottledLink): Promise<
     await stop(b);
     [a, b] = [undefined, undefined];
     if (!ensureRsync()) return { ours, cpu };
-    return { ours, cpu, rsync: await rsyncBaseline(original, changed, work, link) };
+    const rsync = await rsyncBaseline(original, changed, work, link);
+    if (link) return { ours, cpu, rsync };
+    if (!rsyncHasFsync()) return { ours, cpu, rsync };
+    return { ours, cpu, rsync, rsyncFsync: await rsyncBaseline(original, changed, work, undefined, true) };
   } finally {
     if (a) await stop(a);
     if (b) await stop(b);
@@ -175,8 +187,14 @@ export async function benchFiles(): Promise<void> {
   const rows = [['Catch-up Sync file catch-up (scan + compare + transfer)', median(ours).toFixed(2), eachRound(ours)]];
   if (rsync.length) {
     rows.push(['rsync -a --checksum to a daemon on 127.0.0.1', median(rsync).toFixed(2), eachRound(rsync)]);
+    const rsyncFsync = ofRounds((f) => f.rsyncFsync?.seconds);
+    if (rsyncFsync.length) rows.push(['rsync -a --checksum --fsync (each file fsynced, as ours)', median(rsyncFsync).toFixed(2), eachRound(rsyncFsync)]);
     printTable(['path', 'seconds (median)', 'each round'], rows);
     console.log(`ratio ours / rsync: ${(median(ours) / median(rsync)).toFixed(2)} (target ≤ 1.2; medians of ${rounds} rounds)`);
+    if (rsyncFsync.length)
+      console.log(
+        `ratio ours / rsync --fsync: ${(median(ours) / median(rsyncFsync)).toFixed(2)} (our receiver fsyncs each file before its rename, F3; rsync only with --fsync)`,
+      );
   } else {
     printTable(['path', 'seconds (median)', 'each round'], rows);
     console.log('rsync baseline skipped: rsync could not be installed');
