@@ -179,6 +179,8 @@ interface Chunk {
   rows: number;
 }
 
+const lineTooLong = (maxBytes: number) => new LogStreamTooLargeError(`a line of the log stream is longer than ${maxBytes} bytes`);
+
 /** The stream cut at line ends into chunks of at most `maxRows` lines and about `maxBytes` bytes. */
 async function* chunksOf(body: AsyncIterable<Buffer | string>, maxRows: number, maxBytes: number): AsyncGenerator<Chunk> {
   let bytes = new ChunkBytes();
@@ -191,7 +193,7 @@ async function* chunksOf(body: AsyncIterable<Buffer | string>, maxRows: number, 
     let lastEnd = -1;
     for (let end = data.indexOf(10); end !== -1; end = data.indexOf(10, end + 1)) {
       const length = lastEnd === -1 ? tail + end + 1 : end - lastEnd;
-      if (length > maxBytes) throw new LogStreamTooLargeError(`a line of the log stream is longer than ${maxBytes} bytes`);
+      if (length > maxBytes) throw lineTooLong(maxBytes);
       lastEnd = end;
       if (++rows === maxRows) {
         bytes.append(data.subarray(start, end + 1));
@@ -205,7 +207,7 @@ async function* chunksOf(body: AsyncIterable<Buffer | string>, maxRows: number, 
     bytes.append(data.subarray(start));
     tail = lastEnd === -1 ? tail + data.length - start : data.length - (lastEnd + 1);
     if (bytes.length > maxBytes) {
-      if (rows === 0) throw new LogStreamTooLargeError(`a line of the log stream is longer than ${maxBytes} bytes`);
+      if (rows === 0) throw lineTooLong(maxBytes);
       // The chunk ends at its last complete line; the incomplete one starts the next.
       const next = bytes.cut(bytes.length - tail);
       yield { bytes, rows };
