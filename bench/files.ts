@@ -95,8 +95,9 @@ async function timedAcross(link: ThrottledLink | undefined, work: () => Promise<
 async function rsyncBaseline(original: string, changed: string, work: string, link?: ThrottledLink, fsync = false): Promise<Timed> {
   const module = path.join(work, fsync ? 'rsync-dest-fsync' : 'rsync-dest');
   await cp(original, module, { recursive: true, preserveTimestamps: true });
-  const conf = path.join(work, 'rsyncd.conf');
-  await writeFile(conf, `pid file = ${work}/rsyncd.pid\nuse chroot = false\n[bench]\n  path = ${module}\n  read only = false\n  uid = root\n  gid = root\n`);
+  // Each run's daemon its own pid file: the last one's may not be gone yet.
+  const conf = `${module}.conf`;
+  await writeFile(conf, `pid file = ${module}.pid\nuse chroot = false\n[bench]\n  path = ${module}\n  read only = false\n  uid = root\n  gid = root\n`);
   const port = await freePort();
   const daemon = spawn('rsync', ['--daemon', '--no-detach', `--port=${port}`, `--config=${conf}`, '--address=127.0.0.1'], { stdio: 'ignore' });
   try {
@@ -161,8 +162,7 @@ export async function fileCatchup(count: number, link?: ThrottledLink): Promise<
     [a, b] = [undefined, undefined];
     if (!ensureRsync()) return { ours, cpu };
     const rsync = await rsyncBaseline(original, changed, work, link);
-    if (link) return { ours, cpu, rsync };
-    if (!rsyncHasFsync()) return { ours, cpu, rsync };
+    if (link || !rsyncHasFsync()) return { ours, cpu, rsync };
     return { ours, cpu, rsync, rsyncFsync: await rsyncBaseline(original, changed, work, undefined, true) };
   } finally {
     if (a) await stop(a);
