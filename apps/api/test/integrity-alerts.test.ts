@@ -1,26 +1,10 @@
 // Integrity alerts (SPEC I12) as an operator meets them: a refused identity conflict and a forged change
 // under a peer's identity each leave a sync_logs row, listed by GET /api/sync/logs and counted by /metrics.
-import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { Change } from '@catchup/changelog';
+import { teamChange } from '@catchup/testing';
 import { registerPeer, useApiNodes } from './nodes.ts';
 
 const [a, b] = await useApiNodes(2, 'alerts');
-
-function teamChange(origin: string, sequence: string, name: string): Change {
-  const id = randomUUID();
-  return {
-    table_name: 'teams',
-    record_id: id,
-    operation: 'insert',
-    change_data: { id, team_number: 77, name, scouting_team_number: 1, is_active: true, updated_at: new Date().toISOString() },
-    old_data: null,
-    timestamp: new Date().toISOString(),
-    origin_node_id: origin,
-    origin_sequence: sequence,
-    hlc: String(BigInt(Date.now()) * 65536n),
-  };
-}
 
 interface LogRow {
   server_id: number | null;

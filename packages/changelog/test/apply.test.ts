@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { acknowledgeRange, BatchRejectedError, IdentityConflictError, countMissingChanges, getCursor, readChanges, type Change } from '@catchup/changelog';
 import { createPool } from '@catchup/db';
-import { rowsWithoutTheirLoggedVersion } from '@catchup/testing';
-import { applyTo, logCount, logIdentities, tableDigest, useNodes, type TestNode, teamChange } from './nodes.ts';
+import { rowsWithoutTheirLoggedVersion, teamChange } from '@catchup/testing';
+import { applyTo, logCount, logIdentities, tableDigest, useNodes, type TestNode } from './nodes.ts';
 
 const [a, b, c] = await useNodes(3, 'apply');
 

@@ -11,7 +11,8 @@ import {
   openLogStream,
   type ApplyResult,
 } from '@catchup/changelog';
-import { logCount, logIdentities, MAX_CLOCK_SKEW_MS, tableDigest, useNodes, type TestNode, teamChange } from './nodes.ts';
+import { teamChange } from '@catchup/testing';
+import { logCount, logIdentities, MAX_CLOCK_SKEW_MS, tableDigest, useNodes, type TestNode } from './nodes.ts';
 import { streamLine } from './stream-lines.ts';
 
 const [a, b, c, d, e, f, g, h] = await useNodes(8, 'logstream');

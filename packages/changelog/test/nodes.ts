@@ -1,8 +1,7 @@
 // Test nodes: a migrated database each, with a pg pool and the node's identity.
-import { randomUUID } from 'node:crypto';
 import { afterAll } from 'vitest';
 import { createPool, type Pool } from '@catchup/db';
-import { applyBatch, getNodeIdentity, type ApplyResult, type Change } from '@catchup/changelog';
+import { applyBatch, getNodeIdentity, type ApplyResult } from '@catchup/changelog';
 import { sampleTablesDigest, useTestDatabases, type TestDatabase } from '@catchup/testing';
 
 export interface TestNode {
@@ -47,20 +46,4 @@ export const MAX_CLOCK_SKEW_MS = 300_000;
 /** Applies a batch on a node as its peer API would: under its identity and clock bound. */
 export function applyTo(node: TestNode, changes: unknown[], maxClockSkewMs = MAX_CLOCK_SKEW_MS): Promise<ApplyResult> {
   return applyBatch(node.pool, changes, { nodeId: node.nodeId, maxClockSkewMs });
-}
-
-/** A remote insert of a new team from `origin`, stamped now unless told otherwise. */
-export function teamChange(origin: string, sequence: string | number, name: string, hlc = BigInt(Date.now()) * 65536n): Change {
-  const id = randomUUID();
-  return {
-    table_name: 'teams',
-    record_id: id,
-    operation: 'insert',
-    change_data: { id, team_number: 4242, name, scouting_team_number: 1, is_active: true, updated_at: new Date().toISOString() },
-    old_data: null,
-    timestamp: new Date().toISOString(),
-    origin_node_id: origin,
-    origin_sequence: String(sequence),
-    hlc: hlc.toString(),
-  };
 }

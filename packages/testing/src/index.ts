@@ -12,5 +12,6 @@ export { usePrivateRedis, type PrivateRedis } from './private-redis.ts';
 export { openTcpProxy, startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 export { openThrottledLink, type LinkBytes, type LinkSettings, type LinkSide, type ThrottledLink } from './throttled-link.ts';
 export { mulberry32 } from './seeded.ts';
+export { teamChange } from './changes.ts';
 export { createTestPki, type TestCa, type TestCertificate, type TestPki } from './tls.ts';
 export { streamedZstd } from './zstd.ts';
