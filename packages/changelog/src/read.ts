@@ -102,21 +102,34 @@ function onlyCondition(only: readonly ChangeIdentity[] | undefined, quote: (text
   return ` AND (origin_node_id, origin_sequence) IN (SELECT * FROM unnest(${origins}, ${sequences}))`;
 }
 
-function pageQuery(options: ReadOptions, quote: (text: string) => string, sorted: boolean): string {
+/**
+ * The row images a page of JSON holds, in bytes, past its first change: a page of the largest rows the
+ * default body limit lets in stays a few of them, not `limit` of them (memory, I9; and PostgreSQL builds
+ * no text over 1 GB, so a page of many large rows would fail at every try).
+ */
+export const PAGE_MAX_BYTES = 16 * 1024 * 1024;
+
+function pageQuery(options: ReadOptions, maxBytes: number, quote: (text: string) => string, sorted: boolean): string {
   const conditions = rangeConditions(options, quote);
   const scoped = options.scope !== undefined;
+  const rowBytes = 'coalesce(octet_length(e.change_data::text), 0) + coalesce(octet_length(e.old_data::text), 0)';
   // One statement, one snapshot: the page and the newest position agree. The aggregates take the rows in
   // the page's order; the positions, gathered by the same pass, prove it, and a page that ever came out
   // of order is read again with the order spelled out in the aggregate (which sorts, even rows already
-  // in order, before PostgreSQL 16).
+  // in order, before PostgreSQL 16). A change whose row images start past maxBytes is left for the next
+  // page (`cut` counts them): the first change always goes.
+  const kept = `c.bytes_before < ${maxBytes}`;
   return `COPY (
-    SELECT latest.latest, p.last::text, p.count::text, '{"changes":[' || coalesce(p.json, '') || ']}', p.positions, p.deletes::text
+    SELECT latest.latest, p.last::text, p.count::text, '{"changes":[' || coalesce(p.json, '') || ']}', p.positions, p.deletes::text, p.cut::text
       FROM (SELECT coalesce(max(sequence), 0)::text AS latest FROM database_changes) latest
       CROSS JOIN LATERAL (
-        SELECT max(c.sequence) AS last, count(*) AS count, array_agg(c.sequence) AS positions,
-               count(*) FILTER (WHERE ${isDelete(scoped)}) AS deletes,
-               string_agg(${changeJson(scoped)}, ','${sorted ? ' ORDER BY c.sequence' : ''}) AS json
-          FROM (SELECT * FROM ${entries(options)} e WHERE ${conditions} ORDER BY sequence LIMIT ${options.limit}) c
+        SELECT max(c.sequence) FILTER (WHERE ${kept}) AS last, count(*) FILTER (WHERE ${kept}) AS count,
+               array_agg(c.sequence) FILTER (WHERE ${kept}) AS positions,
+               count(*) FILTER (WHERE ${kept} AND (${isDelete(scoped)})) AS deletes,
+               count(*) FILTER (WHERE NOT ${kept}) AS cut,
+               string_agg(${changeJson(scoped)}, ','${sorted ? ' ORDER BY c.sequence' : ''}) FILTER (WHERE ${kept}) AS json
+          FROM (SELECT e.*, sum(${rowBytes}) OVER (ORDER BY e.sequence) - (${rowBytes}) AS bytes_before
+                  FROM (SELECT * FROM ${entries(options)} e WHERE ${conditions} ORDER BY sequence LIMIT ${options.limit}) e) c
       ) p
   ) TO STDOUT (FORMAT binary)`;
 }
@@ -127,21 +140,26 @@ function pageQuery(options: ReadOptions, quote: (text: string) => string, sorted
  * driver receives one field, not a row per change: several times cheaper than decoding the columns and
  * serializing again. It comes by COPY in binary format, as the bytes PostgreSQL made: sent on to a peer
  * as they are, with no decoding into a string and encoding back, nor a large string on the heap.
+ *
+ * The page ends early, with more to read, once its row images reach `maxBytes` (PAGE_MAX_BYTES). A read
+ * of named changes (`only`) is not cut: its callers send it as one page, and the names bound it.
  */
-export async function readChangesJson(db: Pool | PoolClient, options: ReadOptions): Promise<ChangePageJson> {
+export async function readChangesJson(db: Pool | PoolClient, options: ReadOptions, maxBytes = PAGE_MAX_BYTES): Promise<ChangePageJson> {
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new Error(`not a page byte bound: ${maxBytes}`);
+  const bound = options.only === undefined ? maxBytes : Number.MAX_SAFE_INTEGER;
   const client = 'release' in db ? db : await db.connect();
   let fields: (Buffer | null)[];
   try {
     const quote = (text: string) => client.escapeLiteral(text);
-    fields = await copyOneRow(client, pageQuery(options, quote, false));
-    if (!ascending(fields[4]!)) fields = await copyOneRow(client, pageQuery(options, quote, true));
+    fields = await copyOneRow(client, pageQuery(options, bound, quote, false));
+    if (!ascending(fields[4]!)) fields = await copyOneRow(client, pageQuery(options, bound, quote, true));
   } finally {
     if (client !== db) client.release();
   }
-  const [latest, last, counted, body, , deletes] = fields;
+  const [latest, last, counted, body, , deletes, cut] = fields;
   const latestSequence = latest!.toString('latin1');
   const count = Number(counted!.toString('latin1'));
-  const hasMore = count === options.limit;
+  const hasMore = count === options.limit || Number(cut!.toString('latin1')) > 0;
   const end = options.upTo !== undefined && BigInt(options.upTo) < BigInt(latestSequence) ? options.upTo : latestSequence;
   const nextCursor = hasMore ? last!.toString('latin1') : maxOf(end, options.after);
   return { body: body!, count, deletes: Number(deletes!.toString('latin1')), nextCursor, hasMore, latestSequence };
