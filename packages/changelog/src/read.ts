@@ -109,10 +109,12 @@ function onlyCondition(only: readonly ChangeIdentity[] | undefined, quote: (text
  */
 export const PAGE_MAX_BYTES = 16 * 1024 * 1024;
 
+/** An entry's row images in bytes, as a page counts them against PAGE_MAX_BYTES. */
+const ROW_BYTES = 'coalesce(octet_length(e.change_data::text), 0) + coalesce(octet_length(e.old_data::text), 0)';
+
 function pageQuery(options: ReadOptions, maxBytes: number, quote: (text: string) => string, sorted: boolean): string {
   const conditions = rangeConditions(options, quote);
   const scoped = options.scope !== undefined;
-  const rowBytes = 'coalesce(octet_length(e.change_data::text), 0) + coalesce(octet_length(e.old_data::text), 0)';
   // One statement, one snapshot: the page and the newest position agree. The aggregates take the rows in
   // the page's order; the positions, gathered by the same pass, prove it, and a page that ever came out
   // of order is read again with the order spelled out in the aggregate (which sorts, even rows already
@@ -128,7 +130,7 @@ function pageQuery(options: ReadOptions, maxBytes: number, quote: (text: string)
                count(*) FILTER (WHERE ${kept} AND (${isDelete(scoped)})) AS deletes,
                count(*) FILTER (WHERE NOT ${kept}) AS cut,
                string_agg(${changeJson(scoped)}, ','${sorted ? ' ORDER BY c.sequence' : ''}) FILTER (WHERE ${kept}) AS json
-          FROM (SELECT e.*, sum(${rowBytes}) OVER (ORDER BY e.sequence) - (${rowBytes}) AS bytes_before
+          FROM (SELECT e.*, sum(${ROW_BYTES}) OVER (ORDER BY e.sequence) - (${ROW_BYTES}) AS bytes_before
                   FROM (SELECT * FROM ${entries(options)} e WHERE ${conditions} ORDER BY sequence LIMIT ${options.limit}) e) c
       ) p
   ) TO STDOUT (FORMAT binary)`;
@@ -254,7 +256,12 @@ export interface KeyOrderedPageJson {
  * that the planner sees how few entries a page takes and walks the index rather than sorting the log.
  * A page shorter than asked ends its table: the next starts at the next table that has entries.
  */
-export async function readChangesByKeyJson(db: Pool | PoolClient, options: ReadOptions & { afterKey: RowKeyCursor | null }): Promise<KeyOrderedPageJson> {
+export async function readChangesByKeyJson(
+  db: Pool | PoolClient,
+  options: ReadOptions & { afterKey: RowKeyCursor | null },
+  maxBytes = PAGE_MAX_BYTES,
+): Promise<KeyOrderedPageJson> {
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new Error(`not a page byte bound: ${maxBytes}`);
   const client = 'release' in db ? db : await db.connect();
   try {
     const quote = (text: string) => client.escapeLiteral(text);
@@ -278,18 +285,22 @@ export async function readChangesByKeyJson(db: Pool | PoolClient, options: ReadO
     const fields = await copyOneRow(
       client,
       `COPY (
-        WITH c AS MATERIALIZED (SELECT * FROM (${rows}) r LIMIT ${options.limit})
+        WITH limited AS MATERIALIZED (SELECT * FROM (${rows}) r LIMIT ${options.limit}),
+        measured AS MATERIALIZED (
+          SELECT e.*, sum(${ROW_BYTES}) OVER (ORDER BY e.record_id, e.sequence) - (${ROW_BYTES}) AS bytes_before FROM limited e),
+        c AS MATERIALIZED (SELECT * FROM measured WHERE bytes_before < ${maxBytes})
         SELECT (SELECT coalesce(max(sequence), 0)::text FROM database_changes),
                (SELECT concat(record_id, '/', sequence) FROM c ORDER BY record_id DESC, sequence DESC LIMIT 1),
                (SELECT count(*)::text FROM c),
                '{"changes":[' || coalesce((SELECT string_agg(${changeJson(scoped)}, ',' ORDER BY c.record_id, c.sequence) FROM c), '') || ']}',
-               (SELECT count(*)::text FROM c WHERE ${isDelete(scoped)})
+               (SELECT count(*)::text FROM c WHERE ${isDelete(scoped)}),
+               (SELECT count(*)::text FROM measured WHERE bytes_before >= ${maxBytes})
       ) TO STDOUT (FORMAT binary)`,
     );
-    const [latest, last, counted, body, deletes] = fields;
+    const [latest, last, counted, body, deletes, cut] = fields;
     const count = Number(counted!.toString('latin1'));
     let nextKey: RowKeyCursor | null;
-    if (count === options.limit) {
+    if (count === options.limit || Number(cut!.toString('latin1')) > 0) {
       const [recordId, sequence] = last!.toString('latin1').split('/') as [string, string];
       nextKey = { table: key.table, recordId, sequence };
     } else {

@@ -2,7 +2,7 @@
 // change once and in position order; a change larger than the bound still goes, alone. A read of named
 // changes is never cut (its callers send it as one page).
 import { describe, expect, it } from 'vitest';
-import { readChangesJson, type Change, type ChangePageJson } from '@catchup/changelog';
+import { readChangesByKeyJson, readChangesJson, type Change, type ChangePageJson, type RowKeyCursor } from '@catchup/changelog';
 import { useNodes } from './nodes.ts';
 
 const [node] = await useNodes(1, 'pages');
@@ -61,7 +61,29 @@ describe('pages of JSON under a byte bound', () => {
     expect(changesOf(page).map((c) => c.sequence)).toEqual(all.map((c) => c.sequence));
   });
 
+  it('ends a page in row-key order (a full baseline) at the bound too, and the next goes on from its last key', async () => {
+    const everything = changesOf(await readChangesJson(pool, { after: '0', limit: 1000 }));
+    const pages: ChangePageJson[] = [];
+    let afterKey: RowKeyCursor | null = null;
+    for (;;) {
+      const page = await readChangesByKeyJson(pool, { after: '0', limit: 1000, afterKey }, 2500);
+      pages.push({ ...page, nextCursor: '0', hasMore: page.nextKey !== null });
+      if (!page.nextKey) break;
+      afterKey = page.nextKey;
+    }
+    const read = pages.flatMap(changesOf);
+    expect(read.map((c) => c.sequence).sort()).toEqual(everything.map((c) => c.sequence).sort());
+    expect(pages.length).toBeGreaterThan(everything.length / 3);
+    for (const page of pages)
+      expect(
+        changesOf(page)
+          .slice(0, -1)
+          .reduce((sum, c) => sum + imageBytes(c), 0),
+      ).toBeLessThan(2500);
+  });
+
   it('refuses a bound that is not a positive integer, reading nothing', async () => {
     await expect(readChangesJson(pool, { after: '0', limit: 10 }, 0)).rejects.toThrow(/page byte bound/);
+    await expect(readChangesByKeyJson(pool, { after: '0', limit: 10, afterKey: null }, 1.5)).rejects.toThrow(/page byte bound/);
   });
 });
