@@ -109,6 +109,10 @@ function onlyCondition(only: readonly ChangeIdentity[] | undefined, quote: (text
  */
 export const PAGE_MAX_BYTES = 16 * 1024 * 1024;
 
+function checkPageBound(maxBytes: number): void {
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new Error(`not a page byte bound: ${maxBytes}`);
+}
+
 /** An entry's row images in bytes, as a page counts them against PAGE_MAX_BYTES. */
 const ROW_BYTES = 'coalesce(octet_length(e.change_data::text), 0) + coalesce(octet_length(e.old_data::text), 0)';
 
@@ -147,7 +151,7 @@ function pageQuery(options: ReadOptions, maxBytes: number, quote: (text: string)
  * of named changes (`only`) is not cut: its callers send it as one page, and the names bound it.
  */
 export async function readChangesJson(db: Pool | PoolClient, options: ReadOptions, maxBytes = PAGE_MAX_BYTES): Promise<ChangePageJson> {
-  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new Error(`not a page byte bound: ${maxBytes}`);
+  checkPageBound(maxBytes);
   const bound = options.only === undefined ? maxBytes : Number.MAX_SAFE_INTEGER;
   const client = 'release' in db ? db : await db.connect();
   let fields: (Buffer | null)[];
@@ -261,7 +265,7 @@ export async function readChangesByKeyJson(
   options: ReadOptions & { afterKey: RowKeyCursor | null },
   maxBytes = PAGE_MAX_BYTES,
 ): Promise<KeyOrderedPageJson> {
-  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new Error(`not a page byte bound: ${maxBytes}`);
+  checkPageBound(maxBytes);
   const client = 'release' in db ? db : await db.connect();
   try {
     const quote = (text: string) => client.escapeLiteral(text);
