@@ -116,6 +116,12 @@ function checkPageBound(maxBytes: number): void {
 /** An entry's row images in bytes, as a page counts them against PAGE_MAX_BYTES. */
 const ROW_BYTES = 'coalesce(octet_length(e.change_data::text), 0) + coalesce(octet_length(e.old_data::text), 0)';
 
+/** The column `bytes_before` of entries `e` taken in `order`: the row images of the entries before each. */
+const bytesBefore = (order: string) => `sum(${ROW_BYTES}) OVER (ORDER BY ${order}) - (${ROW_BYTES}) AS bytes_before`;
+
+/** Whether a page has more after it: it is full, or the byte bound cut it (`cut`: the entries it left out). */
+const pageHasMore = (count: number, limit: number, cut: Buffer) => count === limit || Number(cut.toString('latin1')) > 0;
+
 function pageQuery(options: ReadOptions, maxBytes: number, quote: (text: string) => string, sorted: boolean): string {
   const conditions = rangeConditions(options, quote);
   const scoped = options.scope !== undefined;
@@ -134,7 +140,7 @@ function pageQuery(options: ReadOptions, maxBytes: number, quote: (text: string)
                count(*) FILTER (WHERE ${kept} AND (${isDelete(scoped)})) AS deletes,
                count(*) FILTER (WHERE NOT ${kept}) AS cut,
                string_agg(${changeJson(scoped)}, ','${sorted ? ' ORDER BY c.sequence' : ''}) FILTER (WHERE ${kept}) AS json
-          FROM (SELECT e.*, sum(${ROW_BYTES}) OVER (ORDER BY e.sequence) - (${ROW_BYTES}) AS bytes_before
+          FROM (SELECT e.*, ${bytesBefore('e.sequence')}
                   FROM (SELECT * FROM ${entries(options)} e WHERE ${conditions} ORDER BY sequence LIMIT ${options.limit}) e) c
       ) p
   ) TO STDOUT (FORMAT binary)`;
@@ -165,7 +171,7 @@ export async function readChangesJson(db: Pool | PoolClient, options: ReadOption
   const [latest, last, counted, body, , deletes, cut] = fields;
   const latestSequence = latest!.toString('latin1');
   const count = Number(counted!.toString('latin1'));
-  const hasMore = count === options.limit || Number(cut!.toString('latin1')) > 0;
+  const hasMore = pageHasMore(count, options.limit, cut!);
   const end = options.upTo !== undefined && BigInt(options.upTo) < BigInt(latestSequence) ? options.upTo : latestSequence;
   const nextCursor = hasMore ? last!.toString('latin1') : maxOf(end, options.after);
   return { body: body!, count, deletes: Number(deletes!.toString('latin1')), nextCursor, hasMore, latestSequence };
@@ -291,7 +297,7 @@ export async function readChangesByKeyJson(
       `COPY (
         WITH limited AS MATERIALIZED (SELECT * FROM (${rows}) r LIMIT ${options.limit}),
         measured AS MATERIALIZED (
-          SELECT e.*, sum(${ROW_BYTES}) OVER (ORDER BY e.record_id, e.sequence) - (${ROW_BYTES}) AS bytes_before FROM limited e),
+          SELECT e.*, ${bytesBefore('e.record_id, e.sequence')} FROM limited e),
         c AS MATERIALIZED (SELECT * FROM measured WHERE bytes_before < ${maxBytes})
         SELECT (SELECT coalesce(max(sequence), 0)::text FROM database_changes),
                (SELECT concat(record_id, '/', sequence) FROM c ORDER BY record_id DESC, sequence DESC LIMIT 1),
@@ -304,7 +310,7 @@ export async function readChangesByKeyJson(
     const [latest, last, counted, body, deletes, cut] = fields;
     const count = Number(counted!.toString('latin1'));
     let nextKey: RowKeyCursor | null;
-    if (count === options.limit || Number(cut!.toString('latin1')) > 0) {
+    if (pageHasMore(count, options.limit, cut!)) {
       const [recordId, sequence] = last!.toString('latin1').split('/') as [string, string];
       nextKey = { table: key.table, recordId, sequence };
     } else {
