@@ -84,7 +84,7 @@ describe('pages of JSON under a byte bound', () => {
     // Row keys are random uuids, so which changes share a page varies; the rule does not: a page ends at
     // the first change that brings it to the bound.
     const bytes = await loggedBytes();
-    const pageBytes = pages.map((page) => changesOf(page).map((c) => bytes.get(c.sequence)!));
+    const pageBytes = pages.map((page) => changesOf(page).map((c) => bytes.get(c.sequence!)!));
     expect(pages.length).toBeGreaterThan(3);
     for (const [i, sizes] of pageBytes.entries()) {
       expect(sizes.slice(0, -1).reduce((sum, b) => sum + b, 0)).toBeLessThan(2500);
