@@ -3,7 +3,7 @@ export { checkRelativePath, confinedFolders, confinePath, PathRefusedError, type
 export { DEFAULT_EXCLUDES, excluder, type Excluder } from './exclude.ts';
 export { sha256File } from './hash.ts';
 export { scanDirectory, STALE_TEMP_FILE_MS } from './scanner.ts';
-export { latestFileSeq, MANIFEST_PAGE_MAX, readManifest } from './manifest.ts';
+export { latestFileSeq, MANIFEST_PAGE_MAX, readManifest, type ManifestPage } from './manifest.ts';
 export { writeVerified, removeFile, isPlausibleMtime, MTIME_RULE, TransferRejectedError } from './write.ts';
 export { bundledBytes, encodeBundle, receiveBundle, MAX_BUNDLE_ENTRIES, type BundleEntry } from './bundle.ts';
 export { recordFile, recordFiles, recordDeletion, manifestMap, type Manifest, type ManifestFile } from './record.ts';

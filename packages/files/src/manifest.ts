@@ -1,6 +1,6 @@
 // Reading the manifest: by change sequence (what file syncs use: immune to clock skew) or, for API
 // clients that ask with `since`, by modification time.
-import type { Pool } from '@catchup/db';
+import { inTransaction, type Pool, type PoolClient } from '@catchup/db';
 import type { FileDirectory } from './roots.ts';
 
 export interface ManifestEntry {
@@ -30,10 +30,24 @@ export interface ManifestPage {
   files: ManifestEntry[];
   next_seq: string;
   has_more: boolean;
+  /**
+   * The newest change sequence of all folders as the page was read. No change at or below it was still
+   * being written then: a change the page's range lacks gets a sequence above it.
+   */
+  latest_seq: string;
 }
 
+/**
+ * A page of a folder's manifest. Writers of file_checksums are held off while it is read (SHARE lock:
+ * it waits for those already writing): a sequence taken by a write not yet committed would otherwise be
+ * missing from the page, below the latest_seq it reports.
+ */
 export async function readManifest(pool: Pool, directory: FileDirectory, query: ManifestQuery): Promise<ManifestPage> {
-  const { rows } = await pool.query<ManifestEntry & { size: string }>(
+  return inTransaction(pool, (client) => readManifestPage(client, directory, query), 'LOCK TABLE file_checksums IN SHARE MODE');
+}
+
+async function readManifestPage(client: PoolClient, directory: FileDirectory, query: ManifestQuery): Promise<ManifestPage> {
+  const { rows } = await client.query<ManifestEntry & { size: string }>(
     `SELECT path, sha256, size::text AS size,
             to_char(mtime AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS mtime,
             change_seq::text AS change_seq, deleted
@@ -46,11 +60,16 @@ export async function readManifest(pool: Pool, directory: FileDirectory, query: 
     [directory, query.afterSeq ?? null, query.since ?? null, query.limit],
   );
   const files = rows.map((r) => ({ ...r, size: Number(r.size) }));
-  return { files, next_seq: files.at(-1)?.change_seq ?? query.afterSeq ?? '0', has_more: files.length === query.limit };
+  return {
+    files,
+    next_seq: files.at(-1)?.change_seq ?? query.afterSeq ?? '0',
+    has_more: files.length === query.limit,
+    latest_seq: await latestFileSeq(client),
+  };
 }
 
 /** Newest change sequence of the manifest, all folders together ('0' when empty). */
-export async function latestFileSeq(pool: Pool): Promise<string> {
+export async function latestFileSeq(pool: Pool | PoolClient): Promise<string> {
   const { rows } = await pool.query<{ n: string }>('SELECT coalesce(max(change_seq), 0)::text AS n FROM file_checksums');
   return rows[0]!.n;
 }

@@ -82,6 +82,8 @@ export const fileManifestResponseSchema = z.object({
   files: z.array(fileManifestEntrySchema),
   next_seq: bigintString,
   has_more: z.boolean(),
+  /** Absent from a node of a version before it. */
+  latest_seq: bigintString.optional(),
 });
 export type FileManifestResponse = z.infer<typeof fileManifestResponseSchema>;
 

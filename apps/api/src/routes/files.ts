@@ -156,6 +156,7 @@ export const fileRoutes =
               files: z.array(entrySchema),
               next_seq: z.string(),
               has_more: z.boolean(),
+              latest_seq: z.string().describe('the newest change sequence of all folders as the page was read'),
               scanned: z.object({ files: z.number(), hashed: z.number(), added: z.number(), changed: z.number(), deleted: z.number() }).nullable(),
             }),
             ...errorResponses,
