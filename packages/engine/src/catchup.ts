@@ -4,7 +4,9 @@ import { acknowledgeRange, needsFullBaseline, readLogHorizon } from '@catchup/ch
 import type { RuntimeSettings } from '@catchup/config';
 import type { SyncServer } from '@catchup/db';
 import type { PeerClient, PingResponse } from '@catchup/peer-client';
+import type { FileDirectory } from '@catchup/files';
 import type { EngineContext } from './context.ts';
+import { filePositionsAfterSync, type FilePositions } from './file-positions.ts';
 import { teamScopeOf } from './team-scope.ts';
 import { planReceiveRanges, planSendRanges, type Range } from './ranges.ts';
 import { asOneRange, readsAsBaseline, receivePages, sendRangeByKey, type RangeReceived } from './full-baseline.ts';
@@ -157,8 +159,8 @@ export interface FinalizeInput {
   receives: ReceiveOutcome[];
   /** What each folder's sync moved (summed here). */
   files: FileChanges[];
-  /** Set when every folder synced: the manifest positions to remember for detection. */
-  fileSeqs?: { local: string; peer: string };
+  /** Set when every folder synced: the folders, and the manifest positions taken at plan time (moved past what the sync settled, then remembered for detection). */
+  fileSeqs?: FilePositions & { directories: FileDirectory[] };
   /** The directions planned as full baselines (a receive is one as well when the peer's pages said so). */
   fullBaseline?: FullBaselineDirections;
   errors: string[];
@@ -190,6 +192,7 @@ export function fullBaselineCounts(
 /** Records the outcome: last_sync, one sync_logs row with the full result. */
 export async function finalizeCatchup(ctx: EngineContext, input: FinalizeInput): Promise<CatchupResult> {
   const server = await serverById(ctx, input.serverId);
+  const fileSeqs = input.fileSeqs && (await filePositionsAfterSync(ctx, server, input.fileSeqs.directories, input.fileSeqs));
   const completedAt = new Date();
   const result: CatchupResult = {
     server_id: server.id,
@@ -236,7 +239,7 @@ export async function finalizeCatchup(ctx: EngineContext, input: FinalizeInput):
       where: { id: server.id },
       data: {
         ...(result.success ? { lastSync: completedAt, lastError: null } : { lastError: input.errors.join('; ').slice(0, 2000) }),
-        ...(input.fileSeqs ? { fileSeqLocal: BigInt(input.fileSeqs.local), fileSeqPeer: BigInt(input.fileSeqs.peer) } : {}),
+        ...(fileSeqs ? { fileSeqLocal: BigInt(fileSeqs.local), fileSeqPeer: BigInt(fileSeqs.peer) } : {}),
       },
     }),
   ]);

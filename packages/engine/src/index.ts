@@ -26,6 +26,7 @@ export {
 } from './catchup-result.ts';
 export { planSendRanges, planReceiveRanges, sendRanges, tableRanks, type Range, type SendPlan } from './ranges.ts';
 export { openEngine, type OpenedEngine } from './assemble.ts';
+export { peerFilesChanged } from './file-positions.ts';
 export { syncDirectory, enabledDirectories, failureSummary, largestFolderFirst, type FileSyncOutcome } from './files.ts';
 export { applyPeerBatch, applyPeerStream, checkClaimsOfPeer, recordIntegrityAlert, INTEGRITY_ALERT, type AlertSource } from './integrity.ts';
 export {

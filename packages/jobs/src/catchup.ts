@@ -150,7 +150,7 @@ async function finalize({ engine, logger }: HandlerDeps, job: CatchupJob) {
     sends,
     receives,
     files,
-    ...(filesSynced ? { fileSeqs: { local: job.data.fileSeqLocal!, peer: job.data.fileSeqPeer ?? '0' } } : {}),
+    ...(filesSynced ? { fileSeqs: { local: job.data.fileSeqLocal!, peer: job.data.fileSeqPeer ?? '0', directories: job.data.directories ?? [] } } : {}),
     ...(job.data.fullBaseline ? { fullBaseline: job.data.fullBaseline } : {}),
     errors,
   });

@@ -3,10 +3,12 @@ import {
   checkClaimsOfPeer,
   enabledDirectories,
   measurePeers,
+  peerFilesChanged,
   peerHasChangesForUs,
   pingPeer,
   recordRefusal,
   resumeTableBaselines,
+  type EngineContext,
   type PeerNeed,
 } from '@catchup/engine';
 import { FILE_DIRECTORIES, latestFileSeq, scanDirectory } from '@catchup/files';
@@ -54,6 +56,13 @@ async function finishInterruptedBaselines({ engine, logger }: HandlerDeps): Prom
   }
 }
 
+/** Whether either side holds file changes the other lacks (the peer's folders are scanned only when ours did not say so already). */
+async function filesChanged(engine: EngineContext, server: PeerNeed['server'], localFileSeq: Promise<bigint>, peerLatest: string): Promise<boolean> {
+  const directories = enabledDirectories(server);
+  if (!directories.length) return false;
+  return (await localFileSeq) > server.fileSeqLocal || (await peerFilesChanged(engine, server, directories, peerLatest));
+}
+
 /** Pings one peer and adds its catch-up when either side has changes or files the other lacks. */
 async function detectPeer(
   { engine, queues, logger }: HandlerDeps,
@@ -74,9 +83,7 @@ async function detectPeer(
   const unmade = await checkClaimsOfPeer(engine, server, ping.ping.node_id, ping.ping.latest_sequence);
   if (unmade) logger.error({ server: server.name, alert: unmade }, `❌ Integrity alert: ${unmade}`);
   const peerHasMore = await peerHasChangesForUs(engine, server, ping.ping.latest_sequence);
-  const filesChanged =
-    enabledDirectories(server).length > 0 && ((await localFileSeq) > server.fileSeqLocal || BigInt(ping.ping.latest_file_seq) > server.fileSeqPeer);
-  if (missingChanges === 0 && !peerHasMore && !filesChanged) {
+  if (missingChanges === 0 && !peerHasMore && !(await filesChanged(engine, server, localFileSeq, ping.ping.latest_file_seq))) {
     return { server_id: server.id, server_name: server.name, missing_changes: 0, reachable: true };
   }
   logger.info({ server: server.name, missing_changes: missingChanges }, `📊 ${server.name} is missing ${missingChanges} changes`);
