@@ -71,9 +71,9 @@ describe('file catch-up between two nodes', () => {
     expect(Object.keys(await tree(dirA)).sort()).toEqual(['config/event.json', 'instance/notes.md', 'uploads/robots/1678.jpg', 'uploads/robots/254.jpg']);
   });
 
-  it('moves nothing when nothing changed', async () => {
-    const result = await scan();
-    expect(result.file_changes).toEqual({ uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0, bytes: 0 });
+  it('runs no catch-up when nothing changed', async () => {
+    const res = await apiA('/api/sync/catchup/scan', { method: 'POST', json: { server_ids: [pair.bServerIdOnA] } });
+    expect(((await res.json()) as { results: CatchupResult[] }).results).toEqual([]);
   });
 
   it('propagates changes and deletes from each side, and keeps both versions of a file changed on both', async () => {
@@ -150,8 +150,9 @@ describe('large files (F3)', () => {
     expect(result.success).toBe(true);
     expect(result.file_changes.uploaded).toBe(1);
     expect((await tree(dirB))['uploads/match-video.bin']).toBe((await tree(dirA))['uploads/match-video.bin']);
-    // Both nodes run in this process: buffering the file anywhere would add at least 200 MB.
-    expect(grownMb).toBeLessThan(100);
+    // Both nodes run in this process: buffering the file anywhere would add at least 200 MB. Streaming
+    // grows it by 79–102 MB from run to run (when the two nodes' buffers are collected).
+    expect(grownMb).toBeLessThan(150);
   }, 120_000);
 });
 
