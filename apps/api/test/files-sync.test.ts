@@ -5,8 +5,9 @@ import { request } from 'node:http';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { syncDirectory, type CatchupResult } from '@catchup/engine';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { DETECTION_SCAN_STANDS_MS, syncDirectory, type CatchupResult } from '@catchup/engine';
+import { scanDirectory } from '@catchup/files';
 import { call, useTwoNodes } from './two-nodes.ts';
 
 const dirA = await mkdtemp(path.join(tmpdir(), 'catchup-fsync-a-'));
@@ -131,6 +132,51 @@ describe('file catch-up between two nodes', () => {
     expect((await tree(dirB))['instance/synced.txt']).toBeDefined();
     await a.ctx.db.syncServer.update({ where: { id: pair.bServerIdOnA }, data: { syncUploads: true } });
     await unlink(path.join(dirA, 'uploads/not-synced.jpg'));
+  });
+});
+
+describe("a folder sync decided by a detection builds on the detection's scan", () => {
+  const syncInstance = (scannedSince?: number) => syncDirectory(a.ctx.engine, pair.bServerIdOnA, 'instance', scannedSince);
+  /** A's scan of the folder, as a detection makes it; returns when it began. */
+  async function detectionScan(): Promise<number> {
+    const startedAt = Date.now();
+    await scanDirectory(a.ctx.pool, dirA, 'instance', { exclude: a.ctx.engine.fileExclude });
+    return startedAt;
+  }
+  const onB = async () => Object.keys(await tree(path.join(dirB, 'instance'))).sort();
+
+  it('does not walk the folder again: a file written after that scan goes with the next sync', async () => {
+    await put(dirA, 'instance/standing/seen.txt', 'there when the detection scanned');
+    const scannedSince = await detectionScan();
+    await put(dirA, 'instance/standing/later.txt', 'written after the detection scanned');
+    expect(await syncInstance(scannedSince)).toMatchObject({ uploaded: 1, errors: [] });
+    expect(await onB()).toContain('standing/seen.txt');
+    expect(await onB()).not.toContain('standing/later.txt');
+    // A sync no detection decided scans the folder first.
+    expect(await syncInstance()).toMatchObject({ uploaded: 1, errors: [] });
+    expect(await onB()).toContain('standing/later.txt');
+  });
+
+  it('scans the folder again once that scan is older than DETECTION_SCAN_STANDS_MS', async () => {
+    const scannedSince = await detectionScan();
+    await put(dirA, 'instance/standing/stale.txt', 'written after the detection scanned');
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + DETECTION_SCAN_STANDS_MS + 1000);
+      expect(await syncInstance(scannedSince)).toMatchObject({ uploaded: 1, errors: [] });
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await onB()).toContain('standing/stale.txt');
+  });
+
+  it("hands the detection's scan to the catch-up's folder syncs", async () => {
+    await put(dirA, 'instance/standing/scanned.txt', 'found by the detection');
+    const before = Date.now();
+    expect(await scan()).toMatchObject({ success: true, file_changes: { uploaded: 1 } });
+    const folderJobs = (await a.ctx.queues.queues.fileSync.getJobs(['completed'])).filter((job) => job.timestamp >= before);
+    expect(folderJobs.map((job) => job.data.directory).sort()).toEqual(['config', 'instance', 'uploads']);
+    for (const job of folderJobs) expect(job.data.scannedSince).toBeGreaterThanOrEqual(before);
   });
 });
 

@@ -8,6 +8,7 @@ import {
   readBase,
   readBasesElsewhere,
   scanDirectory,
+  scanDirectoryUnlessScannedSince,
   type Clash,
   type FileDirectory,
   type Manifest,
@@ -29,16 +30,35 @@ function clashError(directory: FileDirectory, name: string, clash: Clash, peerNa
   return `${directory}/${name}: ${sides}; both left as they are`;
 }
 
-/** Reads both manifests and the bases, and plans the folder's sync (what a sync would do, done or not). */
+/**
+ * How long a folder's sync builds on the scan of the detection that decided it instead of scanning the
+ * folder again (the steps it plans still check each file as it lies when they move it). Beyond that
+ * (a catch-up whose database batches took long, a retry) the folder is scanned again.
+ */
+export const DETECTION_SCAN_STANDS_MS = 10_000;
+
+/** Our side's manifest, up to date with the disk (or with the detection's scan at `scannedSince`, while recent). */
+async function localManifest(ctx: EngineContext, directory: FileDirectory, scannedSince?: number): Promise<Manifest> {
+  const options = { exclude: ctx.fileExclude };
+  if (scannedSince === undefined) await scanDirectory(ctx.pool, ctx.dataDir, directory, options);
+  else await scanDirectoryUnlessScannedSince(ctx.pool, ctx.dataDir, directory, Math.max(scannedSince, Date.now() - DETECTION_SCAN_STANDS_MS), options);
+  return manifestMap(ctx.pool, directory);
+}
+
+/**
+ * Reads both manifests and the bases, and plans the folder's sync (what a sync would do, done or not).
+ * `scannedSince`: when the detection that decided this sync began scanning (ms since 1970).
+ */
 export async function readFolderPlan(
   ctx: EngineContext,
   server: SyncServer,
   directory: FileDirectory,
+  scannedSince?: number,
 ): Promise<{ plan: FilePlan; local: Manifest; client: PeerClient }> {
   const client = ctx.peerClient(server, await ctx.settings());
   // Both sides bring their manifests up to date with their disks at the same time.
   const [local, remote, base, agreedElsewhere] = await Promise.all([
-    scanDirectory(ctx.pool, ctx.dataDir, directory, { exclude: ctx.fileExclude }).then(() => manifestMap(ctx.pool, directory)),
+    localManifest(ctx, directory, scannedSince),
     readRemoteManifest(client, directory),
     readBase(ctx.pool, server.id, directory),
     readBasesElsewhere(ctx.pool, server.id, directory),
@@ -46,9 +66,9 @@ export async function readFolderPlan(
   return { plan: planDirectory({ local, remote, base, agreedElsewhere, localName: ctx.nodeName, remoteName: server.name }), local, client };
 }
 
-export async function syncDirectory(ctx: EngineContext, serverId: number, directory: FileDirectory): Promise<FileSyncOutcome> {
+export async function syncDirectory(ctx: EngineContext, serverId: number, directory: FileDirectory, scannedSince?: number): Promise<FileSyncOutcome> {
   const server = await ctx.db.syncServer.findUniqueOrThrow({ where: { id: serverId } });
-  const { plan, local, client } = await readFolderPlan(ctx, server, directory);
+  const { plan, local, client } = await readFolderPlan(ctx, server, directory, scannedSince);
 
   const errors = plan.clashes.map(({ name, clash }) => clashError(directory, name, clash, server.name));
   const outcome: FileSyncOutcome = { directory, uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0, bytes: 0, errors };

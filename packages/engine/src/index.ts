@@ -27,7 +27,7 @@ export {
 export { planSendRanges, planReceiveRanges, sendRanges, tableRanks, type Range, type SendPlan } from './ranges.ts';
 export { openEngine, type OpenedEngine } from './assemble.ts';
 export { peerFilesChanged } from './file-positions.ts';
-export { syncDirectory, enabledDirectories, failureSummary, largestFolderFirst, type FileSyncOutcome } from './files.ts';
+export { DETECTION_SCAN_STANDS_MS, syncDirectory, enabledDirectories, failureSummary, largestFolderFirst, type FileSyncOutcome } from './files.ts';
 export { applyPeerBatch, applyPeerStream, checkClaimsOfPeer, recordIntegrityAlert, INTEGRITY_ALERT, type AlertSource } from './integrity.ts';
 export {
   ADMIN_OPERATIONS,

@@ -2,7 +2,7 @@ export { FILE_DIRECTORIES, directoryRoot, type FileDirectory } from './roots.ts'
 export { checkRelativePath, confinedFolders, confinePath, PathRefusedError, type ConfinedFolders } from './confine.ts';
 export { DEFAULT_EXCLUDES, excluder, type Excluder } from './exclude.ts';
 export { sha256File } from './hash.ts';
-export { scanDirectory, STALE_TEMP_FILE_MS } from './scanner.ts';
+export { scanDirectory, scanDirectoryUnlessScannedSince, STALE_TEMP_FILE_MS } from './scanner.ts';
 export { latestFileSeq, MANIFEST_PAGE_MAX, readManifest, type ManifestPage } from './manifest.ts';
 export { writeVerified, removeFile, isPlausibleMtime, MTIME_RULE, TransferRejectedError } from './write.ts';
 export { bundledBytes, encodeBundle, receiveBundle, MAX_BUNDLE_ENTRIES, type BundleEntry } from './bundle.ts';

@@ -75,8 +75,56 @@ async function sweepStaleTempFiles(root: string, temps: string[]): Promise<void>
   );
 }
 
+/**
+ * When the last completed scan of each folder started (ms since 1970), per database and folder root: a
+ * file sync may build on the scan its detection made moments before instead of walking the folder again.
+ */
+const scanStarts = new WeakMap<Pool, Map<string, number>>();
+
+/** Whether a scan of the folder began at or after `since`; one that began after now (the clock was set back since) does not count. */
+function scannedSince(pool: Pool, root: string, since: number): boolean {
+  const startedAt = scanStarts.get(pool)?.get(root);
+  return startedAt !== undefined && startedAt >= since && startedAt <= Date.now();
+}
+
+function noteScanStart(pool: Pool, root: string, startedAt: number): void {
+  let starts = scanStarts.get(pool);
+  if (!starts) {
+    starts = new Map();
+    scanStarts.set(pool, starts);
+  }
+  starts.set(root, startedAt);
+}
+
 /** Brings file_checksums for one folder in line with the disk. One scan per folder at a time. */
 export async function scanDirectory(pool: Pool, dataDir: string, directory: FileDirectory, options: ScanOptions = {}): Promise<ScanStats> {
+  return (await scanUnlessScannedSince(pool, dataDir, directory, undefined, options))!;
+}
+
+/**
+ * Brings the folder's manifest up to date with the disk as it was at `since` (ms since 1970): a scan of
+ * it that started then or later and completed in this process stands (null); else it is scanned now.
+ * A scan still running when this one asks is waited for (the folder's lock), and then stands.
+ */
+export async function scanDirectoryUnlessScannedSince(
+  pool: Pool,
+  dataDir: string,
+  directory: FileDirectory,
+  since: number,
+  options: ScanOptions = {},
+): Promise<ScanStats | null> {
+  if (scannedSince(pool, directoryRoot(dataDir, directory), since)) return null;
+  return scanUnlessScannedSince(pool, dataDir, directory, since, options);
+}
+
+/** `since` undefined: scanned whatever scans came before. */
+async function scanUnlessScannedSince(
+  pool: Pool,
+  dataDir: string,
+  directory: FileDirectory,
+  since: number | undefined,
+  options: ScanOptions,
+): Promise<ScanStats | null> {
   const root = directoryRoot(dataDir, directory);
   await mkdir(root, { recursive: true });
   const exclude = options.exclude ?? excluder();
@@ -84,6 +132,8 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
   const lockKey = FILE_SCAN_LOCK_BASE + FILE_DIRECTORIES.indexOf(directory);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [lockKey]);
+    if (since !== undefined && scannedSince(pool, root, since)) return null;
+    const startedAt = Date.now();
     const { rows } = await client.query<{ path: string } & Known>(
       `SELECT path, sha256, size::text AS size, (extract(epoch FROM mtime) * 1000)::bigint::text AS "mtimeMs", deleted,
               change_seq::text AS "changeSeq"
@@ -159,6 +209,7 @@ export async function scanDirectory(pool: Pool, dataDir: string, directory: File
       );
       stats.deleted = rowCount ?? 0;
     }
+    noteScanStart(pool, root, startedAt);
     return stats;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [lockKey]).catch(() => {});

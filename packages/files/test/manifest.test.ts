@@ -17,6 +17,7 @@ import {
   readManifest,
   recordFile,
   scanDirectory,
+  scanDirectoryUnlessScannedSince,
   sha256File,
   STALE_TEMP_FILE_MS,
 } from '@catchup/files';
@@ -335,5 +336,59 @@ describe('temp files of transfers', () => {
     }
     expect((await readdir(instance, { recursive: true })).map(String).sort()).toEqual(['deep', 'kept.txt']);
     expect(await listed()).toEqual(['kept.txt']);
+  });
+});
+
+describe("a scan that stands (a folder sync building on its detection's scan)", () => {
+  const standing = async () =>
+    (await readManifest(pool, 'uploads', { limit: 1000 })).files
+      .filter((f) => f.path.startsWith('standing/') && !f.deleted)
+      .map((f) => f.path)
+      .sort();
+
+  it('is not repeated for a `since` at or before its start, and is for a later one', async () => {
+    const since = Date.now();
+    await put('standing/before.jpg', 'scanned');
+    await scanDirectory(pool, dataDir, 'uploads');
+    await put('standing/after.jpg', 'written after the scan');
+    expect(await scanDirectoryUnlessScannedSince(pool, dataDir, 'uploads', since)).toBeNull();
+    expect(await standing()).toEqual(['standing/before.jpg']);
+    // A `since` after that scan began asks for the disk as it is now.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await scanDirectoryUnlessScannedSince(pool, dataDir, 'uploads', Date.now())).toMatchObject({ added: 1 });
+    expect(await standing()).toEqual(['standing/after.jpg', 'standing/before.jpg']);
+  });
+
+  it('is waited for while it runs, and then stands', async () => {
+    const since = Date.now();
+    let release!: () => void;
+    const walked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const running = scanDirectory(pool, dataDir, 'uploads', { onWalked: () => walked });
+    await put('standing/during.jpg', 'written while the first scan runs');
+    const asking = scanDirectoryUnlessScannedSince(pool, dataDir, 'uploads', since);
+    let answered = false;
+    void asking.then(() => {
+      answered = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(answered).toBe(false);
+    release();
+    await running;
+    expect(await asking).toBeNull();
+  });
+
+  it('does not stand once the clock was set back to before it began', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 60 * 60 * 1000);
+      await scanDirectory(pool, dataDir, 'uploads');
+    } finally {
+      vi.useRealTimers();
+    }
+    await put('standing/clock.jpg', 'written after the clock was set back');
+    expect(await scanDirectoryUnlessScannedSince(pool, dataDir, 'uploads', Date.now() - 1000)).toMatchObject({ added: expect.any(Number) });
+    expect(await standing()).toContain('standing/clock.jpg');
   });
 });

@@ -47,8 +47,8 @@ async function rangeJob<T>(
 
 export function fileSyncHandler({ engine, logger }: HandlerDeps): Handlers['file-sync'] {
   return async (job) => {
-    const { serverId, directory } = job.data;
-    const { errors, ...moved } = await syncDirectory(engine, serverId, directory);
+    const { serverId, directory, scannedSince } = job.data;
+    const { errors, ...moved } = await syncDirectory(engine, serverId, directory, scannedSince);
     logger.info(
       {
         server_id: serverId,

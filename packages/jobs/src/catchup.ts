@@ -125,10 +125,10 @@ async function fanOutDatabase({ engine, queues }: HandlerDeps, job: CatchupJob, 
  * it adds none twice.
  */
 async function fanOutFolders({ engine, queues }: HandlerDeps, job: CatchupJob): Promise<void> {
-  const { serverId, trigger, directories = [] } = job.data;
+  const { serverId, trigger, directories = [], filesScannedAt } = job.data;
   await queues.addChildren(
     'file-sync',
-    largestFolderFirst(directories).map((directory) => ({ serverId, directory })),
+    largestFolderFirst(directories).map((directory) => ({ serverId, directory, ...(filesScannedAt === undefined ? {} : { scannedSince: filesScannedAt }) })),
     await retryPolicy(engine),
     job,
     { priorityOf: () => TRIGGER_PRIORITY[trigger], jobIdOf: ({ directory }) => `${job.id}-files-${directory}` },

@@ -27,11 +27,11 @@ export function detectHandler(deps: HandlerDeps): Handlers['detect'] {
     logger.info({ job_id: job.id, trigger: job.data.trigger }, '🔍 Checking for servers that need catch-up');
     // The folders are scanned while the peers are measured and pinged: over a slow link a ping is a round
     // trip that need not wait for the disk.
-    const localFileSeq = scanFolders(deps);
-    localFileSeq.catch(() => {}); // awaited below, after the peers that did not need it
+    const scan = { startedAt: Date.now(), latestSeq: scanFolders(deps) };
+    scan.latestSeq.catch(() => {}); // awaited below, after the peers that did not need it
     const peers: PeerDetected[] = [];
-    for (const need of await measurePeers(engine, job.data.serverIds)) peers.push(await detectPeer(deps, need, localFileSeq, job.data.trigger));
-    await localFileSeq;
+    for (const need of await measurePeers(engine, job.data.serverIds)) peers.push(await detectPeer(deps, need, scan, job.data.trigger));
+    await scan.latestSeq;
     return { peers };
   };
 }
@@ -63,11 +63,20 @@ async function filesChanged(engine: EngineContext, server: PeerNeed['server'], l
   return (await localFileSeq) > server.fileSeqLocal || (await peerFilesChanged(engine, server, directories, peerLatest));
 }
 
-/** Pings one peer and adds its catch-up when either side has changes or files the other lacks. */
+/** This detection's scan of the folders: when it began, and the newest file change sequence after it. */
+interface FolderScan {
+  startedAt: number;
+  latestSeq: Promise<bigint>;
+}
+
+/**
+ * Pings one peer and adds its catch-up when either side has changes or files the other lacks. The
+ * catch-up's folder syncs build on this detection's scan (filesScannedAt) rather than walk the folders again.
+ */
 async function detectPeer(
   { engine, queues, logger }: HandlerDeps,
   { server, missingChanges }: PeerNeed,
-  localFileSeq: Promise<bigint>,
+  scan: FolderScan,
   trigger: DetectJobData['trigger'],
 ): Promise<PeerDetected> {
   const ping = await pingPeer(engine, server);
@@ -83,11 +92,13 @@ async function detectPeer(
   const unmade = await checkClaimsOfPeer(engine, server, ping.ping.node_id, ping.ping.latest_sequence);
   if (unmade) logger.error({ server: server.name, alert: unmade }, `❌ Integrity alert: ${unmade}`);
   const peerHasMore = await peerHasChangesForUs(engine, server, ping.ping.latest_sequence);
-  if (missingChanges === 0 && !peerHasMore && !(await filesChanged(engine, server, localFileSeq, ping.ping.latest_file_seq))) {
+  if (missingChanges === 0 && !peerHasMore && !(await filesChanged(engine, server, scan.latestSeq, ping.ping.latest_file_seq))) {
     return { server_id: server.id, server_name: server.name, missing_changes: 0, reachable: true };
   }
   logger.info({ server: server.name, missing_changes: missingChanges }, `📊 ${server.name} is missing ${missingChanges} changes`);
   logger.info({ server: server.name }, `✅ ${server.name} is available for catch-up`);
-  const catchup = await queues.add('catchup', { serverId: server.id, trigger }, await retryPolicy(engine), { serverId: server.id });
+  const catchup = await queues.add('catchup', { serverId: server.id, trigger, filesScannedAt: scan.startedAt }, await retryPolicy(engine), {
+    serverId: server.id,
+  });
   return { server_id: server.id, server_name: server.name, missing_changes: missingChanges, reachable: true, catchup_job_id: catchup.id! };
 }

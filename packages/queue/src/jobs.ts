@@ -32,6 +32,8 @@ export interface CatchupJobData {
   serverId: number;
   /** The trigger of the detection that added it. */
   trigger: DetectJobData['trigger'];
+  /** When that detection began scanning this node's folders (ms since 1970): the folder syncs may build on its scan. */
+  filesScannedAt?: number;
   /**
    * Set by the job itself as it goes: 'files' once it has planned and fanned out its database batches
    * (the folders' syncs come once those are done), 'finalize' once nothing is left to add.
@@ -52,6 +54,8 @@ export interface CatchupJobData {
 export interface FileSyncJobData {
   serverId: number;
   directory: FileDirectory;
+  /** The catch-up's filesScannedAt: a scan of the folder begun since then stands, while recent. */
+  scannedSince?: number;
 }
 
 /** A folder's sync that moved everything it had to (one with failed files fails the job instead). */
