@@ -136,7 +136,8 @@ describe('file catch-up between two nodes', () => {
 });
 
 describe("a folder sync decided by a detection builds on the detection's scan", () => {
-  const syncInstance = (scannedSince?: number) => syncDirectory(a.ctx.engine, pair.bServerIdOnA, 'instance', scannedSince);
+  const syncInstance = (scannedSince?: number) =>
+    syncDirectory(a.ctx.engine, pair.bServerIdOnA, 'instance', scannedSince === undefined ? undefined : { scannedSince, attempt: 0 });
   /** A's scan of the folder, as a detection makes it; returns when it began. */
   async function detectionScan(): Promise<number> {
     const startedAt = Date.now();

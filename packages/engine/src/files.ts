@@ -32,33 +32,46 @@ function clashError(directory: FileDirectory, name: string, clash: Clash, peerNa
 
 /**
  * How long a folder's sync builds on the scan of the detection that decided it instead of scanning the
- * folder again (the steps it plans still check each file as it lies when they move it). Beyond that
- * (a catch-up whose database batches took long, a retry) the folder is scanned again.
+ * folder again. Beyond that (a catch-up whose database batches took long) the folder is scanned again.
  */
 export const DETECTION_SCAN_STANDS_MS = 10_000;
 
-/** Our side's manifest, up to date with the disk (or with the detection's scan at `scannedSince`, while recent). */
-async function localManifest(ctx: EngineContext, directory: FileDirectory, scannedSince?: number): Promise<Manifest> {
-  const options = { exclude: ctx.fileExclude };
-  if (scannedSince === undefined) await scanDirectory(ctx.pool, ctx.dataDir, directory, options);
-  else await scanDirectoryUnlessScannedSince(ctx.pool, ctx.dataDir, directory, Math.max(scannedSince, Date.now() - DETECTION_SCAN_STANDS_MS), options);
-  return manifestMap(ctx.pool, directory);
+/** A folder sync decided by a detection: when that detection began scanning (ms since 1970), and which attempt this is (0: the first). */
+export interface DetectionScan {
+  scannedSince: number;
+  attempt: number;
 }
 
 /**
- * Reads both manifests and the bases, and plans the folder's sync (what a sync would do, done or not).
- * `scannedSince`: when the detection that decided this sync began scanning (ms since 1970).
+ * Since when a scan of our folder stands for this sync (ms since 1970), or undefined: scan now. The
+ * detection's scan stands for the first attempt while it is recent. A retry scans again: the first
+ * attempt may have failed on a file written after that scan (a step moves a file only while it is as
+ * compared), and the same scan would fail it again.
  */
+export function scanStandsSince(detection: DetectionScan | undefined, now: number): number | undefined {
+  if (detection === undefined || detection.attempt > 0) return undefined;
+  return Math.max(detection.scannedSince, now - DETECTION_SCAN_STANDS_MS);
+}
+
+/** Our side's manifest, brought up to date with the disk (a scan begun at or after `since` stands). */
+async function localManifest(ctx: EngineContext, directory: FileDirectory, since: number | undefined): Promise<Manifest> {
+  const options = { exclude: ctx.fileExclude };
+  if (since === undefined) await scanDirectory(ctx.pool, ctx.dataDir, directory, options);
+  else await scanDirectoryUnlessScannedSince(ctx.pool, ctx.dataDir, directory, since, options);
+  return manifestMap(ctx.pool, directory);
+}
+
+/** Reads both manifests and the bases, and plans the folder's sync (what a sync would do, done or not). */
 export async function readFolderPlan(
   ctx: EngineContext,
   server: SyncServer,
   directory: FileDirectory,
-  scannedSince?: number,
+  detection?: DetectionScan,
 ): Promise<{ plan: FilePlan; local: Manifest; client: PeerClient }> {
   const client = ctx.peerClient(server, await ctx.settings());
   // Both sides bring their manifests up to date with their disks at the same time.
   const [local, remote, base, agreedElsewhere] = await Promise.all([
-    localManifest(ctx, directory, scannedSince),
+    localManifest(ctx, directory, scanStandsSince(detection, Date.now())),
     readRemoteManifest(client, directory),
     readBase(ctx.pool, server.id, directory),
     readBasesElsewhere(ctx.pool, server.id, directory),
@@ -66,9 +79,10 @@ export async function readFolderPlan(
   return { plan: planDirectory({ local, remote, base, agreedElsewhere, localName: ctx.nodeName, remoteName: server.name }), local, client };
 }
 
-export async function syncDirectory(ctx: EngineContext, serverId: number, directory: FileDirectory, scannedSince?: number): Promise<FileSyncOutcome> {
+/** Syncs one folder with one peer; `detection`: the sync is a catch-up's that a detection decided (see scanStandsSince). */
+export async function syncDirectory(ctx: EngineContext, serverId: number, directory: FileDirectory, detection?: DetectionScan): Promise<FileSyncOutcome> {
   const server = await ctx.db.syncServer.findUniqueOrThrow({ where: { id: serverId } });
-  const { plan, local, client } = await readFolderPlan(ctx, server, directory, scannedSince);
+  const { plan, local, client } = await readFolderPlan(ctx, server, directory, detection);
 
   const errors = plan.clashes.map(({ name, clash }) => clashError(directory, name, clash, server.name));
   const outcome: FileSyncOutcome = { directory, uploaded: 0, downloaded: 0, deleted: 0, conflicts: 0, bytes: 0, errors };

@@ -48,7 +48,8 @@ async function rangeJob<T>(
 export function fileSyncHandler({ engine, logger }: HandlerDeps): Handlers['file-sync'] {
   return async (job) => {
     const { serverId, directory, scannedSince } = job.data;
-    const { errors, ...moved } = await syncDirectory(engine, serverId, directory, scannedSince);
+    const detection = scannedSince === undefined ? undefined : { scannedSince, attempt: job.attemptsMade };
+    const { errors, ...moved } = await syncDirectory(engine, serverId, directory, detection);
     logger.info(
       {
         server_id: serverId,
