@@ -125,29 +125,49 @@ describe('pruning a log', () => {
     expect((await pruneLog(a!.pool, { before, nodeId: a!.nodeId })).entries).toBe(0);
   });
 
-  it('does not block writers: an insert during a prune commits at once', async () => {
+  it('does not block writers: an insert commits while a prune is still running', async () => {
     const db = a!.database.db;
     // A few thousand superseded entries to prune, in small chunks so that the prune takes a while.
     await a!.pool.query(`INSERT INTO teams (team_number, name, scouting_team_number) SELECT g, 'bulk', 2 FROM generate_series(1, 3000) g`);
     await a!.pool.query(`UPDATE teams SET name = 'bulk2' WHERE scouting_team_number = 2`);
     await ageLog(40);
     const before = new Date(Date.now() - 30 * 86_400_000);
-    const pruning = pruneLog(a!.pool, { before, nodeId: a!.nodeId, chunkSize: 200 });
-    const started = Date.now();
-    const team = await db.team.create({ data: { teamNumber: 99999, name: 'during prune', scoutingTeamNumber: 3 } });
-    const insertMs = Date.now() - started;
-    const result = await pruning;
-    expect(result.entries).toBe(3000);
-    expect(insertMs).toBeLessThan(1000);
-    expect(await db.team.findUnique({ where: { id: team.id } })).not.toBeNull();
-    // A prune asked for while another holds the prune lock does nothing and says so.
+    // Another session holds one superseded entry halfway through, so the prune is stuck on it (in its
+    // chunk, the earlier chunks committed) for as long as this test wants.
     const holder = await a!.pool.connect();
+    let pruned = false;
+    let pruning: Promise<Awaited<ReturnType<typeof pruneLog>>> | undefined;
     try {
-      await holder.query('SELECT pg_advisory_lock($1::bigint)', [String(PRUNE_LOCK_ID)]);
+      await holder.query('BEGIN');
+      await holder.query(
+        `SELECT sequence FROM database_changes WHERE sequence = (SELECT sequence FROM database_changes WHERE operation = 'insert' ORDER BY sequence OFFSET 1500 LIMIT 1) FOR UPDATE`,
+      );
+      pruning = pruneLog(a!.pool, { before, nodeId: a!.nodeId, chunkSize: 200 });
+      void pruning.then(() => {
+        pruned = true;
+      });
+      await expect
+        .poll(
+          async () =>
+            (await a!.pool.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM database_changes%'`)).rowCount,
+        )
+        .toBe(1);
+      const team = await db.team.create({ data: { teamNumber: 99999, name: 'during prune', scoutingTeamNumber: 3 } });
+      expect(pruned).toBe(false);
+      expect(await db.team.findUnique({ where: { id: team.id } })).not.toBeNull();
+    } finally {
+      await holder.query('COMMIT');
+      holder.release();
+    }
+    expect((await pruning!).entries).toBe(3000);
+    // A prune asked for while another holds the prune lock does nothing and says so.
+    const lockHolder = await a!.pool.connect();
+    try {
+      await lockHolder.query('SELECT pg_advisory_lock($1::bigint)', [String(PRUNE_LOCK_ID)]);
       expect(await pruneLog(a!.pool, { before, nodeId: a!.nodeId })).toMatchObject({ ran: false, entries: 0 });
     } finally {
-      await holder.query('SELECT pg_advisory_unlock($1::bigint)', [String(PRUNE_LOCK_ID)]);
-      holder.release();
+      await lockHolder.query('SELECT pg_advisory_unlock($1::bigint)', [String(PRUNE_LOCK_ID)]);
+      lockHolder.release();
     }
   });
 
